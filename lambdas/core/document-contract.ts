@@ -1,0 +1,34 @@
+import { LIMITS } from './limits.js';
+
+/**
+ * Parameters of the beacon documents. The build step writes these names and patterns into the generated
+ * documents (ssm-documents/), and the pipeline uses them to call SendCommand: one definition for both.
+ * Every pattern admits only base64 or a plain id, so even an agent that pastes `{{ name }}` into the
+ * script text gets data, never code.
+ */
+export const DOCUMENT_PARAMETERS = {
+  desiredState: {
+    name: 'DesiredState',
+    description: 'The desired state of the beacon: base64 of canonical JSON, rendered by beacon-proxy.',
+    pattern: new RegExp(`^[A-Za-z0-9+/]{4,${LIMITS.maxDesiredStateBase64Length}}={0,2}$`),
+  },
+  captureId: {
+    name: 'CaptureId',
+    description: 'Id of a capture taken by the configure document (its request id).',
+    pattern: /^[A-Za-z0-9._-]{1,64}$/,
+  },
+  checkEndpoint: {
+    name: 'CheckEndpoint',
+    description: 'Optional FNMS URL the verify step requests through the proxy ("none" to skip).',
+    pattern: /^(none|https?:\/\/[A-Za-z0-9.-]{1,253}(:\d{1,5})?(\/[A-Za-z0-9._~\/-]{0,200})?)$/,
+  },
+} as const;
+
+/** The three beacon documents; their file names in ssm-documents/ and their roles. */
+export const BEACON_DOCUMENTS = {
+  configure: 'BeaconProxy-Configure',
+  verify: 'BeaconProxy-Verify',
+  rollback: 'BeaconProxy-Rollback',
+} as const;
+
+export type BeaconDocumentKind = keyof typeof BEACON_DOCUMENTS;

@@ -1,0 +1,313 @@
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import { WININET_LOCAL_BYPASS } from './beacon-facts.js';
+import { canonicalJson } from './canonical-json.js';
+import { type ErrorCode, RequestError } from './errors.js';
+import { LIMITS } from './limits.js';
+import { type ProxyAddress, parseProxyAddress } from './proxy-address.js';
+
+// Patterns for everything that may travel to a beacon. None admits a quote, backtick, `$(`, whitespace
+// other than none at all, a newline, NUL or a control character.
+export const PATTERNS = {
+  requestId: /^[A-Za-z0-9._-]{1,64}$/,
+  instanceId: /^(i-([0-9a-f]{8}|[0-9a-f]{17})|mi-[0-9a-f]{17})$/,
+  tagKey: /^[A-Za-z0-9_.:/=+@-]{1,128}$/,
+  tagValue: /^[A-Za-z0-9_.:/=+@-]{0,256}$/,
+  netbiosDomain: /^[A-Za-z0-9][A-Za-z0-9-]{0,14}$/,
+  samAccountName: /^[A-Za-z0-9][A-Za-z0-9._-]{0,19}$/,
+  gmsaSamAccountName: /^[A-Za-z0-9][A-Za-z0-9._-]{0,14}\$$/,
+  upn: /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}@[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$/,
+  secretArn: /^arn:aws(-[a-z]+)*:secretsmanager:[a-z]{2}(-[a-z]+)+-\d:\d{12}:secret:[A-Za-z0-9/_+=.@-]{1,512}$/,
+  parameterName: /^(arn:aws(-[a-z]+)*:ssm:[a-z]{2}(-[a-z]+)+-\d:\d{12}:parameter)?\/?[A-Za-z0-9_.-]{1,128}(\/[A-Za-z0-9_.-]{1,128}){0,14}$/,
+  bypassEntry: /^(<local>|<-loopback>|[A-Za-z0-9*.:[\]-]{1,253})$/,
+  beaconVersion: /^\d{1,5}(\.\d{1,5}){1,3}$/,
+  /** Free text kept in the audit trail only (never sent to a beacon): printable ASCII. */
+  auditText: /^[\x20-\x7e]*$/,
+} as const;
+
+const RESERVED_ACCOUNT_NAMES = new Set(['system', 'localsystem', 'localservice', 'networkservice']);
+const PASSWORD_LIKE_KEY = /pass|pwd|secret|credential|token/i;
+
+const proxyString = z.string().max(400);
+
+export const RequestInputSchema = z.strictObject({
+  requestId: z.string().optional(),
+  target: z.strictObject({
+    instanceIds: z.array(z.string()).optional(),
+    tag: z.strictObject({ key: z.string(), value: z.string() }).optional(),
+  }),
+  protocol: z.enum(['https', 'http']),
+  proxy: proxyString,
+  endpoints: z
+    .strictObject({
+      download: proxyString.optional(),
+      upload: proxyString.optional(),
+      launcher: proxyString.optional(),
+      wininet: proxyString.optional(),
+    })
+    .optional(),
+  bypass: z.array(z.string()).optional(),
+  account: z.strictObject({
+    kind: z.enum(['domain', 'local', 'gmsa']),
+    name: z.string(),
+    passwordSecretArn: z.string().optional(),
+    passwordParameterName: z.string().optional(),
+    interactiveLogon: z.boolean().optional(),
+  }),
+  wininetScope: z.enum(['account', 'machine']).optional(),
+  checkCertificateRevocation: z
+    .strictObject({
+      disable: z.boolean(),
+      acknowledgeRisk: z.boolean().optional(),
+      reason: z.string().optional(),
+    })
+    .optional(),
+  beaconVersion: z
+    .strictObject({
+      pin: z.string(),
+      allowDowngrade: z.boolean().optional(),
+    })
+    .optional(),
+  dryRun: z.boolean().optional(),
+});
+
+export type RequestInput = z.infer<typeof RequestInputSchema>;
+
+export type Target = { kind: 'instances'; instanceIds: string[] } | { kind: 'tag'; key: string; value: string };
+export type AccountKind = 'domain' | 'local' | 'gmsa';
+export type Protocol = 'https' | 'http';
+
+/** A request that passed every rule: normalised, with defaults filled in. */
+export interface BeaconRequest {
+  requestId: string;
+  target: Target;
+  protocol: Protocol;
+  proxy: ProxyAddress;
+  /** Every endpoint resolved: an endpoint not given uses `proxy`. */
+  endpoints: { download: ProxyAddress; upload: ProxyAddress; launcher: ProxyAddress; wininet: ProxyAddress };
+  bypass: string[];
+  account: { kind: AccountKind; name: string; passwordRef: string | null; interactiveLogon: boolean };
+  wininetScope: 'account' | 'machine';
+  crl: { disable: boolean; reason: string | null };
+  beaconVersion: { pin: 'current' | string; allowDowngrade: boolean };
+  dryRun: boolean;
+}
+
+function jsonPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const part of path) {
+    if (typeof part === 'number') out += `[${part}]`;
+    else out += out ? `.${String(part)}` : String(part);
+  }
+  return out || '$';
+}
+
+function codeForField(field: string): ErrorCode {
+  if (field.startsWith('target')) return 'INVALID_TARGET';
+  if (field.startsWith('account')) return 'INVALID_ACCOUNT';
+  if (field === 'proxy' || field.startsWith('endpoints')) return 'INVALID_PROXY_URL';
+  return 'INVALID_REQUEST';
+}
+
+function fromZodIssue(issue: z.core.$ZodIssue): RequestError {
+  if (issue.code === 'unrecognized_keys') {
+    const key = issue.keys[0] ?? '';
+    const field = jsonPath([...issue.path, key]);
+    if (PASSWORD_LIKE_KEY.test(key)) {
+      return new RequestError(
+        codeForField(field),
+        `${field} is refused: a request never carries a password or secret. Store the password in Secrets Manager ` +
+          'or as a SecureString parameter and give account.passwordSecretArn or account.passwordParameterName.',
+        field,
+      );
+    }
+    return new RequestError(codeForField(field), `${field} is not a known field; remove it (see the request schema in the README)`, field);
+  }
+  const field = jsonPath(issue.path);
+  return new RequestError(codeForField(field), `${field}: ${issue.message}`, field);
+}
+
+function requirePattern(value: string, pattern: RegExp, code: ErrorCode, field: string, what: string): string {
+  if (!pattern.test(value)) throw new RequestError(code, `${field} must be ${what}`, field);
+  return value;
+}
+
+function parseTarget(target: RequestInput['target']): Target {
+  const hasIds = target.instanceIds !== undefined;
+  const hasTag = target.tag !== undefined;
+  if (hasIds === hasTag) {
+    throw new RequestError('INVALID_TARGET', 'target takes exactly one of instanceIds or tag', 'target');
+  }
+  if (target.tag) {
+    const key = requirePattern(target.tag.key, PATTERNS.tagKey, 'INVALID_TARGET', 'target.tag.key', 'a tag key of 1-128 letters, digits or _.:/=+@-');
+    const value = requirePattern(target.tag.value, PATTERNS.tagValue, 'INVALID_TARGET', 'target.tag.value', 'a tag value of letters, digits or _.:/=+@-');
+    return { kind: 'tag', key, value };
+  }
+  const ids = target.instanceIds ?? [];
+  if (ids.length === 0 || ids.length > LIMITS.maxInstanceIds) {
+    throw new RequestError('INVALID_TARGET', `target.instanceIds takes 1 to ${LIMITS.maxInstanceIds} ids; use a tag target for larger fleets`, 'target.instanceIds');
+  }
+  const seen = new Set<string>();
+  ids.forEach((id, index) => {
+    const field = `target.instanceIds[${index}]`;
+    requirePattern(id, PATTERNS.instanceId, 'INVALID_TARGET', field, 'an SSM managed instance id: i- with 8 or 17 hex digits, or mi- with 17');
+    if (seen.has(id)) throw new RequestError('INVALID_TARGET', `${field} repeats ${id}; list each beacon once`, field);
+    seen.add(id);
+  });
+  return { kind: 'instances', instanceIds: [...ids] };
+}
+
+function parseAccount(account: RequestInput['account']): BeaconRequest['account'] {
+  const { kind, name } = account;
+  const passwordRefs = [account.passwordSecretArn, account.passwordParameterName].filter((ref) => ref !== undefined);
+  const interactiveLogon = account.interactiveLogon ?? false;
+  const bad = (message: string, field = 'account.name'): never => {
+    throw new RequestError('INVALID_ACCOUNT', message, field);
+  };
+  let normalised = name;
+  if (kind === 'gmsa') {
+    const [domain, sam, extra] = name.split('\\');
+    if (extra !== undefined || sam === undefined || !PATTERNS.netbiosDomain.test(domain ?? '') || !PATTERNS.gmsaSamAccountName.test(sam)) {
+      bad('a gMSA is written DOMAIN\\name$ (NetBIOS domain, account name of up to 15 characters ending in $)');
+    }
+    if (passwordRefs.length > 0) {
+      bad('a gMSA has no password (Windows manages it); remove the password reference', account.passwordSecretArn !== undefined ? 'account.passwordSecretArn' : 'account.passwordParameterName');
+    }
+    if (interactiveLogon) bad('a gMSA cannot log on interactively; remove account.interactiveLogon', 'account.interactiveLogon');
+    normalised = `${domain!.toUpperCase()}\\${sam}`;
+  } else {
+    if (kind === 'domain') {
+      if (name.includes('\\')) {
+        const [domain, sam, extra] = name.split('\\');
+        if (extra !== undefined || !PATTERNS.netbiosDomain.test(domain ?? '') || !PATTERNS.samAccountName.test(sam ?? '')) {
+          bad('a domain account is written NETBIOS\\name or name@dns.domain (letters, digits, . _ -)');
+        }
+        normalised = `${domain!.toUpperCase()}\\${sam}`;
+      } else if (!PATTERNS.upn.test(name)) {
+        bad('a domain account is written NETBIOS\\name or name@dns.domain (letters, digits, . _ -)');
+      }
+    } else {
+      if (!PATTERNS.samAccountName.test(name)) {
+        bad('a local account is a plain name of up to 20 letters, digits, . _ - (no domain part)');
+      }
+      if (RESERVED_ACCOUNT_NAMES.has(name.toLowerCase())) {
+        bad(`${name} is a built-in account; the beacon needs a named account (the procedure's point is to leave LocalSystem)`);
+      }
+    }
+    if (name.endsWith('$')) bad('a name ending in $ is a gMSA; set account.kind to gmsa');
+    if (passwordRefs.length !== 1) {
+      bad(
+        `a ${kind} account needs exactly one password reference: account.passwordSecretArn (Secrets Manager) or ` +
+          'account.passwordParameterName (SecureString); the beacon fetches it at run time',
+        'account.passwordSecretArn',
+      );
+    }
+    if (account.passwordSecretArn !== undefined) {
+      requirePattern(account.passwordSecretArn, PATTERNS.secretArn, 'INVALID_ACCOUNT', 'account.passwordSecretArn', 'a Secrets Manager secret ARN (arn:aws:secretsmanager:region:account:secret:name)');
+    }
+    if (account.passwordParameterName !== undefined) {
+      requirePattern(account.passwordParameterName, PATTERNS.parameterName, 'INVALID_ACCOUNT', 'account.passwordParameterName', 'an SSM parameter name (/path/name) or parameter ARN');
+    }
+  }
+  return { kind, name: normalised, passwordRef: passwordRefs[0] ?? null, interactiveLogon };
+}
+
+function parseBypass(bypass: string[] | undefined): string[] {
+  const entries = bypass ?? [WININET_LOCAL_BYPASS];
+  if (entries.length > LIMITS.maxBypassEntries) {
+    throw new RequestError('INVALID_REQUEST', `bypass takes at most ${LIMITS.maxBypassEntries} entries`, 'bypass');
+  }
+  const unique: string[] = [];
+  entries.forEach((entry, index) => {
+    requirePattern(entry, PATTERNS.bypassEntry, 'INVALID_REQUEST', `bypass[${index}]`, 'a host, domain (wildcards allowed: *.corp.example), IP address, <local> or <-loopback>');
+    const lower = entry.toLowerCase();
+    if (!unique.includes(lower)) unique.push(lower);
+  });
+  // WinINet convention: <local> comes last.
+  const local = unique.filter((entry) => entry === WININET_LOCAL_BYPASS);
+  return [...unique.filter((entry) => entry !== WININET_LOCAL_BYPASS), ...local];
+}
+
+function parseCrl(crl: RequestInput['checkCertificateRevocation']): BeaconRequest['crl'] {
+  if (!crl || !crl.disable) return { disable: false, reason: null };
+  const reason = (crl.reason ?? '').trim();
+  if (crl.acknowledgeRisk !== true || reason.length === 0) {
+    throw new RequestError(
+      'CRL_ACK_REQUIRED',
+      'disabling the certificate revocation check means revoked certificates go unnoticed; set ' +
+        'checkCertificateRevocation.acknowledgeRisk to true and give a reason (it is kept in the audit trail), or fix access to the CA',
+      crl.acknowledgeRisk !== true ? 'checkCertificateRevocation.acknowledgeRisk' : 'checkCertificateRevocation.reason',
+    );
+  }
+  if (reason.length > LIMITS.maxReasonLength || !PATTERNS.auditText.test(reason)) {
+    throw new RequestError('INVALID_REQUEST', `checkCertificateRevocation.reason must be printable ASCII of at most ${LIMITS.maxReasonLength} characters`, 'checkCertificateRevocation.reason');
+  }
+  return { disable: true, reason };
+}
+
+function parseBeaconVersion(version: RequestInput['beaconVersion']): BeaconRequest['beaconVersion'] {
+  const pin = version?.pin ?? 'current';
+  if (/^(always[- ]?use[- ]?the[- ])?latest/i.test(pin)) {
+    throw new RequestError(
+      'INVALID_REQUEST',
+      'beaconVersion.pin cannot be "latest": an automatic upgrade resets the beacon service account to LocalSystem. Pin "current" or a release such as 13.2.0',
+      'beaconVersion.pin',
+    );
+  }
+  if (pin !== 'current') {
+    requirePattern(pin, PATTERNS.beaconVersion, 'INVALID_REQUEST', 'beaconVersion.pin', '"current" or a release number such as 13.2.0');
+  }
+  return { pin, allowDowngrade: version?.allowDowngrade ?? false };
+}
+
+/** The idempotency key of a request that has none: a digest of its content, so a resent request is the same request. */
+export function contentRequestId(input: RequestInput): string {
+  const { requestId: _ignored, ...rest } = input;
+  return `req-${createHash('sha256').update(canonicalJson(rest)).digest('hex').slice(0, 24)}`;
+}
+
+/** Validates any untrusted value as a request. Throws RequestError; never changes anything. */
+export function parseRequest(input: unknown): BeaconRequest {
+  const parsed = RequestInputSchema.safeParse(input);
+  if (!parsed.success) {
+    throw fromZodIssue(parsed.error.issues[0]!);
+  }
+  const raw = parsed.data;
+  const requestId =
+    raw.requestId === undefined
+      ? contentRequestId(raw)
+      : requirePattern(raw.requestId, PATTERNS.requestId, 'INVALID_REQUEST', 'requestId', '1-64 letters, digits, . _ or -');
+  const target = parseTarget(raw.target);
+  const proxy = parseProxyAddress(raw.proxy, 'proxy');
+  const endpoint = (name: 'download' | 'upload' | 'launcher' | 'wininet'): ProxyAddress => {
+    const value = raw.endpoints?.[name];
+    return value === undefined ? proxy : parseProxyAddress(value, `endpoints.${name}`);
+  };
+  return {
+    requestId,
+    target,
+    protocol: raw.protocol,
+    proxy,
+    endpoints: { download: endpoint('download'), upload: endpoint('upload'), launcher: endpoint('launcher'), wininet: endpoint('wininet') },
+    bypass: parseBypass(raw.bypass),
+    account: parseAccount(raw.account),
+    wininetScope: raw.wininetScope ?? 'account',
+    crl: parseCrl(raw.checkCertificateRevocation),
+    beaconVersion: parseBeaconVersion(raw.beaconVersion),
+    dryRun: raw.dryRun ?? false,
+  };
+}
+
+/** Parses JSON text from any trigger, with the size limit applied first. */
+export function parseRequestJson(text: string): BeaconRequest {
+  if (Buffer.byteLength(text, 'utf8') > LIMITS.maxRequestBytes) {
+    throw new RequestError('INVALID_REQUEST', `the request is larger than ${LIMITS.maxRequestBytes} bytes`, '$');
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new RequestError('INVALID_REQUEST', `the request is not valid JSON (${(error as Error).message})`, '$');
+  }
+  return parseRequest(value);
+}

@@ -1,0 +1,96 @@
+import { z } from 'zod';
+import { LIMITS } from './limits.js';
+
+/** One read-back comparison made on the beacon. */
+export const CheckSchema = z.object({
+  name: z.string(),
+  expected: z.unknown(),
+  actual: z.unknown(),
+  ok: z.boolean(),
+});
+export type Check = z.infer<typeof CheckSchema>;
+
+/**
+ * The one JSON line every beacon document prints (beacon-procedure section 4). Extra fields are kept
+ * for forward compatibility; the ones below are the contract.
+ */
+export const ResultLineSchema = z.looseObject({
+  ok: z.boolean(),
+  document: z.enum(['configure', 'verify', 'rollback']).optional(),
+  requestId: z.string().nullable().optional(),
+  changed: z.array(z.string()),
+  checks: z.array(CheckSchema),
+  beaconVersion: z.string().nullable(),
+  captureId: z.string().nullable(),
+  error: z
+    .object({ code: z.string(), message: z.string(), step: z.string().nullable().optional() })
+    .nullable(),
+  rollback: z
+    .object({ attempted: z.boolean(), ok: z.boolean(), restored: z.array(z.string()).optional(), error: z.string().nullable().optional() })
+    .nullable()
+    .optional(),
+  tasksFound: z.array(z.string()).optional(),
+});
+export type ResultLine = z.infer<typeof ResultLineSchema>;
+
+export type Verdict =
+  | { status: 'ok'; changed: string[]; checks: Check[]; beaconVersion: string | null; captureId: string | null; result: ResultLine }
+  | { status: 'failed'; reasons: string[]; checks: Check[]; beaconVersion: string | null; captureId: string | null; result: ResultLine }
+  | { status: 'rolled-back'; reasons: string[]; restored: string[]; checks: Check[]; beaconVersion: string | null; captureId: string | null; result: ResultLine }
+  | { status: 'unparseable'; reasons: string[] };
+
+function failureReasons(line: ResultLine): string[] {
+  const reasons: string[] = [];
+  if (line.error) reasons.push(`${line.error.step ? `${line.error.step}: ` : ''}${line.error.code}: ${line.error.message}`);
+  for (const check of line.checks) {
+    if (!check.ok) reasons.push(`check ${check.name}: expected ${JSON.stringify(check.expected)}, found ${JSON.stringify(check.actual)}`);
+  }
+  if (line.rollback?.attempted && !line.rollback.ok) {
+    reasons.push(`rollback failed${line.rollback.error ? `: ${line.rollback.error}` : ''}`);
+  }
+  if (reasons.length === 0) reasons.push('the beacon reported ok: false without a reason');
+  return reasons;
+}
+
+/**
+ * Judges the stdout of a beacon document. Finds the result line (the last line that is a JSON object),
+ * and never throws: garbage, truncation or a missing line give `unparseable` with the reason.
+ */
+export function judgeResult(stdout: string | undefined | null): Verdict {
+  if (!stdout || stdout.trim().length === 0) {
+    return { status: 'unparseable', reasons: ['the document printed nothing on stdout'] };
+  }
+  const lines = stdout.split(/\r?\n/).map((line) => line.trim()).filter((line) => line.startsWith('{'));
+  const candidate = lines.at(-1);
+  if (candidate === undefined) {
+    return { status: 'unparseable', reasons: ['no JSON result line in the output (the document may have been cut short)'] };
+  }
+  if (candidate.length > LIMITS.maxResultLineLength) {
+    return { status: 'unparseable', reasons: [`the result line is ${candidate.length} characters, over the ${LIMITS.maxResultLineLength} allowed`] };
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(candidate);
+  } catch {
+    return { status: 'unparseable', reasons: ['the result line is not valid JSON (output truncated?)'] };
+  }
+  const parsed = ResultLineSchema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    return { status: 'unparseable', reasons: [`the result line does not match the contract at ${issue?.path.join('.') || '$'}: ${issue?.message ?? 'invalid'}`] };
+  }
+  const line = parsed.data;
+  const common = { checks: line.checks, beaconVersion: line.beaconVersion, captureId: line.captureId, result: line };
+  const failedChecks = line.checks.some((check) => !check.ok);
+  if (line.ok && !failedChecks && !line.error) {
+    return { status: 'ok', changed: line.changed, ...common };
+  }
+  if (line.ok && (failedChecks || line.error)) {
+    // A beacon that says ok while a read-back check failed is not believed.
+    return { status: 'failed', reasons: ['the beacon reported ok but a check failed', ...failureReasons(line)], ...common };
+  }
+  if (line.rollback?.attempted && line.rollback.ok) {
+    return { status: 'rolled-back', reasons: failureReasons(line), restored: line.rollback.restored ?? [], ...common };
+  }
+  return { status: 'failed', reasons: failureReasons(line), ...common };
+}
