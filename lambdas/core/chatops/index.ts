@@ -1,0 +1,2 @@
+/** ChatOps core: contract types (implementations follow in this folder). */
+export * from './types.js';

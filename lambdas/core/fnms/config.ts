@@ -1,0 +1,82 @@
+import { z } from 'zod';
+
+/**
+ * Default paths of the adapter's HTTP contract, relative to `baseUrl`. Flexera does not publish one fixed
+ * endpoint for the approved beacon version, so a deployment maps these to its gateway or FNMS web API.
+ */
+export const DEFAULT_FNMS_PATHS = {
+  /** GET -> `{ "beacons": FnmsBeacon[] }` */
+  beacons: '/api/beacons',
+  /** GET -> `{ "approvedVersion": "13.2.0" | "latest", "availableVersions": string[] }` */
+  beaconSettings: '/api/beacon-settings',
+  /** PUT `{ "version": "13.2.0" }` -> 200 `{ "approvedVersion": ... }` or 204 */
+  approvedVersion: '/api/beacon-settings/approved-version',
+} as const;
+
+/** Flexera One's token endpoint (EU and APAC tenants use login.flexera.eu / login.flexera.au). */
+export const FLEXERA_ONE_TOKEN_URL = 'https://login.flexera.com/oidc/token';
+
+const path = z.string().regex(/^\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$/, 'a path starting with /');
+const httpUrl = z.url({ protocol: /^https?$/ });
+
+export const FnmsConfigSchema = z.strictObject({
+  /** Root of the FNMS API or of the on-premises gateway, e.g. https://fnms.corp.example. */
+  baseUrl: httpUrl,
+  paths: z
+    .strictObject({
+      beacons: path.default(DEFAULT_FNMS_PATHS.beacons),
+      beaconSettings: path.default(DEFAULT_FNMS_PATHS.beaconSettings),
+      approvedVersion: path.default(DEFAULT_FNMS_PATHS.approvedVersion),
+    })
+    .prefault({}),
+  auth: z.discriminatedUnion('kind', [
+    /** Flexera One: the secret is a refresh token, exchanged at `tokenUrl` for a short-lived access token. */
+    z.strictObject({
+      kind: z.literal('refreshToken'),
+      tokenUrl: httpUrl.default(FLEXERA_ONE_TOKEN_URL),
+      /** Renew the access token this long before it expires. */
+      refreshSkewSeconds: z.number().int().min(0).max(3600).default(60),
+    }),
+    /** On-premises gateway: the secret is a static bearer token. */
+    z.strictObject({ kind: z.literal('bearer') }),
+  ]),
+  /** Per-attempt timeout of every HTTP call (token calls included). */
+  timeoutMs: z.number().int().min(1).max(120_000).default(10_000),
+  /** Attempts per call, the first included; 1 disables retries. */
+  maxAttempts: z.number().int().min(1).max(10).default(4),
+  /** First backoff delay; doubles per retry, with jitter, capped at `maxDelayMs`. */
+  baseDelayMs: z.number().int().min(0).max(60_000).default(250),
+  maxDelayMs: z.number().int().min(0).max(300_000).default(8_000),
+  /** A Retry-After longer than this is capped to it (the workflow retries later anyway). */
+  maxRetryAfterMs: z.number().int().min(0).max(300_000).default(30_000),
+});
+
+/** Validated FNMS client configuration, defaults filled in. */
+export type FnmsConfig = z.infer<typeof FnmsConfigSchema>;
+/** FNMS client configuration as written in a stack or environment (defaults optional). */
+export type FnmsConfigInput = z.input<typeof FnmsConfigSchema>;
+export type FnmsPaths = FnmsConfig['paths'];
+
+/** Validates a configuration once (at cold start); throws with the offending field on error. */
+export function parseFnmsConfig(input: unknown): FnmsConfig {
+  const parsed = FnmsConfigSchema.safeParse(input);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new Error(`invalid FNMS configuration at ${issue.path.join('.') || '$'}: ${issue.message}`);
+  }
+  return parsed.data;
+}
+
+/** What the client needs from its host: the secret, and (for tests) time and randomness. */
+export interface FnmsClientDeps {
+  /** The refresh token or bearer token (the handler reads it from Secrets Manager). Called again after a 401. */
+  getSecret(): Promise<string>;
+  /** Defaults to global fetch. */
+  fetch?: typeof fetch;
+  /** Defaults to setTimeout-based waiting. */
+  sleep?: (ms: number) => Promise<void>;
+  /** In [0, 1); defaults to Math.random. */
+  random?: () => number;
+  /** Epoch milliseconds; defaults to Date.now. */
+  now?: () => number;
+}
