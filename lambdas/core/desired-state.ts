@@ -18,6 +18,13 @@ import type { AccountKind, BeaconRequest, Protocol } from './request.js';
 
 export const DESIRED_STATE_SCHEMA = 1;
 
+/**
+ * Every string that travels to a beacon matches this: no quote, backtick, whitespace other than a plain
+ * space, control character, non-ASCII character or `$(`; `$` only as the last character (a gMSA name).
+ * The request rules already guarantee it; the renderer checks again so no future rule can slip one through.
+ */
+export const BEACON_SAFE_TEXT = /^[A-Za-z0-9 ._:/\\@*<>=;,[\]+-]*\$?$/;
+
 export interface RegistryValue {
   /** Path relative to the FlexNet registry root. */
   path: string;
@@ -122,6 +129,25 @@ export function accountRights(request: BeaconRequest): string[] {
 
 /** The desired state of one beacon for a valid request: plain data, the same bytes for the same request. */
 export function renderDesiredState(request: BeaconRequest, options: RenderOptions = {}): DesiredState {
+  const state = buildDesiredState(request, options);
+  assertBeaconSafe(state, 'desiredState');
+  return state;
+}
+
+function assertBeaconSafe(value: unknown, path: string): void {
+  if (typeof value === 'string') {
+    if (!BEACON_SAFE_TEXT.test(value)) throw new Error(`internal: ${path} holds a character that must never reach a beacon`);
+  } else if (Array.isArray(value)) {
+    value.forEach((entry, index) => assertBeaconSafe(entry, `${path}[${index}]`));
+  } else if (value !== null && typeof value === 'object') {
+    for (const [key, entry] of Object.entries(value)) {
+      assertBeaconSafe(key, `${path}.${key}`);
+      assertBeaconSafe(entry, `${path}.${key}`);
+    }
+  }
+}
+
+function buildDesiredState(request: BeaconRequest, options: RenderOptions): DesiredState {
   const tasks = [...(options.tasks ?? REQUIRED_UPLOAD_TASKS)];
   const taskAliases: Record<string, string[]> = {};
   for (const task of tasks) {

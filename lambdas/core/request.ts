@@ -268,7 +268,9 @@ export function contentRequestId(input: RequestInput): string {
 
 /** Validates any untrusted value as a request. Throws RequestError; never changes anything. */
 export function parseRequest(input: unknown): BeaconRequest {
-  const parsed = RequestInputSchema.safeParse(input);
+  const parsed = RequestInputSchema.safeParse(input, {
+    error: (issue) => (issue.input === undefined ? 'is required' : undefined),
+  });
   if (!parsed.success) {
     throw fromZodIssue(parsed.error.issues[0]!);
   }
