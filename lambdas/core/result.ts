@@ -34,7 +34,7 @@ export const ResultLineSchema = z.looseObject({
 export type ResultLine = z.infer<typeof ResultLineSchema>;
 
 export type Verdict =
-  | { status: 'ok'; changed: string[]; checks: Check[]; beaconVersion: string | null; captureId: string | null; result: ResultLine }
+  | { status: 'ok'; reasons: []; changed: string[]; checks: Check[]; beaconVersion: string | null; captureId: string | null; result: ResultLine }
   | { status: 'failed'; reasons: string[]; checks: Check[]; beaconVersion: string | null; captureId: string | null; result: ResultLine }
   | { status: 'rolled-back'; reasons: string[]; restored: string[]; checks: Check[]; beaconVersion: string | null; captureId: string | null; result: ResultLine }
   | { status: 'unparseable'; reasons: string[] };
@@ -83,7 +83,7 @@ export function judgeResult(stdout: string | undefined | null): Verdict {
   const common = { checks: line.checks, beaconVersion: line.beaconVersion, captureId: line.captureId, result: line };
   const failedChecks = line.checks.some((check) => !check.ok);
   if (line.ok && !failedChecks && !line.error) {
-    return { status: 'ok', changed: line.changed, ...common };
+    return { status: 'ok', reasons: [], changed: line.changed, ...common };
   }
   if (line.ok && (failedChecks || line.error)) {
     // A beacon that says ok while a read-back check failed is not believed.
