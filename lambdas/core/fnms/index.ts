@@ -1,4 +1,7 @@
-/** FNMS adapter: contract, configuration, errors (implementations follow in this folder). */
+/** FNMS adapter: the contract, the pin rules, the HTTP client and an in-memory fake. */
 export * from './types.js';
 export * from './errors.js';
 export * from './config.js';
+export * from './pin.js';
+export * from './client.js';
+export * from './in-memory.js';
