@@ -1,0 +1,236 @@
+/**
+ * The edges of the pipeline. Every handler is a factory over these small interfaces: AWS adapters
+ * (lambdas/aws/) implement them for Lambda, in-memory ones (lambdas/memory/) for tests and the local twin.
+ * Everything that crosses a port is plain JSON data.
+ */
+import { createHash } from 'node:crypto';
+import type { ErrorBody } from './errors.js';
+import type { Check } from './result.js';
+
+/** Where a request came from; kept in the audit trail. */
+export type RequestSource = 'queue' | 'api' | 'chatops' | 'new-beacon' | 'drift' | 'local';
+
+/** Where the outcome goes besides the notification topic. Only Slack answers asynchronously. */
+export type ReplyTo = { kind: 'slack'; responseUrl: string };
+
+/** Lifecycle of a request as a whole. */
+export type RequestState = 'accepted' | 'invalid' | 'no-targets';
+
+/**
+ * Lifecycle of one beacon within a request. Terminal: skipped, busy, dry-run, ok, pin-failed, rolled-back,
+ * failed, error.
+ */
+export type BeaconState =
+  | 'queued'
+  | 'locked'
+  | 'sent'
+  | 'skipped'
+  | 'busy'
+  | 'dry-run'
+  | 'ok'
+  | 'pin-failed'
+  | 'rolled-back'
+  | 'failed'
+  | 'error';
+
+export const TERMINAL_BEACON_STATES: readonly BeaconState[] = ['skipped', 'busy', 'dry-run', 'ok', 'pin-failed', 'rolled-back', 'failed', 'error'];
+
+export interface RequestRecord {
+  requestId: string;
+  state: RequestState;
+  source: RequestSource;
+  receivedAt: string;
+  /** The validated request as accepted (its input form, requestId filled in); absent when invalid. */
+  request?: Record<string, unknown>;
+  /** Why the request was refused. */
+  error?: ErrorBody;
+  /** Instance ids the request expanded to (one workflow each). */
+  instanceIds?: string[];
+}
+
+export interface BeaconStatusRecord {
+  requestId: string;
+  instanceId: string;
+  state: BeaconState;
+  updatedAt: string;
+  reasons?: string[];
+  changed?: string[];
+  checks?: Check[];
+  beaconVersion?: string | null;
+  pinnedVersion?: string | null;
+  commandId?: string;
+}
+
+export interface AuditEvent {
+  requestId: string;
+  at: string;
+  /** What happened, e.g. `request.accepted`, `beacon.sent`, `crl.disabled`. */
+  event: string;
+  instanceId?: string;
+  detail?: Record<string, unknown>;
+}
+
+export interface RequestStatus {
+  request: RequestRecord;
+  beacons: BeaconStatusRecord[];
+  audit: AuditEvent[];
+}
+
+/** Request, per-beacon status and audit trail. Every write is idempotent: writing the same thing twice changes nothing. */
+export interface RequestStore {
+  /** 'exists' when a request with this id was recorded before (the first record wins). */
+  recordRequest(record: RequestRecord): Promise<'created' | 'exists'>;
+  putBeaconStatus(status: BeaconStatusRecord): Promise<void>;
+  /** Events are keyed by (requestId, at, event, instanceId): a repeated append is a no-op. */
+  appendAudit(event: AuditEvent): Promise<void>;
+  getRequestStatus(requestId: string): Promise<RequestStatus | null>;
+}
+
+export type LockResult = { acquired: true; expiresAt: string } | { acquired: false; holder: string; expiresAt: string };
+
+/** One workflow at a time per beacon. */
+export interface BeaconLock {
+  /** Conditional write: succeeds when the lock is free, expired, or already held by `owner` (re-entrant). */
+  acquire(instanceId: string, owner: string, ttlSeconds: number): Promise<LockResult>;
+  /** Releases only a lock held by `owner`; releasing a free or foreign lock is a no-op, so it is safe twice. */
+  release(instanceId: string, owner: string): Promise<{ released: boolean }>;
+}
+
+export type PingStatus = 'Online' | 'ConnectionLost' | 'Inactive';
+
+export interface ManagedInstance {
+  instanceId: string;
+  computerName: string | null;
+  platformType: string | null;
+  pingStatus: PingStatus | string;
+}
+
+export interface InstanceFilter {
+  instanceIds?: string[];
+  tag?: { key: string; value: string };
+}
+
+/** SSM Run Command status of one invocation (Pending, InProgress, Delayed, Success, Cancelled, TimedOut, Failed, ...). */
+export interface CommandInvocation {
+  status: string;
+  stdout: string;
+  stderr: string;
+}
+
+export type DocumentParameters = Record<string, string[]>;
+
+/** SSM Run Command and the inventory of managed instances. */
+export interface BeaconCommands {
+  /** At most 50 instance ids per call (the SSM limit). Returns the command id. */
+  sendCommand(instanceIds: string[], documentName: string, parameters: DocumentParameters, comment?: string): Promise<string>;
+  /** null while SSM does not know the invocation yet (just sent). */
+  getInvocation(commandId: string, instanceId: string): Promise<CommandInvocation | null>;
+  /** Managed instances matching every given filter (ids and/or tag). */
+  findManagedInstances(filter: InstanceFilter): Promise<ManagedInstance[]>;
+  /** Per-instance status of a command sent to several instances. */
+  listInvocations(commandId: string): Promise<Array<{ instanceId: string; status: string }>>;
+}
+
+/** Input of one per-beacon workflow execution. */
+export interface WorkflowInput {
+  requestId: string;
+  instanceId: string;
+  /** The request in its input form, requestId filled in; handlers re-validate it with `parseRequest`. */
+  request: Record<string, unknown>;
+  source: RequestSource;
+  /** Copied from the request so the workflow can branch on it without re-validating. */
+  dryRun: boolean;
+  replyTo: ReplyTo | null;
+}
+
+/**
+ * The execution name of the workflow for one beacon of one request: deterministic, so a redelivered
+ * message cannot start a second workflow. Step Functions allows 80 characters; long request ids are
+ * shortened with a digest that keeps names distinct.
+ */
+export function workflowExecutionName(requestId: string, instanceId: string): string {
+  const plain = `${requestId}--${instanceId}`;
+  if (plain.length <= 80) return plain;
+  const digest = createHash('sha256').update(plain).digest('hex').slice(0, 12);
+  return `${requestId.slice(0, 80 - instanceId.length - digest.length - 3)}-${digest}--${instanceId}`;
+}
+
+export interface WorkflowStarter {
+  /** One execution per (requestId, instanceId), with a deterministic name: starting it again is a no-op. */
+  startBeaconWorkflow(input: WorkflowInput): Promise<{ executionName: string; started: boolean }>;
+}
+
+/** The intake queue, for triggers other than SQS itself. */
+export interface RequestQueue {
+  /** Enqueues the request JSON (body unchanged); replyTo and source travel as message attributes. */
+  enqueue(request: Record<string, unknown>, meta: { source: RequestSource; replyTo?: ReplyTo }): Promise<void>;
+}
+
+export interface Outcome {
+  requestId: string;
+  instanceId?: string;
+  state: BeaconState | 'invalid' | 'no-targets';
+  summary: string;
+  reasons?: string[];
+}
+
+export interface Notifier {
+  /** Publishes to the notification topic and, when given, answers the chat that asked. Never throws for a chat failure. */
+  notify(outcome: Outcome, replyTo?: ReplyTo): Promise<void>;
+}
+
+/** Named requests kept in SSM Parameter Store, so nobody types proxy URLs into chat. */
+export interface ProfileStore {
+  /** The profile JSON (a request without target and requestId), or null when there is no such profile. */
+  getProfile(name: string): Promise<Record<string, unknown> | null>;
+}
+
+/** Secrets by name (Secrets Manager); adapters only read the names the stack granted. */
+export interface SecretSource {
+  getSecret(name: string): Promise<string>;
+}
+
+/** Small facts the triggers remember: beacons already seen, Teams messages already answered, the last drift pass. */
+export interface FleetMemory {
+  /** true the first time a key is marked; false afterwards (conditional write). `ttlSeconds` bounds how long it is kept. */
+  markOnce(key: string, ttlSeconds?: number): Promise<boolean>;
+  getValue(key: string): Promise<Record<string, unknown> | null>;
+  putValue(key: string, value: Record<string, unknown>): Promise<void>;
+}
+
+export interface Clock {
+  now(): Date;
+}
+
+export const systemClock: Clock = { now: () => new Date() };
+
+/**
+ * Errors with stable names that the state machine retries (Retry.ErrorEquals). The Lambda runtime reports
+ * `error.name` as the error type, so the names are set explicitly (minified class names would change).
+ */
+export class ThrottledError extends Error {
+  override readonly name = 'ThrottledError';
+}
+
+export class TransientError extends Error {
+  override readonly name = 'TransientError';
+}
+
+export class BeaconBusyError extends Error {
+  override readonly name = 'BeaconBusyError';
+}
+
+export const RETRYABLE_ERRORS = {
+  throttled: 'ThrottledError',
+  transient: 'TransientError',
+  beaconBusy: 'BeaconBusyError',
+} as const;
+
+/** Structured logging (Powertools Logger in Lambda, silent or console locally). */
+export interface Log {
+  info(message: string, extra?: Record<string, unknown>): void;
+  warn(message: string, extra?: Record<string, unknown>): void;
+  error(message: string, extra?: Record<string, unknown>): void;
+}
+
+export const silentLog: Log = { info: () => undefined, warn: () => undefined, error: () => undefined };

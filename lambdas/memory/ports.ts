@@ -1,0 +1,210 @@
+/**
+ * In-memory implementations of the ports: for handler tests and for the local twin. They keep the same
+ * rules as the AWS adapters (first record wins, conditional lock, release safe twice).
+ */
+import type {
+  AuditEvent,
+  BeaconCommands,
+  BeaconLock,
+  BeaconStatusRecord,
+  Clock,
+  CommandInvocation,
+  DocumentParameters,
+  FleetMemory,
+  InstanceFilter,
+  LockResult,
+  ManagedInstance,
+  Notifier,
+  Outcome,
+  ProfileStore,
+  ReplyTo,
+  RequestQueue,
+  RequestRecord,
+  RequestSource,
+  RequestStatus,
+  RequestStore,
+  SecretSource,
+  WorkflowInput,
+  WorkflowStarter,
+} from '../core/ports.js';
+import { workflowExecutionName } from '../core/ports.js';
+
+export class FixedClock implements Clock {
+  constructor(private current = new Date('2026-01-01T00:00:00.000Z')) {}
+  now(): Date {
+    return new Date(this.current);
+  }
+  advance(seconds: number): void {
+    this.current = new Date(this.current.getTime() + seconds * 1000);
+  }
+}
+
+export class MemoryRequestStore implements RequestStore {
+  readonly requests = new Map<string, RequestRecord>();
+  readonly beacons = new Map<string, BeaconStatusRecord>();
+  readonly audit = new Map<string, AuditEvent>();
+
+  async recordRequest(record: RequestRecord): Promise<'created' | 'exists'> {
+    if (this.requests.has(record.requestId)) return 'exists';
+    this.requests.set(record.requestId, structuredClone(record));
+    return 'created';
+  }
+
+  async putBeaconStatus(status: BeaconStatusRecord): Promise<void> {
+    this.beacons.set(`${status.requestId}\u0000${status.instanceId}`, structuredClone(status));
+  }
+
+  async appendAudit(event: AuditEvent): Promise<void> {
+    const key = [event.requestId, event.at, event.event, event.instanceId ?? ''].join('\u0000');
+    if (!this.audit.has(key)) this.audit.set(key, structuredClone(event));
+  }
+
+  async getRequestStatus(requestId: string): Promise<RequestStatus | null> {
+    const request = this.requests.get(requestId);
+    if (!request) return null;
+    const beacons = [...this.beacons.values()].filter((b) => b.requestId === requestId).sort((a, b) => (a.instanceId < b.instanceId ? -1 : 1));
+    const audit = [...this.audit.values()].filter((e) => e.requestId === requestId).sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
+    return structuredClone({ request, beacons, audit });
+  }
+}
+
+export class MemoryBeaconLock implements BeaconLock {
+  readonly locks = new Map<string, { owner: string; expiresAt: number }>();
+  constructor(private readonly clock: Clock) {}
+
+  async acquire(instanceId: string, owner: string, ttlSeconds: number): Promise<LockResult> {
+    const now = this.clock.now().getTime();
+    const held = this.locks.get(instanceId);
+    if (held && held.owner !== owner && held.expiresAt > now) {
+      return { acquired: false, holder: held.owner, expiresAt: new Date(held.expiresAt).toISOString() };
+    }
+    const expiresAt = now + ttlSeconds * 1000;
+    this.locks.set(instanceId, { owner, expiresAt });
+    return { acquired: true, expiresAt: new Date(expiresAt).toISOString() };
+  }
+
+  async release(instanceId: string, owner: string): Promise<{ released: boolean }> {
+    const held = this.locks.get(instanceId);
+    if (!held || held.owner !== owner) return { released: false };
+    this.locks.delete(instanceId);
+    return { released: true };
+  }
+}
+
+export interface SentCommand {
+  commandId: string;
+  instanceIds: string[];
+  documentName: string;
+  parameters: DocumentParameters;
+  comment?: string;
+}
+
+/** Managed instances and Run Command, scripted by the test: `respond` decides what each command prints. */
+export class MemoryBeaconCommands implements BeaconCommands {
+  readonly instances = new Map<string, ManagedInstance & { tags: Record<string, string> }>();
+  readonly sent: SentCommand[] = [];
+  private readonly invocations = new Map<string, CommandInvocation>();
+  respond: (command: SentCommand, instanceId: string) => CommandInvocation | null = () => ({ status: 'Success', stdout: '', stderr: '' });
+
+  addInstance(instance: Partial<ManagedInstance> & { instanceId: string; tags?: Record<string, string> }): void {
+    this.instances.set(instance.instanceId, {
+      computerName: instance.instanceId,
+      platformType: 'Windows',
+      pingStatus: 'Online',
+      tags: {},
+      ...instance,
+    });
+  }
+
+  async sendCommand(instanceIds: string[], documentName: string, parameters: DocumentParameters, comment?: string): Promise<string> {
+    const commandId = `cmd-${String(this.sent.length + 1).padStart(4, '0')}`;
+    const command: SentCommand = { commandId, instanceIds: [...instanceIds], documentName, parameters: structuredClone(parameters), ...(comment ? { comment } : {}) };
+    this.sent.push(command);
+    for (const instanceId of instanceIds) {
+      const invocation = this.respond(command, instanceId);
+      if (invocation) this.invocations.set(`${commandId}\u0000${instanceId}`, invocation);
+    }
+    return commandId;
+  }
+
+  async getInvocation(commandId: string, instanceId: string): Promise<CommandInvocation | null> {
+    return this.invocations.get(`${commandId}\u0000${instanceId}`) ?? null;
+  }
+
+  setInvocation(commandId: string, instanceId: string, invocation: CommandInvocation): void {
+    this.invocations.set(`${commandId}\u0000${instanceId}`, invocation);
+  }
+
+  async findManagedInstances(filter: InstanceFilter): Promise<ManagedInstance[]> {
+    return [...this.instances.values()]
+      .filter((i) => !filter.instanceIds || filter.instanceIds.includes(i.instanceId))
+      .filter((i) => !filter.tag || i.tags[filter.tag.key] === filter.tag.value)
+      .map(({ tags: _tags, ...instance }) => ({ ...instance }));
+  }
+
+  async listInvocations(commandId: string): Promise<Array<{ instanceId: string; status: string }>> {
+    const command = this.sent.find((c) => c.commandId === commandId);
+    if (!command) return [];
+    return command.instanceIds.map((instanceId) => ({ instanceId, status: this.invocations.get(`${commandId}\u0000${instanceId}`)?.status ?? 'Pending' }));
+  }
+}
+
+export class MemoryWorkflowStarter implements WorkflowStarter {
+  readonly executions = new Map<string, WorkflowInput>();
+  async startBeaconWorkflow(input: WorkflowInput): Promise<{ executionName: string; started: boolean }> {
+    const executionName = workflowExecutionName(input.requestId, input.instanceId);
+    if (this.executions.has(executionName)) return { executionName, started: false };
+    this.executions.set(executionName, structuredClone(input));
+    return { executionName, started: true };
+  }
+}
+
+export class MemoryRequestQueue implements RequestQueue {
+  readonly messages: Array<{ body: string; source: RequestSource; replyTo?: ReplyTo }> = [];
+  async enqueue(request: Record<string, unknown>, meta: { source: RequestSource; replyTo?: ReplyTo }): Promise<void> {
+    this.messages.push({ body: JSON.stringify(request), source: meta.source, ...(meta.replyTo ? { replyTo: meta.replyTo } : {}) });
+  }
+}
+
+export class MemoryNotifier implements Notifier {
+  readonly sent: Array<{ outcome: Outcome; replyTo?: ReplyTo }> = [];
+  async notify(outcome: Outcome, replyTo?: ReplyTo): Promise<void> {
+    this.sent.push({ outcome: structuredClone(outcome), ...(replyTo ? { replyTo } : {}) });
+  }
+}
+
+export class MemoryProfileStore implements ProfileStore {
+  constructor(readonly profiles: Record<string, Record<string, unknown>> = {}) {}
+  async getProfile(name: string): Promise<Record<string, unknown> | null> {
+    const profile = this.profiles[name];
+    return profile ? structuredClone(profile) : null;
+  }
+}
+
+export class MemorySecretSource implements SecretSource {
+  readonly reads: string[] = [];
+  constructor(readonly secrets: Record<string, string> = {}) {}
+  async getSecret(name: string): Promise<string> {
+    this.reads.push(name);
+    const value = this.secrets[name];
+    if (value === undefined) throw new Error(`secret ${name} is not granted`);
+    return value;
+  }
+}
+
+export class MemoryFleetMemory implements FleetMemory {
+  readonly marks = new Set<string>();
+  readonly values = new Map<string, Record<string, unknown>>();
+  async markOnce(key: string): Promise<boolean> {
+    if (this.marks.has(key)) return false;
+    this.marks.add(key);
+    return true;
+  }
+  async getValue(key: string): Promise<Record<string, unknown> | null> {
+    const value = this.values.get(key);
+    return value ? structuredClone(value) : null;
+  }
+  async putValue(key: string, value: Record<string, unknown>): Promise<void> {
+    this.values.set(key, structuredClone(value));
+  }
+}
