@@ -1,0 +1,26 @@
+/** Small statistics helpers for the benchmarks: medians over repeated runs, never single samples. */
+export function median(values: number[]): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+export function formatBytes(bytes: number): string {
+  return bytes >= 1024 ? `${(bytes / 1024).toFixed(1)} KB` : `${bytes} B`;
+}
+
+export interface Figure {
+  name: string;
+  value: string;
+  target?: string;
+  met?: boolean;
+}
+
+export function printFigures(title: string, figures: Figure[]): void {
+  console.log(`\n## ${title}`);
+  for (const figure of figures) {
+    const verdict = figure.met === undefined ? '' : figure.met ? '  [target met]' : '  [TARGET MISSED]';
+    console.log(`  ${figure.name.padEnd(44)} ${figure.value.padStart(14)}${figure.target ? `  (target ${figure.target})` : ''}${verdict}`);
+  }
+}
