@@ -28,6 +28,7 @@ export type ChatCommand =
 /** Why a command was refused; the message tells the user what to type. */
 export type ChatCommandErrorCode =
   | 'EMPTY_COMMAND'
+  | 'TOO_LONG'
   | 'UNKNOWN_COMMAND'
   | 'MISSING_ARGUMENT'
   | 'TOO_MANY_ARGUMENTS'

@@ -1,0 +1,97 @@
+import type { DesiredState } from '../desired-state.js';
+import { formatHostPort } from '../proxy-address.js';
+import type { BeaconRequest, Target } from '../request.js';
+import { CHAT_HELP_LINES } from './command.js';
+import type { ChatReply, ChatStatusView, SlackMessage, TeamsMessage } from './types.js';
+
+/** Slack section text holds at most 3,000 characters; longer answers are cut with a note. */
+const SLACK_SECTION_LIMIT = 3000;
+const TEAMS_TEXT_LIMIT = 20_000;
+
+function describeTarget(target: Target): string {
+  return target.kind === 'tag' ? `tag ${target.key}=${target.value}` : target.instanceIds.join(', ');
+}
+
+/** A request was queued. */
+export function replyAccepted(requestId: string, options: { target?: Target; profile?: string } = {}): ChatReply {
+  const lines = [`Request id: ${requestId}`];
+  if (options.target) lines.push(`Target: ${describeTarget(options.target)}`);
+  if (options.profile) lines.push(`Profile: ${options.profile}`);
+  lines.push(`Follow it with: status ${requestId}`);
+  return { kind: 'accepted', title: 'Request accepted', lines };
+}
+
+/** What `apply` would do: the desired state in a few lines (protocol, proxy values, WinINet, account, tasks). */
+export function replyPlan(request: BeaconRequest, state: DesiredState, options: { profile?: string } = {}): ChatReply {
+  const lines: string[] = [`Target: ${describeTarget(request.target)}`];
+  if (options.profile) lines.push(`Profile: ${options.profile}`);
+  lines.push(`Protocol: ${state.protocol}`, `Proxy: ${formatHostPort(request.proxy)}`);
+  for (const value of state.registry) {
+    lines.push(value.value === null ? `  ${value.path}\\${value.name}: remove` : `  ${value.path}\\${value.name} = ${value.value}`);
+  }
+  lines.push(
+    `WinINet (${state.wininet.scope}): proxy ${state.wininet.proxyServer}, bypass ${state.wininet.bypass.join(';') || '(none)'}, automatic configuration script removed`,
+    `Account: ${state.account.kind} ${state.account.name}${state.account.createIfMissing ? ' (created if missing)' : ''}, local Administrators, rights ${state.account.rights.join(', ')}`,
+    `Runs as the account: service "${state.service.displayName}" (restarted), tasks ${state.tasks.map((task) => `"${task}"`).join(', ')}`,
+    `FNMS approved beacon version: ${request.beaconVersion.pin === 'current' ? "the beacon's current version" : request.beaconVersion.pin}${request.beaconVersion.allowDowngrade ? ' (downgrade allowed)' : ''}`,
+  );
+  if (request.crl.disable) lines.push(`Certificate revocation check: DISABLED (${request.crl.reason ?? 'no reason'})`);
+  lines.push('Nothing was changed. Run apply with the same target and profile to configure.');
+  return { kind: 'plan', title: `Plan for request ${request.requestId}`, lines };
+}
+
+/** Progress of a request. */
+export function replyStatus(view: ChatStatusView): ChatReply {
+  const lines = [`Status: ${view.status}${view.updatedAt ? ` (updated ${view.updatedAt})` : ''}`];
+  if (view.beacons.length === 0) lines.push('No beacon started yet.');
+  for (const beacon of view.beacons) {
+    const version = beacon.pinnedVersion ? `, FNMS pinned ${beacon.pinnedVersion}` : '';
+    lines.push(`${beacon.instanceId}: ${beacon.status}${version}${beacon.detail ? ` - ${beacon.detail}` : ''}`);
+  }
+  return { kind: 'status', title: `Request ${view.requestId}`, lines };
+}
+
+/** A refusal or failure: the stable code and what to do. */
+export function replyError(error: { code: string; message: string; field?: string }): ChatReply {
+  const lines = [error.message];
+  if (error.field && error.field !== '$') lines.push(`Field: ${error.field}`);
+  lines.push('Type help for the commands.');
+  return { kind: 'error', title: `Refused: ${error.code}`, lines };
+}
+
+/** The command list. */
+export function replyHelp(): ChatReply {
+  return { kind: 'help', title: 'Beacon proxy commands', lines: [...CHAT_HELP_LINES] };
+}
+
+/** Escapes text for Slack mrkdwn (&, <, > only, as Slack documents). */
+export function escapeSlack(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+function escapeTeams(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/([\\`*_[\]#])/g, '\\$1');
+}
+
+function clip(text: string, limit: number): string {
+  return text.length <= limit ? text : `${text.slice(0, limit - 20)}\n… (cut)`;
+}
+
+/** Slack body for a reply: ephemeral (only the caller sees it) unless `inChannel`. */
+export function toSlackMessage(reply: ChatReply, options: { inChannel?: boolean } = {}): SlackMessage {
+  const lines = reply.lines.map(escapeSlack);
+  // Help and plans are columns of settings: a code block keeps their alignment and backslashes.
+  const block = reply.kind === 'help' || reply.kind === 'plan' ? ['```', ...lines.map((line) => line.replace(/```/g, "'''")), '```'] : lines;
+  const body = [`*${escapeSlack(reply.title)}*`, ...block].join('\n');
+  return {
+    response_type: options.inChannel ? 'in_channel' : 'ephemeral',
+    text: escapeSlack(reply.title),
+    blocks: [{ type: 'section', text: { type: 'mrkdwn', text: clip(body, SLACK_SECTION_LIMIT) } }],
+  };
+}
+
+/** Teams outgoing-webhook answer for a reply (markdown text, user text escaped). */
+export function toTeamsMessage(reply: ChatReply): TeamsMessage {
+  const text = [`**${escapeTeams(reply.title)}**`, ...reply.lines.map(escapeTeams)].join('\n\n');
+  return { type: 'message', text: clip(text, TEAMS_TEXT_LIMIT) };
+}
