@@ -1,6 +1,9 @@
 /** AcquireLock: one workflow per beacon at a time. A busy beacon throws BeaconBusyError, which the state machine retries with backoff. */
 import { BeaconBusyError, type BeaconLock, type Clock, type RequestStore } from '../core/ports.js';
 import type { LockStepResult } from '../workflow/state.js';
+import * as aws from '../aws/clients.js';
+import { ENV } from '../aws/env-names.js';
+import { lambdaEntry, numberEnv } from '../aws/runtime.js';
 
 export interface AcquireLockDeps {
   lock: BeaconLock;
@@ -28,3 +31,7 @@ export function createAcquireLockHandler(deps: AcquireLockDeps) {
     return { acquired: true, owner: event.owner, expiresAt: result.expiresAt };
   };
 }
+
+export const handler = lambdaEntry(() =>
+  createAcquireLockHandler({ lock: aws.beaconLock(), store: aws.requestStore(), clock: aws.clock, ttlSeconds: numberEnv(ENV.lockTtlSeconds, 3 * 60 * 60) }),
+);

@@ -19,6 +19,13 @@ import {
   silentLog,
 } from '../core/ports.js';
 import { type BeaconRequest, PATTERNS, parseRequestJson } from '../core/request.js';
+import { MESSAGE_ATTRIBUTES } from './message-attributes.js';
+import * as aws from '../aws/clients.js';
+import { ENV } from '../aws/env-names.js';
+import { powertoolsIdempotency } from '../aws/idempotency.js';
+import { countMetric, env, lambdaEntry, log } from '../aws/runtime.js';
+
+export { MESSAGE_ATTRIBUTES };
 
 export interface AcceptedRequest {
   requestId: string;
@@ -55,8 +62,6 @@ export interface IntakeDeps {
   /** Counts accepted and invalid requests (Powertools Metrics in Lambda). */
   count?: (metric: 'RequestsAccepted' | 'RequestsInvalid' | 'WorkflowsStarted', value: number) => void;
 }
-
-export const MESSAGE_ATTRIBUTES = { source: 'source', replyTo: 'replyTo' } as const;
 
 const SOURCES: readonly RequestSource[] = ['queue', 'api', 'chatops', 'new-beacon', 'drift', 'local'];
 
@@ -184,3 +189,16 @@ export function createIntakeHandler(deps: IntakeDeps) {
     return processPartialResponse(event, processRecord, processor, { context, throwOnFullBatchFailure: false });
   };
 }
+
+export const handler = lambdaEntry(() =>
+  createIntakeHandler({
+    store: aws.requestStore(),
+    commands: aws.beaconCommands(),
+    workflows: aws.workflowStarter(),
+    notifier: aws.notifier(),
+    clock: aws.clock,
+    idempotency: powertoolsIdempotency(env(ENV.idempotencyTableName)),
+    log,
+    count: (metric, value) => countMetric(metric, value),
+  }),
+);

@@ -1,6 +1,7 @@
 /** JudgeConfigure / JudgeRollback: the core's judgement of the document's result line, trimmed to what later steps need. */
 import { judgeResult } from '../core/result.js';
 import type { JudgedResult } from '../workflow/state.js';
+import { lambdaEntry } from '../aws/runtime.js';
 
 export interface JudgeResultEvent {
   status: string;
@@ -26,3 +27,5 @@ export function createJudgeResultHandler() {
     return { status: 'failed', reasons: verdict.reasons, changed: verdict.result.changed, ...common };
   };
 }
+
+export const handler = lambdaEntry(() => createJudgeResultHandler());

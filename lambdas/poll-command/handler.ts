@@ -4,6 +4,9 @@
  */
 import type { BeaconCommands, Clock } from '../core/ports.js';
 import type { PollResult } from '../workflow/state.js';
+import * as aws from '../aws/clients.js';
+import { ENV } from '../aws/env-names.js';
+import { lambdaEntry, numberEnv } from '../aws/runtime.js';
 
 export interface PollCommandDeps {
   commands: BeaconCommands;
@@ -42,3 +45,13 @@ export function createPollCommandHandler(deps: PollCommandDeps) {
     };
   };
 }
+
+export const handler = lambdaEntry(() =>
+  createPollCommandHandler({
+    commands: aws.beaconCommands(),
+    clock: aws.clock,
+    timeoutSeconds: numberEnv(ENV.commandTimeoutSeconds, 1800),
+    firstPollSeconds: numberEnv(ENV.firstPollSeconds, 5),
+    maxPollSeconds: numberEnv(ENV.maxPollSeconds, 60),
+  }),
+);

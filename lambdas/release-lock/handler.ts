@@ -1,5 +1,7 @@
 /** ReleaseLock: the finally of the workflow. Releasing a lock this execution does not hold is a no-op. */
 import type { BeaconLock } from '../core/ports.js';
+import * as aws from '../aws/clients.js';
+import { lambdaEntry } from '../aws/runtime.js';
 
 export interface ReleaseLockDeps {
   lock: BeaconLock;
@@ -15,3 +17,5 @@ export function createReleaseLockHandler(deps: ReleaseLockDeps) {
     return deps.lock.release(event.instanceId, event.owner);
   };
 }
+
+export const handler = lambdaEntry(() => createReleaseLockHandler({ lock: aws.beaconLock() }));

@@ -1,6 +1,8 @@
 /** ResolveTarget: is this beacon SSM-managed, Windows, online and tagged as a beacon? Skips say why. */
 import type { BeaconCommands } from '../core/ports.js';
 import type { ResolveResult } from '../workflow/state.js';
+import * as aws from '../aws/clients.js';
+import { lambdaEntry } from '../aws/runtime.js';
 
 export interface ResolveTargetDeps {
   commands: BeaconCommands;
@@ -31,3 +33,5 @@ export function createResolveTargetHandler(deps: ResolveTargetDeps) {
     return { instanceId, eligible: true, computerName: managed.computerName, reason: null };
   };
 }
+
+export const handler = lambdaEntry(() => createResolveTargetHandler({ commands: aws.beaconCommands(), beaconTag: aws.beaconTag() }));

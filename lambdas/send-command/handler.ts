@@ -8,6 +8,8 @@ import { DOCUMENT_PARAMETERS, type BeaconDocumentKind } from '../core/document-c
 import type { BeaconCommands, Clock, RequestStore } from '../core/ports.js';
 import { parseRequest } from '../core/request.js';
 import type { SendResult } from '../workflow/state.js';
+import * as aws from '../aws/clients.js';
+import { lambdaEntry } from '../aws/runtime.js';
 
 export interface SendCommandDeps {
   commands: BeaconCommands;
@@ -45,3 +47,7 @@ export function createSendCommandHandler(deps: SendCommandDeps) {
     return { commandId, documentName, sentAt: at };
   };
 }
+
+export const handler = lambdaEntry(() =>
+  createSendCommandHandler({ commands: aws.beaconCommands(), store: aws.requestStore(), clock: aws.clock, documentNames: aws.documentNames() }),
+);

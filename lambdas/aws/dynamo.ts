@@ -1,0 +1,184 @@
+/**
+ * DynamoDB adapters over one table (pk, sk, ttl): requests, per-beacon status, audit trail, beacon locks,
+ * and the triggers' memory. Items:
+ *   REQ#<id> / REQUEST            the request record
+ *   REQ#<id> / BEACON#<instance>  per-beacon status
+ *   REQ#<id> / AUDIT#<at>#<event>#<instance>
+ *   LOCK#<instance> / LOCK        owner, expiresAtMs, ttl
+ *   MARK#<key> / MARK             seen beacons, answered chat messages
+ *   VALUE#<key> / VALUE           small state (the last drift pass)
+ */
+import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import type {
+  AuditEvent,
+  BeaconLock,
+  BeaconStatusRecord,
+  Clock,
+  FleetMemory,
+  LockResult,
+  RequestRecord,
+  RequestStatus,
+  RequestStore,
+} from '../core/ports.js';
+
+export function documentClient(client = new DynamoDBClient({})): DynamoDBDocumentClient {
+  return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+}
+
+function isConditionFailure(error: unknown): error is ConditionalCheckFailedException {
+  return error instanceof ConditionalCheckFailedException || (error as { name?: string })?.name === 'ConditionalCheckFailedException';
+}
+
+const requestKey = (requestId: string) => `REQ#${requestId}`;
+
+export class DynamoRequestStore implements RequestStore {
+  constructor(
+    private readonly db: DynamoDBDocumentClient,
+    private readonly tableName: string,
+  ) {}
+
+  async recordRequest(record: RequestRecord): Promise<'created' | 'exists'> {
+    try {
+      await this.db.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { pk: requestKey(record.requestId), sk: 'REQUEST', ...record },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+      return 'created';
+    } catch (error) {
+      if (isConditionFailure(error)) return 'exists';
+      throw error;
+    }
+  }
+
+  async putBeaconStatus(status: BeaconStatusRecord): Promise<void> {
+    await this.db.send(new PutCommand({ TableName: this.tableName, Item: { pk: requestKey(status.requestId), sk: `BEACON#${status.instanceId}`, ...status } }));
+  }
+
+  async appendAudit(event: AuditEvent): Promise<void> {
+    try {
+      await this.db.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { pk: requestKey(event.requestId), sk: `AUDIT#${event.at}#${event.event}#${event.instanceId ?? ''}`, ...event },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+    }
+  }
+
+  async getRequestStatus(requestId: string): Promise<RequestStatus | null> {
+    const items: Array<Record<string, unknown>> = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.db.send(
+        new QueryCommand({ TableName: this.tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': requestKey(requestId) }, ExclusiveStartKey: startKey }),
+      );
+      items.push(...((page.Items ?? []) as Array<Record<string, unknown>>));
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    const strip = <T>(item: Record<string, unknown>): T => {
+      const { pk: _pk, sk: _sk, ...rest } = item;
+      return rest as T;
+    };
+    const request = items.find((item) => item.sk === 'REQUEST');
+    if (!request) return null;
+    return {
+      request: strip<RequestRecord>(request),
+      beacons: items.filter((item) => String(item.sk).startsWith('BEACON#')).map((item) => strip<BeaconStatusRecord>(item)),
+      audit: items.filter((item) => String(item.sk).startsWith('AUDIT#')).map((item) => strip<AuditEvent>(item)),
+    };
+  }
+}
+
+export class DynamoBeaconLock implements BeaconLock {
+  constructor(
+    private readonly db: DynamoDBDocumentClient,
+    private readonly tableName: string,
+    private readonly clock: Clock,
+  ) {}
+
+  async acquire(instanceId: string, owner: string, ttlSeconds: number): Promise<LockResult> {
+    const now = this.clock.now().getTime();
+    const expiresAtMs = now + ttlSeconds * 1000;
+    try {
+      await this.db.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { pk: `LOCK#${instanceId}`, sk: 'LOCK', owner, expiresAtMs, ttl: Math.ceil(expiresAtMs / 1000) },
+          // Free, expired (TTL deletion is lazy), or already ours (a retried acquire).
+          ConditionExpression: 'attribute_not_exists(pk) OR #owner = :owner OR expiresAtMs < :now',
+          ExpressionAttributeNames: { '#owner': 'owner' },
+          ExpressionAttributeValues: { ':owner': owner, ':now': now },
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+      return { acquired: true, expiresAt: new Date(expiresAtMs).toISOString() };
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+      const held = (error as { Item?: Record<string, { S?: string; N?: string }> }).Item;
+      return {
+        acquired: false,
+        holder: held?.owner?.S ?? 'another execution',
+        expiresAt: held?.expiresAtMs?.N ? new Date(Number(held.expiresAtMs.N)).toISOString() : 'unknown',
+      };
+    }
+  }
+
+  async release(instanceId: string, owner: string): Promise<{ released: boolean }> {
+    try {
+      await this.db.send(
+        new DeleteCommand({
+          TableName: this.tableName,
+          Key: { pk: `LOCK#${instanceId}`, sk: 'LOCK' },
+          ConditionExpression: '#owner = :owner',
+          ExpressionAttributeNames: { '#owner': 'owner' },
+          ExpressionAttributeValues: { ':owner': owner },
+        }),
+      );
+      return { released: true };
+    } catch (error) {
+      if (isConditionFailure(error)) return { released: false };
+      throw error;
+    }
+  }
+}
+
+export class DynamoFleetMemory implements FleetMemory {
+  constructor(
+    private readonly db: DynamoDBDocumentClient,
+    private readonly tableName: string,
+    private readonly clock: Clock,
+  ) {}
+
+  async markOnce(key: string, ttlSeconds?: number): Promise<boolean> {
+    const at = this.clock.now();
+    try {
+      await this.db.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { pk: `MARK#${key}`, sk: 'MARK', at: at.toISOString(), ...(ttlSeconds ? { ttl: Math.ceil(at.getTime() / 1000) + ttlSeconds } : {}) },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
+  }
+
+  async getValue(key: string): Promise<Record<string, unknown> | null> {
+    const result = await this.db.send(new GetCommand({ TableName: this.tableName, Key: { pk: `VALUE#${key}`, sk: 'VALUE' } }));
+    return (result.Item?.value as Record<string, unknown> | undefined) ?? null;
+  }
+
+  async putValue(key: string, value: Record<string, unknown>): Promise<void> {
+    await this.db.send(new PutCommand({ TableName: this.tableName, Item: { pk: `VALUE#${key}`, sk: 'VALUE', value } }));
+  }
+}

@@ -1,0 +1,102 @@
+/** SSM Run Command and instance inventory. SSM throttles without a published rate: the SDK retries adaptively, then ThrottledError lets the state machine back off. */
+import {
+  DescribeInstanceInformationCommand,
+  GetCommandInvocationCommand,
+  ListCommandInvocationsCommand,
+  SendCommandCommand,
+  type InstanceInformationStringFilter,
+  SSMClient,
+} from '@aws-sdk/client-ssm';
+import { type BeaconCommands, type CommandInvocation, type DocumentParameters, type InstanceFilter, type ManagedInstance, ThrottledError } from '../core/ports.js';
+
+const THROTTLING = new Set(['ThrottlingException', 'TooManyRequestsException', 'RequestLimitExceeded', 'TooManyUpdates']);
+
+export function isThrottling(error: unknown): boolean {
+  const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
+  return THROTTLING.has(e?.name ?? '') || e?.$metadata?.httpStatusCode === 429;
+}
+
+async function mapThrottling<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    if (isThrottling(error)) throw new ThrottledError(`SSM throttled the call: ${(error as Error).message}`);
+    throw error;
+  }
+}
+
+export class SsmBeaconCommands implements BeaconCommands {
+  constructor(
+    private readonly ssm: SSMClient,
+    private readonly options: { outputLogGroup?: string; executionTimeoutSeconds?: number } = {},
+  ) {}
+
+  sendCommand(instanceIds: string[], documentName: string, parameters: DocumentParameters, comment?: string): Promise<string> {
+    if (instanceIds.length === 0 || instanceIds.length > 50) throw new Error('SendCommand takes 1 to 50 instance ids');
+    return mapThrottling(async () => {
+      const result = await this.ssm.send(
+        new SendCommandCommand({
+          InstanceIds: instanceIds,
+          DocumentName: documentName,
+          DocumentVersion: '$LATEST',
+          Parameters: parameters,
+          ...(comment ? { Comment: comment } : {}),
+          ...(this.options.executionTimeoutSeconds ? { TimeoutSeconds: this.options.executionTimeoutSeconds } : {}),
+          ...(this.options.outputLogGroup
+            ? { CloudWatchOutputConfig: { CloudWatchOutputEnabled: true, CloudWatchLogGroupName: this.options.outputLogGroup } }
+            : {}),
+        }),
+      );
+      const commandId = result.Command?.CommandId;
+      if (!commandId) throw new Error(`SendCommand of ${documentName} returned no command id`);
+      return commandId;
+    });
+  }
+
+  getInvocation(commandId: string, instanceId: string): Promise<CommandInvocation | null> {
+    return mapThrottling(async () => {
+      try {
+        const result = await this.ssm.send(new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: instanceId }));
+        return { status: result.Status ?? 'Pending', stdout: result.StandardOutputContent ?? '', stderr: result.StandardErrorContent ?? '' };
+      } catch (error) {
+        // Right after SendCommand the invocation may not exist yet.
+        if ((error as { name?: string }).name === 'InvocationDoesNotExist') return null;
+        throw error;
+      }
+    });
+  }
+
+  findManagedInstances(filter: InstanceFilter): Promise<ManagedInstance[]> {
+    return mapThrottling(async () => {
+      const filters: InstanceInformationStringFilter[] = [];
+      if (filter.instanceIds) filters.push({ Key: 'InstanceIds', Values: filter.instanceIds });
+      if (filter.tag) filters.push({ Key: `tag:${filter.tag.key}`, Values: [filter.tag.value] });
+      const found: ManagedInstance[] = [];
+      let nextToken: string | undefined;
+      do {
+        const page = await this.ssm.send(new DescribeInstanceInformationCommand({ Filters: filters, MaxResults: 50, NextToken: nextToken }));
+        for (const info of page.InstanceInformationList ?? []) {
+          if (!info.InstanceId) continue;
+          found.push({ instanceId: info.InstanceId, computerName: info.ComputerName ?? null, platformType: info.PlatformType ?? null, pingStatus: info.PingStatus ?? 'Inactive' });
+        }
+        nextToken = page.NextToken;
+      } while (nextToken);
+      return found;
+    });
+  }
+
+  listInvocations(commandId: string): Promise<Array<{ instanceId: string; status: string }>> {
+    return mapThrottling(async () => {
+      const out: Array<{ instanceId: string; status: string }> = [];
+      let nextToken: string | undefined;
+      do {
+        const page = await this.ssm.send(new ListCommandInvocationsCommand({ CommandId: commandId, MaxResults: 50, NextToken: nextToken }));
+        for (const invocation of page.CommandInvocations ?? []) {
+          if (invocation.InstanceId) out.push({ instanceId: invocation.InstanceId, status: invocation.Status ?? 'Pending' });
+        }
+        nextToken = page.NextToken;
+      } while (nextToken);
+      return out;
+    });
+  }
+}

@@ -1,0 +1,39 @@
+/** RecordOutcome: the final per-beacon status and audit event, derived from everything the workflow did. */
+import type { Clock, RequestStore } from '../core/ports.js';
+import { describeOutcome } from '../workflow/outcome.js';
+import type { RecordedOutcome, WorkflowState } from '../workflow/state.js';
+import * as aws from '../aws/clients.js';
+import { lambdaEntry } from '../aws/runtime.js';
+
+export interface RecordOutcomeDeps {
+  store: RequestStore;
+  clock: Clock;
+}
+
+export function createRecordOutcomeHandler(deps: RecordOutcomeDeps) {
+  return async function recordOutcome(state: WorkflowState): Promise<RecordedOutcome> {
+    const recorded = describeOutcome(state);
+    const at = deps.clock.now().toISOString();
+    const verdict = state.verdict;
+    await deps.store.putBeaconStatus({
+      requestId: state.requestId,
+      instanceId: state.instanceId,
+      state: recorded.state,
+      updatedAt: at,
+      reasons: recorded.reasons,
+      ...(verdict ? { changed: verdict.changed, checks: verdict.checks, beaconVersion: verdict.beaconVersion } : {}),
+      ...(state.pin?.pinned ? { pinnedVersion: state.pin.version } : {}),
+      ...(state.command ? { commandId: state.command.commandId } : {}),
+    });
+    await deps.store.appendAudit({
+      requestId: state.requestId,
+      instanceId: state.instanceId,
+      at,
+      event: `beacon.${recorded.state}`,
+      detail: { summary: recorded.summary, reasons: recorded.reasons },
+    });
+    return recorded;
+  };
+}
+
+export const handler = lambdaEntry(() => createRecordOutcomeHandler({ store: aws.requestStore(), clock: aws.clock }));
