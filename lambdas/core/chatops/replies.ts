@@ -77,16 +77,37 @@ function clip(text: string, limit: number): string {
   return text.length <= limit ? text : `${text.slice(0, limit - 20)}\n… (cut)`;
 }
 
+/** Keeps whole lines within `budget` characters (newlines included), marking the cut. */
+function fitLines(lines: string[], budget: number): string[] {
+  const kept: string[] = [];
+  let used = 0;
+  for (const [index, line] of lines.entries()) {
+    const reserve = index < lines.length - 1 ? 12 : 0;
+    if (used + line.length + 1 + reserve > budget) {
+      kept.push('… (cut)');
+      break;
+    }
+    kept.push(line);
+    used += line.length + 1;
+  }
+  return kept;
+}
+
 /** Slack body for a reply: ephemeral (only the caller sees it) unless `inChannel`. */
 export function toSlackMessage(reply: ChatReply, options: { inChannel?: boolean } = {}): SlackMessage {
-  const lines = reply.lines.map(escapeSlack);
+  const title = `*${escapeSlack(reply.title)}*`;
   // Help and plans are columns of settings: a code block keeps their alignment and backslashes.
-  const block = reply.kind === 'help' || reply.kind === 'plan' ? ['```', ...lines.map((line) => line.replace(/```/g, "'''")), '```'] : lines;
-  const body = [`*${escapeSlack(reply.title)}*`, ...block].join('\n');
+  const fenced = reply.kind === 'help' || reply.kind === 'plan';
+  const budget = SLACK_SECTION_LIMIT - title.length - 1 - (fenced ? 8 : 0);
+  const lines = fitLines(
+    reply.lines.map((line) => escapeSlack(line).replace(/```/g, "'''")),
+    budget,
+  );
+  const body = [title, ...(fenced ? ['```', ...lines, '```'] : lines)].join('\n');
   return {
     response_type: options.inChannel ? 'in_channel' : 'ephemeral',
     text: escapeSlack(reply.title),
-    blocks: [{ type: 'section', text: { type: 'mrkdwn', text: clip(body, SLACK_SECTION_LIMIT) } }],
+    blocks: [{ type: 'section', text: { type: 'mrkdwn', text: body } }],
   };
 }
 
