@@ -254,12 +254,15 @@ describe('FNMS client: credentials', () => {
     await setUp({});
     const client = createFnmsClient(harness.stub.clientConfig(), {
       getSecret: async () => {
-        throw new Error('AccessDeniedException: not authorised to GetSecretValue');
+        const failure = new Error('secret string is not JSON: Zm9vYmFyLXNlY3JldC12YWx1ZQ');
+        failure.name = 'AccessDeniedException';
+        throw failure;
       },
     });
     const error = await rejection(client.getBeaconSettings());
     expect(error).toMatchObject({ operation: 'getBeaconSettings', kind: 'auth' });
-    expect((error as Error).message).toMatch(/secret could not be read/);
+    expect((error as Error).message).toMatch(/secret could not be read \(AccessDeniedException\)/);
+    expect((error as Error).message).not.toContain('Zm9vYmFy');
   });
 
   it('no token or secret appears in any error, whatever fails', async () => {

@@ -116,6 +116,11 @@ describe('decidePin rules', () => {
 });
 
 describe('pinBeaconVersion with the in-memory FNMS', () => {
+  it('methods work detached from the object', async () => {
+    const { setApprovedBeaconVersion } = createInMemoryFnms({ approvedVersion: 'latest' });
+    await expect(setApprovedBeaconVersion('13.2.0', { allowDowngrade: false })).resolves.toMatchObject({ status: 'changed' });
+  });
+
   it('"current" pins the version read on the beacon, once', async () => {
     const fnms = createInMemoryFnms({ approvedVersion: 'latest' });
     await expect(pinBeaconVersion(fnms, { pin: 'current', beaconVersion: '13.2.0', allowDowngrade: false })).resolves.toEqual({ status: 'changed', from: 'latest', to: '13.2.0' });
@@ -141,9 +146,9 @@ describe('pinBeaconVersion with the in-memory FNMS', () => {
 
   it('"latest" is refused before FNMS is asked', async () => {
     const fnms = createInMemoryFnms();
-    fnms.getBeaconSettings = async () => {
+    const asked = { ...fnms, setApprovedBeaconVersion: async () => {
       throw new Error('must not be called');
-    };
-    await expect(pinBeaconVersion(fnms, { pin: 'latest', beaconVersion: '13.2.0', allowDowngrade: true })).rejects.toMatchObject({ code: 'INVALID_REQUEST', field: 'beaconVersion.pin' });
+    } };
+    await expect(pinBeaconVersion(asked, { pin: 'latest', beaconVersion: '13.2.0', allowDowngrade: true })).rejects.toMatchObject({ code: 'INVALID_REQUEST', field: 'beaconVersion.pin' });
   });
 });

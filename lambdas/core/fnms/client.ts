@@ -180,7 +180,9 @@ export function createFnmsClient(configInput: FnmsConfigInput | FnmsConfig, deps
     try {
       secret = (await deps.getSecret()).trim();
     } catch (error) {
-      throw fail(operation, 'auth', `FNMS ${operation}: the FNMS secret could not be read (${(error as Error).message})`, null, true, 0);
+      // Only the error's name: a secret store's message may quote what it failed to parse.
+      const name = error instanceof Error ? error.name : typeof error;
+      throw fail(operation, 'auth', `FNMS ${operation}: the FNMS secret could not be read (${name})`, null, true, 0);
     }
     if (secret.length === 0) throw fail(operation, 'auth', `FNMS ${operation}: the FNMS secret is empty`, null, false, 0);
     remember(secret);

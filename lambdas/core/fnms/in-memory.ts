@@ -23,6 +23,10 @@ export function createInMemoryFnms(initial: Partial<InMemoryFnmsState> = {}): In
     availableVersions: [...(initial.availableVersions ?? [])],
   };
   const writes: string[] = [];
+  const settings = (): BeaconSettings => ({
+    approvedVersion: isLatestVersion(state.approvedVersion) ? LATEST_VERSION : state.approvedVersion,
+    availableVersions: [...state.availableVersions],
+  });
   return {
     state,
     writes,
@@ -30,13 +34,10 @@ export function createInMemoryFnms(initial: Partial<InMemoryFnmsState> = {}): In
       return structuredClone(state.beacons);
     },
     async getBeaconSettings(): Promise<BeaconSettings> {
-      return {
-        approvedVersion: isLatestVersion(state.approvedVersion) ? LATEST_VERSION : state.approvedVersion,
-        availableVersions: [...state.availableVersions],
-      };
+      return settings();
     },
     async setApprovedBeaconVersion(version: string, opts: SetApprovedVersionOptions): Promise<PinOutcome> {
-      const decision = decidePin(await this.getBeaconSettings(), version, opts);
+      const decision = decidePin(settings(), version, opts);
       if (decision.action === 'keep') return { status: 'unchanged', version: decision.version };
       state.approvedVersion = decision.to;
       writes.push(decision.to);
