@@ -1,0 +1,58 @@
+import { Duration } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import type * as sns from 'aws-cdk-lib/aws-sns';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+import { METRICS } from '../../lambdas/aws/env-names.js';
+
+export interface AlarmsProps {
+  alarmTopic: sns.ITopic;
+  deadLetterQueue: sqs.IQueue;
+  stateMachine: sfn.IStateMachine;
+}
+
+/** What an operator must look at: a message nobody could process, a beacon not configured, FNMS failing. */
+export class Alarms extends Construct {
+  readonly alarms: cloudwatch.Alarm[] = [];
+
+  constructor(scope: Construct, id: string, props: AlarmsProps) {
+    super(scope, id);
+    const add = (alarmId: string, metric: cloudwatch.IMetric, description: string) => {
+      const alarm = new cloudwatch.Alarm(this, alarmId, {
+        metric,
+        threshold: 0,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        alarmDescription: description,
+      });
+      alarm.addAlarmAction(new actions.SnsAction(props.alarmTopic));
+      this.alarms.push(alarm);
+    };
+    add(
+      'DeadLetterQueueNotEmpty',
+      props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum' }),
+      'A request could not be processed after retries and sits in the dead-letter queue; inspect it and redrive.',
+    );
+    add(
+      'WorkflowFailed',
+      new cloudwatch.MathExpression({
+        expression: 'failed + timedOut + aborted',
+        usingMetrics: {
+          failed: props.stateMachine.metricFailed({ period: Duration.minutes(5), statistic: 'Sum' }),
+          timedOut: props.stateMachine.metricTimedOut({ period: Duration.minutes(5), statistic: 'Sum' }),
+          aborted: props.stateMachine.metricAborted({ period: Duration.minutes(5), statistic: 'Sum' }),
+        },
+        period: Duration.minutes(5),
+      }),
+      'A beacon workflow ended without configuring its beacon (failed, rolled back, busy, timed out or aborted); see the request status.',
+    );
+    add(
+      'FnmsErrors',
+      new cloudwatch.Metric({ namespace: METRICS.namespace, metricName: METRICS.fnmsErrors, dimensionsMap: { service: METRICS.service }, period: Duration.minutes(5), statistic: 'Sum' }),
+      'FNMS calls failed after retries: the approved beacon version may not be pinned; check the FNMS URL, the secret and FNMS itself.',
+    );
+  }
+}
