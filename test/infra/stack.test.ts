@@ -1,0 +1,156 @@
+import { readFileSync } from 'node:fs';
+import { Match } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { BEACON_DOCUMENTS } from '../../lambdas/core/document-contract.js';
+import { generatedDocumentPath } from '../../ssm-documents/documents.js';
+import { synthStack } from './synth.js';
+
+let template: ReturnType<typeof synthStack>['template'];
+let resources: Record<string, { Type: string; Properties: Record<string, any> }>;
+
+const TAG = { key: 'fleet:role', value: 'inventory-beacon' };
+
+beforeAll(() => {
+  ({ template } = synthStack({ beaconTagKey: TAG.key, beaconTagValue: TAG.value, fnmsSecretName: 'team/fnms-token', stackName: 'BeaconTest' }));
+  resources = template.toJSON().Resources;
+});
+
+const ofType = (type: string) => Object.entries(resources).filter(([, resource]) => resource.Type === type);
+
+/** Every IAM statement of the stack with the logical id of its policy. */
+function statements(): Array<{ policy: string; Action: string[]; Resource: unknown[]; Condition?: Record<string, unknown> }> {
+  return ofType('AWS::IAM::Policy').flatMap(([policy, resource]) =>
+    resource.Properties.PolicyDocument.Statement.map((statement: any) => ({
+      policy,
+      Action: [].concat(statement.Action),
+      Resource: [].concat(statement.Resource),
+      ...(statement.Condition ? { Condition: statement.Condition } : {}),
+    })),
+  );
+}
+
+describe('encryption at rest with the stack key', () => {
+  it('the customer managed key rotates', () => {
+    template.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
+  });
+
+  it('both queues, both tables, both topics and every log group use the customer managed key', () => {
+    const key = { 'Fn::GetAtt': [Match.stringLikeRegexp('^DataKey'), 'Arn'] };
+    expect(ofType('AWS::SQS::Queue')).toHaveLength(2);
+    template.allResourcesProperties('AWS::SQS::Queue', { KmsMasterKeyId: key });
+    template.allResourcesProperties('AWS::DynamoDB::Table', { SSESpecification: { SSEEnabled: true, SSEType: 'KMS', KMSMasterKeyId: key } });
+    template.allResourcesProperties('AWS::SNS::Topic', { KmsMasterKeyId: key });
+    expect(ofType('AWS::Logs::LogGroup').length).toBeGreaterThanOrEqual(11);
+    template.allResourcesProperties('AWS::Logs::LogGroup', { KmsKeyId: key });
+  });
+
+  it('the state table keeps point-in-time recovery and expires locks by TTL', () => {
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }, { AttributeName: 'sk', KeyType: 'RANGE' }],
+      TimeToLiveSpecification: { AttributeName: 'ttl', Enabled: true },
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+    });
+  });
+});
+
+describe('intake queue', () => {
+  it('redrives to the dead-letter queue after a bounded number of receives', () => {
+    template.hasResourceProperties('AWS::SQS::Queue', {
+      RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('DeadLetterQueue'), 'Arn'] }, maxReceiveCount: 5 },
+    });
+  });
+
+  it('reports partial batch failures, and the visibility timeout is at least six times the intake timeout', () => {
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', { FunctionResponseTypes: ['ReportBatchItemFailures'] });
+    const [, queue] = ofType('AWS::SQS::Queue').find(([, q]) => q.Properties.RedrivePolicy)!;
+    const [, intake] = ofType('AWS::Lambda::Function').find(([id]) => id.startsWith('IntakeQueueIntake'))!;
+    expect(queue.Properties.VisibilityTimeout).toBeGreaterThanOrEqual(6 * intake.Properties.Timeout);
+  });
+
+  it('refuses plain HTTP to the queues', () => {
+    const policies = ofType('AWS::SQS::QueuePolicy').map(([, p]) => JSON.stringify(p.Properties.PolicyDocument));
+    expect(policies).toHaveLength(2);
+    for (const policy of policies) expect(policy).toContain('"aws:SecureTransport":"false"');
+  });
+});
+
+describe('least privilege', () => {
+  it('SendCommand runs only this stack\'s documents, and only on instances carrying the beacon tag', () => {
+    const send = statements().filter((s) => s.Action.includes('ssm:SendCommand'));
+    expect(new Set(send.map((s) => s.policy)).size).toBeGreaterThanOrEqual(1);
+    for (const statement of send) {
+      const text = JSON.stringify(statement.Resource);
+      if (text.includes(':document/')) {
+        expect(statement.Resource).toHaveLength(3);
+        for (const name of Object.values(BEACON_DOCUMENTS)) expect(text).toContain(`document/${name}-BeaconTest`);
+        expect(text).not.toContain('*');
+      } else {
+        expect(text).toMatch(/instance\/\*/);
+        expect(statement.Condition).toEqual({ StringEquals: { [`ssm:resourceTag/${TAG.key}`]: TAG.value } });
+      }
+    }
+    expect(send.some((s) => s.Condition)).toBe(true);
+    expect(send.some((s) => JSON.stringify(s.Resource).includes(':document/'))).toBe(true);
+  });
+
+  it('reads only the named secrets, and only from the functions that need them', () => {
+    const reads = statements().filter((s) => s.Action.includes('secretsmanager:GetSecretValue'));
+    expect(reads.length).toBeGreaterThan(0);
+    for (const statement of reads) {
+      expect(statement.Resource).toHaveLength(1);
+      expect(JSON.stringify(statement.Resource)).toMatch(/secret:(team\/fnms-token|beacon-proxy\/[a-z-]+)-\?\?\?\?\?\?/);
+    }
+    const fnmsReaders = reads.filter((s) => JSON.stringify(s.Resource).includes('team/fnms-token'));
+    expect(fnmsReaders.map((s) => s.policy)).toEqual([expect.stringMatching(/^FnmsPinPinVersionFn/)]);
+  });
+
+  it('no statement grants a wildcard action', () => {
+    for (const statement of statements()) {
+      for (const action of statement.Action) expect(action, statement.policy).not.toMatch(/^[a-z0-9-]+:\*$|^\*$/);
+    }
+  });
+});
+
+describe('functions', () => {
+  it('run Node.js 22 on arm64 with active tracing and their own log group', () => {
+    const functions = ofType('AWS::Lambda::Function');
+    expect(functions.length).toBeGreaterThanOrEqual(10);
+    for (const [id, fn] of functions) {
+      expect(fn.Properties.Runtime, id).toBe('nodejs22.x');
+      expect(fn.Properties.TracingConfig, id).toEqual({ Mode: 'Active' });
+      expect(fn.Properties.LoggingConfig?.LogGroup, id).toBeDefined();
+    }
+  });
+
+  it('the workflow logs every execution and traces it', () => {
+    template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
+      TracingConfiguration: { Enabled: true },
+      LoggingConfiguration: { Level: 'ALL', IncludeExecutionData: true },
+    });
+  });
+});
+
+describe('beacon documents', () => {
+  it('registers the three generated documents as Command documents with stack-unique names', () => {
+    const documents = ofType('AWS::SSM::Document');
+    expect(documents).toHaveLength(3);
+    for (const [kind, name] of Object.entries(BEACON_DOCUMENTS)) {
+      const content = JSON.parse(readFileSync(generatedDocumentPath(kind as keyof typeof BEACON_DOCUMENTS), 'utf8'));
+      template.hasResourceProperties('AWS::SSM::Document', { Name: `${name}-BeaconTest`, DocumentType: 'Command', DocumentFormat: 'JSON', UpdateMethod: 'NewVersion', Content: content });
+    }
+  });
+});
+
+describe('alarms', () => {
+  it('alarm on a non-empty DLQ, failed workflows and FNMS errors, each to the alarm topic', () => {
+    const alarms = ofType('AWS::CloudWatch::Alarm');
+    const text = JSON.stringify(alarms);
+    expect(text).toContain('ApproximateNumberOfMessagesVisible');
+    expect(text).toContain('ExecutionsFailed');
+    expect(text).toContain('"MetricName":"FnmsErrors"');
+    for (const [id, alarm] of alarms) {
+      expect(alarm.Properties.AlarmActions, id).toEqual([{ Ref: expect.stringMatching(/^NotificationsAlarmTopic/) }]);
+      expect(alarm.Properties.Threshold, id).toBe(0);
+    }
+  });
+});
