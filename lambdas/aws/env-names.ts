@@ -24,3 +24,6 @@ export const ENV = {
 } as const;
 
 export type EnvName = (typeof ENV)[keyof typeof ENV];
+
+/** Custom metrics (Powertools EMF, default dimension service=beacon-proxy) that the alarms watch. */
+export const METRICS = { namespace: 'BeaconProxy', service: 'beacon-proxy', fnmsErrors: 'FnmsErrors' } as const;

@@ -4,12 +4,10 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { Tracer } from '@aws-lambda-powertools/tracer';
 import type { Context } from 'aws-lambda';
 import type { Log } from '../core/ports.js';
-import type { EnvName } from './env-names.js';
+import { type EnvName, METRICS } from './env-names.js';
 
-export const METRICS_NAMESPACE = 'BeaconProxy';
-
-export const logger = new Logger({ serviceName: 'beacon-proxy' });
-export const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: 'beacon-proxy' });
+export const logger = new Logger({ serviceName: METRICS.service });
+export const metrics = new Metrics({ namespace: METRICS.namespace, serviceName: METRICS.service });
 export const tracer = new Tracer({ serviceName: 'beacon-proxy' });
 
 export const log: Log = {

@@ -7,14 +7,11 @@
 import { isRequestError } from '../core/errors.js';
 import { createFnmsClient, type FnmsApi, isFnmsError, parseFnmsConfig, pinBeaconVersion } from '../core/fnms/index.js';
 import * as aws from '../aws/clients.js';
-import { ENV } from '../aws/env-names.js';
+import { ENV, METRICS } from '../aws/env-names.js';
 import { countMetric, env, lambdaEntry, log } from '../aws/runtime.js';
 import { type Clock, type Log, type RequestStore, TransientError, silentLog } from '../core/ports.js';
 import { parseRequest } from '../core/request.js';
 import type { PinResult } from '../workflow/state.js';
-
-/** The metric the FNMS alarm watches (namespace BeaconProxy). */
-export const FNMS_ERRORS_METRIC = 'FnmsErrors';
 
 export interface PinVersionDeps {
   /** Built lazily: the FNMS client reads its secret on first use. */
@@ -74,5 +71,5 @@ export const handler = lambdaEntry(() => {
       return value;
     },
   });
-  return createPinVersionHandler({ fnms, store: aws.requestStore(), clock: aws.clock, log, countFnmsError: () => countMetric(FNMS_ERRORS_METRIC) });
+  return createPinVersionHandler({ fnms, store: aws.requestStore(), clock: aws.clock, log, countFnmsError: () => countMetric(METRICS.fnmsErrors) });
 });
