@@ -3,7 +3,8 @@
  * local twin, which runs it in a local ASL interpreter with Task states mapped to the handler factories.
  */
 
-type Template = { Resources: Record<string, { Type: string; Properties?: Record<string, unknown> }> };
+type Template = { [key: string]: unknown };
+type Resources = Record<string, { Type: string; Properties?: Record<string, unknown> }>;
 
 export interface SynthesizedDefinition {
   /** The ASL definition with every Lambda ARN replaced by `arnFor(logicalId)`. */
@@ -31,7 +32,7 @@ function render(part: unknown, arnFor: (logicalId: string) => string, seen: stri
 
 /** Finds the (single) state machine of a synthesized template and renders its definition. */
 export function extractStateMachineDefinition(template: Template, arnFor: (logicalId: string) => string = placeholderLambdaArn): SynthesizedDefinition {
-  const machines = Object.values(template.Resources).filter((resource) => resource.Type === 'AWS::StepFunctions::StateMachine');
+  const machines = Object.values(template.Resources as Resources).filter((resource) => resource.Type === 'AWS::StepFunctions::StateMachine');
   if (machines.length !== 1) throw new Error(`expected one state machine, found ${machines.length}`);
   const body = machines[0]!.Properties?.DefinitionString as string | { 'Fn::Join': [string, unknown[]] };
   const seen: string[] = [];
