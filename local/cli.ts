@@ -26,6 +26,7 @@ const HELP: Record<string, string> = {
   main: `beacon-proxy: configure FlexNet inventory beacons to reach FNMS through a proxy.
 
 Usage:
+  beacon-proxy run [options]                  run the whole pipeline locally (what npm start does)
   beacon-proxy render <request.json | ->     print the desired state and the SSM document parameters
   beacon-proxy validate <request.json | ->   check a request against every rule, change nothing
   beacon-proxy <command> --help              help for one command
@@ -44,6 +45,24 @@ Example:
   npx beacon-proxy render examples/https-one-proxy.json
   echo '{"target":{"instanceIds":["i-0123456789abcdef0"]},"protocol":"https","proxy":"proxy.corp.example:8080",
          "account":{"kind":"gmsa","name":"CORP\\\\gmsa-beacon$"}}' | npx beacon-proxy render -
+`,
+  run: `beacon-proxy run [--request FILE]... [--fleet DIR] [--dry-run] [--out DIR] [--concurrency N]
+
+Runs the pipeline that deploys to AWS on this machine: the request enters a local queue and the real
+intake handler; each beacon's workflow is the synthesized Step Functions state machine run locally; the
+SSM documents' real PowerShell runs under pwsh against simulated beacons; FNMS is a local stub server.
+Prints a table per beacon and writes report.json and report.html.
+
+  --request FILE   a request to send (repeatable); default examples/fleet-by-tag.json
+  --fleet DIR      a fleet directory (fleet.json + one model file per beacon); default: the built-in fleet
+                   of five beacons (fresh, already configured, offline, service fails, old 32-bit).
+                   It is copied first: your files are never changed.
+  --dry-run        plan only: every request is sent with dryRun, no document runs
+  --out DIR        where report.json, report.html and the run's files go (default beacon-proxy-run/)
+  --concurrency N  beacons configured at once (default 2)
+
+Example:
+  npx beacon-proxy run --request examples/fleet-by-tag.json --dry-run
 `,
   validate: `beacon-proxy validate <request.json | ->
 
@@ -95,6 +114,66 @@ async function renderOrValidate(command: 'render' | 'validate', args: string[], 
   }
 }
 
+interface RunArgs {
+  requestFiles: string[];
+  fleetDir?: string;
+  dryRun: boolean;
+  out: string;
+  concurrency: number;
+}
+
+function parseRunArgs(args: string[]): RunArgs | string {
+  const parsed: RunArgs = { requestFiles: [], dryRun: false, out: 'beacon-proxy-run', concurrency: 2 };
+  for (let i = 0; i < args.length; i += 1) {
+    const arg = args[i]!;
+    const value = (): string | undefined => args[++i];
+    if (arg === '--dry-run') parsed.dryRun = true;
+    else if (arg === '--request') {
+      const file = value();
+      if (!file) return '--request needs a file';
+      parsed.requestFiles.push(file);
+    } else if (arg === '--fleet') {
+      const dir = value();
+      if (!dir) return '--fleet needs a directory';
+      parsed.fleetDir = dir;
+    } else if (arg === '--out') {
+      const dir = value();
+      if (!dir) return '--out needs a directory';
+      parsed.out = dir;
+    } else if (arg === '--concurrency') {
+      const n = Number(value());
+      if (!Number.isInteger(n) || n < 1 || n > 64) return '--concurrency takes a whole number from 1 to 64';
+      parsed.concurrency = n;
+    } else return `unknown option ${arg}`;
+  }
+  return parsed;
+}
+
+async function runCommand(args: string[], io: Io): Promise<number> {
+  const parsed = parseRunArgs(args);
+  if (typeof parsed === 'string') {
+    io.stderr(`beacon-proxy run: ${parsed}\n\n${HELP.run}`);
+    return EXIT.failure;
+  }
+  const [{ runLocal }, { renderTable, writeReports }] = await Promise.all([import('./run.js'), import('./report.js')]);
+  try {
+    io.stderr('beacon-proxy: starting the local twin (FNMS stub, synthesized workflow, simulated fleet)...\n');
+    const report = await runLocal({
+      requestFiles: parsed.requestFiles,
+      fleetDir: parsed.fleetDir,
+      dryRun: parsed.dryRun,
+      workDir: parsed.out,
+      concurrency: parsed.concurrency,
+    });
+    const files = await writeReports(parsed.out, report);
+    io.stdout(`\n${renderTable(report)}\nReport: ${files.json}\n        ${files.html}\n`);
+    return EXIT.ok;
+  } catch (error) {
+    io.stderr(`beacon-proxy run: ${(error as Error).stack ?? String(error)}\n`);
+    return EXIT.failure;
+  }
+}
+
 export async function main(argv: string[], io: Io = defaultIo): Promise<number> {
   const [command, ...rest] = argv;
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
@@ -107,6 +186,13 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
       return EXIT.ok;
     }
     return renderOrValidate(command, rest, io);
+  }
+  if (command === 'run') {
+    if (rest.includes('--help') || rest.includes('-h')) {
+      io.stdout(HELP.run!);
+      return EXIT.ok;
+    }
+    return runCommand(rest, io);
   }
   io.stderr(`beacon-proxy: unknown command "${command}"\n\n${HELP.main}`);
   return EXIT.failure;

@@ -52,10 +52,11 @@ export function renderTable(report: RunReport): string {
   const columns = [
     { title: 'BEACON', width: 30, value: (b: BeaconReport) => `${b.computerName ?? '?'} (${b.instanceId})` },
     { title: 'OUTCOME', width: 12, value: (b: BeaconReport) => OUTCOME_MARK[b.outcome] ?? b.outcome.toUpperCase() },
-    { title: 'CHANGED', width: 8, value: (b: BeaconReport) => String(b.changed.length) },
+    // What a rolled-back run changed was undone: the count would mislead.
+    { title: 'CHANGED', width: 8, value: (b: BeaconReport) => (b.outcome === 'ok' ? String(b.changed.length) : '-') },
     { title: 'CHECKS FAILED', width: 14, value: (b: BeaconReport) => String(b.failedChecks.length) },
     { title: 'VERSION PINNED', width: 15, value: (b: BeaconReport) => b.pinnedVersion ?? '-' },
-    { title: 'WHY', width: 60, value: (b: BeaconReport) => b.reasons[0] ?? (b.changed.length ? `changed: ${b.changed.slice(0, 3).join(', ')}${b.changed.length > 3 ? ', …' : ''}` : '') },
+    { title: 'WHY', width: 60, value: (b: BeaconReport) => b.reasons[0] ?? (b.outcome === 'ok' && b.changed.length ? `changed: ${b.changed.slice(0, 3).join(', ')}${b.changed.length > 3 ? ', …' : ''}` : '') },
   ];
   const lines = [columns.map((c) => cell(c.title, c.width)).join(' '), columns.map((c) => '-'.repeat(c.width)).join(' ')];
   for (const beacon of report.beacons) lines.push(columns.map((c) => cell(c.value(beacon), c.width)).join(' ').trimEnd());
@@ -118,12 +119,18 @@ export async function writeReports(dir: string, report: RunReport): Promise<{ js
 /** A one-line progress bar on a terminal; plain lines otherwise (CI logs, pipes). */
 export class Progress {
   private done = 0;
-  constructor(
-    private readonly total: number,
-    private readonly stream: NodeJS.WriteStream = process.stderr,
-  ) {}
+  private total = 0;
+  private readonly last = new Map<string, string>();
+  constructor(private readonly stream: NodeJS.WriteStream = process.stderr) {}
+
+  started(): void {
+    this.total += 1;
+  }
 
   event(instanceId: string, text: string): void {
+    // Polls repeat; a line per change is enough.
+    if (this.last.get(instanceId) === text) return;
+    this.last.set(instanceId, text);
     if (this.stream.isTTY) {
       const width = 24;
       const filled = this.total === 0 ? width : Math.round((this.done / this.total) * width);

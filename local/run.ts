@@ -1,0 +1,98 @@
+import { cp, mkdir, readFile, rm } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { BUILTIN_BEACON_VERSION, DEFAULT_REQUEST_FILE, builtinFnmsState, writeBuiltinFleet } from './builtin-fleet.js';
+import { loadFleet } from './fleet.js';
+import { Progress, type BeaconReport, type RunReport } from './report.js';
+import { LocalTwin } from './twin.js';
+
+export interface LocalRunOptions {
+  /** Request files; default: the built-in fleet request. */
+  requestFiles?: string[];
+  /** A fleet directory of your own (copied first: your model files are never changed). */
+  fleetDir?: string;
+  dryRun?: boolean;
+  /** Where the run keeps its copy of the fleet, captures and store. */
+  workDir: string;
+  /** Progress output; default stderr. */
+  progressStream?: NodeJS.WriteStream;
+  /** How many beacons run their document at once (each is a pwsh process). */
+  concurrency?: number;
+}
+
+/** Runs requests through the local twin and reports per beacon. */
+export async function runLocal(options: LocalRunOptions): Promise<RunReport> {
+  const startedAt = new Date().toISOString();
+  const workDir = resolve(options.workDir);
+  const fleetDir = join(workDir, 'fleet');
+  await rm(workDir, { recursive: true, force: true });
+  await mkdir(workDir, { recursive: true });
+  const requestFiles = options.requestFiles?.length ? options.requestFiles : [DEFAULT_REQUEST_FILE];
+  const texts = await Promise.all(requestFiles.map((file) => readFile(file, 'utf8')));
+  if (options.fleetDir) await cp(resolve(options.fleetDir), fleetDir, { recursive: true });
+  else await writeBuiltinFleet(fleetDir, JSON.parse(await readFile(DEFAULT_REQUEST_FILE, 'utf8')));
+  const fleet = await loadFleet(fleetDir);
+
+  const progress = new Progress(options.progressStream);
+  const twin = await LocalTwin.create({
+    fleet,
+    workDir,
+    limits: { maxConcurrentInvocations: options.concurrency ?? 2 },
+    fnms: { state: builtinFnmsState(fleet.beacons.map((b) => b.computerName)) },
+    onState: (instanceId, _requestId, state) => progress.event(instanceId, state),
+    onExecution: (instanceId, _requestId, event) => {
+      if (event === 'started') progress.started();
+      else progress.finish(instanceId, event === 'SUCCEEDED' ? 'done' : event.toLowerCase());
+    },
+  });
+  try {
+    for (const text of texts) {
+      let request: unknown = text;
+      if (options.dryRun) {
+        try {
+          request = { ...(JSON.parse(text) as Record<string, unknown>), dryRun: true };
+        } catch {
+          // Not JSON: the intake refuses it and the report says why.
+        }
+      }
+      twin.submit(request, { source: 'local' });
+    }
+    await twin.drain();
+    await twin.saveStore();
+  } finally {
+    await twin.stop();
+  }
+
+  const names = new Map(fleet.beacons.map((b) => [b.instanceId, b.computerName]));
+  const beacons: BeaconReport[] = [];
+  const refused: RunReport['refused'] = [];
+  for (const record of twin.store.requests.values()) {
+    if (record.state === 'invalid' && record.error) refused.push({ requestId: record.requestId, source: record.source, error: record.error });
+  }
+  for (const status of twin.store.beacons.values()) {
+    const pin = [...twin.store.audit.values()].find((e) => e.requestId === status.requestId && e.instanceId === status.instanceId && e.event === 'fnms.pinned');
+    beacons.push({
+      instanceId: status.instanceId,
+      computerName: names.get(status.instanceId) ?? null,
+      requestId: status.requestId,
+      outcome: status.state,
+      changed: status.changed ?? [],
+      failedChecks: (status.checks ?? []).filter((c) => !c.ok).map((c) => `${c.name}: expected ${JSON.stringify(c.expected)}, found ${JSON.stringify(c.actual)}`),
+      beaconVersion: status.beaconVersion ?? null,
+      pinnedVersion: status.pinnedVersion ?? ((pin?.detail?.version as string | undefined) ?? null),
+      reasons: status.reasons ?? [],
+    });
+  }
+  beacons.sort((a, b) => (a.computerName ?? a.instanceId).localeCompare(b.computerName ?? b.instanceId));
+  return {
+    tool: 'beacon-proxy local twin',
+    startedAt,
+    finishedAt: new Date().toISOString(),
+    dryRun: options.dryRun ?? false,
+    fleetDir,
+    beacons,
+    refused,
+    fnms: { approvedVersion: twin.fnms.state.approvedVersion, writes: twin.fnms.requestsTo(twin.fnms.paths.approvedVersion, 'PUT').length },
+  };
+}
+
+export { BUILTIN_BEACON_VERSION };
