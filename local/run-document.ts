@@ -1,7 +1,7 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BEACON_DOCUMENTS, type BeaconDocumentKind } from '../lambdas/core/document-contract.js';
 import { FAKE_LAYER_PATH, documentParameterDefaults, documentScriptText, loadBeaconDocuments, type BeaconDocument } from '../ssm-documents/documents.js';
@@ -17,6 +17,11 @@ export interface RunBeaconDocumentOptions {
   env?: Record<string, string>;
   /** Kill the run after this long (SSM's executionTimeout); default 120 s. */
   timeoutMs?: number;
+  /**
+   * `worker` (default): a fresh PowerShell runspace inside a long-lived pwsh worker process, so pwsh
+   * starts once per worker, not once per run. `process`: a fresh pwsh process, exactly as SSM Agent runs it.
+   */
+  isolation?: 'worker' | 'process';
 }
 
 export interface BeaconDocumentRun {
@@ -66,32 +71,46 @@ export function resolveDocumentParameters(document: BeaconDocument, given: Recor
   return resolved;
 }
 
-/**
- * Runs the real generated document script under pwsh against a modelled beacon, the way SSM Run Command
- * would: parameters arrive as SSM_<name> environment variables, the fake Windows layer stands in for the
- * beacon. Each call is a fresh pwsh process, so runs are independent; runs on different model files may go
- * in parallel.
- */
-export function runBeaconDocument(options: RunBeaconDocumentOptions): Promise<BeaconDocumentRun> {
-  const { path, document } = scriptFileFor(options.document);
-  const parameters = resolveDocumentParameters(document, options.parameters);
-  const env: NodeJS.ProcessEnv = {};
-  for (const [key, value] of Object.entries(process.env)) if (!key.startsWith('SSM_') && !key.startsWith('BEACON_PROXY_')) env[key] = value;
-  Object.assign(env, PWSH_ENV);
+/** The environment a run sees: this process's, minus SSM_/BEACON_PROXY_ leftovers, plus the run's own. */
+function runEnvironment(options: RunBeaconDocumentOptions, parameters: Record<string, string>): Record<string, string> {
+  const env: Record<string, string> = {};
   for (const [name, value] of Object.entries(parameters)) env[`SSM_${name}`] = value;
   env.BEACON_PROXY_FAKE_LAYER = FAKE_LAYER_PATH;
   env.BEACON_PROXY_FAKE_MODEL = options.modelPath;
-  Object.assign(env, options.env ?? {});
+  return { ...env, ...(options.env ?? {}) };
+}
+
+function baseEnvironment(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(process.env)) if (!key.startsWith('SSM_') && !key.startsWith('BEACON_PROXY_')) env[key] = value;
+  return { ...env, ...PWSH_ENV };
+}
+
+/**
+ * Runs the real generated document script under pwsh against a modelled beacon, the way SSM Run Command
+ * would: parameters arrive as SSM_<name> environment variables, the fake Windows layer stands in for the
+ * beacon. Every run has its own runspace (or process), so runs are independent; runs on different model
+ * files may go in parallel, runs on the same model file must be awaited one after the other.
+ */
+export async function runBeaconDocument(options: RunBeaconDocumentOptions): Promise<BeaconDocumentRun> {
+  const { path, document } = scriptFileFor(options.document);
+  const parameters = resolveDocumentParameters(document, options.parameters);
+  const env = runEnvironment(options, parameters);
+  if (options.isolation === 'process') return runInProcess(path, env, options.timeoutMs ?? 120_000);
+  return workerPool().run(path, env, options.timeoutMs ?? 120_000);
+}
+
+function runInProcess(path: string, runEnv: Record<string, string>, timeoutMs: number): Promise<BeaconDocumentRun> {
   const started = Date.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(resolvePwsh(), [...PWSH_ARGS, '-File', path], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(resolvePwsh(), [...PWSH_ARGS, '-File', path], { env: { ...baseEnvironment(), ...runEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
     const stdout: Buffer[] = [];
     const stderr: Buffer[] = [];
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
       child.kill('SIGKILL');
-    }, options.timeoutMs ?? 120_000);
+    }, timeoutMs);
     child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
     child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
     child.on('error', (error) => {
@@ -108,4 +127,165 @@ export function runBeaconDocument(options: RunBeaconDocumentOptions): Promise<Be
       });
     });
   });
+}
+
+// A pwsh worker: reads one job per line on stdin, runs the script in a new runspace with the job's
+// environment variables set (and removed afterwards), stdout/stderr captured, and answers one JSON line.
+const WORKER_SCRIPT = String.raw`
+$ErrorActionPreference = 'Stop'
+$protocol = [Console]::Out
+while ($true) {
+    $line = [Console]::In.ReadLine()
+    if ($null -eq $line) { break }
+    $job = ConvertFrom-Json -InputObject $line
+    $names = @($job.env.PSObject.Properties | ForEach-Object { $_.Name })
+    foreach ($property in $job.env.PSObject.Properties) { [Environment]::SetEnvironmentVariable($property.Name, [string]$property.Value) }
+    $out = New-Object System.IO.StringWriter
+    $err = New-Object System.IO.StringWriter
+    $savedError = [Console]::Error
+    [Console]::SetOut($out)
+    [Console]::SetError($err)
+    $code = -1
+    $shell = [powershell]::Create()
+    try {
+        [void]$shell.AddScript('param($path) & $path; if ($null -eq $LASTEXITCODE) { 0 } else { $LASTEXITCODE }').AddArgument([string]$job.script)
+        $output = @($shell.Invoke())
+        for ($i = 0; $i -lt $output.Count - 1; $i++) { $out.WriteLine([string]$output[$i]) }
+        if ($output.Count -gt 0) { $code = [int]$output[$output.Count - 1] }
+        foreach ($record in $shell.Streams.Error) { $err.WriteLine([string]$record) }
+    } catch {
+        $err.WriteLine($_.Exception.Message)
+    } finally {
+        $shell.Dispose()
+        [Console]::SetOut($protocol)
+        [Console]::SetError($savedError)
+        foreach ($name in $names) { [Environment]::SetEnvironmentVariable($name, $null) }
+    }
+    $protocol.WriteLine((ConvertTo-Json -Compress -InputObject ([ordered]@{ id = $job.id; stdout = $out.ToString(); stderr = $err.ToString(); exitCode = $code })))
+    $protocol.Flush()
+}
+`;
+
+interface PendingJob {
+  id: number;
+  line: string;
+  started: number;
+  timeoutMs: number;
+  resolve: (run: BeaconDocumentRun) => void;
+  reject: (error: Error) => void;
+}
+
+class PwshWorker {
+  private readonly child: ChildProcessWithoutNullStreams;
+  private buffer = '';
+  private stderr = '';
+  current: PendingJob | undefined;
+  dead = false;
+
+  constructor(scriptPath: string, private readonly onIdle: (worker: PwshWorker) => void) {
+    this.child = spawn(resolvePwsh(), [...PWSH_ARGS, '-File', scriptPath], { env: baseEnvironment(), stdio: ['pipe', 'pipe', 'pipe'] });
+    this.child.stdout.setEncoding('utf8');
+    this.child.stderr.setEncoding('utf8');
+    this.child.stdout.on('data', (chunk: string) => this.onData(chunk));
+    this.child.stderr.on('data', (chunk: string) => {
+      this.stderr = (this.stderr + chunk).slice(-4000);
+    });
+    this.child.on('error', (error) => this.fail(error));
+    this.child.on('exit', (code) => this.fail(new Error(`the pwsh worker exited (${code}): ${this.stderr}`)));
+    this.child.unref();
+    for (const stream of [this.child.stdin, this.child.stdout, this.child.stderr]) (stream as unknown as { unref?: () => void }).unref?.();
+  }
+
+  start(job: PendingJob): void {
+    this.current = job;
+    const timer = setTimeout(() => {
+      this.fail(new Error(`the document run took longer than ${job.timeoutMs} ms`), -1);
+      this.child.kill('SIGKILL');
+    }, job.timeoutMs);
+    timer.unref();
+    (job as PendingJob & { timer?: NodeJS.Timeout }).timer = timer;
+    this.child.stdin.write(`${job.line}\n`);
+  }
+
+  private onData(chunk: string): void {
+    this.buffer += chunk;
+    let newline = this.buffer.indexOf('\n');
+    while (newline >= 0) {
+      const line = this.buffer.slice(0, newline).trim();
+      this.buffer = this.buffer.slice(newline + 1);
+      if (line && this.current) {
+        const job = this.current;
+        clearTimeout((job as PendingJob & { timer?: NodeJS.Timeout }).timer);
+        this.current = undefined;
+        const answer = JSON.parse(line) as { stdout: string; stderr: string; exitCode: number };
+        job.resolve({ stdout: answer.stdout, stderr: answer.stderr, exitCode: answer.exitCode, durationMs: Date.now() - job.started });
+        this.onIdle(this);
+      }
+      newline = this.buffer.indexOf('\n');
+    }
+  }
+
+  private fail(error: Error, exitCode?: number): void {
+    if (this.dead) return;
+    this.dead = true;
+    const job = this.current;
+    this.current = undefined;
+    if (job) {
+      clearTimeout((job as PendingJob & { timer?: NodeJS.Timeout }).timer);
+      if (exitCode === -1) job.resolve({ stdout: '', stderr: error.message, exitCode: -1, durationMs: Date.now() - job.started });
+      else job.reject(error);
+    }
+    this.onIdle(this);
+  }
+
+  stop(): void {
+    this.dead = true;
+    this.child.kill();
+  }
+}
+
+class PwshWorkerPool {
+  private readonly workers: PwshWorker[] = [];
+  private readonly queue: PendingJob[] = [];
+  private nextId = 1;
+  private readonly scriptPath: string;
+
+  constructor(private readonly size: number) {
+    const directory = join(tmpdir(), 'beacon-proxy-documents');
+    mkdirSync(directory, { recursive: true });
+    this.scriptPath = join(directory, `pwsh-worker-${createHash('sha256').update(WORKER_SCRIPT).digest('hex').slice(0, 16)}.ps1`);
+    if (!existsSync(this.scriptPath)) writeFileSync(this.scriptPath, WORKER_SCRIPT);
+    process.once('exit', () => this.workers.forEach((worker) => worker.stop()));
+  }
+
+  run(scriptPath: string, env: Record<string, string>, timeoutMs: number): Promise<BeaconDocumentRun> {
+    return new Promise((resolve, reject) => {
+      const id = this.nextId++;
+      this.queue.push({ id, line: JSON.stringify({ id, script: scriptPath, env }), started: Date.now(), timeoutMs, resolve, reject });
+      this.dispatch();
+    });
+  }
+
+  private dispatch(): void {
+    for (let index = this.workers.length - 1; index >= 0; index -= 1) if (this.workers[index]!.dead) this.workers.splice(index, 1);
+    while (this.queue.length > 0) {
+      let worker = this.workers.find((candidate) => !candidate.current && !candidate.dead);
+      if (!worker && this.workers.length < this.size) {
+        worker = new PwshWorker(this.scriptPath, () => this.dispatch());
+        this.workers.push(worker);
+      }
+      if (!worker) return;
+      const job = this.queue.shift()!;
+      job.started = Date.now();
+      worker.start(job);
+    }
+  }
+}
+
+let pool: PwshWorkerPool | undefined;
+
+function workerPool(): PwshWorkerPool {
+  const configured = Number.parseInt(process.env.BEACON_PROXY_PWSH_WORKERS ?? '', 10);
+  pool ??= new PwshWorkerPool(Number.isFinite(configured) && configured > 0 ? configured : Math.min(4, Math.max(1, availableParallelism())));
+  return pool;
 }

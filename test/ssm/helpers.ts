@@ -1,0 +1,90 @@
+import { mkdtempSync, readFileSync, readdirSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { encodeDesiredState, renderDesiredState, type DesiredState } from '../../lambdas/core/desired-state.js';
+import { parseRequest, type RequestInput } from '../../lambdas/core/request.js';
+import { judgeResult, ResultLineSchema, type ResultLine, type Verdict } from '../../lambdas/core/result.js';
+import { DEFAULT_SECRET_ARN, readBeaconModel, writeBeaconModel, type BeaconModel } from '../../local/beacon-model.js';
+import { runBeaconDocument, type BeaconDocumentRun } from '../../local/run-document.js';
+
+/** The request most tests start from: https, one proxy, domain account, account-scope WinINet. */
+export function baseRequest(overrides: Partial<RequestInput> = {}): RequestInput {
+  return {
+    requestId: 'req-ssm-test',
+    target: { instanceIds: ['i-0123456789abcdef0'] },
+    protocol: 'https',
+    proxy: 'proxy.corp.example:8080',
+    bypass: ['*.corp.example', '<local>'],
+    account: { kind: 'domain', name: 'CORP\\svc-beacon', passwordSecretArn: DEFAULT_SECRET_ARN },
+    ...overrides,
+  };
+}
+
+export function desiredState(overrides: Partial<RequestInput> = {}): DesiredState {
+  return renderDesiredState(parseRequest(baseRequest(overrides)));
+}
+
+export function scenarioDir(name: string): string {
+  return mkdtempSync(join(tmpdir(), `beacon-ssm-${name}-`));
+}
+
+export interface DocumentOutcome {
+  run: BeaconDocumentRun;
+  result: ResultLine;
+  verdict: Verdict;
+  model: BeaconModel;
+}
+
+/** The result line: exactly one line on stdout, accepted by the pipeline's schema. */
+export function resultLine(run: BeaconDocumentRun): ResultLine {
+  const lines = run.stdout.split(/\r?\n/).filter((line) => line.trim() !== '');
+  if (lines.length !== 1) throw new Error(`expected exactly one stdout line, got ${lines.length}:\n${run.stdout}\nstderr:\n${run.stderr}`);
+  return ResultLineSchema.parse(JSON.parse(lines[0]!));
+}
+
+export async function runDocument(
+  document: 'configure' | 'verify' | 'rollback',
+  modelPath: string,
+  parameters: Record<string, string>,
+  env?: Record<string, string>,
+): Promise<DocumentOutcome> {
+  const run = await runBeaconDocument({ document, parameters, modelPath, ...(env ? { env } : {}) });
+  const result = resultLine(run);
+  return { run, result, verdict: judgeResult(run.stdout), model: readBeaconModel(modelPath) };
+}
+
+export async function configure(modelPath: string, state: DesiredState, env?: Record<string, string>): Promise<DocumentOutcome> {
+  return runDocument('configure', modelPath, { DesiredState: encodeDesiredState(state) }, env);
+}
+
+export async function verify(modelPath: string, state: DesiredState): Promise<DocumentOutcome> {
+  return runDocument('verify', modelPath, { DesiredState: encodeDesiredState(state) });
+}
+
+export async function rollback(modelPath: string, captureId: string): Promise<DocumentOutcome> {
+  return runDocument('rollback', modelPath, { CaptureId: captureId });
+}
+
+export function newBeacon(dir: string, model: BeaconModel, name = 'beacon'): string {
+  return writeBeaconModel(dir, name, model);
+}
+
+/** The beacon's state: the model without the fake layer's journal and fault settings. */
+export function beaconState(model: BeaconModel): Omit<BeaconModel, 'journal' | 'faults'> {
+  const { journal: _journal, faults: _faults, ...state } = model;
+  return state;
+}
+
+export function captureFiles(modelPath: string): string[] {
+  const dir = modelPath.replace(/\.json$/, '') + '.captures';
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir).map((name) => join(dir, name));
+}
+
+export function readText(path: string): string {
+  return readFileSync(path, 'utf8');
+}
+
+export function failedChecks(result: ResultLine): string[] {
+  return result.checks.filter((check) => !check.ok).map((check) => check.name);
+}
