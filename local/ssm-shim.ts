@@ -69,6 +69,8 @@ export class LocalSsm implements BeaconCommands {
   private readonly pending = new Set<Promise<void>>();
   /** SendCommand calls made, for tests and benchmarks. */
   readonly sent: Array<{ commandId: string; instanceIds: string[]; kind: BeaconDocumentKind; at: number }> = [];
+  /** When each invocation ran on its beacon, for tests (serialization) and benchmarks. */
+  readonly history: Array<{ commandId: string; instanceId: string; kind: BeaconDocumentKind; startedAt: number; endedAt: number; status: string }> = [];
   throttled = 0;
 
   constructor(
@@ -113,14 +115,14 @@ export class LocalSsm implements BeaconCommands {
     for (const instanceId of instanceIds) {
       const invocation: Invocation = { instanceId, status: 'Pending', stdout: '', stderr: '' };
       perInstance.set(instanceId, invocation);
-      const task = this.run(this.beacons.get(instanceId)!, kind, flat, invocation);
+      const task = this.run(this.beacons.get(instanceId)!, kind, flat, invocation, commandId);
       this.pending.add(task);
       void task.finally(() => this.pending.delete(task));
     }
     return commandId;
   }
 
-  private async run(beacon: FleetBeacon, kind: BeaconDocumentKind, parameters: Record<string, string>, invocation: Invocation): Promise<void> {
+  private async run(beacon: FleetBeacon, kind: BeaconDocumentKind, parameters: Record<string, string>, invocation: Invocation, commandId: string): Promise<void> {
     const latency = this.limits.deliveryLatencyMs ?? 0;
     if (latency > 0) await new Promise((resolve) => setTimeout(resolve, latency));
     if (beacon.pingStatus !== 'Online') {
@@ -129,6 +131,7 @@ export class LocalSsm implements BeaconCommands {
     }
     await this.slot();
     invocation.status = 'InProgress';
+    const startedAt = Date.now();
     try {
       const result = await this.execute(beacon, kind, parameters);
       invocation.stdout = result.stdout;
@@ -138,6 +141,7 @@ export class LocalSsm implements BeaconCommands {
       invocation.stderr = `the local twin could not run the document: ${(error as Error).message}`;
       invocation.status = 'Failed';
     } finally {
+      this.history.push({ commandId, instanceId: beacon.instanceId, kind, startedAt, endedAt: Date.now(), status: invocation.status });
       this.running -= 1;
       this.waiting.shift()?.();
     }

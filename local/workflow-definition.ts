@@ -2,30 +2,19 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
+import { extractStateMachineDefinition, type SynthesizedDefinition } from '../infra/workflow-definition.js';
+
 const ROOT = join(import.meta.dirname, '..');
 const CACHE_DIR = join(ROOT, '.beacon-proxy', 'cache');
 
-/** The per-beacon state machine as CDK synthesizes it, with each Lambda ARN replaced by a readable local ARN. */
+/** The per-beacon state machine exactly as CDK synthesizes it for deployment. */
 export interface SynthesizedWorkflow {
-  definition: Record<string, unknown> & { States: Record<string, Record<string, unknown>>; StartAt: string };
-  /** Local function ARN -> CDK construct path of the Lambda it stands for. */
-  functions: Map<string, string>;
-}
-
-const LOCAL_ARN_PREFIX = 'arn:aws:lambda:local-1:000000000000:function:';
-
-type Part = string | { 'Fn::GetAtt'?: [string, string]; Ref?: string; [key: string]: unknown };
-
-function resolvePart(part: Part): string {
-  if (typeof part === 'string') return part;
-  if (part['Fn::GetAtt']) return `${LOCAL_ARN_PREFIX}${part['Fn::GetAtt'][0]}`;
-  if (part.Ref) return `local-ref-${part.Ref}`;
-  throw new Error(`cannot resolve ${JSON.stringify(part)} in the state machine definition`);
+  definition: SynthesizedDefinition['definition'];
 }
 
 /**
  * Synthesizes the real stack (infra/) with stub Lambda code (the twin runs the handlers in-process) and
- * returns the workflow definition. The definition is exactly what would be deployed.
+ * returns the workflow definition.
  */
 export async function synthesizeWorkflow(): Promise<SynthesizedWorkflow> {
   // CDK is loaded only when the cache misses: it takes seconds to import.
@@ -37,17 +26,7 @@ export async function synthesizeWorkflow(): Promise<SynthesizedWorkflow> {
   ]);
   const app = new App({ context: { [BUNDLING_CONTEXT_KEY]: 'stub' } });
   const { stack } = buildApp(app, { nag: false });
-  const template = Template.fromStack(stack).toJSON() as { Resources: Record<string, { Type: string; Properties?: Record<string, unknown>; Metadata?: Record<string, string> }> };
-  const machines = Object.entries(template.Resources).filter(([, resource]) => resource.Type === 'AWS::StepFunctions::StateMachine');
-  const workflow = machines.find(([id]) => id.includes('BeaconWorkflow')) ?? machines[0];
-  if (!workflow) throw new Error('the stack has no state machine');
-  const body = workflow[1].Properties?.DefinitionString as string | { 'Fn::Join': [string, Part[]] };
-  const text = typeof body === 'string' ? body : body['Fn::Join'][1].map(resolvePart).join(body['Fn::Join'][0]);
-  const functions = new Map<string, string>();
-  for (const [id, resource] of Object.entries(template.Resources)) {
-    if (resource.Type === 'AWS::Lambda::Function') functions.set(`${LOCAL_ARN_PREFIX}${id}`, resource.Metadata?.['aws:cdk:path'] ?? id);
-  }
-  return { definition: JSON.parse(text), functions };
+  return { definition: extractStateMachineDefinition(Template.fromStack(stack).toJSON()).definition };
 }
 
 function sourceFiles(dir: string): string[] {
@@ -69,11 +48,10 @@ function definitionDigest(): string {
 export async function loadWorkflow(): Promise<SynthesizedWorkflow> {
   const file = join(CACHE_DIR, `workflow-${definitionDigest()}.json`);
   if (existsSync(file)) {
-    const cached = JSON.parse(readFileSync(file, 'utf8')) as { definition: SynthesizedWorkflow['definition']; functions: Array<[string, string]> };
-    return { definition: cached.definition, functions: new Map(cached.functions) };
+    return JSON.parse(readFileSync(file, 'utf8')) as SynthesizedWorkflow;
   }
   const workflow = await synthesizeWorkflow();
   mkdirSync(CACHE_DIR, { recursive: true });
-  writeFileSync(file, JSON.stringify({ definition: workflow.definition, functions: [...workflow.functions] }));
+  writeFileSync(file, JSON.stringify(workflow));
   return workflow;
 }
