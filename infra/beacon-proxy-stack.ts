@@ -12,6 +12,7 @@ import { DataKey } from './constructs/data-key.js';
 import { FnmsPin } from './constructs/fnms-pin.js';
 import { IntakeQueue } from './constructs/intake-queue.js';
 import { Notifications } from './constructs/notifications.js';
+import { RequestsApi } from './constructs/requests-api.js';
 import { StateTable } from './constructs/state-table.js';
 
 export interface BeaconProxyStackProps extends StackProps {
@@ -25,6 +26,7 @@ export class BeaconProxyStack extends Stack {
   readonly documents: BeaconDocuments;
   readonly state: StateTable;
   readonly notifications: Notifications;
+  readonly api: RequestsApi;
 
   constructor(scope: Construct, id: string, props: BeaconProxyStackProps) {
     super(scope, id, props);
@@ -80,6 +82,8 @@ export class BeaconProxyStack extends Stack {
     this.workflow.stateMachine.grantStartExecution(intakeFn);
     this.notifications.outcomeTopic.grantPublish(intakeFn);
     intakeFn.addToRolePolicy(new iam.PolicyStatement({ actions: ['ssm:DescribeInstanceInformation'], resources: ['*'] }));
+
+    this.api = new RequestsApi(this, 'RequestsApi', { encryptionKey: key, queue: this.intake.queue, table: this.state.table, environment });
 
     new Alarms(this, 'Alarms', { alarmTopic: this.notifications.alarmTopic, deadLetterQueue: this.intake.deadLetterQueue, stateMachine: this.workflow.stateMachine });
   }

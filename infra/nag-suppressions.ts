@@ -61,6 +61,13 @@ export function acknowledgeNagFindings(stack: BeaconProxyStack): void {
     ack(stack, `AwsSolutions-IAM5[Resource::${nagGetAtt(stack, table.tableArn)}/index/*]`, 'grantReadWriteData covers the table\'s indexes; the tables have none, so the wildcard grants nothing more.');
   }
 
+  const stage = stack.api.api.deploymentStage;
+  ack(stage, 'AwsSolutions-APIG3', 'The API is IAM-authorised (SigV4) for operators and automation only; attach a WAF web ACL at the account level if your policy requires one.');
+  ack(stage, 'AwsSolutions-APIG6', 'Access logs are on (encrypted log group); execution logs need the account-wide API Gateway CloudWatch role, which this stack does not take over.');
+  for (const method of stack.api.api.methods) {
+    ack(method, 'AwsSolutions-COG4', 'Callers authenticate with IAM (SigV4), not Cognito: the API serves operators and pipelines with AWS credentials.');
+  }
+
   for (const node of stack.node.findAll()) {
     // Resource: * only for actions IAM cannot scope (X-Ray, SSM inventory and invocation reads).
     if (node instanceof iam.CfnPolicy) {

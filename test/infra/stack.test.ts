@@ -154,3 +154,31 @@ describe('alarms', () => {
     }
   });
 });
+
+describe('HTTPS API', () => {
+  it('every method requires IAM (SigV4) and validates the request', () => {
+    const methods = ofType('AWS::ApiGateway::Method');
+    expect(methods.map(([, m]) => `${m.Properties.HttpMethod}`).sort()).toEqual(['GET', 'POST', 'POST']);
+    for (const [id, method] of methods) {
+      expect(method.Properties.AuthorizationType, id).toBe('AWS_IAM');
+      expect(method.Properties.RequestValidatorId, id).toBeDefined();
+    }
+    template.hasResourceProperties('AWS::ApiGateway::RequestValidator', { ValidateRequestBody: true, ValidateRequestParameters: true });
+  });
+
+  it('answers API Gateway\'s own validation failures in the product\'s error shape', () => {
+    template.hasResourceProperties('AWS::ApiGateway::GatewayResponse', {
+      ResponseType: 'BAD_REQUEST_BODY',
+      StatusCode: '400',
+      ResponseTemplates: { 'application/json': Match.stringLikeRegexp('"error":\\{"code":"INVALID_REQUEST"') },
+    });
+  });
+
+  it('the API function may send to the intake queue but not start workflows or send commands', () => {
+    const apiPolicies = statements().filter((s) => s.policy.startsWith('RequestsApiHandler'));
+    const actions = apiPolicies.flatMap((s) => s.Action);
+    expect(actions).toEqual(expect.arrayContaining(['sqs:SendMessage']));
+    expect(actions).not.toContain('states:StartExecution');
+    expect(actions).not.toContain('ssm:SendCommand');
+  });
+});

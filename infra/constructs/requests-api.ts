@@ -1,0 +1,87 @@
+import { RemovalPolicy } from 'aws-cdk-lib';
+import * as apigateway from 'aws-cdk-lib/aws-apigateway';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { ENV } from '../../lambdas/aws/env-names.js';
+import { BeaconFunction } from './beacon-function.js';
+
+export interface RequestsApiProps {
+  encryptionKey: kms.IKey;
+  queue: sqs.IQueue;
+  table: dynamodb.ITable;
+  environment: Record<string, string>;
+}
+
+/** The error shape of the product, for refusals API Gateway makes before the Lambda runs. */
+const ERROR_TEMPLATE = (code: string) =>
+  `{"error":{"code":"${code}","message":$context.error.messageString,"field":"$"}}`;
+
+/**
+ * HTTPS API, IAM-authorised (SigV4): POST /requests (202 + status URL), GET /requests/{id}, POST /plans.
+ * API Gateway checks the body's shape; the Lambda applies the full request rules.
+ */
+export class RequestsApi extends Construct {
+  readonly api: apigateway.RestApi;
+  readonly handler: BeaconFunction;
+
+  constructor(scope: Construct, id: string, props: RequestsApiProps) {
+    super(scope, id);
+    this.handler = new BeaconFunction(this, 'Handler', {
+      folder: 'requests-api',
+      description: 'beacon-proxy HTTPS API: requests, status, plans',
+      encryptionKey: props.encryptionKey,
+      environment: { ...props.environment, [ENV.queueUrl]: props.queue.queueUrl },
+    });
+    props.queue.grantSendMessages(this.handler.fn);
+    props.table.grantReadData(this.handler.fn);
+
+    const accessLogs = new logs.LogGroup(this, 'AccessLogs', { encryptionKey: props.encryptionKey, retention: logs.RetentionDays.SIX_MONTHS, removalPolicy: RemovalPolicy.DESTROY });
+    this.api = new apigateway.RestApi(this, 'Api', {
+      description: 'beacon-proxy: configure FlexNet beacons to use a proxy',
+      endpointTypes: [apigateway.EndpointType.REGIONAL],
+      cloudWatchRole: false,
+      deployOptions: {
+        stageName: 'v1',
+        tracingEnabled: true,
+        accessLogDestination: new apigateway.LogGroupLogDestination(accessLogs),
+        accessLogFormat: apigateway.AccessLogFormat.jsonWithStandardFields(),
+      },
+      defaultMethodOptions: { authorizationType: apigateway.AuthorizationType.IAM },
+    });
+    for (const [type, code] of [
+      [apigateway.ResponseType.BAD_REQUEST_BODY, 'INVALID_REQUEST'],
+      [apigateway.ResponseType.BAD_REQUEST_PARAMETERS, 'INVALID_REQUEST'],
+    ] as const) {
+      this.api.addGatewayResponse(`${code}${type.responseType}`, { type, statusCode: '400', templates: { 'application/json': ERROR_TEMPLATE(code) } });
+    }
+
+    const requestModel = this.api.addModel('BeaconRequest', {
+      contentType: 'application/json',
+      schema: {
+        schema: apigateway.JsonSchemaVersion.DRAFT4,
+        title: 'BeaconRequest',
+        type: apigateway.JsonSchemaType.OBJECT,
+        required: ['target', 'protocol', 'proxy', 'account'],
+        properties: {
+          requestId: { type: apigateway.JsonSchemaType.STRING, pattern: '^[A-Za-z0-9._-]{1,64}$' },
+          target: { type: apigateway.JsonSchemaType.OBJECT },
+          protocol: { type: apigateway.JsonSchemaType.STRING, enum: ['https', 'http'] },
+          proxy: { type: apigateway.JsonSchemaType.STRING, maxLength: 400 },
+          account: { type: apigateway.JsonSchemaType.OBJECT, required: ['kind', 'name'] },
+          dryRun: { type: apigateway.JsonSchemaType.BOOLEAN },
+        },
+      },
+    });
+    const requestValidator = this.api.addRequestValidator('Validator', { validateRequestBody: true, validateRequestParameters: true });
+    const integration = new apigateway.LambdaIntegration(this.handler.fn);
+    const withBody = { requestValidator, requestModels: { 'application/json': requestModel } };
+
+    const requests = this.api.root.addResource('requests');
+    requests.addMethod('POST', integration, withBody);
+    requests.addResource('{id}').addMethod('GET', integration, { requestValidator, requestParameters: { 'method.request.path.id': true } });
+    this.api.root.addResource('plans').addMethod('POST', integration, withBody);
+  }
+}
