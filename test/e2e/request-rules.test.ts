@@ -1,0 +1,90 @@
+import { readFileSync } from 'node:fs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { freshBeacon } from '../../local/beacon-model.js';
+import { BUILTIN_BEACON_VERSION, builtinFnmsState } from '../../local/builtin-fleet.js';
+import { type Harness, beaconStates, requestFor, startTwin } from './twin-harness.js';
+
+const BEACON = 'i-0e2e00000000000a1';
+const OTHER = 'i-0e2e00000000000a2';
+
+let harness: Harness | undefined;
+afterEach(async () => {
+  await harness?.twin.stop();
+  harness = undefined;
+});
+
+function oneBeacon(id = BEACON) {
+  return { instanceId: id, computerName: `E2E-${id.slice(-2).toUpperCase()}`, model: freshBeacon({ computerName: 'E2E', beaconVersion: BUILTIN_BEACON_VERSION }) };
+}
+
+describe('requests the pipeline refuses', () => {
+  it('an authenticating proxy is refused with its code, recorded, and no beacon is touched', async () => {
+    harness = await startTwin([oneBeacon()]);
+    const before = readFileSync(harness.modelPath(BEACON), 'utf8');
+    harness.twin.submit(requestFor([BEACON], { requestId: 'e2e-auth', proxy: 'http://alice:s3cret@proxy.corp.example:8080' }));
+    await harness.twin.drain();
+    const status = await harness.twin.store.getRequestStatus('e2e-auth');
+    expect(status?.request).toMatchObject({ state: 'invalid', error: { code: 'PROXY_AUTH_UNSUPPORTED', field: 'proxy' } });
+    expect(JSON.stringify(status)).not.toContain('s3cret');
+    expect(harness.twin.ssm.sent).toEqual([]);
+    expect(harness.twin.deadLetters).toEqual([]);
+    expect(readFileSync(harness.modelPath(BEACON), 'utf8')).toBe(before);
+    expect(harness.twin.notifier.outcomes[0]?.outcome).toMatchObject({ requestId: 'e2e-auth', state: 'invalid' });
+  });
+
+  it('a message that is not JSON is recorded with its reason and not retried', async () => {
+    harness = await startTwin([oneBeacon()]);
+    harness.twin.submit('{"target": ');
+    await harness.twin.drain();
+    const invalid = [...harness.twin.store.requests.values()];
+    expect(invalid).toHaveLength(1);
+    expect(invalid[0]).toMatchObject({ state: 'invalid', error: { code: 'INVALID_REQUEST' } });
+    expect(harness.twin.deadLetters).toEqual([]);
+  });
+
+  it('a downgrade of the approved version is refused unless allowed; the beacon itself is still configured', async () => {
+    harness = await startTwin([oneBeacon()], { fnms: { state: { ...builtinFnmsState(['E2E-A1']), approvedVersion: '13.2.0' } } });
+    harness.twin.submit(requestFor([BEACON], { requestId: 'e2e-downgrade', beaconVersion: { pin: '13.1.0' } }));
+    await harness.twin.drain();
+    const status = await harness.twin.store.getRequestStatus('e2e-downgrade');
+    expect(status!.beacons[0]).toMatchObject({ state: 'pin-failed' });
+    expect(status!.beacons[0]!.reasons!.join(' ')).toContain('DOWNGRADE_REFUSED');
+    expect(harness.twin.fnms.state.approvedVersion).toBe('13.2.0');
+    expect(harness.twin.fnms.requestsTo(harness.twin.fnms.paths.approvedVersion, 'PUT')).toEqual([]);
+  });
+});
+
+describe('idempotency and the per-beacon lock', () => {
+  it('the same requestId sent twice is processed once', async () => {
+    harness = await startTwin([oneBeacon()]);
+    const request = requestFor([BEACON], { requestId: 'e2e-twice' });
+    harness.twin.submit(request);
+    harness.twin.submit(request);
+    await harness.twin.drain();
+    harness.twin.submit(request);
+    await harness.twin.drain();
+    expect(harness.twin.ssm.sent.filter((s) => s.kind === 'configure')).toHaveLength(1);
+    expect(await beaconStates(harness.twin, 'e2e-twice')).toEqual({ [BEACON]: 'ok' });
+    expect(harness.twin.executions.size).toBe(1);
+  });
+
+  it('two requests for one beacon are serialized by the lock: both run, never at the same time', async () => {
+    const lockAttempts: Record<string, number> = {};
+    harness = await startTwin([oneBeacon(), oneBeacon(OTHER)], {
+      msPerSecond: 20,
+      onState: (instanceId, requestId, state) => {
+        if (state === 'AcquireLock' && instanceId === BEACON) lockAttempts[requestId] = (lockAttempts[requestId] ?? 0) + 1;
+      },
+    });
+    harness.twin.submit(requestFor([BEACON, OTHER], { requestId: 'e2e-first' }));
+    harness.twin.submit(requestFor([BEACON], { requestId: 'e2e-second', protocol: 'http' }));
+    await harness.twin.drain();
+    expect(await beaconStates(harness.twin, 'e2e-first')).toEqual({ [BEACON]: 'ok', [OTHER]: 'ok' });
+    expect(await beaconStates(harness.twin, 'e2e-second')).toEqual({ [BEACON]: 'ok' });
+    const runs = harness.twin.ssm.history.filter((h) => h.instanceId === BEACON).sort((a, b) => a.startedAt - b.startedAt);
+    expect(runs).toHaveLength(2);
+    expect(runs[1]!.startedAt).toBeGreaterThanOrEqual(runs[0]!.endedAt);
+    // One of the two found the beacon locked and retried until the other released it.
+    expect(Math.max(lockAttempts['e2e-first'] ?? 0, lockAttempts['e2e-second'] ?? 0)).toBeGreaterThan(1);
+  });
+});
