@@ -192,12 +192,19 @@ class PwshWorker {
     });
     this.child.on('error', (error) => this.fail(error));
     this.child.on('exit', (code) => this.fail(new Error(`the pwsh worker exited (${code}): ${this.stderr}`)));
-    this.child.unref();
-    for (const stream of [this.child.stdin, this.child.stdout, this.child.stderr]) (stream as unknown as { unref?: () => void }).unref?.();
+    this.setBusy(false);
+  }
+
+  // An idle worker must not keep Node alive; a busy one must, or a caller awaiting its run would hang.
+  private setBusy(busy: boolean): void {
+    const method = busy ? 'ref' : 'unref';
+    this.child[method]();
+    for (const stream of [this.child.stdin, this.child.stdout, this.child.stderr]) (stream as unknown as Record<string, (() => void) | undefined>)[method]?.call(stream);
   }
 
   start(job: PendingJob): void {
     this.current = job;
+    this.setBusy(true);
     const timer = setTimeout(() => {
       this.fail(new Error(`the document run took longer than ${job.timeoutMs} ms`), -1);
       this.child.kill('SIGKILL');
@@ -217,6 +224,7 @@ class PwshWorker {
         const job = this.current;
         clearTimeout((job as PendingJob & { timer?: NodeJS.Timeout }).timer);
         this.current = undefined;
+        this.setBusy(false);
         const answer = JSON.parse(line) as { stdout: string; stderr: string; exitCode: number };
         job.resolve({ stdout: answer.stdout, stderr: answer.stderr, exitCode: answer.exitCode, durationMs: Date.now() - job.started });
         this.onIdle(this);

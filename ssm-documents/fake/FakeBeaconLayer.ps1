@@ -1,6 +1,6 @@
 # Fake Windows layer for tests and the local twin: the same functions as WindowsLayer.ps1, backed by a
-# JSON model of a beacon (local/beacon-model.ts describes it). Every change is written back to the model
-# file at once, so a test reads the end state even when a script dies half way. Never shipped in a document.
+# JSON model of a beacon (local/beacon-model.ts describes it). Changes are written back to the model file
+# when the document finishes, so a test reads the end state. Never shipped in a document.
 # Faults (model.faults): serviceFailsToStart, taskMissing, taskUpdateFails, accessDeniedOnKey, ignoreWrite,
 # secretNotFound, lsaAccessDenied, hiveUnloadBusy (count), profileCreateFails, groupAccessDenied.
 
@@ -10,10 +10,16 @@ if (-not $script:BpFakePath -or -not (Test-Path -LiteralPath $script:BpFakePath)
 }
 $script:BpFake = ConvertFrom-BpJson ([System.IO.File]::ReadAllText($script:BpFakePath))
 
-function Save-BpFakeModel {
-    $temporary = $script:BpFakePath + '.tmp'
-    [System.IO.File]::WriteAllText($temporary, (ConvertTo-Json -InputObject $script:BpFake -Depth 30), (New-Object System.Text.UTF8Encoding($false)))
-    Move-Item -LiteralPath $temporary -Destination $script:BpFakePath -Force
+# Changes are marked here and written by Complete-BpLayer, which the document calls when it finishes
+# (also after a failure); one write per run keeps the tests fast.
+$script:BpFakeDirty = $false
+
+function Save-BpFakeModel { $script:BpFakeDirty = $true }
+
+function Complete-BpLayer {
+    if (-not $script:BpFakeDirty) { return }
+    [System.IO.File]::WriteAllText($script:BpFakePath, (ConvertTo-Json -InputObject $script:BpFake -Depth 30), (New-Object System.Text.UTF8Encoding($false)))
+    $script:BpFakeDirty = $false
 }
 
 function Add-BpFakeJournal([string]$Line) {

@@ -796,5 +796,8 @@ function Invoke-BpDocument([string]$Kind, [hashtable]$Parameters) {
         Set-BpResultError $result $_
     }
     $script:BpPassword = $null
+    if (-not $script:BpLayerError) {
+        try { Complete-BpLayer } catch { Set-BpResultError $result $_; $result.ok = $false }
+    }
     return (Write-BpResult $result)
 }

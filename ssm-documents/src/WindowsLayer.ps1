@@ -334,6 +334,9 @@ function Get-BpCaptureDirectory { return (Join-Path $env:ProgramData 'BeaconProx
 
 function Wait-BpInterval([int]$Seconds) { Start-Sleep -Seconds $Seconds }
 
+# Called once when a document finishes; the real layer writes through at once and has nothing to flush.
+function Complete-BpLayer { }
+
 function Test-BpEndpoint([string]$Url, [string]$Proxy) {
     $first = ($Proxy -split ';')[0] -replace '^https?=', ''
     try {

@@ -88,3 +88,27 @@ export function readText(path: string): string {
 export function failedChecks(result: ResultLine): string[] {
   return result.checks.filter((check) => !check.ok).map((check) => check.name);
 }
+
+/** Runs a PowerShell script text in a fresh pwsh process (for unit checks of the module's pure functions). */
+export async function runPwshScript(text: string, args: string[] = []): Promise<{ stdout: string; stderr: string; exitCode: number }> {
+  const { spawn } = await import('node:child_process');
+  const { writeFileSync } = await import('node:fs');
+  const { resolvePwsh, PWSH_ARGS, PWSH_ENV } = await import('../../local/pwsh.js');
+  const file = join(scenarioDir('script'), 'script.ps1');
+  writeFileSync(file, text);
+  return new Promise((resolve, reject) => {
+    const child = spawn(resolvePwsh(), [...PWSH_ARGS, '-File', file, ...args], { env: { ...process.env, ...PWSH_ENV }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ stdout, stderr, exitCode: code ?? -1 }));
+  });
+}
+
+/** PowerShell that defines the module's functions (as the documents do), for unit checks. */
+export function loadModuleScript(): string {
+  const modulePath = join(process.cwd(), 'ssm-documents', 'src', 'BeaconProxy.psm1').replace(/'/g, "''");
+  return `Set-StrictMode -Version Latest\n$ErrorActionPreference = 'Stop'\n. ([scriptblock]::Create([System.IO.File]::ReadAllText('${modulePath}')))\n`;
+}

@@ -1,0 +1,87 @@
+import { readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, test } from 'vitest';
+import { BEACON_DOCUMENTS } from '../../lambdas/core/document-contract.js';
+import { FAKE_LAYER_PATH, SOURCE_DIR, documentScriptText, loadBeaconDocuments, unpackDocumentScript } from '../../ssm-documents/documents.js';
+import { runPwshScript, scenarioDir } from './helpers.js';
+
+const SCANNER = join(import.meta.dirname, 'compat-scan.ps1');
+
+interface Finding {
+  file: string;
+  line: number;
+  what: string;
+  text: string;
+}
+
+async function scan(paths: string[]): Promise<Finding[]> {
+  const run = await runPwshScript(`& '${SCANNER.replace(/'/g, "''")}' -Paths @(${paths.map((path) => `'${path.replace(/'/g, "''")}'`).join(', ')})`);
+  if (run.exitCode !== 0) throw new Error(`the scanner failed: ${run.stderr}`);
+  const parsed = JSON.parse(run.stdout) as Finding[] | Finding | null;
+  return parsed === null ? [] : Array.isArray(parsed) ? parsed : [parsed];
+}
+
+const VIOLATIONS = `
+$a = $b ? 1 : 2
+Get-Thing && Get-Other
+$c = $d ?? 'x'
+$e ??= 'y'
+$f = \${g}?.Name
+$h = ConvertFrom-Json $text -AsHashtable
+$i = ConvertFrom-Json $text -Depth 5
+$j = Get-Content -AsByteStream -Path x
+1..3 | ForEach-Object -Parallel { $_ }
+if ($IsWindows) { }
+function K { process { } clean { } }
+`;
+
+let shipped: Finding[];
+let planted: Finding[];
+
+beforeAll(async () => {
+  const dir = scenarioDir('compat');
+  const files = readdirSync(SOURCE_DIR).map((name) => join(SOURCE_DIR, name));
+  files.push(FAKE_LAYER_PATH, join(import.meta.dirname, 'compat-scan.ps1'));
+  for (const [kind, document] of Object.entries(loadBeaconDocuments())) {
+    const script = documentScriptText(document);
+    const generated = join(dir, `${BEACON_DOCUMENTS[kind as keyof typeof BEACON_DOCUMENTS]}.ps1`);
+    writeFileSync(generated, script);
+    const payload = join(dir, `${kind}-payload.ps1`);
+    writeFileSync(payload, unpackDocumentScript(script));
+    files.push(generated, payload);
+  }
+  const sample = join(dir, 'seven-only.ps1');
+  writeFileSync(sample, VIOLATIONS);
+  [shipped, planted] = await Promise.all([scan(files), scan([sample])]);
+});
+
+describe('Windows PowerShell 5.1 compatibility (real PowerShell parser, AST walk)', () => {
+  test('no source, generated document script or packed payload uses PowerShell 7-only syntax or parameters', () => {
+    expect(shipped).toEqual([]);
+  });
+
+  test('the scan finds each 7-only construct when it is there (the check can fail)', () => {
+    const found = planted.map((finding) => finding.what);
+    for (const expected of [
+      'ternary operator ?:',
+      'pipeline chain && / ||',
+      'null-coalescing ??',
+      'null-coalescing assignment ??=',
+      'null-conditional access ?. / ?[]',
+      'ConvertFrom-Json -AsHashtable is PowerShell 7 only',
+      'ConvertFrom-Json -Depth is PowerShell 7 only',
+      'Get-Content -AsByteStream is PowerShell 7 only',
+      'ForEach-Object -Parallel is PowerShell 7 only',
+      '$IsWindows does not exist on 5.1',
+      'clean block',
+    ]) {
+      expect(found).toContain(expected);
+    }
+  });
+
+  test('every script runs under Set-StrictMode -Version Latest', () => {
+    for (const document of Object.values(loadBeaconDocuments())) {
+      expect(document.mainSteps[0].inputs.runCommand.slice(0, 3)).toContain('Set-StrictMode -Version Latest');
+    }
+  });
+});
