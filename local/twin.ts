@@ -16,9 +16,8 @@ import { BEACON_DOCUMENTS, type BeaconDocumentKind } from '../lambdas/core/docum
 import { createFnmsClient } from '../lambdas/core/fnms/index.js';
 import {
   type Clock,
-  type Notifier,
-  type Outcome,
   type ReplyTo,
+  type RequestQueue,
   type RequestSource,
   type WorkflowInput,
   type WorkflowStarter,
@@ -26,7 +25,7 @@ import {
 } from '../lambdas/core/ports.js';
 import { createIntakeHandler } from '../lambdas/intake/handler.js';
 import { MESSAGE_ATTRIBUTES } from '../lambdas/intake/message-attributes.js';
-import { MemoryBeaconLock, MemoryRequestStore } from '../lambdas/memory/ports.js';
+import { MemoryBeaconLock, MemoryNotifier, MemoryRequestStore } from '../lambdas/memory/ports.js';
 import { createAcquireLockHandler } from '../lambdas/acquire-lock/handler.js';
 import { createJudgeResultHandler } from '../lambdas/judge-result/handler.js';
 import { createNotifyRequesterHandler } from '../lambdas/notify-requester/handler.js';
@@ -62,6 +61,8 @@ export interface TwinOptions {
   onState?: (instanceId: string, requestId: string, state: string) => void;
   /** Called when a workflow starts and when it ends. */
   onExecution?: (instanceId: string, requestId: string, event: 'started' | ExecutionStatus) => void;
+  /** Deliver queued messages as soon as they arrive (serve mode); otherwise `drain()` delivers. */
+  autoDeliver?: boolean;
   /** Test hook: stop an execution dead right after this Task state completes (simulates a crash). */
   interruptAfter?: { state: string; instanceId: string };
 }
@@ -84,21 +85,14 @@ interface QueuedMessage {
   receiveCount: number;
 }
 
-/** What the notifier was asked to say, including chat answers a deployed stack would POST to Slack. */
-export class CollectingNotifier implements Notifier {
-  readonly outcomes: Array<{ outcome: Outcome; replyTo?: ReplyTo }> = [];
-  async notify(outcome: Outcome, replyTo?: ReplyTo): Promise<void> {
-    this.outcomes.push({ outcome: structuredClone(outcome), replyTo });
-  }
-}
-
 export const MAX_RECEIVE_COUNT = 3;
 
 export class LocalTwin implements WorkflowStarter {
   readonly store = new MemoryRequestStore();
   readonly lock: MemoryBeaconLock;
   readonly ssm: LocalSsm;
-  readonly notifier = new CollectingNotifier();
+  /** What the requester was told, including chat answers a deployed stack would POST to Slack. */
+  readonly notifier = new MemoryNotifier();
   readonly queue: QueuedMessage[] = [];
   readonly deadLetters: QueuedMessage[] = [];
   readonly executions = new Map<string, Promise<ExecutionResult>>();
@@ -160,6 +154,23 @@ export class LocalTwin implements WorkflowStarter {
     const [fnms, workflow] = await Promise.all([startFnmsStub(options.fnms ?? {}), loadWorkflow()]);
     await mkdir(options.workDir, { recursive: true });
     return new LocalTwin(options, fnms, workflow);
+  }
+
+  /** The intake queue as the API, ChatOps and new-beacon handlers see it (the RequestQueue port). */
+  readonly requestQueue: RequestQueue = {
+    enqueue: async (request, meta) => {
+      this.submit(request, meta);
+      if (this.options.autoDeliver) this.kick();
+    },
+  };
+
+  private delivering: Promise<void> | null = null;
+
+  private kick(): void {
+    this.delivering ??= this.deliver().finally(() => {
+      this.delivering = null;
+      if (this.queue.length > 0) this.kick();
+    });
   }
 
   /** Puts a request on the local intake queue, as SQS, the API, ChatOps or the new-beacon trigger would. */

@@ -99,7 +99,7 @@ describe('a request across a fleet, end to end in the local twin', () => {
   });
 
   it('every beacon outcome reaches the requester and the audit trail', async () => {
-    const notified = harness.twin.notifier.outcomes.map((o) => o.outcome.instanceId).sort();
+    const notified = harness.twin.notifier.sent.map((o) => o.outcome.instanceId).sort();
     expect(notified).toEqual([...ALL].sort());
     const status = await harness.twin.store.getRequestStatus('e2e-fleet');
     const events = status!.audit.map((e) => e.event);
@@ -111,7 +111,7 @@ describe('a request across a fleet, end to end in the local twin', () => {
     const status = await harness.twin.store.getRequestStatus('e2e-fleet');
     // The model's `secrets` stands in for Secrets Manager, the one place the password is meant to be.
     const beaconStates = ALL.map((id) => JSON.stringify({ ...harness.model(id), secrets: {} }));
-    const everything = [JSON.stringify(status), JSON.stringify(harness.twin.notifier.outcomes), JSON.stringify(harness.twin.ssm.sent), ...beaconStates];
+    const everything = [JSON.stringify(status), JSON.stringify(harness.twin.notifier.sent), JSON.stringify(harness.twin.ssm.sent), ...beaconStates];
     expect(everything.join('').length).toBeGreaterThan(1000);
     for (const text of everything) expect(text).not.toContain(DEFAULT_PASSWORD);
   });

@@ -29,7 +29,7 @@ describe('requests the pipeline refuses', () => {
     expect(harness.twin.ssm.sent).toEqual([]);
     expect(harness.twin.deadLetters).toEqual([]);
     expect(readFileSync(harness.modelPath(BEACON), 'utf8')).toBe(before);
-    expect(harness.twin.notifier.outcomes[0]?.outcome).toMatchObject({ requestId: 'e2e-auth', state: 'invalid' });
+    expect(harness.twin.notifier.sent[0]?.outcome).toMatchObject({ requestId: 'e2e-auth', state: 'invalid' });
   });
 
   it('a message that is not JSON is recorded with its reason and not retried', async () => {
