@@ -8,6 +8,7 @@ import type { StackConfig } from './config.js';
 import { Alarms } from './constructs/alarms.js';
 import { BeaconDocuments } from './constructs/beacon-documents.js';
 import { BeaconWorkflow } from './constructs/beacon-workflow.js';
+import { ChatOpsWebhook } from './constructs/chatops-webhook.js';
 import { DataKey } from './constructs/data-key.js';
 import { FnmsPin } from './constructs/fnms-pin.js';
 import { IntakeQueue } from './constructs/intake-queue.js';
@@ -27,10 +28,13 @@ export class BeaconProxyStack extends Stack {
   readonly state: StateTable;
   readonly notifications: Notifications;
   readonly api: RequestsApi;
+  readonly chatOps: ChatOpsWebhook;
+  readonly config: StackConfig;
 
   constructor(scope: Construct, id: string, props: BeaconProxyStackProps) {
     super(scope, id, props);
     const { config } = props;
+    this.config = config;
     const key = new DataKey(this, 'DataKey').key;
     this.state = new StateTable(this, 'State', { encryptionKey: key });
     this.notifications = new Notifications(this, 'Notifications', { encryptionKey: key, notificationEmail: config.notificationEmail, alarmEmail: config.alarmEmail });
@@ -84,6 +88,17 @@ export class BeaconProxyStack extends Stack {
     intakeFn.addToRolePolicy(new iam.PolicyStatement({ actions: ['ssm:DescribeInstanceInformation'], resources: ['*'] }));
 
     this.api = new RequestsApi(this, 'RequestsApi', { encryptionKey: key, queue: this.intake.queue, table: this.state.table, environment });
+
+    this.chatOps = new ChatOpsWebhook(this, 'ChatOps', {
+      encryptionKey: key,
+      queue: this.intake.queue,
+      table: this.state.table,
+      environment,
+      slackSigningSecretName: config.slackSigningSecretName,
+      teamsSecretName: config.teamsSecretName,
+      allowlist: { users: config.chatAllowedUsers, channels: config.chatAllowedChannels },
+      profileParameterPrefix: config.profileParameterPrefix,
+    });
 
     new Alarms(this, 'Alarms', { alarmTopic: this.notifications.alarmTopic, deadLetterQueue: this.intake.deadLetterQueue, stateMachine: this.workflow.stateMachine });
   }

@@ -88,6 +88,11 @@ export function acknowledgeNagFindings(stack: BeaconProxyStack): void {
     }
   }
 
+  const chatRole = stack.chatOps.handler.role.node.tryFindChild('DefaultPolicy');
+  if (chatRole) {
+    ack(chatRole, `AwsSolutions-IAM5[Resource::${nagArn(stack, 'ssm', `parameter${stack.config.profileParameterPrefix}/*`)}]`, 'ssm:GetParameter on the profile path only: operators add named profiles under it without a redeploy.');
+  }
+
   const sendRole = stack.workflow.functions.SendCommandFn.role?.node.tryFindChild('DefaultPolicy');
   if (sendRole) {
     const reason = 'ssm:SendCommand on instances only under the condition ssm:resourceTag/<beacon tag key> = <beacon tag value>; the documents are limited to this stack\'s three.';

@@ -182,3 +182,17 @@ describe('HTTPS API', () => {
     expect(actions).not.toContain('ssm:SendCommand');
   });
 });
+
+describe('ChatOps webhook', () => {
+  it('is a function URL without IAM auth (the handler verifies signatures), reading only the chat secrets and the profile path', () => {
+    template.hasResourceProperties('AWS::Lambda::Url', { AuthType: 'NONE', TargetFunctionArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^ChatOpsHandler'), 'Arn'] } });
+    const chat = statements().filter((s) => s.policy.startsWith('ChatOpsHandler'));
+    const secretResources = chat.filter((s) => s.Action.includes('secretsmanager:GetSecretValue')).map((s) => JSON.stringify(s.Resource));
+    expect(secretResources).toHaveLength(2);
+    expect(secretResources.join()).toContain('beacon-proxy/slack-signing-secret');
+    expect(secretResources.join()).toContain('beacon-proxy/teams-security-token');
+    const parameters = chat.filter((s) => s.Action.includes('ssm:GetParameter'));
+    expect(JSON.stringify(parameters.map((s) => s.Resource))).toContain('parameter/beacon-proxy/profiles/*');
+    expect(chat.flatMap((s) => s.Action)).not.toContain('ssm:SendCommand');
+  });
+});

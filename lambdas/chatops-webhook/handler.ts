@@ -1,0 +1,181 @@
+/**
+ * ChatOps webhook (Lambda function URL, no IAM: every request is authenticated by its signature here).
+ * POST /slack: Slack slash command, signing secret v0 with a 5-minute window, answered within 3 s; the
+ * outcome follows on response_url from the workflow's NotifyRequester step (the queue carries it).
+ * POST /teams: Teams outgoing webhook, HMAC of the body, replay refused by activity id.
+ * A bad signature is 401 and nothing is queued or read.
+ */
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { renderDesiredState } from '../core/desired-state.js';
+import {
+  type ChatAllowlist,
+  type ChatCaller,
+  type ChatCommand,
+  type ChatReply,
+  ChatAllowlistSchema,
+  buildRequestFromProfile,
+  chatRequestId,
+  isAllowed,
+  parseChatCommand,
+  parseSlackSlashCommand,
+  parseTeamsActivity,
+  replyAccepted,
+  replyError,
+  replyHelp,
+  replyPlan,
+  replyStatus,
+  toSlackMessage,
+  toTeamsMessage,
+  verifySlackSignature,
+  verifyTeamsSignature,
+} from '../core/chatops/index.js';
+import { isRequestError } from '../core/errors.js';
+import { type Clock, type FleetMemory, type Log, type ProfileStore, type ReplyTo, type RequestQueue, type RequestStore, type SecretSource, silentLog } from '../core/ports.js';
+import * as aws from '../aws/clients.js';
+import { ENV } from '../aws/env-names.js';
+import { env, lambdaEntry, log } from '../aws/runtime.js';
+
+export interface ChatOpsDeps {
+  secrets: SecretSource;
+  slackSecretName: string;
+  teamsSecretName: string;
+  allowlist: ChatAllowlist;
+  profiles: ProfileStore;
+  queue: RequestQueue;
+  store: RequestStore;
+  /** Replay memory (conditional writes with a TTL). */
+  memory: FleetMemory;
+  clock: Clock;
+  log?: Log;
+}
+
+/** Teams activity ids are remembered this long; Slack signatures only need their 5-minute window. */
+const REPLAY_TTL_SECONDS = { teams: 24 * 60 * 60, slack: 10 * 60 } as const;
+
+function header(event: APIGatewayProxyEventV2, name: string): string | undefined {
+  const wanted = name.toLowerCase();
+  for (const [key, value] of Object.entries(event.headers ?? {})) if (key.toLowerCase() === wanted) return value;
+  return undefined;
+}
+
+const rawBody = (event: APIGatewayProxyEventV2): Buffer => Buffer.from(event.body ?? '', event.isBase64Encoded ? 'base64' : 'utf8');
+
+const respond = (statusCode: number, body: unknown): APIGatewayProxyStructuredResultV2 => ({ statusCode, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+const unauthorized = () => respond(401, { error: { code: 'UNAUTHORIZED', message: 'signature verification failed', field: 'headers' } });
+
+export function createChatOpsHandler(deps: ChatOpsDeps) {
+  const logger = deps.log ?? silentLog;
+
+  /** Runs a verified, allowlisted command. `apply` only enqueues, so the answer stays within Slack's 3 s. */
+  async function run(command: ChatCommand, requestId: string, replyTo: ReplyTo | undefined): Promise<ChatReply> {
+    switch (command.kind) {
+      case 'help':
+        return replyHelp();
+      case 'status': {
+        const status = await deps.store.getRequestStatus(command.requestId);
+        if (!status) return replyError({ code: 'NOT_FOUND', message: `no request ${command.requestId} (yet): it may still be in the queue` });
+        const updatedAt = [status.request.receivedAt, ...status.beacons.map((b) => b.updatedAt)].sort().at(-1);
+        return replyStatus({
+          requestId: command.requestId,
+          status: status.request.state,
+          ...(updatedAt ? { updatedAt } : {}),
+          beacons: status.beacons.map((beacon) => ({ instanceId: beacon.instanceId, status: beacon.state, pinnedVersion: beacon.pinnedVersion ?? null, ...(beacon.reasons?.length ? { detail: beacon.reasons.join('; ') } : {}) })),
+        });
+      }
+      case 'plan':
+      case 'apply': {
+        const profile = await deps.profiles.getProfile(command.profile);
+        if (!profile) return replyError({ code: 'INVALID_PROFILE', message: `there is no profile "${command.profile}"; ask an administrator for the profile names` });
+        const { input, request } = buildRequestFromProfile(profile, command.target, requestId);
+        if (command.kind === 'plan') return replyPlan(request, renderDesiredState(request), { profile: command.profile });
+        await deps.queue.enqueue(input as unknown as Record<string, unknown>, { source: 'chatops', ...(replyTo ? { replyTo } : {}) });
+        return replyAccepted(request.requestId, { target: request.target, profile: command.profile });
+      }
+    }
+  }
+
+  async function answer(text: string, caller: ChatCaller, requestId: string, replyTo: ReplyTo | undefined): Promise<ChatReply> {
+    if (!isAllowed(caller, deps.allowlist)) {
+      logger.warn('chat caller not allowlisted', { ...caller });
+      return replyError({ code: 'NOT_ALLOWED', message: 'you or this channel may not run beacon-proxy commands; ask an administrator to add you to the allowlist' });
+    }
+    const parsed = parseChatCommand(text);
+    if (!parsed.ok) return replyError(parsed.error);
+    try {
+      return await run(parsed.command, requestId, replyTo);
+    } catch (error) {
+      if (isRequestError(error)) return replyError(error.toJSON().error);
+      throw error;
+    }
+  }
+
+  async function slack(event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> {
+    const body = rawBody(event);
+    const timestamp = header(event, 'x-slack-request-timestamp');
+    const signature = header(event, 'x-slack-signature');
+    const check = verifySlackSignature({ signingSecret: await deps.secrets.getSecret(deps.slackSecretName), timestamp, signature, body, now: deps.clock.now() });
+    if (!check.ok) {
+      logger.warn('Slack signature refused', { reason: check.reason });
+      return unauthorized();
+    }
+    if (!(await deps.memory.markOnce(`replay#slack#${signature}`, REPLAY_TTL_SECONDS.slack))) {
+      return respond(200, toSlackMessage(replyError({ code: 'REPLAYED', message: 'this command was already received' })));
+    }
+    const command = parseSlackSlashCommand(body.toString('utf8'));
+    if (!command) return respond(400, { error: { code: 'INVALID_REQUEST', message: 'not a Slack slash command', field: '$' } });
+    const requestId = chatRequestId('slack', command.triggerId ?? `${timestamp}:${signature}`);
+    const replyTo: ReplyTo | undefined = command.responseUrl ? { kind: 'slack', responseUrl: command.responseUrl } : undefined;
+    const reply = await answer(command.text, { userId: command.userId, channelId: command.channelId }, requestId, replyTo);
+    return respond(200, toSlackMessage(reply));
+  }
+
+  async function teams(event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> {
+    const body = rawBody(event);
+    const check = verifyTeamsSignature({ securityToken: await deps.secrets.getSecret(deps.teamsSecretName), body, authorizationHeader: header(event, 'authorization') });
+    if (!check.ok) {
+      logger.warn('Teams signature refused', { reason: check.reason });
+      return unauthorized();
+    }
+    const activity = parseTeamsActivity(body.toString('utf8'));
+    if (!activity) return respond(400, { error: { code: 'INVALID_REQUEST', message: 'not a Teams message activity', field: '$' } });
+    // Teams signs no timestamp: a captured request could be replayed, so each activity id is accepted once.
+    if (!(await deps.memory.markOnce(`replay#teams#${activity.messageId}`, REPLAY_TTL_SECONDS.teams))) {
+      return respond(200, toTeamsMessage(replyError({ code: 'REPLAYED', message: 'this message was already received' })));
+    }
+    const reply = await answer(activity.text, { userId: activity.userId, channelId: activity.channelId }, chatRequestId('teams', activity.messageId), undefined);
+    return respond(200, toTeamsMessage(reply));
+  }
+
+  return async function chatOps(event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> {
+    if (event.requestContext?.http?.method !== 'POST') return respond(405, { error: { code: 'INVALID_REQUEST', message: 'POST only', field: '$' } });
+    switch (event.rawPath) {
+      case '/slack':
+        return slack(event);
+      case '/teams':
+        return teams(event);
+      default:
+        return respond(404, { error: { code: 'NOT_FOUND', message: 'POST /slack or /teams', field: '$' } });
+    }
+  };
+}
+
+export function allowlistFrom(json: string): ChatAllowlist {
+  return ChatAllowlistSchema.parse(JSON.parse(json));
+}
+
+export const handler = lambdaEntry(() => {
+  const slackSecretName = env(ENV.slackSecretName);
+  const teamsSecretName = env(ENV.teamsSecretName);
+  return createChatOpsHandler({
+    secrets: aws.secretSource([slackSecretName, teamsSecretName]),
+    slackSecretName,
+    teamsSecretName,
+    allowlist: allowlistFrom(env(ENV.chatAllowlist)),
+    profiles: aws.profileStore(),
+    queue: aws.requestQueue(),
+    store: aws.requestStore(),
+    memory: aws.fleetMemory(),
+    clock: aws.clock,
+    log,
+  });
+});
