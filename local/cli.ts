@@ -27,6 +27,7 @@ const HELP: Record<string, string> = {
 
 Usage:
   beacon-proxy run [options]                  run the whole pipeline locally (what npm start does)
+  beacon-proxy serve [options]                serve the local twin's HTTPS API and ChatOps webhook
   beacon-proxy render <request.json | ->     print the desired state and the SSM document parameters
   beacon-proxy validate <request.json | ->   check a request against every rule, change nothing
   beacon-proxy <command> --help              help for one command
@@ -63,6 +64,21 @@ Prints a table per beacon and writes report.json and report.html.
 
 Example:
   npx beacon-proxy run --request examples/fleet-by-tag.json --dry-run
+`,
+  serve: `beacon-proxy serve [--port N] [--fleet DIR]
+
+Starts the local twin (built-in fleet unless --fleet) and serves, on 127.0.0.1 only, the same handlers
+the stack deploys behind API Gateway and the ChatOps function URL:
+  POST /requests       a request (202, requestId and status URL)
+  GET  /requests/{id}  the request and each beacon's status with its checks
+  POST /plans          dry run: the desired state, nothing changes
+  POST /slack          a Slack slash command (signing secret v0; printed at start)
+  POST /teams          a Teams outgoing webhook (HMAC; token printed at start)
+Profiles for chat commands come from examples/profiles/. Stop with Ctrl-C.
+
+Example:
+  npx beacon-proxy serve --port 8787
+  curl -s -X POST --data @examples/https-one-proxy.json http://127.0.0.1:8787/plans
 `,
   validate: `beacon-proxy validate <request.json | ->
 
@@ -174,6 +190,28 @@ async function runCommand(args: string[], io: Io): Promise<number> {
   }
 }
 
+async function serveCommand(args: string[], io: Io): Promise<number> {
+  let port = 8787;
+  let fleetDir: string | undefined;
+  for (let i = 0; i < args.length; i += 1) {
+    if (args[i] === '--port' && /^\d{1,5}$/.test(args[i + 1] ?? '')) port = Number(args[++i]);
+    else if (args[i] === '--fleet' && args[i + 1]) fleetDir = args[++i];
+    else {
+      io.stderr(`beacon-proxy serve: unknown option ${args[i]}\n\n${HELP.serve}`);
+      return EXIT.failure;
+    }
+  }
+  const { serveLocal } = await import('./serve.js');
+  const served = await serveLocal({ port, fleetDir, workDir: 'beacon-proxy-serve' });
+  io.stdout(served.banner);
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  await served.stop();
+  return EXIT.ok;
+}
+
 export async function main(argv: string[], io: Io = defaultIo): Promise<number> {
   const [command, ...rest] = argv;
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
@@ -186,6 +224,13 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
       return EXIT.ok;
     }
     return renderOrValidate(command, rest, io);
+  }
+  if (command === 'serve') {
+    if (rest.includes('--help') || rest.includes('-h')) {
+      io.stdout(HELP.serve!);
+      return EXIT.ok;
+    }
+    return serveCommand(rest, io);
   }
   if (command === 'run') {
     if (rest.includes('--help') || rest.includes('-h')) {
