@@ -205,6 +205,12 @@ function Get-BpAccountNames($State, $Resolved) {
     return [ordered]@{ ntName = $ntName; serviceName = $ntName; short = ($ntName -split '\\')[-1] }
 }
 
+# A local account is looked up as COMPUTER\name, so a domain account of the same name is never taken for it.
+function Get-BpAccountLookupName($State) {
+    if ($State.account.kind -eq 'local') { return (Get-BpComputerName) + '\' + ($State.account.name -split '\\')[-1] }
+    return $State.account.name
+}
+
 function Get-BpWininetPaths($State, [string]$Sid) {
     if ($State.wininet.scope -eq 'machine') {
         return [ordered]@{ settings = 'HKLM\SOFTWARE\Microsoft\Windows\CurrentVersion\Internet Settings'; hive = $null }
@@ -309,7 +315,7 @@ function Format-BpBlob($Raw) {
 # ---------------------------------------------------------------- concern: account existence / creation (local)
 
 function Get-BpAccountEntry($Entry) {
-    $account = Resolve-BpAccount $Entry.name
+    $account = Resolve-BpAccount ((Get-BpComputerName) + '\' + $Entry.name)
     return ($null -ne $account)
 }
 
@@ -318,7 +324,7 @@ function Set-BpAccountEntry($Entry, $Value, [bool]$Restore) {
         if ($null -eq $script:BpPassword) { throw (New-BpError 'ACCOUNT_NOT_CREATED' ('cannot create ' + $Entry.name + ' without its password')) }
         New-BpLocalAccount $Entry.name $script:BpPassword
     } else {
-        $account = Resolve-BpAccount $Entry.name
+        $account = Resolve-BpAccount ((Get-BpComputerName) + '\' + $Entry.name)
         if ($null -ne $account) { Remove-BpLocalAccount $account.sid }
     }
 }
@@ -662,7 +668,7 @@ function Resolve-BpPlan($State, $Result, [switch]$ReadOnly) {
 
 function Invoke-BpConfigure($State, $Result) {
     $plan = Resolve-BpPlan $State $Result
-    $account = Resolve-BpAccount $State.account.name
+    $account = Resolve-BpAccount (Get-BpAccountLookupName $State)
     if ($null -eq $account -and -not $State.account.createIfMissing) {
         throw (New-BpError 'ACCOUNT_NOT_FOUND' ('the account ' + $State.account.name + ' does not exist; create it in the domain first'))
     }
@@ -685,7 +691,7 @@ function Invoke-BpConfigure($State, $Result) {
         foreach ($entry in $stage) { [void]$all.Add($entry) }
 
         $script:BpStep = 'capture'
-        $account = Resolve-BpAccount $State.account.name
+        $account = Resolve-BpAccount (Get-BpAccountLookupName $State)
         if ($null -eq $account) { throw (New-BpError 'ACCOUNT_NOT_FOUND' ('the account ' + $State.account.name + ' cannot be resolved after creation')) }
         $names = Get-BpAccountNames $State $account
         $stage = New-BpSettingsStage $State $plan.root $account.sid $names $plan.service $plan.tasks.found
@@ -723,7 +729,7 @@ function Invoke-BpVerify($State, $Result, [string]$CheckEndpoint) {
     $plan = Resolve-BpPlan $State $Result -ReadOnly
     foreach ($name in @($plan.tasks.missing)) { [void]$Result.checks.Add((New-BpCheck ('task:' + $name) 'present' $null $false)) }
     $script:BpStep = 'verify'
-    $account = Resolve-BpAccount $State.account.name
+    $account = Resolve-BpAccount (Get-BpAccountLookupName $State)
     [void]$Result.checks.Add((New-BpCheck ('account:' + $State.account.name) $true ($null -ne $account) ($null -ne $account)))
     if ($null -ne $account) {
         $names = Get-BpAccountNames $State $account

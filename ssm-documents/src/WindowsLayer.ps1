@@ -216,6 +216,8 @@ function Remove-BpProfile([string]$Sid) {
 }
 
 function Invoke-BpReg([string[]]$Arguments) {
+    # On 5.1, stderr of a native command redirected with 2>&1 throws under ErrorActionPreference Stop.
+    $ErrorActionPreference = 'Continue'
     $output = & "$env:SystemRoot\System32\reg.exe" @Arguments 2>&1
     if ($LASTEXITCODE -ne 0) { throw ('reg.exe ' + $Arguments[0] + ' failed: ' + (($output | ForEach-Object { [string]$_ }) -join ' ')) }
 }

@@ -184,6 +184,11 @@ describe.concurrent('configure on a fresh beacon', () => {
     );
     expect(result.ok).toBe(true);
     expect(registryValue(model.registry, `${ROOT}\\Common`, 'CheckCertificateRevocation')).toEqual({ type: 'String', data: 'False' });
+
+    // A later request that does not disable the check puts the default back: the value is removed.
+    const later = await configure(path, desiredState({ requestId: 'req-crl-default' }));
+    expect(later.result.changed).toContain('registry:Common\\CheckCertificateRevocation');
+    expect(registryValue(later.model.registry, `${ROOT}\\Common`, 'CheckCertificateRevocation')).toBeUndefined();
   });
 
   test('split endpoints: each value points at its own proxy and WinINet gets a per-protocol ProxyServer', async () => {
@@ -229,6 +234,17 @@ describe.concurrent('configure on a fresh beacon', () => {
     for (const task of model.tasks) expect(task.userId).toBe('BEACON01\\svc-beacon');
     expect(model.groups[ADMINISTRATORS_SID]!.members).toContain(localSid);
     expect(model.profiles[localSid]).toBeDefined();
+  });
+
+  test('a domain account given as name@dns.domain logs the service and tasks on as DOMAIN\\name', async () => {
+    const path = newBeacon(scenarioDir('upn'), freshBeacon());
+    const { result, model } = await configure(
+      path,
+      desiredState({ account: { kind: 'domain', name: 'svc-beacon@corp.example', passwordSecretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:beacon/svc-beacon-AbCdEf' } }),
+    );
+    expect(result.ok).toBe(true);
+    expect(model.services[0]!.startName).toBe('CORP\\svc-beacon');
+    for (const task of model.tasks) expect(task.userId).toBe('CORP\\svc-beacon');
   });
 
   test('32-bit Windows: the values go under the root without WOW6432Node', async () => {

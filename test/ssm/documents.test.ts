@@ -61,6 +61,14 @@ describe('generated SSM documents', () => {
     }
   });
 
+  test('documents are plain ASCII (Windows PowerShell 5.1 reads a script file without BOM as ANSI)', () => {
+    for (const kind of BEACON_DOCUMENT_KINDS) {
+      const text = readFileSync(generatedDocumentPath(kind), 'utf8');
+      expect(/^[\x09\x0a\x0d\x20-\x7e]*$/.test(text)).toBe(true);
+      expect(/^[\x09\x0a\x0d\x20-\x7e]*$/.test(unpackDocumentScript(documentScriptText(loadBeaconDocuments()[kind])))).toBe(true);
+    }
+  });
+
   test('the packed payload of every document is exactly the module and the Windows layer of the sources', () => {
     for (const document of Object.values(loadBeaconDocuments())) {
       expect(unpackDocumentScript(documentScriptText(document))).toBe(packedSourceText());
