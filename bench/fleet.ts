@@ -1,0 +1,183 @@
+/**
+ * Fleet scale in the local twin: one tag request over N simulated beacons (intake expands the tag, one
+ * workflow per beacon, the synthesized state machine with the real handlers), SSM answered by the shim
+ * with a SendCommand rate limit, a concurrency limit and a delivery latency, and a synthetic document run
+ * that prints a valid configure result line after a modelled latency. Completion time is compared with the
+ * bound the limits allow: every beacon needs one SendCommand, so the fleet cannot finish before N / rate.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { LIMITS } from '../lambdas/core/limits.js';
+import type { ResultLine } from '../lambdas/core/result.js';
+import { builtinFnmsState } from '../local/builtin-fleet.js';
+import { FLEET_FILE, loadFleet } from '../local/fleet.js';
+import type { DocumentExecutor } from '../local/ssm-shim.js';
+import { LOCAL_BEACON_TAG, LocalTwin } from '../local/twin.js';
+
+export const FLEET_BEACON_VERSION = '13.2.0';
+
+/** The configure result line a healthy beacon prints when it already has the desired state. */
+export function syntheticConfigureResult(requestId: string | null, beaconVersion = FLEET_BEACON_VERSION): ResultLine {
+  return {
+    ok: true,
+    document: 'configure',
+    requestId,
+    changed: [],
+    checks: [
+      { name: 'Launcher https_proxy', expected: 'http://proxy.corp.example:8080', actual: 'http://proxy.corp.example:8080', ok: true },
+      { name: 'BeaconEngine logon', expected: 'CORP\\svc-beacon', actual: 'CORP\\svc-beacon', ok: true },
+    ],
+    beaconVersion,
+    captureId: requestId,
+    error: null,
+    rollback: null,
+  };
+}
+
+/** A document executor that answers like a configured beacon after `latencyMs`, without PowerShell. */
+export function syntheticExecutor(latencyMs: number): DocumentExecutor {
+  return async (_beacon, kind) => {
+    await new Promise((resolve) => setTimeout(resolve, latencyMs));
+    if (kind !== 'configure') return { stdout: '', stderr: `the synthetic beacon only runs configure, not ${kind}`, exitCode: 1 };
+    const line = JSON.stringify(syntheticConfigureResult(null));
+    if (line.length > LIMITS.maxResultLineLength) throw new Error('the synthetic result line is over the limit');
+    return { stdout: `${line}\n`, stderr: '', exitCode: 0 };
+  };
+}
+
+export interface FleetRunOptions {
+  beacons: number;
+  /** SendCommand calls per second the shim allows (token bucket, burst of one second). */
+  sendCommandPerSecond: number;
+  maxConcurrentInvocations: number;
+  deliveryLatencyMs: number;
+  /** How long the synthetic document runs on a beacon. */
+  documentLatencyMs: number;
+  /** Milliseconds standing for one second of the workflow's Wait and Retry timings. */
+  msPerSecond: number;
+}
+
+export interface FleetRunResult extends FleetRunOptions {
+  /** Lower bound on completion: beacons / rate (the shim's burst allowance ignored). */
+  boundMs: number;
+  completionMs: number;
+  /** From the first to the last accepted SendCommand. */
+  sendSpanMs: number;
+  outcomes: Record<string, number>;
+  sendCalls: number;
+  throttled: number;
+  /** process.memoryUsage() after GC: before the request, after completion; and the peaks seen while running. */
+  heapBeforeBytes: number;
+  heapAfterBytes: number;
+  rssBeforeBytes: number;
+  rssAfterBytes: number;
+  peakHeapBytes: number;
+  peakRssBytes: number;
+  /** Event-loop delay p99 while running (ms): how busy the single thread was. */
+  loopDelayP99Ms: number;
+  cpuUserMs: number;
+  cpuSystemMs: number;
+}
+
+function gc(): void {
+  const collect = (globalThis as { gc?: () => void }).gc;
+  if (!collect) throw new Error('run with node --expose-gc');
+  collect();
+  collect();
+}
+
+function instanceId(index: number): string {
+  return `i-${index.toString(16).padStart(17, '0')}`;
+}
+
+/** Writes a fleet directory of N tagged, online Windows beacons sharing one (unused) model file. */
+function writeFleet(dir: string, count: number): void {
+  writeFileSync(join(dir, 'unused-model.json'), '{}\n');
+  const beacons = Array.from({ length: count }, (_, index) => ({
+    instanceId: instanceId(index + 1),
+    computerName: `BEACON${String(index + 1).padStart(5, '0')}`,
+    platformType: 'Windows',
+    pingStatus: 'Online',
+    tags: { [LOCAL_BEACON_TAG.key]: LOCAL_BEACON_TAG.value },
+    model: 'unused-model.json',
+  }));
+  writeFileSync(join(dir, FLEET_FILE), JSON.stringify({ beacons }));
+}
+
+export async function runFleet(options: FleetRunOptions): Promise<FleetRunResult> {
+  const { monitorEventLoopDelay } = await import('node:perf_hooks');
+  const dir = mkdtempSync(join(tmpdir(), 'beacon-proxy-bench-fleet-'));
+  try {
+    writeFleet(dir, options.beacons);
+    const fleet = await loadFleet(dir);
+    const twin = await LocalTwin.create({
+      fleet,
+      workDir: join(dir, 'work'),
+      executor: syntheticExecutor(options.documentLatencyMs),
+      limits: {
+        sendCommandPerSecond: options.sendCommandPerSecond,
+        maxConcurrentInvocations: options.maxConcurrentInvocations,
+        deliveryLatencyMs: options.deliveryLatencyMs,
+      },
+      msPerSecond: options.msPerSecond,
+      fnms: { state: { ...builtinFnmsState(fleet.beacons.map((b) => b.computerName)), approvedVersion: FLEET_BEACON_VERSION } },
+    });
+    gc();
+    const before = process.memoryUsage();
+    let peakHeap = before.heapUsed;
+    let peakRss = before.rss;
+    const sampler = setInterval(() => {
+      const now = process.memoryUsage();
+      peakHeap = Math.max(peakHeap, now.heapUsed);
+      peakRss = Math.max(peakRss, now.rss);
+    }, 250);
+    const loop = monitorEventLoopDelay({ resolution: 20 });
+    loop.enable();
+    const cpu = process.cpuUsage();
+    const requestId = `bench-fleet-${options.beacons}`;
+    const started = performance.now();
+    twin.submit({
+      requestId,
+      target: { tag: { key: LOCAL_BEACON_TAG.key, value: LOCAL_BEACON_TAG.value } },
+      protocol: 'https',
+      proxy: 'proxy.corp.example:8080',
+      bypass: ['*.corp.example', '<local>'],
+      account: { kind: 'domain', name: 'CORP\\svc-beacon', passwordSecretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:beacon/svc-beacon-AbCdEf' },
+      beaconVersion: { pin: 'current' },
+    });
+    await twin.drain();
+    const completionMs = performance.now() - started;
+    const cpuUsed = process.cpuUsage(cpu);
+    loop.disable();
+    clearInterval(sampler);
+    const status = await twin.store.getRequestStatus(requestId);
+    const outcomes: Record<string, number> = {};
+    for (const beacon of status?.beacons ?? []) outcomes[beacon.state] = (outcomes[beacon.state] ?? 0) + 1;
+    const sends = twin.ssm.sent.map((s) => s.at);
+    const result = { sendCalls: sends.length, throttled: twin.ssm.throttled, sendSpanMs: sends.length ? Math.max(...sends) - Math.min(...sends) : 0 };
+    await twin.stop();
+    gc();
+    const after = process.memoryUsage();
+    // The twin keeps every execution's final state, the store, the shim's invocations and the FNMS request log: retained per beacon.
+    void twin;
+    return {
+      ...options,
+      boundMs: (options.beacons / options.sendCommandPerSecond) * 1000,
+      completionMs,
+      ...result,
+      outcomes,
+      heapBeforeBytes: before.heapUsed,
+      heapAfterBytes: after.heapUsed,
+      rssBeforeBytes: before.rss,
+      rssAfterBytes: after.rss,
+      peakHeapBytes: Math.max(peakHeap, after.heapUsed),
+      peakRssBytes: Math.max(peakRss, after.rss),
+      loopDelayP99Ms: loop.percentile(99) / 1e6,
+      cpuUserMs: cpuUsed.user / 1000,
+      cpuSystemMs: cpuUsed.system / 1000,
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
