@@ -576,10 +576,13 @@ function Restart-BpServiceAndWait([string]$Name, [int]$TimeoutSeconds) {
     Wait-BpServiceRunning $Name $TimeoutSeconds
 }
 
-# Puts every captured entry back as it was, newest first; then restarts the service if it had been running.
+# Puts every captured entry back as it was, newest first. The service is restarted as soon as its logon is
+# back (so it lets go of the account's profile before that is touched), or at the end if it is not running.
 function Restore-BpCapture($Capture, $Checks) {
     $restored = New-Object System.Collections.ArrayList
     $failures = New-Object System.Collections.ArrayList
+    $service = $Capture.service
+    $serviceHandled = $false
     $entries = @($Capture.entries)
     [array]::Reverse($entries)
     foreach ($entry in $entries) {
@@ -594,10 +597,16 @@ function Restore-BpCapture($Capture, $Checks) {
                 if ($entry.Contains('keyExisted') -and -not $entry.keyExisted) { Remove-BpRegistryKeyIfEmpty $entry.path }
             }
         } catch { [void]$failures.Add($entry.id + ': ' + $_.Exception.Message) }
+        if ($entry.concern -eq 'serviceLogon' -and $restored -contains $entry.id -and $null -ne $service -and $service.state -eq 'Running') {
+            $serviceHandled = $true
+            try { Restart-BpServiceAndWait $service.name 120 } catch { [void]$failures.Add('service:running: ' + $_.Exception.Message) }
+        }
     }
-    $service = $Capture.service
-    if ($null -ne $service -and $restored.Count -gt 0 -and $service.state -eq 'Running') {
-        try { Restart-BpServiceAndWait $service.name 120 } catch { [void]$failures.Add('service:running: ' + $_.Exception.Message) }
+    if (-not $serviceHandled -and $null -ne $service -and $service.state -eq 'Running') {
+        $current = Get-BpService $service.name
+        if ($restored.Count -gt 0 -or $null -eq $current -or $current.state -ne 'Running') {
+            try { Restart-BpServiceAndWait $service.name 120 } catch { [void]$failures.Add('service:running: ' + $_.Exception.Message) }
+        }
     }
     $profileCreated = @($Capture.entries | Where-Object { $_.concern -eq 'profile' -and -not $_.before }).Count -gt 0
     foreach ($entry in @($Capture.entries)) {

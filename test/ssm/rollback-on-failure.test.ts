@@ -60,6 +60,22 @@ describe.concurrent('a failure after the capture rolls the beacon back to exactl
     });
   }
 
+  test('rollback gives the service back to LocalSystem and restarts it before removing the profile and account the run created', async () => {
+    const before = freshBeacon({ account: { kind: 'local', name: 'svc-beacon', exists: false }, faults: { serviceFailsToStart: true } });
+    const path = newBeacon(scenarioDir('fault-order'), before);
+    const { result, model } = await configure(path, desiredState({ account: { kind: 'local', name: 'svc-beacon', passwordParameterName: DEFAULT_PARAMETER_NAME } }));
+    expect(result.rollback?.ok).toBe(true);
+    const journal = model.journal;
+    const logonBack = journal.lastIndexOf('service logon BeaconEngine = LocalSystem');
+    const started = journal.lastIndexOf('service start BeaconEngine');
+    const profileGone = journal.findIndex((line) => line.startsWith('profile removed'));
+    const accountGone = journal.findIndex((line) => line.startsWith('account removed'));
+    expect(logonBack).toBeGreaterThan(-1);
+    expect(started).toBeGreaterThan(logonBack);
+    expect(profileGone).toBeGreaterThan(started);
+    expect(accountGone).toBeGreaterThan(profileGone);
+  });
+
   test('a failed https run on a beacon configured for http puts the http values back and leaves https absent', async () => {
     const http = desiredState({ requestId: 'req-http', protocol: 'http' });
     // Common is switched first; the Launcher key then refuses the write.
