@@ -4,14 +4,17 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { RemovalPolicy } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { ENV } from '../lambdas/aws/env-names.js';
+import type { FnmsConfigInput } from '../lambdas/core/fnms/config.js';
 import type { StackConfig } from './config.js';
 import { Alarms } from './constructs/alarms.js';
 import { BeaconDocuments } from './constructs/beacon-documents.js';
 import { BeaconWorkflow } from './constructs/beacon-workflow.js';
 import { ChatOpsWebhook } from './constructs/chatops-webhook.js';
 import { DataKey } from './constructs/data-key.js';
+import { DriftCheck } from './constructs/drift-check.js';
 import { FnmsPin } from './constructs/fnms-pin.js';
 import { IntakeQueue } from './constructs/intake-queue.js';
+import { NewBeaconTriggers } from './constructs/new-beacon-triggers.js';
 import { Notifications } from './constructs/notifications.js';
 import { RequestsApi } from './constructs/requests-api.js';
 import { StateTable } from './constructs/state-table.js';
@@ -30,6 +33,8 @@ export class BeaconProxyStack extends Stack {
   readonly api: RequestsApi;
   readonly chatOps: ChatOpsWebhook;
   readonly config: StackConfig;
+  readonly newBeacon: NewBeaconTriggers;
+  readonly driftCheck: DriftCheck;
 
   constructor(scope: Construct, id: string, props: BeaconProxyStackProps) {
     super(scope, id, props);
@@ -50,16 +55,11 @@ export class BeaconProxyStack extends Stack {
       [ENV.documentNames]: JSON.stringify(this.documents.names),
     };
 
-    const pin = new FnmsPin(this, 'FnmsPin', {
-      encryptionKey: key,
-      table: this.state.table,
-      environment,
-      secretName: config.fnmsSecretName,
-      fnmsConfig: {
-        baseUrl: config.fnmsBaseUrl,
-        auth: config.fnmsAuthMode === 'bearer' ? { kind: 'bearer' } : { kind: 'refreshToken', ...(config.fnmsTokenUrl ? { tokenUrl: config.fnmsTokenUrl } : {}) },
-      },
-    });
+    const fnmsConfig: FnmsConfigInput = {
+      baseUrl: config.fnmsBaseUrl,
+      auth: config.fnmsAuthMode === 'bearer' ? { kind: 'bearer' } : { kind: 'refreshToken', ...(config.fnmsTokenUrl ? { tokenUrl: config.fnmsTokenUrl } : {}) },
+    };
+    const pin = new FnmsPin(this, 'FnmsPin', { encryptionKey: key, table: this.state.table, environment, secretName: config.fnmsSecretName, fnmsConfig });
     this.workflow = new BeaconWorkflow(this, 'BeaconWorkflow', {
       encryptionKey: key,
       table: this.state.table,
@@ -98,6 +98,23 @@ export class BeaconProxyStack extends Stack {
       teamsSecretName: config.teamsSecretName,
       allowlist: { users: config.chatAllowedUsers, channels: config.chatAllowedChannels },
       profileParameterPrefix: config.profileParameterPrefix,
+    });
+
+    const triggers = {
+      encryptionKey: key,
+      queue: this.intake.queue,
+      table: this.state.table,
+      environment,
+      beaconTag,
+      profileParameterPrefix: config.profileParameterPrefix,
+      defaultProfile: config.defaultProfile,
+    };
+    this.newBeacon = new NewBeaconTriggers(this, 'NewBeacon', { ...triggers, fnmsConfig, fnmsSecretName: config.fnmsSecretName, scheduleMinutes: config.newBeaconScheduleMinutes });
+    this.driftCheck = new DriftCheck(this, 'DriftCheck', {
+      ...triggers,
+      verifyDocumentArn: this.documents.arnOf('verify'),
+      checkEndpoint: config.verifyCheckEndpoint,
+      scheduleHours: config.driftCheckScheduleHours,
     });
 
     new Alarms(this, 'Alarms', { alarmTopic: this.notifications.alarmTopic, deadLetterQueue: this.intake.deadLetterQueue, stateMachine: this.workflow.stateMachine });

@@ -93,10 +93,19 @@ export function acknowledgeNagFindings(stack: BeaconProxyStack): void {
     ack(chatRole, `AwsSolutions-IAM5[Resource::${nagArn(stack, 'ssm', `parameter${stack.config.profileParameterPrefix}/*`)}]`, 'ssm:GetParameter on the profile path only: operators add named profiles under it without a redeploy.');
   }
 
-  const sendRole = stack.workflow.functions.SendCommandFn.role?.node.tryFindChild('DefaultPolicy');
-  if (sendRole) {
-    const reason = 'ssm:SendCommand on instances only under the condition ssm:resourceTag/<beacon tag key> = <beacon tag value>; the documents are limited to this stack\'s three.';
-    ack(sendRole, `AwsSolutions-IAM5[Resource::${nagArn(stack, 'ec2', 'instance/*')}]`, reason);
-    ack(sendRole, `AwsSolutions-IAM5[Resource::${nagArn(stack, 'ssm', 'managed-instance/*')}]`, reason);
+  const sendReason = 'ssm:SendCommand on instances only under the condition ssm:resourceTag/<beacon tag key> = <beacon tag value>; the documents are limited to this stack\'s own.';
+  for (const role of [stack.workflow.functions.SendCommandFn.role, stack.driftCheck.handler.role]) {
+    const policy = role?.node.tryFindChild('DefaultPolicy');
+    if (!policy) continue;
+    ack(policy, `AwsSolutions-IAM5[Resource::${nagArn(stack, 'ec2', 'instance/*')}]`, sendReason);
+    ack(policy, `AwsSolutions-IAM5[Resource::${nagArn(stack, 'ssm', 'managed-instance/*')}]`, sendReason);
+  }
+
+  // EventBridge Scheduler's target roles (created by aws-scheduler-targets at stack level) invoke one function each.
+  const scheduled = [stack.newBeacon.handler.fn, stack.driftCheck.handler.fn];
+  for (const child of stack.node.children.filter((c) => c.node.id.startsWith('SchedulerRoleForTarget'))) {
+    const policy = child.node.tryFindChild('DefaultPolicy');
+    if (!policy) continue;
+    for (const fn of scheduled) ack(policy, `AwsSolutions-IAM5[Resource::${nagGetAtt(stack, fn.functionArn)}:*]`, 'EventBridge Scheduler invokes this trigger function (and its versions) only.');
   }
 }

@@ -17,7 +17,6 @@ export class BeaconDocuments extends Construct {
 
   constructor(scope: Construct, id: string, props: BeaconDocumentsProps) {
     super(scope, id);
-    const stack = Stack.of(this);
     const contents = loadBeaconDocuments();
     const kinds = Object.keys(BEACON_DOCUMENTS) as BeaconDocumentKind[];
     this.names = Object.fromEntries(kinds.map((kind) => [kind, `${BEACON_DOCUMENTS[kind]}-${props.nameSuffix}`])) as Record<BeaconDocumentKind, string>;
@@ -34,6 +33,11 @@ export class BeaconDocuments extends Construct {
         }),
       ]),
     ) as Record<BeaconDocumentKind, ssm.CfnDocument>;
-    this.arns = kinds.map((kind) => `arn:${stack.partition}:ssm:${stack.region}:${stack.account}:document/${this.names[kind]}`);
+    this.arns = kinds.map((kind) => this.arnOf(kind));
+  }
+
+  arnOf(kind: BeaconDocumentKind): string {
+    const stack = Stack.of(this);
+    return `arn:${stack.partition}:ssm:${stack.region}:${stack.account}:document/${this.names[kind]}`;
   }
 }

@@ -81,8 +81,11 @@ describe('least privilege', () => {
     for (const statement of send) {
       const text = JSON.stringify(statement.Resource);
       if (text.includes(':document/')) {
-        expect(statement.Resource).toHaveLength(3);
-        for (const name of Object.values(BEACON_DOCUMENTS)) expect(text).toContain(`document/${name}-BeaconTest`);
+        if (statement.policy.startsWith('BeaconWorkflowSendCommandFn')) {
+          expect(statement.Resource).toHaveLength(3);
+          for (const name of Object.values(BEACON_DOCUMENTS)) expect(text).toContain(`document/${name}-BeaconTest`);
+        }
+        expect(text).toMatch(/document\/BeaconProxy-(Configure|Verify|Rollback)-BeaconTest/);
         expect(text).not.toContain('*');
       } else {
         expect(text).toMatch(/instance\/\*/);
@@ -101,7 +104,7 @@ describe('least privilege', () => {
       expect(JSON.stringify(statement.Resource)).toMatch(/secret:(team\/fnms-token|beacon-proxy\/[a-z-]+)-\?\?\?\?\?\?/);
     }
     const fnmsReaders = reads.filter((s) => JSON.stringify(s.Resource).includes('team/fnms-token'));
-    expect(fnmsReaders.map((s) => s.policy)).toEqual([expect.stringMatching(/^FnmsPinPinVersionFn/)]);
+    expect(fnmsReaders.map((s) => s.policy).sort()).toEqual([expect.stringMatching(/^FnmsPinPinVersionFn/), expect.stringMatching(/^NewBeaconHandler/)]);
   });
 
   it('no statement grants a wildcard action', () => {
@@ -194,5 +197,32 @@ describe('ChatOps webhook', () => {
     const parameters = chat.filter((s) => s.Action.includes('ssm:GetParameter'));
     expect(JSON.stringify(parameters.map((s) => s.Resource))).toContain('parameter/beacon-proxy/profiles/*');
     expect(chat.flatMap((s) => s.Action)).not.toContain('ssm:SendCommand');
+  });
+});
+
+describe('new beacon and drift triggers', () => {
+  it('a schedule polls FNMS for new beacons and another runs the fleet verify pass, each invoking its function', () => {
+    const schedules = ofType('AWS::Scheduler::Schedule');
+    expect(schedules).toHaveLength(2);
+    const targets = schedules.map(([, s]) => JSON.stringify(s.Properties.Target.Arn));
+    expect(targets.some((t) => t.includes('NewBeaconHandler'))).toBe(true);
+    expect(targets.some((t) => t.includes('DriftCheckHandler'))).toBe(true);
+    for (const [id, schedule] of schedules) expect(schedule.Properties.ScheduleExpression, id).toMatch(/^rate\(/);
+  });
+
+  it('an EventBridge rule fires on the beacon tag changing on EC2 or SSM managed instances', () => {
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: { source: ['aws.tag'], 'detail-type': ['Tag Change on Resource'], detail: { 'changed-tag-keys': [TAG.key] } },
+      Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^NewBeaconHandler'), 'Arn'] } })],
+    });
+  });
+
+  it('the drift check may send only the verify document, and only to tagged beacons', () => {
+    const send = statements().filter((s) => s.policy.startsWith('DriftCheckHandler') && s.Action.includes('ssm:SendCommand'));
+    const documents = send.filter((s) => JSON.stringify(s.Resource).includes(':document/'));
+    expect(documents).toHaveLength(1);
+    expect(JSON.stringify(documents[0]!.Resource)).toContain('document/BeaconProxy-Verify-BeaconTest');
+    expect(documents[0]!.Resource).toHaveLength(1);
+    expect(send.find((s) => s.Condition)?.Condition).toEqual({ StringEquals: { [`ssm:resourceTag/${TAG.key}`]: TAG.value } });
   });
 });
