@@ -15,7 +15,7 @@ public static class BeaconProxyNative {
     [StructLayout(LayoutKind.Sequential)] struct LSA_OBJECT_ATTRIBUTES { public int Length; public IntPtr RootDirectory; public IntPtr ObjectName; public uint Attributes; public IntPtr SecurityDescriptor; public IntPtr SecurityQualityOfService; }
     [DllImport("advapi32.dll")] static extern uint LsaOpenPolicy(IntPtr system, ref LSA_OBJECT_ATTRIBUTES attributes, uint access, out IntPtr handle);
     [DllImport("advapi32.dll")] static extern uint LsaAddAccountRights(IntPtr policy, byte[] sid, LSA_UNICODE_STRING[] rights, uint count);
-    [DllImport("advapi32.dll")] static extern uint LsaRemoveAccountRights(IntPtr policy, byte[] sid, bool all, LSA_UNICODE_STRING[] rights, uint count);
+    [DllImport("advapi32.dll")] static extern uint LsaRemoveAccountRights(IntPtr policy, byte[] sid, [MarshalAs(UnmanagedType.U1)] bool all, LSA_UNICODE_STRING[] rights, uint count);
     [DllImport("advapi32.dll")] static extern uint LsaEnumerateAccountRights(IntPtr policy, byte[] sid, out IntPtr rights, out uint count);
     [DllImport("advapi32.dll")] static extern uint LsaFreeMemory(IntPtr buffer);
     [DllImport("advapi32.dll")] static extern uint LsaClose(IntPtr handle);
@@ -23,7 +23,7 @@ public static class BeaconProxyNative {
     [DllImport("userenv.dll", CharSet = CharSet.Unicode)] public static extern int CreateProfile(string sid, string userName, StringBuilder path, uint size);
     [DllImport("userenv.dll", CharSet = CharSet.Unicode, SetLastError = true)] public static extern bool DeleteProfile(string sid, string path, string computer);
     const uint PolicyAll = 0x00000800 | 0x00000010 | 0x00000001;
-    const uint NoMoreEntries = 0xC0000034;
+    const uint NoRights = 0xC0000034;
 
     static IntPtr Open() {
         LSA_OBJECT_ATTRIBUTES attributes = new LSA_OBJECT_ATTRIBUTES();
@@ -46,7 +46,7 @@ public static class BeaconProxyNative {
         try {
             IntPtr buffer; uint count;
             uint status = LsaEnumerateAccountRights(policy, sid, out buffer, out count);
-            if (status == NoMoreEntries) return new string[0];
+            if (status == NoRights) return new string[0];
             Check(status, "LsaEnumerateAccountRights");
             try {
                 string[] result = new string[count];
@@ -345,8 +345,12 @@ function Test-BpEndpoint([string]$Url, [string]$Proxy) {
         $response = Invoke-WebRequest -UseBasicParsing -Uri $Url -Proxy ('http://' + $first) -Method Head -TimeoutSec 20
         return [ordered]@{ ok = $true; status = [int]$response.StatusCode }
     } catch {
-        $status = 'unreachable'
-        if ($_.Exception.Response) { $status = [int]$_.Exception.Response.StatusCode; return [ordered]@{ ok = ($status -lt 500); status = $status } }
-        return [ordered]@{ ok = $false; status = $status }
+        # An HTTP error status still proves the proxy path works; no response at all does not.
+        $exception = $_.Exception
+        if ($exception.PSObject.Properties['Response'] -and $null -ne $exception.Response) {
+            $status = [int]$exception.Response.StatusCode
+            return [ordered]@{ ok = ($status -lt 500); status = $status }
+        }
+        return [ordered]@{ ok = $false; status = 'unreachable' }
     }
 }

@@ -83,6 +83,16 @@ describe('Windows PowerShell 5.1 compatibility (real PowerShell parser, AST walk
     }
   });
 
+  test('the C# of the Windows layer (LSA rights, CreateProfile) compiles with Add-Type', async () => {
+    const layer = join(SOURCE_DIR, 'WindowsLayer.ps1').replace(/'/g, "''");
+    const run = await runPwshScript(
+      `Set-StrictMode -Version Latest\n$ErrorActionPreference = 'Stop'\n. '${layer}'\nInitialize-BpNative\n` +
+        `[Console]::Out.WriteLine((([BeaconProxyNative].GetMethods() | Where-Object { $_.IsStatic -and $_.IsPublic } | ForEach-Object { $_.Name } | Sort-Object -Unique) -join ','))`,
+    );
+    expect(run.stderr).toBe('');
+    expect(run.stdout.trim().split(',')).toEqual(expect.arrayContaining(['CreateProfile', 'DeleteProfile', 'GetRights', 'SetRight']));
+  });
+
   test('every script runs under Set-StrictMode -Version Latest', () => {
     for (const document of Object.values(loadBeaconDocuments())) {
       expect(document.mainSteps[0].inputs.runCommand.slice(0, 3)).toContain('Set-StrictMode -Version Latest');
