@@ -1,0 +1,70 @@
+import { createHash } from 'node:crypto';
+import { ConditionalCheckFailedException, DynamoDBClient, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { marshall } from '@aws-sdk/util-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { powertoolsIdempotency } from '../../lambdas/aws/idempotency.js';
+import type { AcceptedRequest, AcceptResult } from '../../lambdas/intake/handler.js';
+import { INSTANCE_A, lambdaContext, validRequest } from './fixtures.js';
+
+const dynamo = mockClient(DynamoDBClient);
+
+const accepted: AcceptedRequest = {
+  requestId: 'req-test-1',
+  request: validRequest(),
+  dryRun: false,
+  source: 'queue',
+  replyTo: null,
+  target: { kind: 'instances', instanceIds: [INSTANCE_A] },
+};
+
+beforeEach(() => dynamo.reset());
+
+describe('Powertools idempotency of the intake (DynamoDB persistence)', () => {
+  it('keys the record on requestId and runs the accept step once; a completed requestId returns the stored result', async () => {
+    const stored: AcceptResult = { requestId: 'req-test-1', instanceIds: [INSTANCE_A], started: 1 };
+    let runs = 0;
+    const accept = async (input: AcceptedRequest): Promise<AcceptResult> => {
+      runs += 1;
+      return { requestId: input.requestId, instanceIds: [INSTANCE_A], started: 1 };
+    };
+    dynamo.on(PutItemCommand).resolvesOnce({});
+    dynamo.on(UpdateItemCommand).resolves({});
+    const guard = powertoolsIdempotency('idempotency-table');
+    guard.registerLambdaContext?.(lambdaContext);
+    const wrapped = guard.wrap(accept);
+    expect(await wrapped(accepted)).toEqual(stored);
+    const put = dynamo.commandCalls(PutItemCommand)[0]!.args[0].input;
+    expect(put.TableName).toBe('idempotency-table');
+    // The key hashes the requestId alone (eventKeyJmesPath), so the same request from another trigger matches.
+    expect(put.Item?.id?.S?.endsWith(`#${createHash('md5').update(JSON.stringify('req-test-1')).digest('base64')}`)).toBe(true);
+
+    const key = put.Item!.id!.S!;
+    dynamo.on(PutItemCommand).rejects(
+      new ConditionalCheckFailedException({
+        message: 'exists',
+        $metadata: {},
+        Item: marshall({ id: key, status: 'COMPLETED', expiration: Math.floor(Date.now() / 1000) + 3600, data: stored }),
+      }),
+    );
+    expect(await wrapped({ ...accepted, source: 'api' })).toEqual(stored);
+    expect(runs).toBe(1);
+  });
+
+  it('a request already being accepted elsewhere is not run again: the message is retried later', async () => {
+    dynamo.on(PutItemCommand).rejects(
+      new ConditionalCheckFailedException({
+        message: 'in progress',
+        $metadata: {},
+        Item: marshall({ id: 'x', status: 'INPROGRESS', expiration: Math.floor(Date.now() / 1000) + 3600, in_progress_expiration: Date.now() + 60_000 }),
+      }),
+    );
+    let runs = 0;
+    const wrapped = powertoolsIdempotency('idempotency-table').wrap(async () => {
+      runs += 1;
+      return { requestId: 'req-test-1', instanceIds: [], started: 0 };
+    });
+    await expect(wrapped(accepted)).rejects.toThrow(/already in progress|in progress/i);
+    expect(runs).toBe(0);
+  });
+});
