@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import { ConditionalCheckFailedException, DynamoDBClient, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
-import { marshall } from '@aws-sdk/util-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { powertoolsIdempotency } from '../../lambdas/aws/idempotency.js';
@@ -44,7 +43,12 @@ describe('Powertools idempotency of the intake (DynamoDB persistence)', () => {
       new ConditionalCheckFailedException({
         message: 'exists',
         $metadata: {},
-        Item: marshall({ id: key, status: 'COMPLETED', expiration: Math.floor(Date.now() / 1000) + 3600, data: stored }),
+        Item: {
+          id: { S: key },
+          status: { S: 'COMPLETED' },
+          expiration: { N: String(Math.floor(Date.now() / 1000) + 3600) },
+          data: { M: { requestId: { S: stored.requestId }, instanceIds: { L: [{ S: INSTANCE_A }] }, started: { N: '1' } } },
+        },
       }),
     );
     expect(await wrapped({ ...accepted, source: 'api' })).toEqual(stored);
@@ -56,7 +60,7 @@ describe('Powertools idempotency of the intake (DynamoDB persistence)', () => {
       new ConditionalCheckFailedException({
         message: 'in progress',
         $metadata: {},
-        Item: marshall({ id: 'x', status: 'INPROGRESS', expiration: Math.floor(Date.now() / 1000) + 3600, in_progress_expiration: Date.now() + 60_000 }),
+        Item: { id: { S: 'x' }, status: { S: 'INPROGRESS' }, expiration: { N: String(Math.floor(Date.now() / 1000) + 3600) }, in_progress_expiration: { N: String(Date.now() + 60_000) } },
       }),
     );
     let runs = 0;
