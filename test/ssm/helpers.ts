@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { encodeDesiredState, renderDesiredState, type DesiredState } from '../../lambdas/core/desired-state.js';
 import { parseRequest, type RequestInput } from '../../lambdas/core/request.js';
 import { judgeResult, ResultLineSchema, type ResultLine, type Verdict } from '../../lambdas/core/result.js';
-import { DEFAULT_SECRET_ARN, readBeaconModel, writeBeaconModel, type BeaconModel } from '../../local/beacon-model.js';
+import { DEFAULT_PASSWORD, DEFAULT_SECRET_ARN, readBeaconModel, writeBeaconModel, type BeaconModel } from '../../local/beacon-model.js';
 import { runBeaconDocument, type BeaconDocumentRun } from '../../local/run-document.js';
 
 /** The request most tests start from: https, one proxy, domain account, account-scope WinINet. */
@@ -50,7 +50,20 @@ export async function runDocument(
 ): Promise<DocumentOutcome> {
   const run = await runBeaconDocument({ document, parameters, modelPath, ...(env ? { env } : {}) });
   const result = resultLine(run);
-  return { run, result, verdict: judgeResult(run.stdout), model: readBeaconModel(modelPath) };
+  const model = readBeaconModel(modelPath);
+  assertNoPassword(run, model, modelPath);
+  return { run, result, verdict: judgeResult(run.stdout), model };
+}
+
+/** Every run of every test: the default password is in no output, capture or beacon state. */
+function assertNoPassword(run: BeaconDocumentRun, model: BeaconModel, modelPath: string): void {
+  const { secrets: _secrets, ...state } = model;
+  const texts = [run.stdout, run.stderr, JSON.stringify(state), ...captureFiles(modelPath).map(readText)];
+  for (const text of texts) {
+    if (text.includes(DEFAULT_PASSWORD) || text.includes(JSON.stringify(DEFAULT_PASSWORD).slice(1, -1))) {
+      throw new Error(`the account password leaked into: ${text.slice(0, 200)}`);
+    }
+  }
 }
 
 export async function configure(modelPath: string, state: DesiredState, env?: Record<string, string>): Promise<DocumentOutcome> {
