@@ -127,6 +127,24 @@ export function unpackDocumentScript(script: string): string {
   return gunzipSync(Buffer.from(encoded, 'base64')).toString('utf8');
 }
 
+/**
+ * The payload lines of the committed document when they still unpack to `packed`: gzip output may differ
+ * between zlib versions, so a regeneration on another machine keeps the committed bytes when the content
+ * is the same, and the stale-document check only fails when the sources really changed.
+ */
+function committedPayloadLines(kind: BeaconDocumentKind, packed: string): string[] | undefined {
+  const path = generatedDocumentPath(kind);
+  if (!existsSync(path)) return undefined;
+  try {
+    const script = documentScriptText(JSON.parse(readFileSync(path, 'utf8')) as BeaconDocument);
+    if (unpackDocumentScript(script) !== packed) return undefined;
+    const match = /\$BpPayload = @\(\n([\s\S]*?)\n\) -join ''/.exec(script);
+    return match ? match[1]!.split('\n') : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The script a document runs, assembled from the sources (what the generated file holds, line by line). */
 export function renderDocumentScript(kind: BeaconDocumentKind): string {
   const spec = SPECS[kind];
@@ -137,7 +155,7 @@ export function renderDocumentScript(kind: BeaconDocumentKind): string {
     compactPowerShell(readSource('Prelude.ps1')),
     `# Payload: BeaconProxy.psm1 and WindowsLayer.ps1, compacted; SHA-256 of the text ${digest}.`,
     '$BpPayload = @(',
-    ...payloadLines(packed),
+    ...(committedPayloadLines(kind, packed) ?? payloadLines(packed)),
     ") -join ''",
     compactPowerShell(readSource('Loader.ps1')),
     compactPowerShell(readSource('SelectLayer.ps1')),
