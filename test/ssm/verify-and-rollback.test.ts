@@ -114,6 +114,23 @@ describe.concurrent('document parameters and the layer', () => {
     expect(existsSync(path)).toBe(true);
   });
 
+  test('a run in a pwsh worker runspace gives the same result line and end state as a run in its own pwsh process (as SSM Agent runs it)', async () => {
+    const parameters = { DesiredState: Buffer.from(JSON.stringify(desiredState())).toString('base64') };
+    const cases = (['process', 'worker'] as const).flatMap((isolation) => [{}, { serviceFailsToStart: true }].map((faults) => ({ isolation, faults })));
+    const outcomes = await Promise.all(
+      cases.map(async ({ isolation, faults }) => {
+        const path = writeBeaconModel(scenarioDir(`isolation-${isolation}`), 'beacon', freshBeacon({ faults }));
+        const run = await runBeaconDocument({ document: 'configure', parameters, modelPath: path, isolation });
+        return { isolation, stdout: run.stdout, exitCode: run.exitCode, state: beaconState(readBeaconModel(path)) };
+      }),
+    );
+    const [processOk, processFailed, workerOk, workerFailed] = outcomes;
+    expect(processOk!.exitCode).toBe(0);
+    expect(processFailed!.exitCode).toBe(1);
+    expect({ ...workerOk, isolation: 'process' }).toEqual(processOk);
+    expect({ ...workerFailed, isolation: 'process' }).toEqual(processFailed);
+  });
+
   test('the capture file holds what was there before, keyed by request id', async () => {
     const path = newBeacon(scenarioDir('capture'), freshBeacon());
     await configure(path, desiredState());
