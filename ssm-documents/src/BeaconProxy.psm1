@@ -642,7 +642,8 @@ function Get-BpParameter([string]$Name, [string]$Interpolated) {
 
 function Read-BpDesiredState([string]$Encoded) {
     if (-not $Encoded -or $Encoded -notmatch '^[A-Za-z0-9+/]+={0,2}$') { throw (New-BpError 'INVALID_PARAMETER' 'DesiredState is missing or not base64') }
-    $state = ConvertFrom-BpJson ([System.Text.Encoding]::UTF8.GetString([System.Convert]::FromBase64String($Encoded)))
+    try { $state = ConvertFrom-BpJson ([System.Text.Encoding]::UTF8.GetString([System.Convert]::FromBase64String($Encoded))) }
+    catch { throw (New-BpError 'INVALID_PARAMETER' 'DesiredState is not base64 of a JSON desired state') }
     if ($null -eq $state -or $state.schema -ne 1) { throw (New-BpError 'UNSUPPORTED_DESIRED_STATE' 'the desired state is not schema 1; update the beacon documents') }
     if ($state.requestId -notmatch '^[A-Za-z0-9._-]{1,64}$') { throw (New-BpError 'INVALID_PARAMETER' 'the desired state has no valid requestId') }
     return $state

@@ -104,6 +104,17 @@ describe.concurrent('document parameters and the layer', () => {
     await expect(runBeaconDocument({ document: 'configure', parameters: {}, modelPath: path })).rejects.toThrow(/DesiredState is missing/);
   });
 
+  test('a desired state that is not JSON, or of an unknown schema, is refused before anything changes', async () => {
+    const before = freshBeacon();
+    const path = newBeacon(scenarioDir('bad-state'), before);
+    const garbage = await runDocument('configure', path, { DesiredState: Buffer.from('not json at all').toString('base64') });
+    expect(garbage.result.error?.code).toBe('INVALID_PARAMETER');
+    const future = await runDocument('configure', path, { DesiredState: Buffer.from(JSON.stringify({ ...desiredState(), schema: 2 })).toString('base64') });
+    expect(future.result.error?.code).toBe('UNSUPPORTED_DESIRED_STATE');
+    expect(future.run.exitCode).not.toBe(0);
+    expect(beaconState(future.model)).toEqual(beaconState(before));
+  });
+
   test('off Windows without the fake layer the document reports LAYER_MISSING and touches nothing', async () => {
     const before = freshBeacon();
     const path = newBeacon(scenarioDir('no-layer'), before);
