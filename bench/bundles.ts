@@ -185,7 +185,8 @@ export function coldInitFigures(results: ColdInit[]): Figure[] {
   return results.map((result) => ({
     name: `${result.folder} (median of ${result.samples})`,
     value: `${result.medianMs.toFixed(0)} ms`,
-    target: `<= ${COLD_INIT_TARGET_MS} ms; SDK ${result.sdkMedianMs.toFixed(0)} ms of it; with source maps ${result.withSourceMapsMs.toFixed(0)} ms`,
+    target: `<= ${COLD_INIT_TARGET_MS} ms`,
     met: result.medianMs <= COLD_INIT_TARGET_MS,
+    note: `runtime SDK ${result.sdkMedianMs.toFixed(0)} ms of it; with --enable-source-maps ${result.withSourceMapsMs.toFixed(0)} ms`,
   }));
 }

@@ -56,6 +56,10 @@ export interface FleetRunOptions {
   documentLatencyMs: number;
   /** Milliseconds standing for one second of the workflow's Wait and Retry timings. */
   msPerSecond: number;
+  /** Per-execution retry jitter in the twin (TwinOptions.retryJitter). */
+  retryJitter?: boolean;
+  /** Print progress to stderr every 5 s. */
+  progress?: boolean;
 }
 
 export interface FleetRunResult extends FleetRunOptions {
@@ -64,6 +68,10 @@ export interface FleetRunResult extends FleetRunOptions {
   completionMs: number;
   /** From the first to the last accepted SendCommand. */
   sendSpanMs: number;
+  /** From the request to the first accepted SendCommand (intake, resolve, lock). */
+  firstSendMs: number;
+  /** From the last accepted SendCommand to completion (delivery, run, polls, judge, pin, record). */
+  afterLastSendMs: number;
   outcomes: Record<string, number>;
   sendCalls: number;
   throttled: number;
@@ -121,22 +129,29 @@ export async function runFleet(options: FleetRunOptions): Promise<FleetRunResult
         deliveryLatencyMs: options.deliveryLatencyMs,
       },
       msPerSecond: options.msPerSecond,
+      retryJitter: options.retryJitter ?? false,
       fnms: { state: { ...builtinFnmsState(fleet.beacons.map((b) => b.computerName)), approvedVersion: FLEET_BEACON_VERSION } },
     });
     gc();
     const before = process.memoryUsage();
     let peakHeap = before.heapUsed;
     let peakRss = before.rss;
+    const started = performance.now();
+    let ticks = 0;
     const sampler = setInterval(() => {
       const now = process.memoryUsage();
       peakHeap = Math.max(peakHeap, now.heapUsed);
       peakRss = Math.max(peakRss, now.rss);
+      ticks += 1;
+      if (options.progress && ticks % 20 === 0) {
+        const seconds = ((performance.now() - started) / 1000).toFixed(0);
+        process.stderr.write(`  fleet ${options.beacons}: ${seconds} s, ${twin.ssm.sent.length} sent, ${twin.ssm.throttled} throttled, ${twin.results.size} done, heap ${(now.heapUsed / 2 ** 20).toFixed(0)} MB\n`);
+      }
     }, 250);
     const loop = monitorEventLoopDelay({ resolution: 20 });
     loop.enable();
     const cpu = process.cpuUsage();
     const requestId = `bench-fleet-${options.beacons}`;
-    const started = performance.now();
     twin.submit({
       requestId,
       target: { tag: { key: LOCAL_BEACON_TAG.key, value: LOCAL_BEACON_TAG.value } },
@@ -155,7 +170,16 @@ export async function runFleet(options: FleetRunOptions): Promise<FleetRunResult
     const outcomes: Record<string, number> = {};
     for (const beacon of status?.beacons ?? []) outcomes[beacon.state] = (outcomes[beacon.state] ?? 0) + 1;
     const sends = twin.ssm.sent.map((s) => s.at);
-    const result = { sendCalls: sends.length, throttled: twin.ssm.throttled, sendSpanMs: sends.length ? Math.max(...sends) - Math.min(...sends) : 0 };
+    const firstSend = sends.length ? Math.min(...sends) : 0;
+    const lastSend = sends.length ? Math.max(...sends) : 0;
+    const startedAt = Date.now() - completionMs;
+    const result = {
+      sendCalls: sends.length,
+      throttled: twin.ssm.throttled,
+      sendSpanMs: lastSend - firstSend,
+      firstSendMs: firstSend - startedAt,
+      afterLastSendMs: Date.now() - lastSend,
+    };
     await twin.stop();
     gc();
     const after = process.memoryUsage();
@@ -180,4 +204,19 @@ export async function runFleet(options: FleetRunOptions): Promise<FleetRunResult
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * How long a throttled SendConfigure keeps retrying in the twin, in workflow seconds: the twin replaces
+ * each retrier's backoff series by its mean interval (no jitter), so the window is the sum of the series.
+ */
+export function throttleRetryWindowSeconds(definition: { States: Record<string, Record<string, unknown>> }, stateName = 'SendConfigure'): number {
+  const retriers = (definition.States[stateName]?.Retry ?? []) as Array<{ ErrorEquals: string[]; IntervalSeconds?: number; BackoffRate?: number; MaxAttempts?: number }>;
+  const retrier = retriers.find((r) => r.ErrorEquals.includes('ThrottledError'));
+  if (!retrier) throw new Error(`${stateName} has no Retry for ThrottledError`);
+  const interval = retrier.IntervalSeconds ?? 1;
+  const rate = retrier.BackoffRate ?? 2;
+  let total = 0;
+  for (let attempt = 0; attempt < (retrier.MaxAttempts ?? 3); attempt += 1) total += interval * rate ** attempt;
+  return total;
 }

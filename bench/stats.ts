@@ -7,7 +7,8 @@ export function median(values: number[]): number {
 }
 
 export function formatBytes(bytes: number): string {
-  return bytes >= 1024 ? `${(bytes / 1024).toFixed(1)} KB` : `${bytes} B`;
+  if (Math.abs(bytes) >= 1024 * 1024) return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+  return Math.abs(bytes) >= 1024 ? `${(bytes / 1024).toFixed(1)} KB` : `${Math.round(bytes)} B`;
 }
 
 export interface Figure {
@@ -15,12 +16,21 @@ export interface Figure {
   value: string;
   target?: string;
   met?: boolean;
+  /** Context printed after the figure (what it includes, a breakdown). */
+  note?: string;
 }
 
 export function printFigures(title: string, figures: Figure[]): void {
   console.log(`\n## ${title}`);
   for (const figure of figures) {
     const verdict = figure.met === undefined ? '' : figure.met ? '  [target met]' : '  [TARGET MISSED]';
-    console.log(`  ${figure.name.padEnd(44)} ${figure.value.padStart(14)}${figure.target ? `  (target ${figure.target})` : ''}${verdict}`);
+    console.log(`  ${figure.name.padEnd(44)} ${figure.value.padStart(14)}${figure.target ? `  (target ${figure.target})` : ''}${verdict}${figure.note ? `  ${figure.note}` : ''}`);
   }
+}
+
+/** The figures as a Markdown table, for bench/results.md. */
+export function markdownTable(figures: Figure[]): string {
+  const cell = (text: string) => text.replace(/\|/g, '\\|');
+  const rows = figures.map((f) => `| ${cell(f.name)} | ${cell(f.value)} | ${cell(f.target ?? '')} | ${f.met === undefined ? '' : f.met ? 'met' : '**missed**'} | ${cell(f.note ?? '')} |`);
+  return ['| Figure | Value | Target | | Note |', '|---|---:|---|---|---|', ...rows].join('\n');
 }

@@ -56,6 +56,11 @@ export interface TwinOptions {
   fnms?: FnmsStubOptions;
   /** Milliseconds that stand for one second of the workflow's waits (polls, busy retries). Default 20. */
   msPerSecond?: number;
+  /**
+   * Spread each execution's retry interval uniformly over 0.5-1.5x the mean (benchmarks): without it a
+   * throttled fleet retries in lockstep, which Step Functions' full jitter prevents in AWS. Default off.
+   */
+  retryJitter?: boolean;
   clock?: Clock;
   /** Called for every Task state a workflow enters, for progress display. */
   onState?: (instanceId: string, requestId: string, state: string) => void;
@@ -260,7 +265,8 @@ export class LocalTwin implements WorkflowStarter {
       if (state.Type === 'Wait') waitTimeOverrides[name] = waitMs(state, scale);
       const retry = state.Retry as Array<{ IntervalSeconds?: number; BackoffRate?: number; MaxAttempts?: number }> | undefined;
       // The interpreter takes one interval per retrier; the mean of its backoff series keeps the total wait of the deployed workflow, scaled.
-      if (retry) retryIntervalOverrides[name] = retry.map((r) => meanBackoffSeconds(r) * scale);
+      const jitter = this.options.retryJitter ? 0.5 + Math.random() : 1;
+      if (retry) retryIntervalOverrides[name] = retry.map((r) => meanBackoffSeconds(r) * scale * jitter);
     }
     let abort: (() => void) | undefined;
     const taskResourceLocalHandlers: Record<string, (input: JSONValue) => Promise<JSONValue>> = {};

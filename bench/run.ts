@@ -1,0 +1,145 @@
+/**
+ * `npm run bench`: every figure of issue 6, medians over repeated runs, printed and written to
+ * bench/results.md with the machine they came from. Not part of `npm test`: timings belong here.
+ */
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadWorkflow } from '../local/workflow-definition.js';
+import { beaconScriptFigures, measureBeaconScript } from './beacon-script.js';
+import { bundleFigures, bundleHandlers, coldInitFigures, measureColdInit } from './bundles.js';
+import { measureCoreThroughput } from './core-throughput.js';
+import { type FleetRunOptions, type FleetRunResult, throttleRetryWindowSeconds } from './fleet.js';
+import { type Figure, formatBytes, markdownTable, median, printFigures } from './stats.js';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const BENCH_DIR = join(ROOT, '.beacon-proxy', 'bench');
+const FLEET_TARGET_SHARE = 0.9;
+
+const sections: Array<{ title: string; figures: Figure[]; notes: string[] }> = [];
+function report(title: string, figures: Figure[], notes: string[] = []): void {
+  printFigures(title, figures);
+  for (const note of notes) console.log(`  - ${note}`);
+  sections.push({ title, figures, notes });
+}
+
+function machine(): Record<string, string> {
+  const [one, five] = loadavg();
+  return {
+    CPU: `${cpus()[0]?.model ?? 'unknown'}`,
+    Cores: String(availableParallelism()),
+    Memory: formatBytes(totalmem()),
+    Node: process.version,
+    Date: new Date().toISOString(),
+    'Load average at start (1 min, 5 min)': `${one!.toFixed(2)}, ${five!.toFixed(2)}`,
+  };
+}
+
+/** One fleet run in a fresh process (node --expose-gc), so its memory figures are its own. */
+function fleetRun(options: FleetRunOptions): Promise<FleetRunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', join(ROOT, 'bench', 'fleet-run.ts'), JSON.stringify(options)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    let stdout = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const last = stdout.trim().split('\n').at(-1) ?? '';
+      if (code !== 0 || !last.startsWith('{')) return reject(new Error(`the fleet run exited with ${code}: ${stdout.slice(-500)}`));
+      resolve(JSON.parse(last) as FleetRunResult);
+    });
+  });
+}
+
+async function fleetSection(): Promise<void> {
+  const { definition } = await loadWorkflow();
+  const retryWindow = throttleRetryWindowSeconds(definition as never);
+  const rate = 100;
+  const figures: Figure[] = [];
+  const perBeacon: Array<{ beacons: number; retainedHeap: number; peakRss: number }> = [];
+  for (const [beacons, runs] of [[1_000, 3], [10_000, 1]] as const) {
+    const boundSeconds = beacons / rate;
+    // Retry intervals are scaled workflow time, the SendCommand rate is real time: the shortest retry window
+    // (jitter 0.5x) must cover the bound, or beacons run out of attempts before their turn.
+    const msPerSecond = Math.max(20, Math.ceil((boundSeconds * 1000) / (0.5 * retryWindow)));
+    const options: FleetRunOptions = { beacons, sendCommandPerSecond: rate, maxConcurrentInvocations: 50, deliveryLatencyMs: 50, documentLatencyMs: 200, msPerSecond, retryJitter: true, progress: beacons >= 10_000 };
+    const results: FleetRunResult[] = [];
+    for (let run = 0; run < runs; run += 1) results.push(await fleetRun(options));
+    const ok = results.map((r) => r.outcomes.ok ?? 0);
+    const completion = median(results.map((r) => r.completionMs));
+    const share = (results[0]!.boundMs) / completion;
+    const allOk = ok.every((count) => count === beacons);
+    const m = (pick: (r: FleetRunResult) => number) => median(results.map(pick));
+    figures.push({
+      name: `${beacons.toLocaleString('en')} beacons, ${rate}/s (median of ${runs})`,
+      value: `${(completion / 1000).toFixed(1)} s`,
+      target: `bound ${boundSeconds} s; >= ${FLEET_TARGET_SHARE * 100} % of it`,
+      met: allOk && share >= FLEET_TARGET_SHARE,
+      note: `${(share * 100).toFixed(0)} % of the bound; ok ${ok.join('/')} of ${beacons}; first SendCommand after ${(m((r) => r.firstSendMs) / 1000).toFixed(1)} s, SendCommand span ${(m((r) => r.sendSpanMs) / 1000).toFixed(1)} s, last to done ${(m((r) => r.afterLastSendMs) / 1000).toFixed(1)} s; ${m((r) => r.throttled)} throttled calls retried; msPerSecond ${msPerSecond}; CPU ${(m((r) => r.cpuUserMs + r.cpuSystemMs) / 1000).toFixed(1)} s; event-loop delay p99 ${m((r) => r.loopDelayP99Ms).toFixed(0)} ms`,
+    });
+    const retainedHeap = m((r) => r.heapAfterBytes - r.heapBeforeBytes) / beacons;
+    const peakRss = m((r) => r.peakRssBytes - r.rssBeforeBytes) / beacons;
+    perBeacon.push({ beacons, retainedHeap, peakRss });
+    figures.push({
+      name: `  memory per beacon at ${beacons.toLocaleString('en')}`,
+      value: formatBytes(retainedHeap),
+      note: `retained heap after GC; peak RSS growth ${formatBytes(peakRss)}/beacon (peak heap ${formatBytes(m((r) => r.peakHeapBytes))}, peak RSS ${formatBytes(m((r) => r.peakRssBytes))})`,
+    });
+  }
+  const [small, large] = perBeacon;
+  const flat = large!.retainedHeap <= small!.retainedHeap * 1.5;
+  figures.push({ name: 'memory flat (retained heap/beacon, 10k vs 1k)', value: `${(large!.retainedHeap / small!.retainedHeap).toFixed(2)}x`, target: '<= 1.5x', met: flat });
+  report('Fleet scale in the local twin (one tag request, synthetic beacons)', figures, [
+    `Shim: SendCommand ${rate}/s (token bucket, 1 s burst), 50 invocations at once, delivery latency 50 ms; synthetic configure run 200 ms, then a valid result line (ok, no change, checks ok).`,
+    'One tag-target request: intake expands the tag, one workflow per beacon (the synthesized state machine, real handlers, FNMS stub over HTTP for the pin).',
+    `Bound = beacons / rate. The twin scales Wait and Retry by msPerSecond; the SendCommand rate is real time, so msPerSecond is chosen so that a throttled SendConfigure's retry window (${retryWindow} workflow-seconds: ThrottledError -> Retry, 5 attempts, twin uses each retrier's mean interval, no jitter) with the twin's per-execution retry jitter (0.5-1.5x, TwinOptions.retryJitter; Step Functions uses full jitter) is at least the bound even at 0.5x; a smaller scale leaves beacons out of attempts before their turn comes (they end as 'error'), a larger one lengthens the tail.`,
+    'Memory: each run in its own process; heap after GC (node --expose-gc) before the request and after completion; what stays per beacon is the twin\'s record of it (store rows and audit, shim invocation, execution result, FNMS stub request log).',
+  ]);
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const host = machine();
+  console.log('beacon-proxy benchmarks');
+  for (const [key, value] of Object.entries(host)) console.log(`  ${key}: ${value}`);
+
+  const bundles = await bundleHandlers(ROOT, join(BENCH_DIR, 'bundles'));
+  const { figures: sizeFigures, contributors } = bundleFigures(bundles);
+  report('Lambda bundles (esbuild as BeaconFunction: minified ESM, node22, @aws-sdk/* external)', sizeFigures, contributors.map((line) => `top contributors, ${line}`));
+
+  const cold = await measureColdInit(bundles, { runs: 20, mapRuns: 3, parallel: Math.min(2, availableParallelism()), budgetMs: 120_000 });
+  report('Cold init: import of each bundle in a fresh Node process', coldInitFigures(cold), [
+    'The runtime SDK (@aws-sdk/*) is external: here it resolves from node_modules, in Lambda from the runtime; "runtime SDK" is the time of importing the packages the bundle imports, before the bundle.',
+    'No environment variable is needed at import: AWS clients are built on the first invocation.',
+    `Fresh processes ${Math.min(2, availableParallelism())} at a time; at most 120 s for this section, so the count may be below 20 on a slow or busy machine.`,
+  ]);
+
+  report('Core throughput', measureCoreThroughput(ROOT));
+
+  report('Beacon script cost (configure document under pwsh against a modelled beacon)', beaconScriptFigures(await measureBeaconScript(ROOT, 5)), [
+    'Fresh pwsh process per run, as SSM Agent runs it; desired state from examples/https-one-proxy.json; fresh model per repetition for the first run, the second run on the configured model.',
+  ]);
+
+  await fleetSection();
+
+  const elapsed = (Date.now() - started) / 1000;
+  const [one, five] = loadavg();
+  host['Load average at end (1 min, 5 min)'] = `${one!.toFixed(2)}, ${five!.toFixed(2)}`;
+  host['Bench wall time'] = `${elapsed.toFixed(0)} s`;
+  console.log(`\nbench finished in ${elapsed.toFixed(0)} s`);
+  const markdown = [
+    '# Benchmark results',
+    '',
+    'Written by `npm run bench` (bench/run.ts); the last run on the machine below. Medians over repeated runs.',
+    '',
+    '## Machine',
+    '',
+    ...Object.entries(host).map(([key, value]) => `- ${key}: ${value}`),
+    ...sections.flatMap((section) => ['', `## ${section.title}`, '', markdownTable(section.figures), ...(section.notes.length ? ['', ...section.notes.map((note) => `- ${note}`)] : [])]),
+    '',
+  ].join('\n');
+  writeFileSync(join(ROOT, 'bench', 'results.md'), markdown);
+}
+
+await main();
