@@ -69,6 +69,15 @@ describe.concurrent('configure on a fresh beacon', () => {
     expect(second.model.rights[SID]).toEqual(['SeServiceLogonRight', 'SeBatchLogonRight', 'SeInteractiveLogonRight']);
   });
 
+  test('rights the request does not manage are left alone (an interactive right granted before stays)', async () => {
+    const beacon = freshBeacon();
+    beacon.rights[SID] = ['SeInteractiveLogonRight'];
+    const path = newBeacon(scenarioDir('keep-rights'), beacon);
+    const { result, model } = await configure(path, desiredState());
+    expect(result.ok).toBe(true);
+    expect(model.rights[SID]).toEqual(['SeInteractiveLogonRight', 'SeServiceLogonRight', 'SeBatchLogonRight']);
+  });
+
   test('the service and both upload tasks run as the account with its password, and the service is restarted and running', async () => {
     const path = newBeacon(scenarioDir('service'), freshBeacon());
     const { result, model } = await configure(path, desiredState());

@@ -74,6 +74,16 @@ describe.concurrent('verify document', () => {
     expect(beaconState(model)).toEqual(beaconState(upgraded));
   });
 
+  test('a right taken away later (for example by a Group Policy refresh) shows as drift', async () => {
+    const state = desiredState();
+    const beacon = configuredBeacon(state);
+    beacon.rights[DEFAULT_ACCOUNT.sid] = ['SeServiceLogonRight'];
+    const path = newBeacon(scenarioDir('gpo'), beacon);
+    const { result } = await verify(path, state);
+    expect(result.error?.code).toBe('DRIFT');
+    expect(failedChecks(result)).toEqual(['right:SeBatchLogonRight']);
+  });
+
   test('verify on a fresh beacon lists every setting that is missing', async () => {
     const path = newBeacon(scenarioDir('verify-fresh'), freshBeacon());
     const { result } = await verify(path, desiredState());
