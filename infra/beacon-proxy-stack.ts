@@ -1,4 +1,4 @@
-import { Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { RemovalPolicy } from 'aws-cdk-lib';
@@ -116,6 +116,10 @@ export class BeaconProxyStack extends Stack {
       checkEndpoint: config.verifyCheckEndpoint,
       scheduleHours: config.driftCheckScheduleHours,
     });
+
+    new CfnOutput(this, 'IntakeQueueUrl', { value: this.intake.queue.queueUrl, description: 'Send request JSON here' });
+    new CfnOutput(this, 'OutcomeTopicArn', { value: this.notifications.outcomeTopic.topicArn, description: 'Outcomes of every beacon' });
+    new CfnOutput(this, 'StateMachineArn', { value: this.workflow.stateMachine.stateMachineArn });
 
     new Alarms(this, 'Alarms', { alarmTopic: this.notifications.alarmTopic, deadLetterQueue: this.intake.deadLetterQueue, stateMachine: this.workflow.stateMachine });
   }
