@@ -4,16 +4,15 @@
  * API Gateway's IAM authorisation has no local equivalent: the server listens on loopback only.
  */
 import { randomBytes } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { basename, join } from 'node:path';
 import type { APIGatewayProxyEvent, APIGatewayProxyEventV2 } from 'aws-lambda';
 import type { ChatAllowlist } from '../lambdas/core/chatops/index.js';
 import { LIMITS } from '../lambdas/core/limits.js';
 import { createChatOpsHandler } from '../lambdas/chatops-webhook/handler.js';
 import { MemoryFleetMemory, MemoryProfileStore, MemorySecretSource } from '../lambdas/memory/ports.js';
 import { createRequestsApiHandler } from '../lambdas/requests-api/handler.js';
+import { loadProfiles } from './profiles.js';
 import type { LocalTwin } from './twin.js';
 
 export interface LocalServerOptions {
@@ -36,14 +35,6 @@ export interface LocalServer {
 }
 
 const SECRET_NAMES = { slack: 'local/slack-signing-secret', teams: 'local/teams-security-token' } as const;
-
-export async function loadProfiles(dir = join(import.meta.dirname, '..', 'examples', 'profiles')): Promise<Record<string, Record<string, unknown>>> {
-  const profiles: Record<string, Record<string, unknown>> = {};
-  for (const file of (await readdir(dir)).filter((name) => name.endsWith('.json')).sort()) {
-    profiles[basename(file, '.json')] = JSON.parse(await readFile(join(dir, file), 'utf8')) as Record<string, unknown>;
-  }
-  return profiles;
-}
 
 async function readBody(req: IncomingMessage): Promise<Buffer | null> {
   const chunks: Buffer[] = [];

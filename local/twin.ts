@@ -25,7 +25,9 @@ import {
 } from '../lambdas/core/ports.js';
 import { createIntakeHandler } from '../lambdas/intake/handler.js';
 import { MESSAGE_ATTRIBUTES } from '../lambdas/intake/message-attributes.js';
-import { MemoryBeaconLock, MemoryNotifier, MemoryRequestStore } from '../lambdas/memory/ports.js';
+import { MemoryBeaconLock, MemoryFleetMemory, MemoryNotifier, MemoryProfileStore, MemoryRequestStore } from '../lambdas/memory/ports.js';
+import { type DriftCheckResult, createDriftCheckHandler } from '../lambdas/drift-check/handler.js';
+import { type NewBeaconResult, createNewBeaconHandler } from '../lambdas/new-beacon/handler.js';
 import { createAcquireLockHandler } from '../lambdas/acquire-lock/handler.js';
 import { createJudgeResultHandler } from '../lambdas/judge-result/handler.js';
 import { createNotifyRequesterHandler } from '../lambdas/notify-requester/handler.js';
@@ -41,7 +43,11 @@ import { type FnmsStub, type FnmsStubOptions, STUB_REFRESH_TOKEN, startFnmsStub 
 import type { Fleet } from './fleet.js';
 import { type DocumentExecutor, LocalSsm, type ShimLimits } from './ssm-shim.js';
 import { runBeaconDocument } from './run-document.js';
+import { loadProfiles } from './profiles.js';
 import { loadWorkflow, type SynthesizedWorkflow } from './workflow-definition.js';
+
+/** The profile the twin's new-beacon and drift triggers apply (examples/profiles/corp-https.json). */
+export const DEFAULT_PROFILE = 'corp-https';
 
 /** The beacon tag the stack's IAM condition and the resolve step require; the built-in fleet carries it. */
 export const LOCAL_BEACON_TAG = { key: 'flexera:beacon', value: 'true' } as const;
@@ -66,9 +72,13 @@ export interface TwinOptions {
   onState?: (instanceId: string, requestId: string, state: string) => void;
   /** Called when a workflow starts and when it ends. */
   onExecution?: (instanceId: string, requestId: string, event: 'started' | ExecutionStatus) => void;
+  /** Named profiles for chat commands and the new-beacon/drift triggers; default examples/profiles/. */
+  profiles?: Record<string, Record<string, unknown>>;
+  /** The profile new and drifted beacons get (the stack's default profile). */
+  defaultProfile?: string;
   /** Deliver queued messages as soon as they arrive (serve mode); otherwise `drain()` delivers. */
   autoDeliver?: boolean;
-  /** Test hook: stop an execution dead right after this Task state completes (simulates a crash). */
+  /** Test hook: stop the first execution that completes this Task state on this beacon, dead (simulates a crash). */
   interruptAfter?: { state: string; instanceId: string };
 }
 
@@ -106,6 +116,13 @@ export class LocalTwin implements WorkflowStarter {
   private readonly clock: Clock;
   private readonly intake: ReturnType<typeof createIntakeHandler>;
   private readonly tasks: Record<string, (input: unknown) => Promise<unknown>>;
+  /** What the triggers remember (beacons seen, the last drift pass). */
+  readonly fleetMemory = new MemoryFleetMemory();
+  readonly profiles: MemoryProfileStore;
+  /** The scheduled drift check: reviews the previous verify pass (re-applying where checks fail), then sends the next. */
+  readonly driftCheck: () => Promise<DriftCheckResult>;
+  /** The scheduled new-beacon poll: FNMS beacons matched to managed instances by computer name get the default profile. */
+  readonly newBeaconPoll: () => Promise<NewBeaconResult>;
   private readonly failStateErrors: Set<string>;
   private machine: StateMachine | undefined;
 
@@ -127,6 +144,19 @@ export class LocalTwin implements WorkflowStarter {
     const fnmsClient = createFnmsClient(fnms.clientConfig('refreshToken', { baseDelayMs: 20, maxDelayMs: 200 }), {
       getSecret: async () => options.fnms?.refreshToken ?? STUB_REFRESH_TOKEN,
     });
+    this.profiles = new MemoryProfileStore(options.profiles ?? {});
+    const triggerDeps = {
+      commands: this.ssm,
+      memory: this.fleetMemory,
+      profiles: this.profiles,
+      queue: this.requestQueue,
+      beaconTag: LOCAL_BEACON_TAG,
+      defaultProfile: options.defaultProfile ?? DEFAULT_PROFILE,
+    };
+    const drift = createDriftCheckHandler({ ...triggerDeps, clock: this.clock, verifyDocumentName: BEACON_DOCUMENTS.verify, checkEndpoint: 'none' });
+    this.driftCheck = () => drift();
+    const newBeacon = createNewBeaconHandler({ ...triggerDeps, fnms: fnmsClient });
+    this.newBeaconPoll = () => newBeacon({ source: 'beacon-proxy.schedule' });
     const handlers: Record<WorkflowHandlerId, (input: never) => Promise<unknown>> = {
       ResolveTargetFn: createResolveTargetHandler({ commands: this.ssm, beaconTag: LOCAL_BEACON_TAG }),
       AcquireLockFn: createAcquireLockHandler({ lock: this.lock, store: this.store, clock: this.clock, ttlSeconds: WORKFLOW_TIMING.lockTtlSeconds }),
@@ -157,7 +187,8 @@ export class LocalTwin implements WorkflowStarter {
   }
 
   static async create(options: TwinOptions): Promise<LocalTwin> {
-    const [fnms, workflow] = await Promise.all([startFnmsStub(options.fnms ?? {}), loadWorkflow()]);
+    const [fnms, workflow, profiles] = await Promise.all([startFnmsStub(options.fnms ?? {}), loadWorkflow(), options.profiles ?? loadProfiles()]);
+    options = { ...options, profiles };
     await mkdir(options.workDir, { recursive: true });
     return new LocalTwin(options, fnms, workflow);
   }
@@ -171,6 +202,7 @@ export class LocalTwin implements WorkflowStarter {
   };
 
   private delivering: Promise<void> | null = null;
+  private interrupted = false;
 
   private kick(): void {
     this.delivering ??= this.deliver().finally(() => {
@@ -275,7 +307,10 @@ export class LocalTwin implements WorkflowStarter {
         this.options.onState?.(input.instanceId, input.requestId, stateName);
         const result = await handler(stateInput);
         const interrupt = this.options.interruptAfter;
-        if (interrupt && interrupt.state === stateName && interrupt.instanceId === input.instanceId) abort?.();
+        if (!this.interrupted && interrupt && interrupt.state === stateName && interrupt.instanceId === input.instanceId) {
+          this.interrupted = true;
+          abort?.();
+        }
         return result as JSONValue;
       }) as (input: JSONValue) => Promise<JSONValue>;
     }
