@@ -38,7 +38,8 @@ import { createReleaseLockHandler } from '../lambdas/release-lock/handler.js';
 import { createResolveTargetHandler } from '../lambdas/resolve-target/handler.js';
 import { createSendCommandHandler } from '../lambdas/send-command/handler.js';
 import type { WorkflowState } from '../lambdas/workflow/state.js';
-import { STATES, TASK_STATE_HANDLERS, WORKFLOW_TIMING, type WorkflowHandlerId } from '../infra/workflow-states.js';
+import { StackConfigSchema } from '../infra/config.js';
+import { TASK_STATE_HANDLERS, WORKFLOW_TIMING, type WorkflowHandlerId } from '../infra/workflow-states.js';
 import { type FnmsStub, type FnmsStubOptions, STUB_REFRESH_TOKEN, startFnmsStub } from './fnms-stub.js';
 import type { Fleet } from './fleet.js';
 import { type DocumentExecutor, LocalSsm, type ShimLimits } from './ssm-shim.js';
@@ -49,8 +50,10 @@ import { loadWorkflow, type SynthesizedWorkflow } from './workflow-definition.js
 /** The profile the twin's new-beacon and drift triggers apply (examples/profiles/corp-https.json). */
 export const DEFAULT_PROFILE = 'corp-https';
 
-/** The beacon tag the stack's IAM condition and the resolve step require; the built-in fleet carries it. */
-export const LOCAL_BEACON_TAG = { key: 'flexera:beacon', value: 'true' } as const;
+const STACK_DEFAULTS = StackConfigSchema.parse({});
+
+/** The beacon tag the stack's IAM condition and the resolve step require (the stack's default); the built-in fleet carries it. */
+export const LOCAL_BEACON_TAG = { key: STACK_DEFAULTS.beaconTagKey, value: STACK_DEFAULTS.beaconTagValue } as const;
 
 export interface TwinOptions {
   fleet: Fleet;
