@@ -50,7 +50,7 @@ function cell(text: string, width: number): string {
 /** A plain-text table, one row per beacon, for the terminal. */
 export function renderTable(report: RunReport): string {
   const columns = [
-    { title: 'BEACON', width: 30, value: (b: BeaconReport) => `${b.computerName ?? '?'} (${b.instanceId})` },
+    { title: 'BEACON', width: 40, value: (b: BeaconReport) => `${b.computerName ?? '?'} (${b.instanceId})` },
     { title: 'OUTCOME', width: 12, value: (b: BeaconReport) => OUTCOME_MARK[b.outcome] ?? b.outcome.toUpperCase() },
     // What a rolled-back run changed was undone: the count would mislead.
     { title: 'CHANGED', width: 8, value: (b: BeaconReport) => (b.outcome === 'ok' ? String(b.changed.length) : '-') },
