@@ -58,7 +58,7 @@ export function renderTable(report: RunReport): string {
     { title: 'VERSION PINNED', width: 15, value: (b: BeaconReport) => b.pinnedVersion ?? '-' },
     { title: 'WHY', width: 60, value: (b: BeaconReport) => b.reasons[0] ?? (b.outcome === 'ok' && b.changed.length ? `changed: ${b.changed.slice(0, 3).join(', ')}${b.changed.length > 3 ? ', …' : ''}` : '') },
   ];
-  const lines = [columns.map((c) => cell(c.title, c.width)).join(' '), columns.map((c) => '-'.repeat(c.width)).join(' ')];
+  const lines = [columns.map((c) => cell(c.title, c.width)).join(' ').trimEnd(), columns.map((c) => '-'.repeat(c.width)).join(' ')];
   for (const beacon of report.beacons) lines.push(columns.map((c) => cell(c.value(beacon), c.width)).join(' ').trimEnd());
   for (const refused of report.refused) {
     lines.push(`refused request ${refused.requestId ?? '(no id)'} from ${refused.source}: ${refused.error.code} at ${refused.error.field}: ${refused.error.message}`);
