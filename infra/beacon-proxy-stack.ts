@@ -121,6 +121,11 @@ export class BeaconProxyStack extends Stack {
     new CfnOutput(this, 'OutcomeTopicArn', { value: this.notifications.outcomeTopic.topicArn, description: 'Outcomes of every beacon' });
     new CfnOutput(this, 'StateMachineArn', { value: this.workflow.stateMachine.stateMachineArn });
 
-    new Alarms(this, 'Alarms', { alarmTopic: this.notifications.alarmTopic, deadLetterQueue: this.intake.deadLetterQueue, stateMachine: this.workflow.stateMachine });
+    new Alarms(this, 'Alarms', {
+      alarmTopic: this.notifications.alarmTopic,
+      deadLetterQueue: this.intake.deadLetterQueue,
+      stateMachine: this.workflow.stateMachine,
+      entryFunctions: [this.intake.intake.fn, this.api.handler.fn, this.chatOps.handler.fn, this.newBeacon.handler.fn, this.driftCheck.handler.fn],
+    });
   }
 }

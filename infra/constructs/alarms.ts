@@ -1,6 +1,7 @@
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
@@ -11,6 +12,8 @@ export interface AlarmsProps {
   alarmTopic: sns.ITopic;
   deadLetterQueue: sqs.IQueue;
   stateMachine: sfn.IStateMachine;
+  /** Entry functions (intake, API, ChatOps, triggers): an error there means a request may have been lost. */
+  entryFunctions: lambda.IFunction[];
 }
 
 /** What an operator must look at: a message nobody could process, a beacon not configured, FNMS failing. */
@@ -53,6 +56,12 @@ export class Alarms extends Construct {
       'FnmsErrors',
       new cloudwatch.Metric({ namespace: METRICS.namespace, metricName: METRICS.fnmsErrors, dimensionsMap: { service: METRICS.service }, period: Duration.minutes(5), statistic: 'Sum' }),
       'FNMS calls failed after retries: the approved beacon version may not be pinned; check the FNMS URL, the secret and FNMS itself.',
+    );
+    const errors = Object.fromEntries(props.entryFunctions.map((fn, index) => [`e${index}`, fn.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' })]));
+    add(
+      'EntryFunctionErrors',
+      new cloudwatch.MathExpression({ expression: Object.keys(errors).join(' + '), usingMetrics: errors, period: Duration.minutes(5) }),
+      'An entry function (intake, API, ChatOps, new-beacon or drift trigger) failed; see its log group.',
     );
   }
 }

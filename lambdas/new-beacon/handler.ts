@@ -7,11 +7,11 @@
  * between the two triggers is absorbed by the intake's idempotency.
  */
 import type { EventBridgeEvent } from 'aws-lambda';
-import { createFnmsClient, type FnmsApi, parseFnmsConfig } from '../core/fnms/index.js';
+import { createFnmsClient, type FnmsApi, isFnmsError, parseFnmsConfig } from '../core/fnms/index.js';
 import { type BeaconCommands, type FleetMemory, type Log, type ProfileStore, type RequestQueue, silentLog } from '../core/ports.js';
 import * as aws from '../aws/clients.js';
-import { ENV } from '../aws/env-names.js';
-import { env, lambdaEntry, log } from '../aws/runtime.js';
+import { ENV, METRICS } from '../aws/env-names.js';
+import { countMetric, env, lambdaEntry, log } from '../aws/runtime.js';
 import { enqueueDefaultProfile, shortComputerName } from './trigger.js';
 
 export interface NewBeaconDeps {
@@ -23,6 +23,8 @@ export interface NewBeaconDeps {
   beaconTag: { key: string; value: string };
   defaultProfile: string;
   log?: Log;
+  /** Counts FNMS failures (the FnmsErrors metric the alarm watches). */
+  countFnmsError?: () => void;
 }
 
 export type ScheduleEvent = { source: 'beacon-proxy.schedule' };
@@ -61,7 +63,11 @@ export function createNewBeaconHandler(deps: NewBeaconDeps) {
   }
 
   async function fromFnmsList(result: NewBeaconResult): Promise<void> {
-    const [beacons, instances] = await Promise.all([deps.fnms.listBeacons(), deps.commands.findManagedInstances({ tag: deps.beaconTag })]);
+    const listBeacons = deps.fnms.listBeacons().catch((error: unknown) => {
+      if (isFnmsError(error)) deps.countFnmsError?.();
+      throw error;
+    });
+    const [beacons, instances] = await Promise.all([listBeacons, deps.commands.findManagedInstances({ tag: deps.beaconTag })]);
     const byName = new Map<string, string>();
     for (const instance of instances) {
       const name = shortComputerName(instance.computerName);
@@ -105,5 +111,6 @@ export const handler = lambdaEntry(() => {
     beaconTag: aws.beaconTag(),
     defaultProfile: env(ENV.defaultProfile),
     log,
+    countFnmsError: () => countMetric(METRICS.fnmsErrors),
   });
 });

@@ -151,6 +151,8 @@ describe('alarms', () => {
     expect(text).toContain('ApproximateNumberOfMessagesVisible');
     expect(text).toContain('ExecutionsFailed');
     expect(text).toContain('"MetricName":"FnmsErrors"');
+    const entryErrors = alarms.find(([id]) => id.startsWith('AlarmsEntryFunctionErrors'));
+    expect(JSON.stringify(entryErrors).match(/"MetricName":"Errors"/g)).toHaveLength(5);
     for (const [id, alarm] of alarms) {
       expect(alarm.Properties.AlarmActions, id).toEqual([{ Ref: expect.stringMatching(/^NotificationsAlarmTopic/) }]);
       expect(alarm.Properties.Threshold, id).toBe(0);

@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { createInMemoryFnms } from '../../lambdas/core/fnms/index.js';
+import { createInMemoryFnms, FnmsError } from '../../lambdas/core/fnms/index.js';
 import { createDriftCheckHandler, LAST_PASS_KEY, type DriftCheckDeps } from '../../lambdas/drift-check/handler.js';
 import { FixedClock, MemoryBeaconCommands, MemoryFleetMemory, MemoryProfileStore, MemoryRequestQueue } from '../../lambdas/memory/ports.js';
 import { createNewBeaconHandler, instanceIdFromArn, type NewBeaconDeps, type TagChangeEvent } from '../../lambdas/new-beacon/handler.js';
@@ -62,6 +62,17 @@ describe('new beacon', () => {
     expect(instanceIdFromArn(`arn:aws:ec2:eu-west-1:1:instance/${INSTANCE_A}`)).toBe(INSTANCE_A);
     expect(instanceIdFromArn('arn:aws:ssm:eu-west-1:1:managed-instance/mi-0123456789abcdef0')).toBe('mi-0123456789abcdef0');
     expect(instanceIdFromArn('arn:aws:s3:::bucket/instance/i-1')).toBeNull();
+  });
+
+  it('an FNMS failure is counted for the FnmsErrors alarm and fails the run', async () => {
+    let counted = 0;
+    const fnms = createInMemoryFnms();
+    fnms.listBeacons = async () => {
+      throw new FnmsError('listBeacons', 'http', 'FNMS failed on its side (503)', 503, true, 4);
+    };
+    await expect(createNewBeaconHandler({ ...deps, fnms, countFnmsError: () => counted++ })({ source: 'beacon-proxy.schedule' })).rejects.toThrow(/503/);
+    expect(counted).toBe(1);
+    expect(queue.messages).toEqual([]);
   });
 
   it('without the default profile nothing is queued and the failure is loud', async () => {
