@@ -1,0 +1,34 @@
+import { describe, expect, it } from 'vitest';
+import { type RunReport, renderHtml, renderTable } from '../../local/report.js';
+
+const report: RunReport = {
+  tool: 'beacon-proxy local twin',
+  startedAt: '2026-11-27T10:00:00.000Z',
+  finishedAt: '2026-11-27T10:00:30.000Z',
+  dryRun: false,
+  fleetDir: '/tmp/fleet',
+  beacons: [
+    { instanceId: 'i-1', computerName: 'B1', requestId: 'r', outcome: 'ok', changed: ['registry:Common\\https_proxy'], failedChecks: [], beaconVersion: '13.2.0', pinnedVersion: '13.2.0', reasons: [] },
+    { instanceId: 'i-2', computerName: 'B2<script>', requestId: 'r', outcome: 'rolled-back', changed: ['x'], failedChecks: [], beaconVersion: null, pinnedVersion: null, reasons: ['service: <b>failed</b> & gone'] },
+  ],
+  refused: [{ requestId: 'bad', source: 'local', error: { code: 'PAC_UNSUPPORTED', message: 'no PAC', field: 'proxy' } }],
+  fnms: { approvedVersion: '13.2.0', writes: 1 },
+};
+
+describe('the run report', () => {
+  it('the table has one row per beacon, the refused requests and a summary', () => {
+    const table = renderTable(report);
+    expect(table).toMatch(/B1 \(i-1\)\s+OK\s+1\s+0\s+13\.2\.0/);
+    expect(table).toMatch(/ROLLED BACK\s+-/);
+    expect(table).toContain('refused request bad from local: PAC_UNSUPPORTED at proxy: no PAC');
+    expect(table).toContain('2 beacon(s): 1 ok, 1 rolled back; FNMS approved version: 13.2.0');
+  });
+
+  it('the HTML page escapes every value and runs no script', () => {
+    const html = renderHtml(report);
+    expect(html).not.toContain('<script>');
+    expect(html).toContain('B2&lt;script&gt;');
+    expect(html).toContain('service: &lt;b&gt;failed&lt;/b&gt; &amp; gone');
+    expect(html).toContain('PAC_UNSUPPORTED');
+  });
+});
