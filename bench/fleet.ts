@@ -60,12 +60,18 @@ export interface FleetRunOptions {
   retryJitter?: boolean;
   /** Print progress to stderr every 5 s. */
   progress?: boolean;
+  /** Give up waiting after this long and report how far the fleet got. */
+  deadlineMs?: number;
 }
 
 export interface FleetRunResult extends FleetRunOptions {
   /** Lower bound on completion: beacons / rate (the shim's burst allowance ignored). */
   boundMs: number;
   completionMs: number;
+  /** Whether every workflow ended before the deadline; else completionMs is the deadline. */
+  finished: boolean;
+  /** Workflows ended. */
+  done: number;
   /** From the first to the last accepted SendCommand. */
   sendSpanMs: number;
   /** From the request to the first accepted SendCommand (intake, resolve, lock). */
@@ -118,6 +124,9 @@ export async function runFleet(options: FleetRunOptions): Promise<FleetRunResult
   const dir = mkdtempSync(join(tmpdir(), 'beacon-proxy-bench-fleet-'));
   try {
     writeFleet(dir, options.beacons);
+    // Where the executions are (the last Task state each entered), for the progress lines.
+    const stateOf = new Map<string, string>();
+    const inState = new Map<string, number>();
     const fleet = await loadFleet(dir);
     const twin = await LocalTwin.create({
       fleet,
@@ -129,6 +138,12 @@ export async function runFleet(options: FleetRunOptions): Promise<FleetRunResult
         deliveryLatencyMs: options.deliveryLatencyMs,
       },
       msPerSecond: options.msPerSecond,
+      onState: (id, _requestId, state) => {
+        const previous = stateOf.get(id);
+        if (previous) inState.set(previous, (inState.get(previous) ?? 1) - 1);
+        stateOf.set(id, state);
+        inState.set(state, (inState.get(state) ?? 0) + 1);
+      },
       retryJitter: options.retryJitter ?? false,
       fnms: { state: { ...builtinFnmsState(fleet.beacons.map((b) => b.computerName)), approvedVersion: FLEET_BEACON_VERSION } },
     });
@@ -145,7 +160,7 @@ export async function runFleet(options: FleetRunOptions): Promise<FleetRunResult
       ticks += 1;
       if (options.progress && ticks % 20 === 0) {
         const seconds = ((performance.now() - started) / 1000).toFixed(0);
-        process.stderr.write(`  fleet ${options.beacons}: ${seconds} s, ${twin.ssm.sent.length} sent, ${twin.ssm.throttled} throttled, ${twin.results.size} done, heap ${(now.heapUsed / 2 ** 20).toFixed(0)} MB\n`);
+        process.stderr.write(`  fleet ${options.beacons}: ${seconds} s, ${twin.ssm.sent.length} sent, ${twin.ssm.throttled} throttled, ${twin.results.size} done, heap ${(now.heapUsed / 2 ** 20).toFixed(0)} MB; in ${[...inState].filter(([, n]) => n > 0).map(([state, n]) => `${state} ${n}`).join(', ')}\n`);
       }
     }, 250);
     const loop = monitorEventLoopDelay({ resolution: 20 });
@@ -161,8 +176,15 @@ export async function runFleet(options: FleetRunOptions): Promise<FleetRunResult
       account: { kind: 'domain', name: 'CORP\\svc-beacon', passwordSecretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:beacon/svc-beacon-AbCdEf' },
       beaconVersion: { pin: 'current' },
     });
-    await twin.drain();
+    // A run that cannot finish in time still reports how far it got (the bench has ten minutes in all).
+    let deadline: NodeJS.Timeout | undefined;
+    const finished = await Promise.race([
+      twin.drain().then(() => true),
+      new Promise<boolean>((resolve) => (deadline = setTimeout(() => resolve(false), options.deadlineMs ?? 2 ** 31 - 1))),
+    ]);
+    clearTimeout(deadline);
     const completionMs = performance.now() - started;
+    const done = twin.results.size;
     const cpuUsed = process.cpuUsage(cpu);
     loop.disable();
     clearInterval(sampler);
@@ -180,7 +202,7 @@ export async function runFleet(options: FleetRunOptions): Promise<FleetRunResult
       firstSendMs: firstSend - startedAt,
       afterLastSendMs: Date.now() - lastSend,
     };
-    await twin.stop();
+    if (finished) await twin.stop();
     gc();
     const after = process.memoryUsage();
     // The twin keeps every execution's final state, the store, the shim's invocations and the FNMS request log: retained per beacon.
@@ -189,6 +211,8 @@ export async function runFleet(options: FleetRunOptions): Promise<FleetRunResult
       ...options,
       boundMs: (options.beacons / options.sendCommandPerSecond) * 1000,
       completionMs,
+      finished,
+      done,
       ...result,
       outcomes,
       heapBeforeBytes: before.heapUsed,

@@ -61,6 +61,7 @@ export function documentKind(documentName: string): BeaconDocumentKind {
 export class LocalSsm implements BeaconCommands {
   private readonly invocations = new Map<string, Map<string, Invocation>>();
   private readonly beacons: Map<string, FleetBeacon>;
+  private readonly fleetIndex: Map<string, number>;
   private commandCounter = 0;
   private tokens: number;
   private lastRefill = Date.now();
@@ -79,6 +80,7 @@ export class LocalSsm implements BeaconCommands {
     private readonly limits: ShimLimits = {},
   ) {
     this.beacons = new Map(fleet.beacons.map((beacon) => [beacon.instanceId, beacon]));
+    this.fleetIndex = new Map(fleet.beacons.map((beacon, index) => [beacon.instanceId, index]));
     this.tokens = limits.sendCommandPerSecond ?? Number.POSITIVE_INFINITY;
   }
 
@@ -172,8 +174,11 @@ export class LocalSsm implements BeaconCommands {
   }
 
   async findManagedInstances(filter: InstanceFilter): Promise<ManagedInstance[]> {
-    return [...this.beacons.values()]
-      .filter((beacon) => !filter.instanceIds || filter.instanceIds.includes(beacon.instanceId))
+    // Look ids up instead of scanning the fleet: every workflow asks about its one beacon (O(fleet) per call made big fleets quadratic).
+    const candidates = filter.instanceIds
+      ? [...new Set(filter.instanceIds)].flatMap((id) => this.beacons.get(id) ?? []).sort((a, b) => this.fleetIndex.get(a.instanceId)! - this.fleetIndex.get(b.instanceId)!)
+      : [...this.beacons.values()];
+    return candidates
       .filter((beacon) => !filter.tag || beacon.tags[filter.tag.key] === filter.tag.value)
       .map((beacon) => ({
         instanceId: beacon.instanceId,
