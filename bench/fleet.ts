@@ -205,8 +205,6 @@ export async function runFleet(options: FleetRunOptions): Promise<FleetRunResult
     if (finished) await twin.stop();
     gc();
     const after = process.memoryUsage();
-    // The twin keeps every execution's final state, the store, the shim's invocations and the FNMS request log: retained per beacon.
-    void twin;
     return {
       ...options,
       boundMs: (options.beacons / options.sendCommandPerSecond) * 1000,
