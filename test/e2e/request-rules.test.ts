@@ -54,6 +54,22 @@ describe('requests the pipeline refuses', () => {
   });
 });
 
+describe('the FNMS version pin', () => {
+  it('FNMS answering 503 twice then 200 pins the version once; "latest" becomes the beacon\'s release', async () => {
+    harness = await startTwin([oneBeacon()]);
+    const fnms = harness.twin.fnms;
+    fnms.failNext(fnms.paths.beaconSettings, 503, 2);
+    harness.twin.submit(requestFor([BEACON], { requestId: 'e2e-flaky-fnms' }));
+    await harness.twin.drain();
+    expect(await beaconStates(harness.twin, 'e2e-flaky-fnms')).toEqual({ [BEACON]: 'ok' });
+    expect(fnms.requests.filter((r) => r.status === 503)).toHaveLength(2);
+    expect(fnms.requestsTo(fnms.paths.approvedVersion, 'PUT')).toHaveLength(1);
+    expect(fnms.state.approvedVersion).toBe(BUILTIN_BEACON_VERSION);
+    const status = await harness.twin.store.getRequestStatus('e2e-flaky-fnms');
+    expect(status!.beacons[0]!.pinnedVersion ?? status!.audit.find((e) => e.event === 'fnms.pinned')?.detail?.version).toBe(BUILTIN_BEACON_VERSION);
+  });
+});
+
 describe('idempotency and the per-beacon lock', () => {
   it('the same requestId sent twice is processed once', async () => {
     harness = await startTwin([oneBeacon()]);
