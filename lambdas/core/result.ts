@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { LIMITS } from './limits.js';
 
 /** One read-back comparison made on the beacon. */
@@ -16,20 +16,15 @@ export type Check = z.infer<typeof CheckSchema>;
  */
 export const ResultLineSchema = z.looseObject({
   ok: z.boolean(),
-  document: z.enum(['configure', 'verify', 'rollback']).optional(),
-  requestId: z.string().nullable().optional(),
+  document: z.optional(z.enum(['configure', 'verify', 'rollback'])),
+  requestId: z.nullish(z.string()),
   changed: z.array(z.string()),
   checks: z.array(CheckSchema),
-  beaconVersion: z.string().nullable(),
-  captureId: z.string().nullable(),
-  error: z
-    .object({ code: z.string(), message: z.string(), step: z.string().nullable().optional() })
-    .nullable(),
-  rollback: z
-    .object({ attempted: z.boolean(), ok: z.boolean(), restored: z.array(z.string()).optional(), error: z.string().nullable().optional() })
-    .nullable()
-    .optional(),
-  tasksFound: z.array(z.string()).optional(),
+  beaconVersion: z.nullable(z.string()),
+  captureId: z.nullable(z.string()),
+  error: z.nullable(z.object({ code: z.string(), message: z.string(), step: z.nullish(z.string()) })),
+  rollback: z.nullish(z.object({ attempted: z.boolean(), ok: z.boolean(), restored: z.optional(z.array(z.string())), error: z.nullish(z.string()) })),
+  tasksFound: z.optional(z.array(z.string())),
 });
 export type ResultLine = z.infer<typeof ResultLineSchema>;
 

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { RequestError } from '../errors.js';
 import { LIMITS } from '../limits.js';
 import { type BeaconRequest, type RequestInput, type Target, parseRequest } from '../request.js';
@@ -46,8 +46,8 @@ export function buildRequestFromProfile(profile: unknown, target: Target, reques
 
 /** Allowlist configuration as stored (e.g. a JSON parameter). */
 export const ChatAllowlistSchema = z.strictObject({
-  users: z.array(z.string().min(1)),
-  channels: z.array(z.string().min(1)),
+  users: z.array(z.string().check(z.minLength(1))),
+  channels: z.array(z.string().check(z.minLength(1))),
 });
 
 /** True when both the user and the channel are allowlisted (`*` admits any). Empty lists admit nobody. */

@@ -1,25 +1,25 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { type FnmsClientDeps, type FnmsConfig, type FnmsConfigInput, parseFnmsConfig } from './config.js';
 import { FnmsError, type FnmsFailureKind, type FnmsOperation } from './errors.js';
 import { decidePin, isLatestVersion } from './pin.js';
 import { type BeaconSettings, type FnmsApi, type FnmsBeacon, LATEST_VERSION, type PinOutcome, type SetApprovedVersionOptions } from './types.js';
 
 const BeaconWireSchema = z.looseObject({
-  id: z.union([z.string().min(1), z.number().int()]).transform(String),
-  name: z.string().min(1),
-  computerName: z.string().min(1).optional(),
-  version: z.string().nullable().optional(),
-  lastContact: z.string().nullable().optional(),
+  id: z.pipe(z.union([z.string().check(z.minLength(1)), z.int()]), z.transform(String)),
+  name: z.string().check(z.minLength(1)),
+  computerName: z.optional(z.string().check(z.minLength(1))),
+  version: z.nullish(z.string()),
+  lastContact: z.nullish(z.string()),
 });
 const BeaconListSchema = z.looseObject({ beacons: z.array(BeaconWireSchema) });
 const SettingsSchema = z.looseObject({
-  approvedVersion: z.string().min(1),
-  availableVersions: z.array(z.string()).optional(),
+  approvedVersion: z.string().check(z.minLength(1)),
+  availableVersions: z.optional(z.array(z.string())),
 });
-const PutAnswerSchema = z.looseObject({ approvedVersion: z.string().min(1) });
+const PutAnswerSchema = z.looseObject({ approvedVersion: z.string().check(z.minLength(1)) });
 const TokenAnswerSchema = z.looseObject({
-  access_token: z.string().min(1),
-  expires_in: z.coerce.number().positive(),
+  access_token: z.string().check(z.minLength(1)),
+  expires_in: z.coerce.number().check(z.positive()),
 });
 
 /** An FNMS client: the adapter contract plus control over the token cache. */
@@ -249,7 +249,7 @@ export function createFnmsClient(configInput: FnmsConfigInput | FnmsConfig, deps
     }
   }
 
-  function parseAnswer<T>(operation: FnmsOperation, schema: z.ZodType<T>, answer: HttpAnswer): T {
+  function parseAnswer<T>(operation: FnmsOperation, schema: z.ZodMiniType<T>, answer: HttpAnswer): T {
     const parsed = schema.safeParse(safeJson(answer.text));
     if (!parsed.success) {
       const issue = parsed.error.issues[0];

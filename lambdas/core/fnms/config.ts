@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 
 /**
  * Default paths of the adapter's HTTP contract, relative to `baseUrl`. Flexera does not publish one fixed
@@ -16,39 +16,40 @@ export const DEFAULT_FNMS_PATHS = {
 /** Flexera One's token endpoint (EU and APAC tenants use login.flexera.eu / login.flexera.au). */
 export const FLEXERA_ONE_TOKEN_URL = 'https://login.flexera.com/oidc/token';
 
-const path = z.string().regex(/^\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$/, 'a path starting with /');
+const path = z.string().check(z.regex(/^\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$/, 'a path starting with /'));
 const httpUrl = z.url({ protocol: /^https?$/ });
 
 export const FnmsConfigSchema = z.strictObject({
   /** Root of the FNMS API or of the on-premises gateway, e.g. https://fnms.corp.example. */
   baseUrl: httpUrl,
-  paths: z
-    .strictObject({
-      beacons: path.default(DEFAULT_FNMS_PATHS.beacons),
-      beaconSettings: path.default(DEFAULT_FNMS_PATHS.beaconSettings),
-      approvedVersion: path.default(DEFAULT_FNMS_PATHS.approvedVersion),
-    })
-    .prefault({}),
+  paths: z.prefault(
+    z.strictObject({
+      beacons: z._default(path, DEFAULT_FNMS_PATHS.beacons),
+      beaconSettings: z._default(path, DEFAULT_FNMS_PATHS.beaconSettings),
+      approvedVersion: z._default(path, DEFAULT_FNMS_PATHS.approvedVersion),
+    }),
+    {},
+  ),
   auth: z.discriminatedUnion('kind', [
     /** Flexera One: the secret is a refresh token, exchanged at `tokenUrl` for a short-lived access token. */
     z.strictObject({
       kind: z.literal('refreshToken'),
-      tokenUrl: httpUrl.default(FLEXERA_ONE_TOKEN_URL),
+      tokenUrl: z._default(httpUrl, FLEXERA_ONE_TOKEN_URL),
       /** Renew the access token this long before it expires. */
-      refreshSkewSeconds: z.number().int().min(0).max(3600).default(60),
+      refreshSkewSeconds: z._default(z.int().check(z.minimum(0), z.maximum(3600)), 60),
     }),
     /** On-premises gateway: the secret is a static bearer token. */
     z.strictObject({ kind: z.literal('bearer') }),
   ]),
   /** Per-attempt timeout of every HTTP call (token calls included). */
-  timeoutMs: z.number().int().min(1).max(120_000).default(10_000),
+  timeoutMs: z._default(z.int().check(z.minimum(1), z.maximum(120_000)), 10_000),
   /** Attempts per call, the first included; 1 disables retries. */
-  maxAttempts: z.number().int().min(1).max(10).default(4),
+  maxAttempts: z._default(z.int().check(z.minimum(1), z.maximum(10)), 4),
   /** First backoff delay; doubles per retry, with jitter, capped at `maxDelayMs`. */
-  baseDelayMs: z.number().int().min(0).max(60_000).default(250),
-  maxDelayMs: z.number().int().min(0).max(300_000).default(8_000),
+  baseDelayMs: z._default(z.int().check(z.minimum(0), z.maximum(60_000)), 250),
+  maxDelayMs: z._default(z.int().check(z.minimum(0), z.maximum(300_000)), 8_000),
   /** A Retry-After longer than this is capped to it (the workflow retries later anyway). */
-  maxRetryAfterMs: z.number().int().min(0).max(300_000).default(30_000),
+  maxRetryAfterMs: z._default(z.int().check(z.minimum(0), z.maximum(300_000)), 30_000),
 });
 
 /** Validated FNMS client configuration, defaults filled in. */
