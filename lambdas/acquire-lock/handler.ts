@@ -1,7 +1,8 @@
 /** AcquireLock: one workflow per beacon at a time. A busy beacon throws BeaconBusyError, which the state machine retries with backoff. */
 import { BeaconBusyError, type BeaconLock, type Clock, type RequestStore } from '../core/ports.js';
 import type { LockStepResult } from '../workflow/state.js';
-import * as aws from '../aws/clients.js';
+import * as awsDynamo from '../aws/clients/dynamo.js';
+import * as awsSdk from '../aws/clients/sdk.js';
 import { ENV } from '../aws/env-names.js';
 import { lambdaEntry, numberEnv } from '../aws/runtime.js';
 
@@ -33,5 +34,5 @@ export function createAcquireLockHandler(deps: AcquireLockDeps) {
 }
 
 export const handler = lambdaEntry(() =>
-  createAcquireLockHandler({ lock: aws.beaconLock(), store: aws.requestStore(), clock: aws.clock, ttlSeconds: numberEnv(ENV.lockTtlSeconds, 3 * 60 * 60) }),
+  createAcquireLockHandler({ lock: awsDynamo.beaconLock(), store: awsDynamo.requestStore(), clock: awsSdk.clock, ttlSeconds: numberEnv(ENV.lockTtlSeconds, 3 * 60 * 60) }),
 );

@@ -1,14 +1,12 @@
 /** Lambda plumbing shared by the handlers: environment, Powertools, lazily built dependencies. */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import { Tracer } from '@aws-lambda-powertools/tracer';
 import type { Context } from 'aws-lambda';
 import type { Log } from '../core/ports.js';
 import { type EnvName, METRICS } from './env-names.js';
 
 export const logger = new Logger({ serviceName: METRICS.service });
 export const metrics = new Metrics({ namespace: METRICS.namespace, serviceName: METRICS.service });
-export const tracer = new Tracer({ serviceName: 'beacon-proxy' });
 
 export const log: Log = {
   info: (message, extra) => logger.info(message, extra ?? {}),
@@ -50,7 +48,6 @@ export function lambdaEntry<E, R>(build: () => LambdaHandler<E, R> | ((event: E)
   return async (event, context) => {
     handler ??= build() as LambdaHandler<E, R>;
     logger.addContext(context);
-    tracer.annotateColdStart();
     try {
       return await handler(event, context);
     } finally {

@@ -31,7 +31,11 @@ import {
 } from '../core/chatops/index.js';
 import { isRequestError } from '../core/errors.js';
 import { type Clock, type FleetMemory, type Log, type ProfileStore, type ReplyTo, type RequestQueue, type RequestStore, type SecretSource, silentLog } from '../core/ports.js';
-import * as aws from '../aws/clients.js';
+import * as awsDynamo from '../aws/clients/dynamo.js';
+import * as awsSdk from '../aws/clients/sdk.js';
+import * as awsSecrets from '../aws/clients/secrets.js';
+import * as awsSqs from '../aws/clients/sqs.js';
+import * as awsSsm from '../aws/clients/ssm.js';
 import { ENV } from '../aws/env-names.js';
 import { env, lambdaEntry, log } from '../aws/runtime.js';
 
@@ -167,15 +171,15 @@ export const handler = lambdaEntry(() => {
   const slackSecretName = env(ENV.slackSecretName);
   const teamsSecretName = env(ENV.teamsSecretName);
   return createChatOpsHandler({
-    secrets: aws.secretSource([slackSecretName, teamsSecretName]),
+    secrets: awsSecrets.secretSource([slackSecretName, teamsSecretName]),
     slackSecretName,
     teamsSecretName,
     allowlist: allowlistFrom(env(ENV.chatAllowlist)),
-    profiles: aws.profileStore(),
-    queue: aws.requestQueue(),
-    store: aws.requestStore(),
-    memory: aws.fleetMemory(),
-    clock: aws.clock,
+    profiles: awsSsm.profileStore(),
+    queue: awsSqs.requestQueue(),
+    store: awsDynamo.requestStore(),
+    memory: awsDynamo.fleetMemory(),
+    clock: awsSdk.clock,
     log,
   });
 });

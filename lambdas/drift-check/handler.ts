@@ -10,7 +10,11 @@ import { DOCUMENT_PARAMETERS } from '../core/document-contract.js';
 import { type BeaconCommands, type Clock, type FleetMemory, type Log, type ProfileStore, type RequestQueue, silentLog } from '../core/ports.js';
 import { LIMITS } from '../core/limits.js';
 import { judgeResult } from '../core/result.js';
-import * as aws from '../aws/clients.js';
+import * as awsConfig from '../aws/clients/config.js';
+import * as awsDynamo from '../aws/clients/dynamo.js';
+import * as awsSdk from '../aws/clients/sdk.js';
+import * as awsSqs from '../aws/clients/sqs.js';
+import * as awsSsm from '../aws/clients/ssm.js';
 import { ENV } from '../aws/env-names.js';
 import { env, lambdaEntry, log, optionalEnv } from '../aws/runtime.js';
 import { FINAL_COMMAND_STATUSES } from '../poll-command/handler.js';
@@ -97,14 +101,14 @@ export function createDriftCheckHandler(deps: DriftCheckDeps) {
 
 export const handler = lambdaEntry(() =>
   createDriftCheckHandler({
-    commands: aws.beaconCommands(),
-    memory: aws.fleetMemory(),
-    profiles: aws.profileStore(),
-    queue: aws.requestQueue(),
-    clock: aws.clock,
-    beaconTag: aws.beaconTag(),
+    commands: awsSsm.beaconCommands(),
+    memory: awsDynamo.fleetMemory(),
+    profiles: awsSsm.profileStore(),
+    queue: awsSqs.requestQueue(),
+    clock: awsSdk.clock,
+    beaconTag: awsConfig.beaconTag(),
     defaultProfile: env(ENV.defaultProfile),
-    verifyDocumentName: aws.documentNames().verify,
+    verifyDocumentName: awsConfig.documentNames().verify,
     checkEndpoint: optionalEnv(ENV.verifyCheckEndpoint) ?? 'none',
     log,
   }),

@@ -6,6 +6,7 @@
  */
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
+import { Tracer } from '@aws-lambda-powertools/tracer';
 import { isRequestError, RequestError } from '../core/errors.js';
 import {
   type BeaconCommands,
@@ -20,7 +21,11 @@ import {
 } from '../core/ports.js';
 import { type BeaconRequest, PATTERNS, parseRequestJson } from '../core/request.js';
 import { MESSAGE_ATTRIBUTES } from './message-attributes.js';
-import * as aws from '../aws/clients.js';
+import * as awsDynamo from '../aws/clients/dynamo.js';
+import * as awsSdk from '../aws/clients/sdk.js';
+import * as awsSfn from '../aws/clients/sfn.js';
+import * as awsSns from '../aws/clients/sns.js';
+import * as awsSsm from '../aws/clients/ssm.js';
 import { ENV } from '../aws/env-names.js';
 import { powertoolsIdempotency } from '../aws/idempotency.js';
 import { countMetric, env, lambdaEntry, log } from '../aws/runtime.js';
@@ -190,15 +195,25 @@ export function createIntakeHandler(deps: IntakeDeps) {
   };
 }
 
-export const handler = lambdaEntry(() =>
+// The intake is the front door every request passes: its SDK calls are traced (X-Ray subsegments). The other
+// functions rely on Lambda's active tracing alone, which keeps the X-Ray SDK out of their bundles.
+const tracer = new Tracer({ serviceName: 'beacon-proxy' });
+awsSdk.instrumentClients((client) => tracer.captureAWSv3Client(client));
+
+const intake = lambdaEntry(() =>
   createIntakeHandler({
-    store: aws.requestStore(),
-    commands: aws.beaconCommands(),
-    workflows: aws.workflowStarter(),
-    notifier: aws.notifier(),
-    clock: aws.clock,
+    store: awsDynamo.requestStore(),
+    commands: awsSsm.beaconCommands(),
+    workflows: awsSfn.workflowStarter(),
+    notifier: awsSns.notifier(),
+    clock: awsSdk.clock,
     idempotency: powertoolsIdempotency(env(ENV.idempotencyTableName)),
     log,
     count: (metric, value) => countMetric(metric, value),
   }),
 );
+
+export const handler: typeof intake = async (event, context) => {
+  tracer.annotateColdStart();
+  return intake(event, context);
+};

@@ -9,7 +9,11 @@
 import type { EventBridgeEvent } from 'aws-lambda';
 import { createFnmsClient, type FnmsApi, isFnmsError, parseFnmsConfig } from '../core/fnms/index.js';
 import { type BeaconCommands, type FleetMemory, type Log, type ProfileStore, type RequestQueue, silentLog } from '../core/ports.js';
-import * as aws from '../aws/clients.js';
+import * as awsConfig from '../aws/clients/config.js';
+import * as awsDynamo from '../aws/clients/dynamo.js';
+import * as awsSecrets from '../aws/clients/secrets.js';
+import * as awsSqs from '../aws/clients/sqs.js';
+import * as awsSsm from '../aws/clients/ssm.js';
 import { ENV, METRICS } from '../aws/env-names.js';
 import { countMetric, env, lambdaEntry, log } from '../aws/runtime.js';
 import { enqueueDefaultProfile, shortComputerName } from './trigger.js';
@@ -101,14 +105,14 @@ export function createNewBeaconHandler(deps: NewBeaconDeps) {
 
 export const handler = lambdaEntry(() => {
   const secretName = env(ENV.fnmsSecretName);
-  const secrets = aws.secretSource([secretName]);
+  const secrets = awsSecrets.secretSource([secretName]);
   return createNewBeaconHandler({
     fnms: createFnmsClient(parseFnmsConfig(JSON.parse(env(ENV.fnmsConfig))), { getSecret: () => secrets.getSecret(secretName) }),
-    commands: aws.beaconCommands(),
-    memory: aws.fleetMemory(),
-    profiles: aws.profileStore(),
-    queue: aws.requestQueue(),
-    beaconTag: aws.beaconTag(),
+    commands: awsSsm.beaconCommands(),
+    memory: awsDynamo.fleetMemory(),
+    profiles: awsSsm.profileStore(),
+    queue: awsSqs.requestQueue(),
+    beaconTag: awsConfig.beaconTag(),
     defaultProfile: env(ENV.defaultProfile),
     log,
     countFnmsError: () => countMetric(METRICS.fnmsErrors),

@@ -2,7 +2,7 @@
 import type { Notifier } from '../core/ports.js';
 import { describeOutcome } from '../workflow/outcome.js';
 import type { WorkflowState } from '../workflow/state.js';
-import * as aws from '../aws/clients.js';
+import * as awsSns from '../aws/clients/sns.js';
 import { lambdaEntry } from '../aws/runtime.js';
 
 export interface NotifyRequesterDeps {
@@ -21,4 +21,4 @@ export function createNotifyRequesterHandler(deps: NotifyRequesterDeps) {
   };
 }
 
-export const handler = lambdaEntry(() => createNotifyRequesterHandler({ notifier: aws.notifier() }));
+export const handler = lambdaEntry(() => createNotifyRequesterHandler({ notifier: awsSns.notifier() }));

@@ -6,7 +6,9 @@
  */
 import { isRequestError } from '../core/errors.js';
 import { createFnmsClient, type FnmsApi, isFnmsError, parseFnmsConfig, pinBeaconVersion } from '../core/fnms/index.js';
-import * as aws from '../aws/clients.js';
+import * as awsDynamo from '../aws/clients/dynamo.js';
+import * as awsSdk from '../aws/clients/sdk.js';
+import * as awsSecrets from '../aws/clients/secrets.js';
 import { ENV, METRICS } from '../aws/env-names.js';
 import { countMetric, env, lambdaEntry, log } from '../aws/runtime.js';
 import { type Clock, type Log, type RequestStore, TransientError, silentLog } from '../core/ports.js';
@@ -62,7 +64,7 @@ export function createPinVersionHandler(deps: PinVersionDeps) {
 
 export const handler = lambdaEntry(() => {
   const secretName = env(ENV.fnmsSecretName);
-  const secrets = aws.secretSource([secretName]);
+  const secrets = awsSecrets.secretSource([secretName]);
   const fnms = createFnmsClient(parseFnmsConfig(JSON.parse(env(ENV.fnmsConfig))), {
     // Called again after a 401: read the secret fresh in case it was rotated.
     getSecret: async () => {
@@ -71,5 +73,5 @@ export const handler = lambdaEntry(() => {
       return value;
     },
   });
-  return createPinVersionHandler({ fnms, store: aws.requestStore(), clock: aws.clock, log, countFnmsError: () => countMetric(METRICS.fnmsErrors) });
+  return createPinVersionHandler({ fnms, store: awsDynamo.requestStore(), clock: awsSdk.clock, log, countFnmsError: () => countMetric(METRICS.fnmsErrors) });
 });

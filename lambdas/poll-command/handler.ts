@@ -4,7 +4,8 @@
  */
 import type { BeaconCommands, Clock } from '../core/ports.js';
 import type { PollResult } from '../workflow/state.js';
-import * as aws from '../aws/clients.js';
+import * as awsSdk from '../aws/clients/sdk.js';
+import * as awsSsm from '../aws/clients/ssm.js';
 import { ENV } from '../aws/env-names.js';
 import { lambdaEntry, numberEnv } from '../aws/runtime.js';
 
@@ -48,8 +49,8 @@ export function createPollCommandHandler(deps: PollCommandDeps) {
 
 export const handler = lambdaEntry(() =>
   createPollCommandHandler({
-    commands: aws.beaconCommands(),
-    clock: aws.clock,
+    commands: awsSsm.beaconCommands(),
+    clock: awsSdk.clock,
     timeoutSeconds: numberEnv(ENV.commandTimeoutSeconds, 1800),
     firstPollSeconds: numberEnv(ENV.firstPollSeconds, 5),
     maxPollSeconds: numberEnv(ENV.maxPollSeconds, 60),

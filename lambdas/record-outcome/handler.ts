@@ -2,7 +2,8 @@
 import type { Clock, RequestStore } from '../core/ports.js';
 import { describeOutcome } from '../workflow/outcome.js';
 import type { RecordedOutcome, WorkflowState } from '../workflow/state.js';
-import * as aws from '../aws/clients.js';
+import * as awsDynamo from '../aws/clients/dynamo.js';
+import * as awsSdk from '../aws/clients/sdk.js';
 import { lambdaEntry } from '../aws/runtime.js';
 
 export interface RecordOutcomeDeps {
@@ -36,4 +37,4 @@ export function createRecordOutcomeHandler(deps: RecordOutcomeDeps) {
   };
 }
 
-export const handler = lambdaEntry(() => createRecordOutcomeHandler({ store: aws.requestStore(), clock: aws.clock }));
+export const handler = lambdaEntry(() => createRecordOutcomeHandler({ store: awsDynamo.requestStore(), clock: awsSdk.clock }));

@@ -1,6 +1,6 @@
 /** ReleaseLock: the finally of the workflow. Releasing a lock this execution does not hold is a no-op. */
 import type { BeaconLock } from '../core/ports.js';
-import * as aws from '../aws/clients.js';
+import * as awsDynamo from '../aws/clients/dynamo.js';
 import { lambdaEntry } from '../aws/runtime.js';
 
 export interface ReleaseLockDeps {
@@ -18,4 +18,4 @@ export function createReleaseLockHandler(deps: ReleaseLockDeps) {
   };
 }
 
-export const handler = lambdaEntry(() => createReleaseLockHandler({ lock: aws.beaconLock() }));
+export const handler = lambdaEntry(() => createReleaseLockHandler({ lock: awsDynamo.beaconLock() }));

@@ -8,7 +8,8 @@ import { documentParameters, renderDesiredState } from '../core/desired-state.js
 import { isRequestError } from '../core/errors.js';
 import { type Log, type RequestQueue, type RequestStore, silentLog } from '../core/ports.js';
 import { PATTERNS, parseRequestJson } from '../core/request.js';
-import * as aws from '../aws/clients.js';
+import * as awsDynamo from '../aws/clients/dynamo.js';
+import * as awsSqs from '../aws/clients/sqs.js';
 import { lambdaEntry, log } from '../aws/runtime.js';
 
 export interface RequestsApiDeps {
@@ -76,4 +77,4 @@ export function createRequestsApiHandler(deps: RequestsApiDeps) {
   };
 }
 
-export const handler = lambdaEntry(() => createRequestsApiHandler({ queue: aws.requestQueue(), store: aws.requestStore(), log }));
+export const handler = lambdaEntry(() => createRequestsApiHandler({ queue: awsSqs.requestQueue(), store: awsDynamo.requestStore(), log }));

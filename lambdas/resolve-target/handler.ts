@@ -1,7 +1,8 @@
 /** ResolveTarget: is this beacon SSM-managed, Windows, online and tagged as a beacon? Skips say why. */
 import type { BeaconCommands } from '../core/ports.js';
 import type { ResolveResult } from '../workflow/state.js';
-import * as aws from '../aws/clients.js';
+import * as awsConfig from '../aws/clients/config.js';
+import * as awsSsm from '../aws/clients/ssm.js';
 import { lambdaEntry } from '../aws/runtime.js';
 
 export interface ResolveTargetDeps {
@@ -34,4 +35,4 @@ export function createResolveTargetHandler(deps: ResolveTargetDeps) {
   };
 }
 
-export const handler = lambdaEntry(() => createResolveTargetHandler({ commands: aws.beaconCommands(), beaconTag: aws.beaconTag() }));
+export const handler = lambdaEntry(() => createResolveTargetHandler({ commands: awsSsm.beaconCommands(), beaconTag: awsConfig.beaconTag() }));

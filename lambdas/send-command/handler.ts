@@ -8,7 +8,10 @@ import { DOCUMENT_PARAMETERS, type BeaconDocumentKind } from '../core/document-c
 import type { BeaconCommands, Clock, RequestStore } from '../core/ports.js';
 import { parseRequest } from '../core/request.js';
 import type { SendResult } from '../workflow/state.js';
-import * as aws from '../aws/clients.js';
+import * as awsConfig from '../aws/clients/config.js';
+import * as awsDynamo from '../aws/clients/dynamo.js';
+import * as awsSdk from '../aws/clients/sdk.js';
+import * as awsSsm from '../aws/clients/ssm.js';
 import { lambdaEntry } from '../aws/runtime.js';
 
 export interface SendCommandDeps {
@@ -49,5 +52,5 @@ export function createSendCommandHandler(deps: SendCommandDeps) {
 }
 
 export const handler = lambdaEntry(() =>
-  createSendCommandHandler({ commands: aws.beaconCommands(), store: aws.requestStore(), clock: aws.clock, documentNames: aws.documentNames() }),
+  createSendCommandHandler({ commands: awsSsm.beaconCommands(), store: awsDynamo.requestStore(), clock: awsSdk.clock, documentNames: awsConfig.documentNames() }),
 );

@@ -1,0 +1,12 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoBeaconLock, DynamoFleetMemory, DynamoRequestStore, documentClient } from '../dynamo.js';
+import { ENV } from '../env-names.js';
+import { env } from '../runtime.js';
+import { clock, instrumented } from './sdk.js';
+
+let db: ReturnType<typeof documentClient> | undefined;
+const dynamo = () => (db ??= documentClient(instrumented(new DynamoDBClient({}))));
+
+export const requestStore = () => new DynamoRequestStore(dynamo(), env(ENV.tableName));
+export const beaconLock = () => new DynamoBeaconLock(dynamo(), env(ENV.tableName), clock);
+export const fleetMemory = () => new DynamoFleetMemory(dynamo(), env(ENV.tableName), clock);
