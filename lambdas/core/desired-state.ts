@@ -134,17 +134,34 @@ export function renderDesiredState(request: BeaconRequest, options: RenderOption
   return state;
 }
 
-function assertBeaconSafe(value: unknown, path: string): void {
-  if (typeof value === 'string') {
-    if (!BEACON_SAFE_TEXT.test(value)) throw new Error(`internal: ${path} holds a character that must never reach a beacon`);
-  } else if (Array.isArray(value)) {
-    value.forEach((entry, index) => assertBeaconSafe(entry, `${path}[${index}]`));
+/** True when every key and string in the value matches BEACON_SAFE_TEXT (no paths built: this runs per request). */
+function beaconSafe(value: unknown): boolean {
+  if (typeof value === 'string') return BEACON_SAFE_TEXT.test(value);
+  if (Array.isArray(value)) return value.every(beaconSafe);
+  if (value !== null && typeof value === 'object') {
+    for (const key in value) if (!BEACON_SAFE_TEXT.test(key) || !beaconSafe((value as Record<string, unknown>)[key])) return false;
+  }
+  return true;
+}
+
+function unsafePath(value: unknown, path: string): string | null {
+  if (typeof value === 'string') return BEACON_SAFE_TEXT.test(value) ? null : path;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i += 1) {
+      const found = unsafePath(value[i], `${path}[${i}]`);
+      if (found) return found;
+    }
   } else if (value !== null && typeof value === 'object') {
     for (const [key, entry] of Object.entries(value)) {
-      assertBeaconSafe(key, `${path}.${key}`);
-      assertBeaconSafe(entry, `${path}.${key}`);
+      const found = BEACON_SAFE_TEXT.test(key) ? unsafePath(entry, `${path}.${key}`) : `${path}.${key}`;
+      if (found) return found;
     }
   }
+  return null;
+}
+
+function assertBeaconSafe(value: unknown, path: string): void {
+  if (!beaconSafe(value)) throw new Error(`internal: ${unsafePath(value, path)} holds a character that must never reach a beacon`);
 }
 
 function buildDesiredState(request: BeaconRequest, options: RenderOptions): DesiredState {
