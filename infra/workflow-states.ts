@@ -87,4 +87,10 @@ export const WORKFLOW_TIMING = {
   firstPollSeconds: 5,
   maxPollSeconds: 60,
   busyRetry: { intervalSeconds: 30, backoffRate: 2, maxAttempts: 5, maxDelaySeconds: 300 },
+  /**
+   * SendCommand throttling across a large fleet: SSM has no published rate, so every workflow of a big tag
+   * target competes for it. Short, jittered, capped waits and many attempts keep the rate in use (a long
+   * backoff leaves it idle) and cover about nine minutes, enough for 10,000 beacons at 20 sends a second.
+   */
+  sendThrottleRetry: { intervalSeconds: 1, backoffRate: 1.5, maxAttempts: 40, maxDelaySeconds: 15 },
 } as const;

@@ -101,7 +101,7 @@ export class BeaconWorkflow extends Construct {
   }
 
   private definition(props: BeaconWorkflowProps): sfn.IChainable {
-    const task = (stateName: string, fn: lambda.IFunction, resultPath: string, payload?: Record<string, unknown>) => {
+    const task = (stateName: string, fn: lambda.IFunction, resultPath: string, payload?: Record<string, unknown>, options: { sendsCommand?: boolean } = {}) => {
       const invoke = new tasks.LambdaInvoke(this, stateName, {
         stateName,
         lambdaFunction: fn,
@@ -112,6 +112,18 @@ export class BeaconWorkflow extends Construct {
         ...(payload ? { payload: sfn.TaskInput.fromObject(payload) } : {}),
       });
       invoke.addRetry({ errors: LAMBDA_SERVICE_ERRORS, interval: Duration.seconds(2), backoffRate: 2, maxAttempts: 6, jitterStrategy: sfn.JitterType.FULL });
+      if (options.sendsCommand) {
+        // Matched before the general retrier below: a throttled SendCommand retries soon and for long.
+        const send = WORKFLOW_TIMING.sendThrottleRetry;
+        invoke.addRetry({
+          errors: [RETRYABLE_ERRORS.throttled],
+          interval: Duration.seconds(send.intervalSeconds),
+          backoffRate: send.backoffRate,
+          maxAttempts: send.maxAttempts,
+          maxDelay: Duration.seconds(send.maxDelaySeconds),
+          jitterStrategy: sfn.JitterType.FULL,
+        });
+      }
       invoke.addRetry({
         errors: [RETRYABLE_ERRORS.throttled, RETRYABLE_ERRORS.transient, 'States.Timeout'],
         interval: Duration.seconds(5),
@@ -191,7 +203,7 @@ export class BeaconWorkflow extends Construct {
       ...ids,
       // The configure document keys its capture by request id.
       captureId: path.stringAt('$.requestId'),
-    });
+    }, { sendsCommand: true });
     sendRollback.addCatch(rollbackFailed, caught);
     const rollback = pollLoop(
       { start: STATES.startRollbackPolling, wait: STATES.waitForRollback, poll: STATES.pollRollback, check: STATES.checkRollbackDone, judge: STATES.judgeRollback },
@@ -216,7 +228,7 @@ export class BeaconWorkflow extends Construct {
     pin.next(new sfn.Choice(this, STATES.checkPin).when(sfn.Condition.booleanEquals('$.pin.pinned', true), configured).otherwise(pinFailed));
 
     // Configure.
-    const sendConfigure = task(STATES.sendConfigure, fns.SendCommandFn, '$.command', { document: 'configure', ...ids, request: path.objectAt('$.request') });
+    const sendConfigure = task(STATES.sendConfigure, fns.SendCommandFn, '$.command', { document: 'configure', ...ids, request: path.objectAt('$.request') }, { sendsCommand: true });
     sendConfigure.addCatch(stepFailed, caught);
     const configure = pollLoop(
       { start: STATES.startConfigurePolling, wait: STATES.waitForConfigure, poll: STATES.pollConfigure, check: STATES.checkConfigureDone, judge: STATES.judgeConfigure },

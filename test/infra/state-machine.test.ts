@@ -87,6 +87,21 @@ describe('per-beacon workflow definition', () => {
     expect(states[STATES.beaconBusy]).toMatchObject({ Type: 'Pass', Result: { state: 'busy' } });
   });
 
+  it('a throttled SendCommand retries soon and for long, before the general retrier, so a large fleet keeps the SSM rate busy', () => {
+    for (const name of [STATES.sendConfigure, STATES.sendRollback]) {
+      const first = states[name]!.Retry.findIndex((retry: State) => retry.ErrorEquals.includes('ThrottledError'));
+      expect(states[name]!.Retry[first], name).toMatchObject({
+        ErrorEquals: ['ThrottledError'],
+        IntervalSeconds: WORKFLOW_TIMING.sendThrottleRetry.intervalSeconds,
+        MaxAttempts: WORKFLOW_TIMING.sendThrottleRetry.maxAttempts,
+        MaxDelaySeconds: WORKFLOW_TIMING.sendThrottleRetry.maxDelaySeconds,
+        JitterStrategy: 'FULL',
+      });
+      const general = states[name]!.Retry.findIndex((retry: State) => retry.ErrorEquals.includes('TransientError'));
+      expect(first, name).toBeLessThan(general);
+    }
+  });
+
   it('a dry run never reaches SendConfigure', () => {
     const dryRunChoice = states[STATES.checkDryRun]!.Choices[0];
     expect(dryRunChoice).toMatchObject({ Variable: '$.dryRun', BooleanEquals: true, Next: STATES.dryRunPlanned });
