@@ -8,6 +8,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type Retrier, retryDelaysSeconds } from '../infra/workflow-definition.js';
 import { LIMITS } from '../lambdas/core/limits.js';
 import type { ResultLine } from '../lambdas/core/result.js';
 import { builtinFnmsState } from '../local/builtin-fleet.js';
@@ -233,12 +234,8 @@ export async function runFleet(options: FleetRunOptions): Promise<FleetRunResult
  * each retrier's backoff series by its mean interval (no jitter), so the window is the sum of the series.
  */
 export function throttleRetryWindowSeconds(definition: { States: Record<string, Record<string, unknown>> }, stateName = 'SendConfigure'): number {
-  const retriers = (definition.States[stateName]?.Retry ?? []) as Array<{ ErrorEquals: string[]; IntervalSeconds?: number; BackoffRate?: number; MaxAttempts?: number }>;
+  const retriers = (definition.States[stateName]?.Retry ?? []) as Retrier[];
   const retrier = retriers.find((r) => r.ErrorEquals.includes('ThrottledError'));
   if (!retrier) throw new Error(`${stateName} has no Retry for ThrottledError`);
-  const interval = retrier.IntervalSeconds ?? 1;
-  const rate = retrier.BackoffRate ?? 2;
-  let total = 0;
-  for (let attempt = 0; attempt < (retrier.MaxAttempts ?? 3); attempt += 1) total += interval * rate ** attempt;
-  return total;
+  return retryDelaysSeconds(retrier).reduce((sum, delay) => sum + delay, 0);
 }

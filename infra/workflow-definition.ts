@@ -39,3 +39,19 @@ export function extractStateMachineDefinition(template: Template, arnFor: (logic
   const text = typeof body === 'string' ? body : body['Fn::Join'][1].map((part) => render(part, arnFor, seen)).join(body['Fn::Join'][0]);
   return { definition: JSON.parse(text) as SynthesizedDefinition['definition'], functionLogicalIds: seen };
 }
+
+export interface Retrier {
+  ErrorEquals: string[];
+  IntervalSeconds?: number;
+  BackoffRate?: number;
+  MaxAttempts?: number;
+  MaxDelaySeconds?: number;
+}
+
+/** The waits of a retrier without jitter, in seconds: IntervalSeconds x BackoffRate^n, capped at MaxDelaySeconds (ASL defaults 1, 2.0, 3). */
+export function retryDelaysSeconds(retrier: Retrier): number[] {
+  const interval = retrier.IntervalSeconds ?? 1;
+  const rate = retrier.BackoffRate ?? 2;
+  const cap = retrier.MaxDelaySeconds ?? Number.POSITIVE_INFINITY;
+  return Array.from({ length: retrier.MaxAttempts ?? 3 }, (_, attempt) => Math.min(cap, interval * rate ** attempt));
+}

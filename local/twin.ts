@@ -44,6 +44,7 @@ import { type FnmsStub, type FnmsStubOptions, STUB_REFRESH_TOKEN, startFnmsStub 
 import type { Fleet } from './fleet.js';
 import { type DocumentExecutor, LocalSsm, type ShimLimits } from './ssm-shim.js';
 import { runBeaconDocument } from './run-document.js';
+import { type Retrier, retryDelaysSeconds } from '../infra/workflow-definition.js';
 import { loadProfiles } from './profiles.js';
 import { loadWorkflow, type SynthesizedWorkflow } from './workflow-definition.js';
 
@@ -298,7 +299,7 @@ export class LocalTwin implements WorkflowStarter {
     const retryIntervalOverrides: Record<string, number[]> = {};
     for (const [name, state] of Object.entries(this.workflow.definition.States)) {
       if (state.Type === 'Wait') waitTimeOverrides[name] = waitMs(state, scale);
-      const retry = state.Retry as Array<{ IntervalSeconds?: number; BackoffRate?: number; MaxAttempts?: number }> | undefined;
+      const retry = state.Retry as Retrier[] | undefined;
       // The interpreter takes one interval per retrier; the mean of its backoff series keeps the total wait of the deployed workflow, scaled.
       const jitter = this.options.retryJitter ? 0.5 + Math.random() : 1;
       if (retry) retryIntervalOverrides[name] = retry.map((r) => meanBackoffSeconds(r) * scale * jitter);
@@ -365,13 +366,10 @@ function waitMs(state: Record<string, unknown>, scale: number): number {
   return Math.max(1, Math.round(seconds * scale));
 }
 
-function meanBackoffSeconds(retrier: { IntervalSeconds?: number; BackoffRate?: number; MaxAttempts?: number }): number {
-  const interval = retrier.IntervalSeconds ?? 1;
-  const rate = retrier.BackoffRate ?? 2;
-  const attempts = Math.max(1, retrier.MaxAttempts ?? 3);
-  let total = 0;
-  for (let i = 0; i < attempts; i += 1) total += interval * rate ** i;
-  return total / attempts;
+/** The interpreter takes one interval per retrier: the mean of its (capped) backoff series keeps the deployed workflow's total wait. */
+function meanBackoffSeconds(retrier: Retrier): number {
+  const delays = retryDelaysSeconds(retrier);
+  return delays.length === 0 ? 0 : delays.reduce((sum, delay) => sum + delay, 0) / delays.length;
 }
 
 function localContext() {
