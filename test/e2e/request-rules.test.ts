@@ -87,7 +87,8 @@ describe('idempotency and the per-beacon lock', () => {
   it('two requests for one beacon are serialized by the lock: both run, never at the same time', async () => {
     const lockAttempts: Record<string, number> = {};
     harness = await startTwin([oneBeacon(), oneBeacon(OTHER)], {
-      msPerSecond: 20,
+      // The busy retries (30 s doubling, 5 attempts) scaled to about 30 s: room for the first run even on a loaded machine.
+      msPerSecond: 40,
       onState: (instanceId, requestId, state) => {
         if (state === 'AcquireLock' && instanceId === BEACON) lockAttempts[requestId] = (lockAttempts[requestId] ?? 0) + 1;
       },
