@@ -58,7 +58,8 @@ Prints a table per beacon and writes report.json and report.html.
   --fleet DIR      a fleet directory (fleet.json + one model file per beacon); default: the built-in fleet
                    of five beacons (fresh, already configured, offline, service fails, old 32-bit).
                    It is copied first: your files are never changed.
-  --dry-run        plan only: every request is sent with dryRun, no document runs
+  --dry-run        plan only: every request is sent with dryRun; each beacon runs the read-only verify
+                   document and the report lists what a real run would change
   --out DIR        where report.json, report.html and the run's files go (default beacon-proxy-run/)
   --concurrency N  beacons configured at once (default 2)
 

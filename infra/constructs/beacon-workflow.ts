@@ -245,6 +245,20 @@ export class BeaconWorkflow extends Construct {
         .otherwise(sendRollback),
     );
 
+    // Dry run: the read-only verify document compares the beacon with the desired state. Its failed checks
+    // are what a real run would change; nothing is locked or written.
+    const sendPlan = task(STATES.sendPlan, fns.SendCommandFn, '$.command', { document: 'verify', ...ids, request: path.objectAt('$.request') }, { sendsCommand: true });
+    sendPlan.addCatch(dryRunPlanned, caught);
+    const plan = pollLoop(
+      { start: STATES.startPlanPolling, wait: STATES.waitForPlan, poll: STATES.pollPlan, check: STATES.checkPlanDone, judge: STATES.judgePlan },
+      '$.command',
+      '$.poll',
+      '$.verdict',
+      dryRunPlanned,
+    );
+    sendPlan.next(plan.start);
+    plan.judge.next(dryRunPlanned);
+
     const acquire = task(STATES.acquireLock, fns.AcquireLockFn, '$.lock', { ...ids, owner: path.stringAt('$$.Execution.Name') });
     const busy = WORKFLOW_TIMING.busyRetry;
     acquire.addRetry({
@@ -264,7 +278,7 @@ export class BeaconWorkflow extends Construct {
     return resolve.next(
       new sfn.Choice(this, STATES.checkTargetEligible)
         .when(sfn.Condition.booleanEquals('$.target.eligible', false), targetSkipped)
-        .otherwise(new sfn.Choice(this, STATES.checkDryRun).when(sfn.Condition.booleanEquals('$.dryRun', true), dryRunPlanned).otherwise(acquire)),
+        .otherwise(new sfn.Choice(this, STATES.checkDryRun).when(sfn.Condition.booleanEquals('$.dryRun', true), sendPlan).otherwise(acquire)),
     );
   }
 }

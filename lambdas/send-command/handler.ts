@@ -24,6 +24,8 @@ export interface SendCommandDeps {
 
 export type SendCommandEvent =
   | { document: 'configure'; requestId: string; instanceId: string; request: Record<string, unknown> }
+  /** A dry run's plan: the read-only verify document against the same desired state. */
+  | { document: 'verify'; requestId: string; instanceId: string; request: Record<string, unknown> }
   | { document: 'rollback'; requestId: string; instanceId: string; captureId: string };
 
 export function createSendCommandHandler(deps: SendCommandDeps) {
@@ -39,6 +41,9 @@ export function createSendCommandHandler(deps: SendCommandDeps) {
       if (request.crl.disable) {
         await deps.store.appendAudit({ requestId: event.requestId, instanceId: event.instanceId, at, event: 'crl.disabled', detail: { reason: request.crl.reason } });
       }
+    } else if (event.document === 'verify') {
+      const request = parseRequest(event.request);
+      parameters = { ...documentParameters(renderDesiredState(request)), [DOCUMENT_PARAMETERS.checkEndpoint.name]: ['none'] };
     } else {
       if (!DOCUMENT_PARAMETERS.captureId.pattern.test(event.captureId)) throw new Error(`capture id ${event.captureId} does not match the document's pattern`);
       parameters = { [DOCUMENT_PARAMETERS.captureId.name]: [event.captureId] };

@@ -3,7 +3,7 @@ import { type RecordedOutcome, type WorkflowState, describeStepError } from './s
 const SUMMARIES: Record<string, string> = {
   ok: 'configured and verified',
   'pin-failed': 'configured and verified, but the FNMS beacon version was not pinned',
-  'dry-run': 'dry run: the beacon is eligible; nothing was sent',
+  'dry-run': 'dry run: read-only check of the beacon; any failed check is what a run would change',
   skipped: 'skipped',
   busy: 'gave up: another request kept the beacon locked',
   'rolled-back': 'failed and rolled back',

@@ -102,10 +102,14 @@ describe('per-beacon workflow definition', () => {
     }
   });
 
-  it('a dry run never reaches SendConfigure', () => {
+  it('a dry run only reads the beacon: it runs the verify plan, never takes the lock, never reaches SendConfigure', () => {
     const dryRunChoice = states[STATES.checkDryRun]!.Choices[0];
-    expect(dryRunChoice).toMatchObject({ Variable: '$.dryRun', BooleanEquals: true, Next: STATES.dryRunPlanned });
-    expect(reachable(STATES.dryRunPlanned).has(STATES.sendConfigure)).toBe(false);
+    expect(dryRunChoice).toMatchObject({ Variable: '$.dryRun', BooleanEquals: true, Next: STATES.sendPlan });
+    for (const state of [STATES.acquireLock, STATES.sendConfigure, STATES.sendRollback, STATES.pinVersion]) {
+      expect(reachable(STATES.sendPlan).has(state), state).toBe(false);
+    }
+    expect(reachable(STATES.sendPlan).has(STATES.dryRunPlanned)).toBe(true);
+    expect(states[STATES.sendPlan]!.Parameters).toMatchObject({ document: 'verify' });
     expect(reachable(STATES.targetSkipped).has(STATES.sendConfigure)).toBe(false);
   });
 

@@ -118,10 +118,17 @@ describe('the synthesized workflow over the real handlers', () => {
     expect(notifier.sent).toHaveLength(1);
   });
 
-  it('a dry run sends nothing and takes no lock', async () => {
+  it('a dry run sends only the read-only verify document and takes no lock', async () => {
+    let lockTaken = false;
+    const acquire = lock.acquire.bind(lock);
+    lock.acquire = async (...args) => {
+      lockTaken = true;
+      return acquire(...args);
+    };
     const result = await run(input({ dryRun: true, request: validRequest({ dryRun: true }) }));
     expect(result.status).toBe('SUCCEEDED');
-    expect(commands.sent).toEqual([]);
+    expect(commands.sent.map((sent) => sent.documentName)).toEqual([DOCUMENTS.verify]);
+    expect(lockTaken).toBe(false);
     expect(beaconState()).toMatchObject({ state: 'dry-run' });
   });
 

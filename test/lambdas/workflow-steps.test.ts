@@ -99,6 +99,15 @@ describe('SendConfigure / SendRollback', () => {
     expect(commands.sent).toHaveLength(0);
   });
 
+  it('a dry run\'s plan sends the read-only verify document with the same desired state and no endpoint probe', async () => {
+    const request = validRequest({ dryRun: true });
+    await send()({ document: 'verify', requestId: 'req-test-1', instanceId: INSTANCE_A, request });
+    expect(commands.sent[0]).toMatchObject({
+      documentName: DOCUMENT_NAMES.verify,
+      parameters: { ...documentParameters(renderDesiredState(parseRequest(request))), CheckEndpoint: ['none'] },
+    });
+  });
+
   it('an acknowledged CRL switch is written to the audit trail with its reason', async () => {
     const request = validRequest({ checkCertificateRevocation: { disable: true, acknowledgeRisk: true, reason: 'CA unreachable, ticket 123' } });
     await send()({ document: 'configure', requestId: 'req-test-1', instanceId: INSTANCE_A, request });
