@@ -10,6 +10,8 @@ export interface BeaconReport {
   outcome: string;
   changed: string[];
   failedChecks: string[];
+  /** Names of the failed checks: in a dry run, what a real run would change. */
+  failedCheckNames: string[];
   beaconVersion: string | null;
   pinnedVersion: string | null;
   reasons: string[];
@@ -47,6 +49,12 @@ function cell(text: string, width: number): string {
   return text.length > width ? `${text.slice(0, width - 1)}…` : text.padEnd(width);
 }
 
+function planSummary(beacon: BeaconReport): string {
+  const names = beacon.failedCheckNames;
+  if (names.length === 0) return beacon.reasons[0] ?? 'in the desired state: nothing to change';
+  return `would change: ${names.slice(0, 3).join(', ')}${names.length > 3 ? ', …' : ''}`;
+}
+
 /** A plain-text table, one row per beacon, for the terminal. */
 export function renderTable(report: RunReport): string {
   const columns = [
@@ -54,9 +62,9 @@ export function renderTable(report: RunReport): string {
     { title: 'OUTCOME', width: 12, value: (b: BeaconReport) => OUTCOME_MARK[b.outcome] ?? b.outcome.toUpperCase() },
     // What a rolled-back run changed was undone: the count would mislead.
     { title: 'CHANGED', width: 8, value: (b: BeaconReport) => (b.outcome === 'ok' ? String(b.changed.length) : '-') },
-    { title: 'CHECKS FAILED', width: 14, value: (b: BeaconReport) => String(b.failedChecks.length) },
+    { title: report.dryRun ? 'WOULD CHANGE' : 'CHECKS FAILED', width: 14, value: (b: BeaconReport) => String(b.failedChecks.length) },
     { title: 'VERSION PINNED', width: 15, value: (b: BeaconReport) => b.pinnedVersion ?? '-' },
-    { title: 'WHY', width: 60, value: (b: BeaconReport) => b.reasons[0] ?? (b.outcome === 'ok' && b.changed.length ? `changed: ${b.changed.slice(0, 3).join(', ')}${b.changed.length > 3 ? ', …' : ''}` : '') },
+    { title: 'WHY', width: 60, value: (b: BeaconReport) => (b.outcome === 'dry-run' ? planSummary(b) : b.reasons[0]) ?? (b.outcome === 'ok' && b.changed.length ? `changed: ${b.changed.slice(0, 3).join(', ')}${b.changed.length > 3 ? ', …' : ''}` : '') },
   ];
   const lines = [columns.map((c) => cell(c.title, c.width)).join(' ').trimEnd(), columns.map((c) => '-'.repeat(c.width)).join(' ')];
   for (const beacon of report.beacons) lines.push(columns.map((c) => cell(c.value(beacon), c.width)).join(' ').trimEnd());

@@ -77,6 +77,7 @@ export async function runLocal(options: LocalRunOptions): Promise<RunReport> {
       outcome: status.state,
       changed: status.changed ?? [],
       failedChecks: (status.checks ?? []).filter((c) => !c.ok).map((c) => `${c.name}: expected ${JSON.stringify(c.expected)}, found ${JSON.stringify(c.actual)}`),
+      failedCheckNames: (status.checks ?? []).filter((c) => !c.ok).map((c) => c.name),
       beaconVersion: status.beaconVersion ?? null,
       pinnedVersion: status.pinnedVersion ?? ((pin?.detail?.version as string | undefined) ?? null),
       reasons: status.reasons ?? [],

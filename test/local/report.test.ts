@@ -8,8 +8,8 @@ const report: RunReport = {
   dryRun: false,
   fleetDir: '/tmp/fleet',
   beacons: [
-    { instanceId: 'i-1', computerName: 'B1', requestId: 'r', outcome: 'ok', changed: ['registry:Common\\https_proxy'], failedChecks: [], beaconVersion: '13.2.0', pinnedVersion: '13.2.0', reasons: [] },
-    { instanceId: 'i-2', computerName: 'B2<script>', requestId: 'r', outcome: 'rolled-back', changed: ['x'], failedChecks: [], beaconVersion: null, pinnedVersion: null, reasons: ['service: <b>failed</b> & gone'] },
+    { instanceId: 'i-1', computerName: 'B1', requestId: 'r', outcome: 'ok', changed: ['registry:Common\\https_proxy'], failedChecks: [], failedCheckNames: [], beaconVersion: '13.2.0', pinnedVersion: '13.2.0', reasons: [] },
+    { instanceId: 'i-2', computerName: 'B2<script>', requestId: 'r', outcome: 'rolled-back', changed: ['x'], failedChecks: [], failedCheckNames: [], beaconVersion: null, pinnedVersion: null, reasons: ['service: <b>failed</b> & gone'] },
   ],
   refused: [{ requestId: 'bad', source: 'local', error: { code: 'PAC_UNSUPPORTED', message: 'no PAC', field: 'proxy' } }],
   fnms: { approvedVersion: '13.2.0', writes: 1 },
@@ -22,6 +22,17 @@ describe('the run report', () => {
     expect(table).toMatch(/ROLLED BACK\s+-/);
     expect(table).toContain('refused request bad from local: PAC_UNSUPPORTED at proxy: no PAC');
     expect(table).toContain('2 beacon(s): 1 ok, 1 rolled back; FNMS approved version: 13.2.0');
+  });
+
+  it('a dry run\'s table says what a run would change on each beacon', () => {
+    const plan: RunReport = {
+      ...report,
+      dryRun: true,
+      beacons: [{ ...report.beacons[0]!, outcome: 'dry-run', changed: [], failedChecks: ['a: x', 'b: y'], failedCheckNames: ['registry:Common\\https_proxy', 'service:logon'] }],
+    };
+    const table = renderTable(plan);
+    expect(table).toContain('WOULD CHANGE');
+    expect(table).toMatch(/PLAN\s+-\s+2\s+13\.2\.0\s+would change: registry:Common\\https_proxy, service:logon/);
   });
 
   it('the HTML page escapes every value and runs no script', () => {
