@@ -86,9 +86,12 @@ function escapeHtml(text: string): string {
 export function renderHtml(report: RunReport): string {
   const rows = report.beacons
     .map((b) => {
-      const details = [...b.reasons, ...b.failedChecks.map((c) => `check failed: ${c}`), ...b.changed.map((c) => `changed: ${c}`)];
+      // A rolled-back run's changes were undone; a plan's failed checks are what a run would change.
+      const changedLabel = b.outcome === 'ok' ? 'changed' : 'changed, then undone by the rollback';
+      const checkLabel = b.outcome === 'dry-run' ? 'would change' : 'check failed';
+      const details = [...b.reasons, ...b.failedChecks.map((c) => `${checkLabel}: ${c}`), ...b.changed.map((c) => `${changedLabel}: ${c}`)];
       return `<tr class="${escapeHtml(b.outcome)}"><td>${escapeHtml(b.computerName ?? '?')}<br><small>${escapeHtml(b.instanceId)}</small></td>` +
-        `<td>${escapeHtml(OUTCOME_MARK[b.outcome] ?? b.outcome)}</td><td>${b.changed.length}</td><td>${b.failedChecks.length}</td>` +
+        `<td>${escapeHtml(OUTCOME_MARK[b.outcome] ?? b.outcome)}</td><td>${b.outcome === 'ok' ? b.changed.length : '-'}</td><td>${b.failedChecks.length}</td>` +
         `<td>${escapeHtml(b.pinnedVersion ?? '-')}</td><td><ul>${details.map((d) => `<li>${escapeHtml(d)}</li>`).join('')}</ul></td></tr>`;
     })
     .join('\n');
