@@ -145,7 +145,9 @@ export class LocalTwin implements WorkflowStarter {
     this.ssm = new LocalSsm(options.fleet, executor, options.limits);
     this.intake = createIntakeHandler({ store: this.store, commands: this.ssm, workflows: this, notifier: this.notifier, clock: this.clock });
     const documentNames = { ...BEACON_DOCUMENTS } as Record<BeaconDocumentKind, string>;
-    const fnmsClient = createFnmsClient(fnms.clientConfig('refreshToken', { baseDelayMs: 20, maxDelayMs: 200 }), {
+    // The stub shares this process's event loop: under a large fleet a short timeout would fire on loop
+    // delay, not on FNMS, and its retries would feed the load (waits stay short, the stub is local).
+    const fnmsClient = createFnmsClient(fnms.clientConfig('refreshToken', { baseDelayMs: 20, maxDelayMs: 200, timeoutMs: 60_000 }), {
       getSecret: async () => options.fnms?.refreshToken ?? STUB_REFRESH_TOKEN,
     });
     this.profiles = new MemoryProfileStore(options.profiles ?? {});
