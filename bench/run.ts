@@ -62,8 +62,10 @@ async function fleetSection(deadlineAt: number): Promise<void> {
   for (const [beacons, runs] of [[1_000, 3], [10_000, 1]] as const) {
     const boundSeconds = beacons / rate;
     // Retry intervals are scaled workflow time, the SendCommand rate is real time: the shortest retry window
-    // (jitter 0.5x) must cover the bound, or beacons run out of attempts before their turn.
-    const msPerSecond = Math.max(20, Math.ceil((boundSeconds * 1000) / (0.5 * retryWindow)));
+    // (jitter 0.5x) must cover the bound, or beacons run out of attempts before their turn. The twin is one
+    // process, and every retry is interpreted work: at 10,000 beacons twice that margin keeps the retry
+    // storm within its CPU (with half of it the event loop saturated in some runs and the fleet stalled).
+    const msPerSecond = Math.max(20, Math.ceil((boundSeconds * 1000) / (0.25 * retryWindow)));
     const results: FleetRunResult[] = [];
     for (let run = 0; run < runs; run += 1) {
       const deadlineMs = Math.max(30_000, Math.min(beacons >= 10_000 ? 240_000 : 60_000, deadlineAt - Date.now()));
@@ -112,7 +114,7 @@ async function fleetSection(deadlineAt: number): Promise<void> {
   report('Fleet scale in the local twin (one tag request, synthetic beacons)', figures, [
     `Shim: SendCommand ${rate}/s (token bucket, 1 s burst), 50 invocations at once, delivery latency 50 ms; synthetic configure run 200 ms, then a valid result line (ok, no change, checks ok).`,
     'One tag-target request: intake expands the tag, one workflow per beacon (the synthesized state machine, real handlers in-process, the FNMS stub over HTTP for the pin).',
-    `Bound = beacons / rate. The twin scales Wait and Retry by msPerSecond; the SendCommand rate is real time. A throttled SendConfigure throws ThrottledError, which the state machine's SendCommand Retry catches (${WORKFLOW_TIMING.sendThrottleRetry.maxAttempts} attempts, waits capped at ${WORKFLOW_TIMING.sendThrottleRetry.maxDelaySeconds} s; the twin waits each retrier's mean interval, ${Math.round(retryWindow)} workflow-seconds in all, spread 0.5-1.5x per execution by TwinOptions.retryJitter as Step Functions' full jitter spreads them in AWS). msPerSecond is chosen so that even the shortest retry window covers the bound; smaller leaves beacons out of attempts before their turn (they end as 'error'), larger lengthens the tail.`,
+    `Bound = beacons / rate. The twin scales Wait and Retry by msPerSecond; the SendCommand rate is real time. A throttled SendConfigure throws ThrottledError, which the state machine's SendCommand Retry catches (${WORKFLOW_TIMING.sendThrottleRetry.maxAttempts} attempts, waits capped at ${WORKFLOW_TIMING.sendThrottleRetry.maxDelaySeconds} s; the twin waits each retrier's mean interval, ${Math.round(retryWindow)} workflow-seconds in all, spread 0.5-1.5x per execution by TwinOptions.retryJitter as Step Functions' full jitter spreads them in AWS). msPerSecond is chosen so that half the shortest retry window covers the bound (the twin's one process must also keep up with the retries); smaller leaves beacons out of attempts before their turn (they end as 'error'), larger lengthens the tail.`,
     'Memory: each run in its own process (node --expose-gc); heap after GC before the request and after completion; what stays per beacon is the twin\'s record of it (store rows and audit, shim invocation, execution result, FNMS stub request log). Peak: sampled every 250 ms while running.',
   ]);
 }
