@@ -1,6 +1,6 @@
 import { cp, mkdir, readFile, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { BUILTIN_BEACON_VERSION, DEFAULT_REQUEST_FILE, builtinFnmsState, writeBuiltinFleet } from './builtin-fleet.js';
+import { DEFAULT_REQUEST_FILE, builtinFnmsState, writeBuiltinFleet } from './builtin-fleet.js';
 import { loadFleet } from './fleet.js';
 import { Progress, type BeaconReport, type RunReport } from './report.js';
 import { LocalTwin } from './twin.js';
@@ -96,4 +96,3 @@ export async function runLocal(options: LocalRunOptions): Promise<RunReport> {
   };
 }
 
-export { BUILTIN_BEACON_VERSION };

@@ -9,9 +9,9 @@ import {
   parseSlackSlashCommand,
   parseTeamsActivity,
 } from '../../lambdas/core/chatops/index.js';
-import { RequestError } from '../../lambdas/core/errors.js';
 import type { Target } from '../../lambdas/core/request.js';
 import { SECRET_ARN } from '../support/requests.js';
+import { refusal } from '../support/refusal.js';
 
 const ID = 'i-0123456789abcdef0';
 const MI = 'mi-0123456789abcdef0';
@@ -101,15 +101,6 @@ describe('profiles become requests validated like any request', () => {
   };
   const target: Target = { kind: 'instances', instanceIds: [ID] };
 
-  function refusal(fn: () => unknown): RequestError {
-    try {
-      fn();
-    } catch (error) {
-      if (error instanceof RequestError) return error;
-      throw error;
-    }
-    throw new Error('expected a RequestError');
-  }
 
   it('a valid profile gives the queue input and the parsed request', () => {
     const { input, request } = buildRequestFromProfile(profile, target, 'slack-0123456789abcdef01234567');

@@ -1,17 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { RequestError } from '../../lambdas/core/errors.js';
+import { refusal } from '../support/refusal.js';
 import { compareVersions, createInMemoryFnms, decidePin, isLatestVersion, pinBeaconVersion } from '../../lambdas/core/fnms/index.js';
 
-function refusal(fn: () => unknown): RequestError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof RequestError) return error;
-    throw error;
-  }
-  throw new Error('expected a RequestError');
-}
 
 describe('beacon version comparison is numeric per segment', () => {
   it.each([

@@ -1,17 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { RequestError } from '../../lambdas/core/errors.js';
+import { refusal } from '../support/refusal.js';
 import { parseRequest, parseRequestJson } from '../../lambdas/core/request.js';
 import { SECRET_ARN, example, validInput } from '../support/requests.js';
 
-function refusal(input: unknown): { code: string; field: string; message: string } {
-  try {
-    parseRequest(input);
-  } catch (error) {
-    expect(error).toBeInstanceOf(RequestError);
-    const { code, field, message } = error as RequestError;
-    return { code, field, message };
-  }
-  throw new Error('expected the request to be refused');
+function refusalOf(input: unknown): { code: string; field: string; message: string } {
+  const { code, field, message } = refusal(() => parseRequest(input));
+  return { code, field, message };
 }
 
 describe('every bundled example is a valid request', () => {
@@ -22,28 +16,28 @@ describe('every bundled example is a valid request', () => {
 
 describe('the request is strict', () => {
   it('refuses an unknown top-level field and names it', () => {
-    expect(refusal(validInput({ colour: 'blue' } as never))).toMatchObject({ code: 'INVALID_REQUEST', field: 'colour' });
+    expect(refusalOf(validInput({ colour: 'blue' } as never))).toMatchObject({ code: 'INVALID_REQUEST', field: 'colour' });
   });
 
   it.each(['password', 'proxyPassword', 'secret', 'pwd'])('refuses a password-like field "%s" with advice to use a secret reference', (key) => {
     const input = validInput({ account: { kind: 'domain', name: 'CORP\\svc', passwordSecretArn: SECRET_ARN, [key]: 'hunter2' } });
-    const error = refusal(input);
+    const error = refusalOf(input);
     expect(error).toMatchObject({ code: 'INVALID_ACCOUNT', field: `account.${key}` });
     expect(error.message).toMatch(/never carries a password/);
     expect(error.message).not.toContain('hunter2');
   });
 
   it('refuses a password field at the top level too', () => {
-    expect(refusal(validInput({ password: 'x' } as never))).toMatchObject({ code: 'INVALID_REQUEST', field: 'password' });
+    expect(refusalOf(validInput({ password: 'x' } as never))).toMatchObject({ code: 'INVALID_REQUEST', field: 'password' });
   });
 
   it('says which field is missing', () => {
     const { protocol: _omit, ...input } = validInput();
-    expect(refusal(input)).toMatchObject({ code: 'INVALID_REQUEST', field: 'protocol', message: 'protocol: is required' });
+    expect(refusalOf(input)).toMatchObject({ code: 'INVALID_REQUEST', field: 'protocol', message: 'protocol: is required' });
   });
 
   it('refuses a protocol other than http or https', () => {
-    expect(refusal(validInput({ protocol: 'socks' }))).toMatchObject({ code: 'INVALID_REQUEST', field: 'protocol' });
+    expect(refusalOf(validInput({ protocol: 'socks' }))).toMatchObject({ code: 'INVALID_REQUEST', field: 'protocol' });
   });
 
   it('refuses a request that is not JSON, and one over the size limit', () => {
@@ -70,14 +64,14 @@ describe('proxy address rules', () => {
   it.each(['proxy.corp.example', 'http://proxy.corp.example', '[2001:db8::1]', 'proxy:', 'proxy:0', 'proxy:65536', 'proxy:80a', 'proxy:-1'])(
     'requires a port from 1 to 65535: %s',
     (proxy) => {
-      expect(refusal(validInput({ proxy }))).toMatchObject({ code: 'INVALID_PROXY_URL', field: 'proxy' });
+      expect(refusalOf(validInput({ proxy }))).toMatchObject({ code: 'INVALID_PROXY_URL', field: 'proxy' });
     },
   );
 
   it.each(['user:pass@proxy:8080', 'http://user:pass@proxy:8080', 'https://user@proxy.corp.example:8443', 'alice@proxy:3128'])(
     'refuses user info as an authenticating proxy: %s',
     (proxy) => {
-      const error = refusal(validInput({ proxy }));
+      const error = refusalOf(validInput({ proxy }));
       expect(error).toMatchObject({ code: 'PROXY_AUTH_UNSUPPORTED', field: 'proxy' });
       expect(error.message).toMatch(/anonymous/);
     },
@@ -86,48 +80,48 @@ describe('proxy address rules', () => {
   it.each(['http://wpad.corp.example/wpad.dat', 'http://config.corp.example:80/proxy.pac', 'file://c:/proxy.pac', 'file:///etc/proxy.pac', 'file:c:/x/proxy.cfg', 'http://cfg:80/PROXY.PAC?v=2'])(
     'refuses a PAC script: %s',
     (proxy) => {
-      expect(refusal(validInput({ proxy }))).toMatchObject({ code: 'PAC_UNSUPPORTED', field: 'proxy' });
+      expect(refusalOf(validInput({ proxy }))).toMatchObject({ code: 'PAC_UNSUPPORTED', field: 'proxy' });
     },
   );
 
   it.each(['http://proxy:8080/path', 'http://proxy:8080/?q=1', 'http://proxy:8080#frag', 'socks5://proxy:1080', 'ftp://proxy:21', 'proxy:8080/x'])(
     'refuses a path, query or other scheme: %s',
     (proxy) => {
-      expect(refusal(validInput({ proxy }))).toMatchObject({ code: 'INVALID_PROXY_URL', field: 'proxy' });
+      expect(refusalOf(validInput({ proxy }))).toMatchObject({ code: 'INVALID_PROXY_URL', field: 'proxy' });
     },
   );
 
   it.each(['prox y:80', 'proxy";calc:80', "proxy'x:80", 'proxy`x`:80', 'proxy$(x):80', 'proxy\n:80', 'proxy\u0000:80', 'prøxy:80', '-proxy:80', 'proxy-.corp:80', '999.1.1.1:80', '2001:db8::1:80', ':80'])(
     'refuses a host that is not a DNS name, IPv4 or bracketed IPv6: %j',
     (proxy) => {
-      expect(refusal(validInput({ proxy }))).toMatchObject({ code: 'INVALID_PROXY_URL', field: 'proxy' });
+      expect(refusalOf(validInput({ proxy }))).toMatchObject({ code: 'INVALID_PROXY_URL', field: 'proxy' });
     },
   );
 
   it('applies the same rules to each endpoint and names the endpoint field', () => {
-    expect(refusal(validInput({ endpoints: { upload: 'user:pw@up:8080' } }))).toMatchObject({
+    expect(refusalOf(validInput({ endpoints: { upload: 'user:pw@up:8080' } }))).toMatchObject({
       code: 'PROXY_AUTH_UNSUPPORTED',
       field: 'endpoints.upload',
     });
-    expect(refusal(validInput({ endpoints: { wininet: 'http://w/wpad.dat' } }))).toMatchObject({
+    expect(refusalOf(validInput({ endpoints: { wininet: 'http://w/wpad.dat' } }))).toMatchObject({
       code: 'PAC_UNSUPPORTED',
       field: 'endpoints.wininet',
     });
-    expect(refusal(validInput({ endpoints: { launcher: 'launcher' } }))).toMatchObject({ code: 'INVALID_PROXY_URL', field: 'endpoints.launcher' });
-    expect(refusal(validInput({ endpoints: { batch: 'b:1' } }))).toMatchObject({ field: 'endpoints.batch' });
+    expect(refusalOf(validInput({ endpoints: { launcher: 'launcher' } }))).toMatchObject({ code: 'INVALID_PROXY_URL', field: 'endpoints.launcher' });
+    expect(refusalOf(validInput({ endpoints: { batch: 'b:1' } }))).toMatchObject({ field: 'endpoints.batch' });
   });
 });
 
 describe('CRL check', () => {
   it('disabling it without acknowledging the risk is refused', () => {
-    expect(refusal(validInput({ checkCertificateRevocation: { disable: true, reason: 'CA down' } }))).toMatchObject({
+    expect(refusalOf(validInput({ checkCertificateRevocation: { disable: true, reason: 'CA down' } }))).toMatchObject({
       code: 'CRL_ACK_REQUIRED',
       field: 'checkCertificateRevocation.acknowledgeRisk',
     });
   });
 
   it.each([undefined, '', '   '])('disabling it without a reason is refused (%j)', (reason) => {
-    expect(refusal(validInput({ checkCertificateRevocation: { disable: true, acknowledgeRisk: true, reason } }))).toMatchObject({
+    expect(refusalOf(validInput({ checkCertificateRevocation: { disable: true, acknowledgeRisk: true, reason } }))).toMatchObject({
       code: 'CRL_ACK_REQUIRED',
       field: 'checkCertificateRevocation.reason',
     });
@@ -139,7 +133,7 @@ describe('CRL check', () => {
   });
 
   it('refuses a reason with control characters', () => {
-    expect(refusal(validInput({ checkCertificateRevocation: { disable: true, acknowledgeRisk: true, reason: 'a\nb' } }))).toMatchObject({
+    expect(refusalOf(validInput({ checkCertificateRevocation: { disable: true, acknowledgeRisk: true, reason: 'a\nb' } }))).toMatchObject({
       code: 'INVALID_REQUEST',
       field: 'checkCertificateRevocation.reason',
     });
@@ -158,7 +152,7 @@ describe('targets', () => {
   it.each(['i-0123', 'i-0123456789ABCDEF0', 'mi-01234567', 'i-0123456789abcdef01', 'x-0123456789abcdef0', 'i-0123456789abcdef0;rm'])(
     'refuses %s as an instance id',
     (id) => {
-      expect(refusal(validInput({ target: { instanceIds: ['i-0123456789abcdef0', id] } }))).toMatchObject({
+      expect(refusalOf(validInput({ target: { instanceIds: ['i-0123456789abcdef0', id] } }))).toMatchObject({
         code: 'INVALID_TARGET',
         field: 'target.instanceIds[1]',
       });
@@ -174,19 +168,19 @@ describe('targets', () => {
   });
 
   it('takes exactly one of instanceIds or tag', () => {
-    expect(refusal(validInput({ target: {} }))).toMatchObject({ code: 'INVALID_TARGET', field: 'target' });
-    expect(refusal(validInput({ target: { instanceIds: ['i-01234567'], tag: { key: 'a', value: 'b' } } }))).toMatchObject({ code: 'INVALID_TARGET' });
+    expect(refusalOf(validInput({ target: {} }))).toMatchObject({ code: 'INVALID_TARGET', field: 'target' });
+    expect(refusalOf(validInput({ target: { instanceIds: ['i-01234567'], tag: { key: 'a', value: 'b' } } }))).toMatchObject({ code: 'INVALID_TARGET' });
   });
 
   it('refuses an empty list, duplicates and more than 50 ids', () => {
-    expect(refusal(validInput({ target: { instanceIds: [] } }))).toMatchObject({ code: 'INVALID_TARGET', field: 'target.instanceIds' });
-    expect(refusal(validInput({ target: { instanceIds: ['i-01234567', 'i-01234567'] } }))).toMatchObject({ field: 'target.instanceIds[1]' });
+    expect(refusalOf(validInput({ target: { instanceIds: [] } }))).toMatchObject({ code: 'INVALID_TARGET', field: 'target.instanceIds' });
+    expect(refusalOf(validInput({ target: { instanceIds: ['i-01234567', 'i-01234567'] } }))).toMatchObject({ field: 'target.instanceIds[1]' });
     const many = Array.from({ length: 51 }, (_, i) => `i-${i.toString(16).padStart(8, '0')}`);
-    expect(refusal(validInput({ target: { instanceIds: many } }))).toMatchObject({ code: 'INVALID_TARGET' });
+    expect(refusalOf(validInput({ target: { instanceIds: many } }))).toMatchObject({ code: 'INVALID_TARGET' });
   });
 
   it('refuses a tag key with quotes or spaces', () => {
-    expect(refusal(validInput({ target: { tag: { key: 'a"b', value: 'x' } } }))).toMatchObject({ code: 'INVALID_TARGET', field: 'target.tag.key' });
+    expect(refusalOf(validInput({ target: { tag: { key: 'a"b', value: 'x' } } }))).toMatchObject({ code: 'INVALID_TARGET', field: 'target.tag.key' });
   });
 });
 
@@ -202,17 +196,17 @@ describe('accounts', () => {
   it.each(['svc-beacon', 'CORP\\a\\b', 'CORP\\svc beacon', 'CORP\\svc"x', 'svc@', 'TOOLONGNETBIOSNAME\\svc', 'CORP\\svc$'])(
     'refuses %j as a domain account',
     (name) => {
-      expect(refusal(validInput({ account: { kind: 'domain', name, passwordSecretArn: SECRET_ARN } }))).toMatchObject({ code: 'INVALID_ACCOUNT' });
+      expect(refusalOf(validInput({ account: { kind: 'domain', name, passwordSecretArn: SECRET_ARN } }))).toMatchObject({ code: 'INVALID_ACCOUNT' });
     },
   );
 
   it('domain and local accounts need exactly one password reference', () => {
-    expect(refusal(validInput({ account: { kind: 'domain', name: 'CORP\\svc' } }))).toMatchObject({
+    expect(refusalOf(validInput({ account: { kind: 'domain', name: 'CORP\\svc' } }))).toMatchObject({
       code: 'INVALID_ACCOUNT',
       field: 'account.passwordSecretArn',
     });
     expect(
-      refusal(validInput({ account: { kind: 'local', name: 'svc', passwordSecretArn: SECRET_ARN, passwordParameterName: '/a/b' } })),
+      refusalOf(validInput({ account: { kind: 'local', name: 'svc', passwordSecretArn: SECRET_ARN, passwordParameterName: '/a/b' } })),
     ).toMatchObject({ code: 'INVALID_ACCOUNT' });
   });
 
@@ -223,7 +217,7 @@ describe('accounts', () => {
   });
 
   it.each(['arn:aws:s3:::bucket/key', 'arn:aws:secretsmanager:eu-west-1:123:secret:x', 'secret-name'])('refuses %s as a secret ARN', (arn) => {
-    expect(refusal(validInput({ account: { kind: 'domain', name: 'CORP\\svc', passwordSecretArn: arn } }))).toMatchObject({
+    expect(refusalOf(validInput({ account: { kind: 'domain', name: 'CORP\\svc', passwordSecretArn: arn } }))).toMatchObject({
       code: 'INVALID_ACCOUNT',
       field: 'account.passwordSecretArn',
     });
@@ -232,8 +226,8 @@ describe('accounts', () => {
   it('a local account is a plain name and will be created when missing', () => {
     const request = parseRequest(validInput({ account: { kind: 'local', name: 'svc-beacon', passwordParameterName: '/p' } }));
     expect(request.account).toMatchObject({ kind: 'local', name: 'svc-beacon' });
-    expect(refusal(validInput({ account: { kind: 'local', name: 'HOST\\svc', passwordParameterName: '/p' } }))).toMatchObject({ code: 'INVALID_ACCOUNT' });
-    expect(refusal(validInput({ account: { kind: 'local', name: 'LocalSystem', passwordParameterName: '/p' } }))).toMatchObject({ code: 'INVALID_ACCOUNT' });
+    expect(refusalOf(validInput({ account: { kind: 'local', name: 'HOST\\svc', passwordParameterName: '/p' } }))).toMatchObject({ code: 'INVALID_ACCOUNT' });
+    expect(refusalOf(validInput({ account: { kind: 'local', name: 'LocalSystem', passwordParameterName: '/p' } }))).toMatchObject({ code: 'INVALID_ACCOUNT' });
   });
 
   it('a gMSA ends in $ and takes no password reference and no interactive logon', () => {
@@ -243,19 +237,19 @@ describe('accounts', () => {
       passwordRef: null,
       interactiveLogon: false,
     });
-    expect(refusal(validInput({ account: { kind: 'gmsa', name: 'CORP\\gmsa-beacon' } }))).toMatchObject({ code: 'INVALID_ACCOUNT', field: 'account.name' });
-    expect(refusal(validInput({ account: { kind: 'gmsa', name: 'CORP\\gmsa$', passwordSecretArn: SECRET_ARN } }))).toMatchObject({
+    expect(refusalOf(validInput({ account: { kind: 'gmsa', name: 'CORP\\gmsa-beacon' } }))).toMatchObject({ code: 'INVALID_ACCOUNT', field: 'account.name' });
+    expect(refusalOf(validInput({ account: { kind: 'gmsa', name: 'CORP\\gmsa$', passwordSecretArn: SECRET_ARN } }))).toMatchObject({
       code: 'INVALID_ACCOUNT',
       field: 'account.passwordSecretArn',
     });
-    expect(refusal(validInput({ account: { kind: 'gmsa', name: 'CORP\\gmsa$', interactiveLogon: true } }))).toMatchObject({
+    expect(refusalOf(validInput({ account: { kind: 'gmsa', name: 'CORP\\gmsa$', interactiveLogon: true } }))).toMatchObject({
       code: 'INVALID_ACCOUNT',
       field: 'account.interactiveLogon',
     });
   });
 
   it('a name ending in $ given as a domain account is pointed at kind gmsa', () => {
-    expect(refusal(validInput({ account: { kind: 'domain', name: 'svc$@corp.example', passwordSecretArn: SECRET_ARN } })).code).toBe('INVALID_ACCOUNT');
+    expect(refusalOf(validInput({ account: { kind: 'domain', name: 'svc$@corp.example', passwordSecretArn: SECRET_ARN } })).code).toBe('INVALID_ACCOUNT');
   });
 });
 
@@ -273,7 +267,7 @@ describe('bypass list', () => {
   });
 
   it.each(['a;b', 'a b', '"x"', 'x\n', ''])('refuses the entry %j', (entry) => {
-    expect(refusal(validInput({ bypass: [entry] }))).toMatchObject({ code: 'INVALID_REQUEST', field: 'bypass[0]' });
+    expect(refusalOf(validInput({ bypass: [entry] }))).toMatchObject({ code: 'INVALID_REQUEST', field: 'bypass[0]' });
   });
 });
 
@@ -283,21 +277,21 @@ describe('beacon version pin', () => {
   });
 
   it.each(['latest', 'Latest', 'always use the latest version'])('refuses "%s": an automatic upgrade resets the service account', (pin) => {
-    const error = refusal(validInput({ beaconVersion: { pin } }));
+    const error = refusalOf(validInput({ beaconVersion: { pin } }));
     expect(error).toMatchObject({ code: 'INVALID_REQUEST', field: 'beaconVersion.pin' });
     expect(error.message).toMatch(/resets the beacon service account/);
   });
 
   it('accepts a release number and refuses anything else', () => {
     expect(parseRequest(validInput({ beaconVersion: { pin: '13.2.0', allowDowngrade: true } })).beaconVersion).toEqual({ pin: '13.2.0', allowDowngrade: true });
-    expect(refusal(validInput({ beaconVersion: { pin: 'v13' } }))).toMatchObject({ field: 'beaconVersion.pin' });
+    expect(refusalOf(validInput({ beaconVersion: { pin: 'v13' } }))).toMatchObject({ field: 'beaconVersion.pin' });
   });
 });
 
 describe('request id', () => {
   it('refuses an id outside [A-Za-z0-9._-]{1,64}', () => {
-    expect(refusal(validInput({ requestId: 'a/b' }))).toMatchObject({ code: 'INVALID_REQUEST', field: 'requestId' });
-    expect(refusal(validInput({ requestId: 'x'.repeat(65) }))).toMatchObject({ field: 'requestId' });
+    expect(refusalOf(validInput({ requestId: 'a/b' }))).toMatchObject({ code: 'INVALID_REQUEST', field: 'requestId' });
+    expect(refusalOf(validInput({ requestId: 'x'.repeat(65) }))).toMatchObject({ field: 'requestId' });
   });
 
   it('is derived from the content when absent, so a resent request keeps its idempotency key', () => {
