@@ -5,7 +5,6 @@
  * runs the real generated document PowerShell under pwsh against modelled beacons; FNMS is the stub HTTP
  * server; status and audit live in the in-memory store behind the same RequestStore port.
  */
-import './node20-polyfill.js';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';

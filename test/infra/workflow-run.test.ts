@@ -1,4 +1,3 @@
-import '../../local/node20-polyfill.js';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createAcquireLockHandler } from '../../lambdas/acquire-lock/handler.js';
