@@ -5,6 +5,7 @@ import { canonicalJson } from './canonical-json.js';
 import { type ErrorCode, RequestError } from './errors.js';
 import { LIMITS } from './limits.js';
 import { type ProxyAddress, parseProxyAddress } from './proxy-address.js';
+import { RolloutInputSchema, type RolloutSpec, parseRollout } from './rollout.js';
 
 // Patterns for everything that may travel to a beacon. None admits a quote, backtick, `$(`, whitespace
 // other than none at all, a newline, NUL or a control character.
@@ -70,6 +71,7 @@ export const RequestInputSchema = z.strictObject({
     }),
   ),
   dryRun: z.optional(z.boolean()),
+  rollout: z.optional(RolloutInputSchema),
 });
 
 export type RequestInput = z.infer<typeof RequestInputSchema>;
@@ -92,6 +94,8 @@ export interface BeaconRequest {
   crl: { disable: boolean; reason: string | null };
   beaconVersion: { pin: 'current' | string; allowDowngrade: boolean };
   dryRun: boolean;
+  /** How the beacons are started: canary, waves, concurrency and error limits (defaults by target kind). */
+  rollout: RolloutSpec;
 }
 
 function jsonPath(path: readonly PropertyKey[]): string {
@@ -298,6 +302,7 @@ export function parseRequest(input: unknown): BeaconRequest {
     crl: parseCrl(raw.checkCertificateRevocation),
     beaconVersion: parseBeaconVersion(raw.beaconVersion),
     dryRun: raw.dryRun ?? false,
+    rollout: parseRollout(raw.rollout, target.kind),
   };
 }
 
