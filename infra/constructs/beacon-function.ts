@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, Fn, RemovalPolicy } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -24,6 +25,28 @@ export interface BeaconFunctionProps {
   environment?: Record<string, string>;
   timeout?: Duration;
   memorySize?: number;
+  /** Run in these subnets (a function that must reach an on-premises FNMS); the security groups are created when none are given. */
+  vpc?: FunctionVpc;
+}
+
+export interface FunctionVpc {
+  vpcId: string;
+  subnetIds: string[];
+  securityGroupIds: string[];
+}
+
+function vpcProps(scope: Construct, vpc: FunctionVpc): Pick<lambda.FunctionProps, 'vpc' | 'vpcSubnets' | 'securityGroups'> {
+  // Attributes only (no lookup): synth stays offline.
+  const imported = ec2.Vpc.fromVpcAttributes(scope, 'Vpc', { vpcId: vpc.vpcId, availabilityZones: Fn.getAzs() });
+  const securityGroups =
+    vpc.securityGroupIds.length > 0
+      ? vpc.securityGroupIds.map((id, index) => ec2.SecurityGroup.fromSecurityGroupId(scope, `SecurityGroup${index}`, id))
+      : [new ec2.SecurityGroup(scope, 'SecurityGroup', { vpc: imported, description: 'beacon-proxy: outbound to FNMS and the AWS endpoints only', allowAllOutbound: true })];
+  return {
+    vpc: imported,
+    vpcSubnets: { subnets: vpc.subnetIds.map((id, index) => ec2.Subnet.fromSubnetId(scope, `Subnet${index}`, id)) },
+    securityGroups,
+  };
 }
 
 /** A handler of lambdas/<folder>/handler.ts: Node 22, ESM bundle by the local esbuild (no Docker), X-Ray, encrypted log group. */
@@ -52,6 +75,7 @@ export class BeaconFunction extends Construct {
       tracing: lambda.Tracing.ACTIVE,
       logGroup: this.logGroup,
       loggingFormat: lambda.LoggingFormat.JSON,
+      ...(props.vpc ? vpcProps(this, props.vpc) : {}),
       environment: {
         POWERTOOLS_SERVICE_NAME: 'beacon-proxy',
         POWERTOOLS_METRICS_NAMESPACE: 'BeaconProxy',

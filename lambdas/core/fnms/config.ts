@@ -1,12 +1,11 @@
 import * as z from 'zod/mini';
 
 /**
- * Default paths of the adapter's HTTP contract, relative to `baseUrl`. Flexera does not publish one fixed
- * endpoint for the approved beacon version, so a deployment maps these to its gateway or FNMS web API.
+ * Default paths of the pin gateway contract, relative to `baseUrl`. This is OUR contract, served by a
+ * gateway the customer provides (Flexera publishes no API for the approved beacon version); a deployment
+ * may map the paths to its gateway's.
  */
 export const DEFAULT_FNMS_PATHS = {
-  /** GET -> `{ "beacons": FnmsBeacon[] }` */
-  beacons: '/api/beacons',
   /** GET -> `{ "approvedVersion": "13.2.0" | "latest", "availableVersions": string[] }` */
   beaconSettings: '/api/beacon-settings',
   /** PUT `{ "version": "13.2.0" }` -> 200 `{ "approvedVersion": ... }` or 204 */
@@ -24,7 +23,6 @@ export const FnmsConfigSchema = z.strictObject({
   baseUrl: httpUrl,
   paths: z.prefault(
     z.strictObject({
-      beacons: z._default(path, DEFAULT_FNMS_PATHS.beacons),
       beaconSettings: z._default(path, DEFAULT_FNMS_PATHS.beaconSettings),
       approvedVersion: z._default(path, DEFAULT_FNMS_PATHS.approvedVersion),
     }),
