@@ -38,8 +38,6 @@ if (invokedDirectly) {
         onPremises: stub.onPremisesConfig(),
         gatewayBearerToken: 'stub-bearer-token-0123456789',
       },
-      null,
-      2,
     ),
   );
   const shutdown = (): void => {

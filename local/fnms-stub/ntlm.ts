@@ -89,7 +89,13 @@ export function verifyAuthenticate(message: Buffer, challenge: Buffer, accounts:
     return { ok: false, reason: `malformed type 3 message (${(error as Error).message})` };
   }
   if (nt.length <= 24) return { ok: false, reason: 'NTLMv1 answers are refused' };
-  const account = accounts.find((candidate) => candidate.user.toLowerCase() === user.toLowerCase() && (domain === '' || candidate.domain.toLowerCase() === domain.toLowerCase()));
+  // DOMAIN\user, or a UPN (user@dns.domain) with an empty domain field; the stub's DNS domain is <domain>.example.
+  const upn = domain === '' && user.includes('@') ? { user: user.slice(0, user.indexOf('@')), dns: user.slice(user.indexOf('@') + 1).toLowerCase() } : null;
+  const account = accounts.find((candidate) =>
+    upn
+      ? candidate.user.toLowerCase() === upn.user.toLowerCase() && `${candidate.domain.toLowerCase()}.example` === upn.dns
+      : candidate.user.toLowerCase() === user.toLowerCase() && candidate.domain.toLowerCase() === domain.toLowerCase(),
+  );
   if (!account) return { ok: false, reason: `unknown account ${domain}\\${user}` };
   const ntHash = Buffer.from(md4.arrayBuffer(Buffer.from(account.password, 'utf16le')));
   const ntowfv2 = createHmac('md5', ntHash).update(Buffer.from(user.toUpperCase() + domain, 'utf16le')).digest();

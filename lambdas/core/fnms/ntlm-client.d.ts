@@ -13,4 +13,7 @@ declare module '@ewsjs/ntlm-client' {
   /** Accepts the base64 message or the whole `NTLM <base64>` header value. */
   export function decodeType2Message(header: string): Type2Message;
   export function createType3Message(type2: Type2Message, username: string, password: string, workstation?: string, target?: string): string;
+  /** The package is CommonJS whose exports Node's ESM loader cannot detect by name: import the default. */
+  const ntlm: { createType1Message: typeof createType1Message; decodeType2Message: typeof decodeType2Message; createType3Message: typeof createType3Message };
+  export default ntlm;
 }

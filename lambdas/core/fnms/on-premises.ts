@@ -8,7 +8,9 @@
  * declares the SearchResults table's columns, then the rows (`NewDataSet/SearchResults`, usually inside a
  * diffgram); a DataSet omits null cells from a row, so columns are checked against the schema.
  */
-import { createType1Message, createType3Message, decodeType2Message } from '@ewsjs/ntlm-client';
+import ntlm from '@ewsjs/ntlm-client';
+
+const { createType1Message, createType3Message, decodeType2Message } = ntlm;
 import { XMLBuilder, XMLParser } from 'fast-xml-parser';
 import { Client } from 'undici';
 import * as z from 'zod/mini';
