@@ -17,9 +17,9 @@ export function deployedReleases(beacons: readonly InventoryBeacon[]): string[] 
   return beacons.map((beacon) => beacon.version).filter((version): version is string => version !== null && isReleaseVersion(version));
 }
 
-/** The highest of some releases, or null when there are none. */
+/** The highest of some releases, or null when there are none; of equal releases the fullest spelling (13.2.0 over 13.2). */
 export function highestRelease(versions: readonly string[]): string | null {
-  return versions.filter(isReleaseVersion).sort(compareVersions).at(-1) ?? null;
+  return versions.filter(isReleaseVersion).sort((a, b) => compareVersions(a, b) || a.split('.').length - b.split('.').length).at(-1) ?? null;
 }
 
 /** A beacon the request configured: the version its configure run read on it. */
