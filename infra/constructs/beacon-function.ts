@@ -29,6 +29,19 @@ export interface BeaconFunctionProps {
   vpc?: FunctionVpc;
 }
 
+/**
+ * What Lambda needs from a function's own role to attach it to a VPC (the content of the managed
+ * AWSLambdaVPCAccessExecutionRole, granted inline: the roles here are the functions' own). EC2 evaluates
+ * them on `*` for Lambda's network interfaces.
+ */
+export const LAMBDA_VPC_ENI_ACTIONS = [
+  'ec2:CreateNetworkInterface',
+  'ec2:DescribeNetworkInterfaces',
+  'ec2:DeleteNetworkInterface',
+  'ec2:AssignPrivateIpAddresses',
+  'ec2:UnassignPrivateIpAddresses',
+] as const;
+
 export interface FunctionVpc {
   vpcId: string;
   subnetIds: string[];
@@ -65,6 +78,7 @@ export class BeaconFunction extends Construct {
     // Its own role, writing only to its own log group (instead of the managed AWSLambdaBasicExecutionRole).
     this.role = new iam.Role(this, 'Role', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'), description: `beacon-proxy ${props.folder}` });
     this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [this.logGroup.logGroupArn] }));
+    if (props.vpc) this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: [...LAMBDA_VPC_ENI_ACTIONS], resources: ['*'] }));
     const common = {
       description: props.description,
       role: this.role,
@@ -89,6 +103,8 @@ export class BeaconFunction extends Construct {
         handler: 'index.handler',
         code: lambda.Code.fromInline(`exports.handler = async () => { throw new Error('test stub of ${props.folder}'); };`),
       });
+      // Lambda creates the VPC network interfaces at deployment with the role: its policy must exist first.
+      if (props.vpc) this.fn.node.addDependency(this.role);
       return;
     }
     this.fn = new NodejsFunction(this, 'Function', {
@@ -110,5 +126,6 @@ export class BeaconFunction extends Construct {
         forceDockerBundling: false,
       },
     });
+    if (props.vpc) this.fn.node.addDependency(this.role);
   }
 }
