@@ -19,7 +19,7 @@ const path = z.string().check(z.regex(/^\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$/, 'a 
 const httpUrl = z.url({ protocol: /^https?$/ });
 
 export const FnmsConfigSchema = z.strictObject({
-  /** Root of the FNMS API or of the on-premises gateway, e.g. https://fnms.corp.example. */
+  /** Root of the customer-provided pin gateway (our contract, not a Flexera API), e.g. https://pin-gateway.corp.example. */
   baseUrl: httpUrl,
   paths: z.prefault(
     z.strictObject({
@@ -29,14 +29,14 @@ export const FnmsConfigSchema = z.strictObject({
     {},
   ),
   auth: z.discriminatedUnion('kind', [
-    /** Flexera One: the secret is a refresh token, exchanged at `tokenUrl` for a short-lived access token. */
+    /** The secret is a refresh token, exchanged at the gateway's `tokenUrl` for a short-lived access token. */
     z.strictObject({
       kind: z.literal('refreshToken'),
       tokenUrl: z._default(httpUrl, FLEXERA_ONE_TOKEN_URL),
       /** Renew the access token this long before it expires. */
       refreshSkewSeconds: z._default(z.int().check(z.minimum(0), z.maximum(3600)), 60),
     }),
-    /** On-premises gateway: the secret is a static bearer token. */
+    /** The secret is a static bearer token of the gateway. */
     z.strictObject({ kind: z.literal('bearer') }),
   ]),
   /** Per-attempt timeout of every HTTP call (token calls included). */

@@ -4,15 +4,17 @@
  *   SOAPAction "http://tempuri.org/GetCustomView", body GetCustomView(customViewID, rowLimit)
  * with Windows authentication (NTLM, through @ewsjs/ntlm-client) by an account holding the FNMS Webservice
  * role. NTLM authenticates a connection, not a request, so each attempt runs the three-message handshake on
- * one dedicated keep-alive connection (an undici Client). The answer is a .NET DataSet: an XML schema that
+ * one dedicated keep-alive connection (a node:http(s) Agent limited to one socket; undici's Client would do the
+ * same but adds half a megabyte to the Lambda bundle). The answer is a .NET DataSet: an XML schema that
  * declares the SearchResults table's columns, then the rows (`NewDataSet/SearchResults`, usually inside a
  * diffgram); a DataSet omits null cells from a row, so columns are checked against the schema.
  */
 import ntlm from '@ewsjs/ntlm-client';
 
 const { createType1Message, createType3Message, decodeType2Message } = ntlm;
-import { XMLBuilder, XMLParser } from 'fast-xml-parser';
-import { Client } from 'undici';
+import { XMLParser } from 'fast-xml-parser';
+import * as http from 'node:http';
+import * as https from 'node:https';
 import * as z from 'zod/mini';
 import { type BeaconInventory, BeaconInventoryError, ColumnMappingSchema, type InventoryBeacon, beaconFromRow, requireColumns } from './inventory.js';
 import { type HttpAnswer, type ReportAdapterDeps, RetryPolicySchema, createRedactor, createRetryingCaller, secureUrl } from './report-http.js';
@@ -52,19 +54,16 @@ export function splitAccount(account: string): { user: string; domain: string } 
   return at > 0 ? { domain: account.slice(0, at), user: account.slice(at + 1) } : { domain: '', user: account };
 }
 
-/** The SOAP 1.1 request of GetCustomView. */
+/** The SOAP 1.1 request of GetCustomView. Only two integers vary, checked here: no text reaches the XML. */
 export function getCustomViewEnvelope(customViewId: number, rowLimit: number): string {
-  const builder = new XMLBuilder({ ignoreAttributes: false, attributeNamePrefix: '@_', suppressEmptyNode: false });
+  if (!Number.isSafeInteger(customViewId) || customViewId <= 0 || !Number.isSafeInteger(rowLimit) || rowLimit <= 0) {
+    throw new TypeError('customViewID and rowLimit must be positive integers');
+  }
   return (
     '<?xml version="1.0" encoding="utf-8"?>' +
-    builder.build({
-      'soap:Envelope': {
-        '@_xmlns:soap': SOAP_ENVELOPE_NS,
-        '@_xmlns:xsi': 'http://www.w3.org/2001/XMLSchema-instance',
-        '@_xmlns:xsd': 'http://www.w3.org/2001/XMLSchema',
-        'soap:Body': { GetCustomView: { '@_xmlns': SOAP_NAMESPACE, customViewID: String(customViewId), rowLimit: String(rowLimit) } },
-      },
-    })
+    `<soap:Envelope xmlns:soap="${SOAP_ENVELOPE_NS}" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xmlns:xsd="http://www.w3.org/2001/XMLSchema">` +
+    `<soap:Body><GetCustomView xmlns="${SOAP_NAMESPACE}"><customViewID>${customViewId}</customViewID><rowLimit>${rowLimit}</rowLimit></GetCustomView></soap:Body>` +
+    '</soap:Envelope>'
   );
 }
 
@@ -174,6 +173,27 @@ function ntlmChallenge(header: string | string[] | undefined): string | null {
   return ntlm ?? null;
 }
 
+interface RawAnswer {
+  statusCode: number;
+  headers: http.IncomingHttpHeaders;
+  text: string;
+}
+
+/** One request on the agent's single keep-alive socket; the whole body is read so the socket is reused. */
+function send(agent: http.Agent, url: URL, method: string, headers: Record<string, string>, body: string, signal: AbortSignal): Promise<RawAnswer> {
+  const transport = url.protocol === 'https:' ? https : http;
+  return new Promise<RawAnswer>((resolve, reject) => {
+    const request = transport.request(url, { method, agent, headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) }, signal }, (response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.on('end', () => resolve({ statusCode: response.statusCode ?? 0, headers: response.headers, text: Buffer.concat(chunks).toString('utf8') }));
+      response.on('error', reject);
+    });
+    request.on('error', reject);
+    request.end(body);
+  });
+}
+
 function toHeaders(raw: Record<string, string | string[] | undefined>): Headers {
   const headers = new Headers();
   for (const [key, value] of Object.entries(raw)) {
@@ -219,12 +239,12 @@ export function createOnPremisesInventory(input: OnPremisesConfigInput, deps: Re
   /** One attempt: the NTLM handshake and the call, on one connection that is closed afterwards. */
   async function exchange(signal: AbortSignal): Promise<HttpAnswer> {
     const secret = await readPassword();
-    const client = new Client(origin, { pipelining: 1, connect: { timeout: config.retry.timeoutMs } });
+    const url = new URL(path, origin);
+    const agent = url.protocol === 'https:' ? new https.Agent({ keepAlive: true, maxSockets: 1 }) : new http.Agent({ keepAlive: true, maxSockets: 1 });
     const soapHeaders = { 'content-type': 'text/xml; charset=utf-8', soapaction: `"${GET_CUSTOM_VIEW_ACTION}"`, accept: 'text/xml' };
     try {
-      const negotiate = await client.request({ path, method: 'POST', headers: { ...soapHeaders, authorization: createType1Message(config.workstation, domain) }, body: '', signal });
-      const negotiateText = await negotiate.body.text();
-      if (negotiate.statusCode !== 401) return { status: negotiate.statusCode, text: negotiateText, headers: toHeaders(negotiate.headers) };
+      const negotiate = await send(agent, url, 'POST', { ...soapHeaders, authorization: createType1Message(config.workstation, domain) }, '', signal);
+      if (negotiate.statusCode !== 401) return { status: negotiate.statusCode, text: negotiate.text, headers: toHeaders(negotiate.headers) };
       const challenge = ntlmChallenge(negotiate.headers['www-authenticate']);
       if (challenge === null) {
         const offered = [negotiate.headers['www-authenticate']].flat().filter(Boolean).join('; ') || 'nothing';
@@ -241,10 +261,10 @@ export function createOnPremisesInventory(input: OnPremisesConfigInput, deps: Re
       } catch (error) {
         throw new BeaconInventoryError('INVENTORY_AUTH', 'getCustomView', `${what}: the server's NTLM challenge could not be read (${(error as Error).message.split(':')[0]})`, { status: 401 });
       }
-      const answer = await client.request({ path, method: 'POST', headers: { ...soapHeaders, authorization: type3 }, body: envelope, signal });
-      return { status: answer.statusCode, text: await answer.body.text(), headers: toHeaders(answer.headers) };
+      const answer = await send(agent, url, 'POST', { ...soapHeaders, authorization: type3 }, envelope, signal);
+      return { status: answer.statusCode, text: answer.text, headers: toHeaders(answer.headers) };
     } finally {
-      await client.destroy().catch(() => undefined);
+      agent.destroy();
     }
   }
 
