@@ -9,7 +9,7 @@ import { backoffDelayMs, parseRetryAfter } from './client.js';
 import { BeaconInventoryError, type InventoryErrorCode, type InventoryOperation } from './inventory.js';
 
 /** Retry policy of a report adapter; the defaults suit a Lambda with a 2-minute timeout. */
-export const RetryPolicySchema = z.object({
+export const RetryPolicySchema = z.strictObject({
   /** Per-attempt deadline of one HTTP exchange (for SOAP, the whole NTLM handshake). */
   timeoutMs: z._default(z.int().check(z.minimum(1), z.maximum(120_000)), 20_000),
   /** Attempts per call, the first included; 1 disables retries. */
