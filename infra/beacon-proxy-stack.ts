@@ -1,11 +1,10 @@
-import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { Annotations, CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { RemovalPolicy } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { ENV } from '../lambdas/aws/env-names.js';
-import type { FnmsConfigInput } from '../lambdas/core/fnms/config.js';
-import type { StackConfig } from './config.js';
+import { type StackConfig, gatewayConfigFrom, inventoryConfigFrom } from './config.js';
 import { Alarms } from './constructs/alarms.js';
 import { BeaconDocuments } from './constructs/beacon-documents.js';
 import { BeaconWorkflow } from './constructs/beacon-workflow.js';
@@ -55,11 +54,29 @@ export class BeaconProxyStack extends Stack {
       [ENV.documentNames]: JSON.stringify(this.documents.names),
     };
 
-    const fnmsConfig: FnmsConfigInput = {
-      baseUrl: config.fnmsBaseUrl,
-      auth: config.fnmsAuthMode === 'bearer' ? { kind: 'bearer' } : { kind: 'refreshToken', ...(config.fnmsTokenUrl ? { tokenUrl: config.fnmsTokenUrl } : {}) },
-    };
-    const pin = new FnmsPin(this, 'FnmsPin', { encryptionKey: key, table: this.state.table, environment, secretName: config.fnmsSecretName, fnmsConfig });
+    // The beacon inventory: a saved FNMS report through Flexera's documented report API (null: none configured).
+    const inventoryConfig = inventoryConfigFrom(config);
+    const inventory = inventoryConfig
+      ? {
+          config: inventoryConfig,
+          secretName: config.fnmsSecretName,
+          ...(config.fnmsVpcId ? { vpc: { vpcId: config.fnmsVpcId, subnetIds: config.fnmsSubnetIds, securityGroupIds: config.fnmsSecurityGroupIds } } : {}),
+        }
+      : null;
+    if (!inventory) {
+      Annotations.of(this).addWarning('fnmsInventory is none: new beacons are found by the beacon tag only, and pins are not checked against the beacons FNMS knows (README, "FNMS set-up")');
+    }
+    const gatewayConfig = gatewayConfigFrom(config);
+    if (config.pinMode === 'none') {
+      Annotations.of(this).addWarning('pinMode is none: the beacon version is not pinned and every result carries a warning that an upgrade may reset the service account');
+    }
+    const pin = new FnmsPin(
+      this,
+      'FnmsPin',
+      gatewayConfig
+        ? { encryptionKey: key, table: this.state.table, environment, pinMode: 'gateway', gatewayConfig, gatewaySecretName: config.gatewaySecretName, inventory }
+        : { encryptionKey: key, table: this.state.table, environment, pinMode: 'none' },
+    );
     this.workflow = new BeaconWorkflow(this, 'BeaconWorkflow', {
       encryptionKey: key,
       table: this.state.table,
@@ -109,7 +126,7 @@ export class BeaconProxyStack extends Stack {
       profileParameterPrefix: config.profileParameterPrefix,
       defaultProfile: config.defaultProfile,
     };
-    this.newBeacon = new NewBeaconTriggers(this, 'NewBeacon', { ...triggers, fnmsConfig, fnmsSecretName: config.fnmsSecretName, scheduleMinutes: config.newBeaconScheduleMinutes });
+    this.newBeacon = new NewBeaconTriggers(this, 'NewBeacon', { ...triggers, inventory, scheduleMinutes: config.newBeaconScheduleMinutes });
     this.driftCheck = new DriftCheck(this, 'DriftCheck', {
       ...triggers,
       verifyDocumentArn: this.documents.arnOf('verify'),

@@ -3,6 +3,10 @@
  * `npx cdk synth` run offline with no AWS account; a real deployment sets at least the FNMS base URL.
  */
 import { z } from 'zod';
+import type { FnmsConfigInput } from '../lambdas/core/fnms/config.js';
+import { FLEXERA_ONE_REGIONS } from '../lambdas/core/fnms/flexera-one.js';
+import { parseColumnMapping } from '../lambdas/core/fnms/inventory.js';
+import { InventoryConfigSchema, type InventoryConfigInput } from '../lambdas/core/fnms/report-inventory.js';
 
 const csv = z
   .union([z.string(), z.array(z.string())])
@@ -13,10 +17,44 @@ const positiveInt = z.coerce.number().int().positive();
 export const StackConfigSchema = z.object({
   beaconTagKey: z.string().regex(/^[A-Za-z0-9_.:/=+@-]{1,128}$/).default('beacon-proxy:role'),
   beaconTagValue: z.string().regex(/^[A-Za-z0-9_.:/=+@-]{0,256}$/).default('flexnet-beacon'),
-  fnmsBaseUrl: z.url({ protocol: /^https?$/ }).default('https://fnms.example.invalid'),
-  fnmsAuthMode: z.enum(['bearer', 'refreshToken']).default('bearer'),
-  fnmsTokenUrl: z.url({ protocol: /^https$/ }).optional(),
-  fnmsSecretName: z.string().min(1).default('beacon-proxy/fnms-token'),
+  /**
+   * How "Beacon version approved for use" is kept on a release (Flexera publishes no API for it):
+   * `gateway` calls a customer-provided gateway implementing our contract; `none` pins nothing and warns;
+   * `operator` (a confirmed person's step) is not built yet and is refused.
+   */
+  pinMode: z.enum(['operator', 'gateway', 'none']).default('none'),
+  /** The pin gateway (pinMode gateway): its root URL, auth and the secret holding its token. */
+  gatewayUrl: z.url({ protocol: /^https$/ }).optional(),
+  gatewayAuthMode: z.enum(['bearer', 'refreshToken']).default('bearer'),
+  gatewayTokenUrl: z.url({ protocol: /^https$/ }).optional(),
+  gatewaySecretName: z.string().min(1).default('beacon-proxy/pin-gateway-token'),
+  /** The beacon inventory: a saved FNMS report read through Flexera One's REST API or the on-premises SOAP API. */
+  fnmsInventory: z.enum(['flexeraOne', 'onPremises', 'none']).default('none'),
+  fnmsRegion: z.enum(FLEXERA_ONE_REGIONS).default('com'),
+  fnmsOrgId: z.coerce.string().regex(/^[1-9][0-9]{0,18}$/, 'the numeric Flexera One organization id').optional(),
+  fnmsReportId: z.coerce.number().int().positive().optional(),
+  fnmsReportColumns: z
+    .union([z.string(), z.record(z.string(), z.unknown())])
+    .transform((value, ctx) => {
+      try {
+        return parseColumnMapping(value);
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', message: (error as Error).message });
+        return z.NEVER;
+      }
+    })
+    .optional(),
+  fnmsAuth: z.enum(['refreshToken', 'clientCredentials']).default('refreshToken'),
+  fnmsClientId: z.string().min(1).max(256).optional(),
+  fnmsUrl: z.url({ protocol: /^https$/ }).optional(),
+  fnmsAccount: z.string().optional(),
+  fnmsRowLimit: positiveInt.max(1_000_000).default(50_000),
+  /** Secrets Manager: the Flexera One refresh token or client secret, or the on-premises account's password. */
+  fnmsSecretName: z.string().min(1).default('beacon-proxy/fnms-api'),
+  /** The VPC the FNMS-reading functions run in (on premises: subnets routed to the FNMS server). */
+  fnmsVpcId: z.string().regex(/^vpc-[0-9a-f]{8,17}$/).optional(),
+  fnmsSubnetIds: csv.pipe(z.array(z.string().regex(/^subnet-[0-9a-f]{8,17}$/, 'subnet ids (subnet-...)'))).default([]),
+  fnmsSecurityGroupIds: csv.pipe(z.array(z.string().regex(/^sg-[0-9a-f]{8,17}$/, 'security group ids (sg-...)'))).default([]),
   profileParameterPrefix: z.string().regex(/^\/[A-Za-z0-9_.\-/]+[A-Za-z0-9_.-]$/).default('/beacon-proxy/profiles'),
   defaultProfile: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).default('default'),
   slackSigningSecretName: z.string().min(1).default('beacon-proxy/slack-signing-secret'),
@@ -38,6 +76,93 @@ export type StackConfig = z.infer<typeof StackConfigSchema>;
 
 export const CONTEXT_KEYS = Object.keys(StackConfigSchema.shape) as Array<keyof StackConfig>;
 
+/** The pin gateway client's configuration, or null when pinMode is not gateway. */
+export function gatewayConfigFrom(config: StackConfig): FnmsConfigInput | null {
+  if (config.pinMode !== 'gateway' || config.gatewayUrl === undefined) return null;
+  return {
+    baseUrl: config.gatewayUrl,
+    auth: config.gatewayAuthMode === 'bearer' ? { kind: 'bearer' } : { kind: 'refreshToken', ...(config.gatewayTokenUrl ? { tokenUrl: config.gatewayTokenUrl } : {}) },
+  };
+}
+
+/** The report adapter's configuration, or null when fnmsInventory is none. Validated by the core (the same parse as at cold start). */
+export function inventoryConfigFrom(config: StackConfig): InventoryConfigInput | null {
+  if (config.fnmsInventory === 'none') return null;
+  const input: InventoryConfigInput =
+    config.fnmsInventory === 'flexeraOne'
+      ? {
+          kind: 'flexeraOne',
+          region: config.fnmsRegion,
+          orgId: config.fnmsOrgId!,
+          reportId: String(config.fnmsReportId!),
+          columns: config.fnmsReportColumns!,
+          auth: config.fnmsAuth === 'refreshToken' ? { kind: 'refreshToken' } : { kind: 'clientCredentials', clientId: config.fnmsClientId! },
+        }
+      : {
+          kind: 'onPremises',
+          url: config.fnmsUrl!,
+          reportId: config.fnmsReportId!,
+          rowLimit: config.fnmsRowLimit,
+          account: config.fnmsAccount!,
+          columns: config.fnmsReportColumns!,
+        };
+  const parsed = InventoryConfigSchema.safeParse(input);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const path = issue.path.join('.');
+    const key = INVENTORY_CONTEXT_KEYS[path.split('.')[0] === 'auth' ? 'auth' : path.split('.')[0] ?? ''] ?? path;
+    throw new Error(`invalid context value ${key}: ${issue.message}`);
+  }
+  return input;
+}
+
+/** The context key behind each field of the report adapter's configuration, for messages. */
+const INVENTORY_CONTEXT_KEYS: Record<string, string> = {
+  region: 'fnmsRegion',
+  orgId: 'fnmsOrgId',
+  reportId: 'fnmsReportId',
+  columns: 'fnmsReportColumns',
+  auth: 'fnmsClientId',
+  url: 'fnmsUrl',
+  account: 'fnmsAccount',
+  rowLimit: 'fnmsRowLimit',
+};
+
+/** Which context values each choice needs; checked after the per-key validation so the message names the key. */
+function requireTogether(config: StackConfig, ctx: z.RefinementCtx<StackConfig>): void {
+  const need = (key: keyof StackConfig, why: string): void => {
+    if (config[key] === undefined) ctx.addIssue({ code: 'custom', path: [key], message: `required ${why}` });
+  };
+  if (config.pinMode === 'operator') {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['pinMode'],
+      message: 'operator (a person sets the version and confirms) is not available yet; use gateway (your own pin gateway) or none (no pin, a warning in every result)',
+    });
+  }
+  if (config.pinMode === 'gateway') {
+    need('gatewayUrl', 'when pinMode is gateway (the root URL of your pin gateway)');
+    if (config.gatewayAuthMode === 'refreshToken') need('gatewayTokenUrl', 'when gatewayAuthMode is refreshToken (your gateway\'s token endpoint)');
+  }
+  if (config.fnmsInventory !== 'none') {
+    need('fnmsReportId', `when fnmsInventory is ${config.fnmsInventory} (the id of the saved beacon report)`);
+    need('fnmsReportColumns', `when fnmsInventory is ${config.fnmsInventory} (name=...,computerName=...,version=...,status=...,lastContact=...)`);
+  }
+  if (config.fnmsInventory === 'flexeraOne') {
+    need('fnmsOrgId', 'when fnmsInventory is flexeraOne');
+    if (config.fnmsAuth === 'clientCredentials') need('fnmsClientId', 'when fnmsAuth is clientCredentials (the service account client id)');
+  }
+  if (config.fnmsInventory === 'onPremises') {
+    need('fnmsUrl', 'when fnmsInventory is onPremises (https://<FNMS web server>)');
+    need('fnmsAccount', 'when fnmsInventory is onPremises (DOMAIN\\account with the Webservice role)');
+  }
+  const vpcGiven = config.fnmsVpcId !== undefined || config.fnmsSubnetIds.length > 0 || config.fnmsSecurityGroupIds.length > 0;
+  if (vpcGiven) {
+    need('fnmsVpcId', 'with fnmsSubnetIds / fnmsSecurityGroupIds');
+    if (config.fnmsSubnetIds.length === 0) ctx.addIssue({ code: 'custom', path: ['fnmsSubnetIds'], message: 'required with fnmsVpcId (the subnets routed to FNMS)' });
+  }
+}
+
 /** Reads every config key from CDK context; unknown or malformed values fail the synth with the key named. */
 export function stackConfigFrom(tryGetContext: (key: string) => unknown): StackConfig {
   const raw: Record<string, unknown> = {};
@@ -45,10 +170,11 @@ export function stackConfigFrom(tryGetContext: (key: string) => unknown): StackC
     const value = tryGetContext(key);
     if (value !== undefined && value !== '') raw[key] = value;
   }
-  const parsed = StackConfigSchema.safeParse(raw);
+  const parsed = StackConfigSchema.superRefine(requireTogether).safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     throw new Error(`invalid context value ${issue.path.join('.')}: ${issue.message}`);
   }
+  inventoryConfigFrom(parsed.data);
   return parsed.data;
 }

@@ -3,6 +3,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type { IConstruct } from 'constructs';
 import type { BeaconProxyStack } from './beacon-proxy-stack.js';
+import { LAMBDA_VPC_ENI_ACTIONS } from './constructs/beacon-function.js';
 
 /** Actions that have no resource-level permissions in IAM, so `Resource: *` is the only way to grant them. */
 export const ACTIONS_WITHOUT_RESOURCE_LEVEL = new Set([
@@ -72,8 +73,15 @@ export function acknowledgeNagFindings(stack: BeaconProxyStack): void {
     // Resource: * only for actions IAM cannot scope (X-Ray, SSM inventory and invocation reads).
     if (node instanceof iam.CfnPolicy) {
       const actions = wildcardActions(node, stack);
+      const vpcActions = new Set<string>(LAMBDA_VPC_ENI_ACTIONS);
       if (actions.length > 0 && actions.every((action) => ACTIONS_WITHOUT_RESOURCE_LEVEL.has(action))) {
         ack(node, 'AwsSolutions-IAM5[Resource::*]', `Only actions without resource-level permissions use Resource *: ${[...new Set(actions)].join(', ')}.`);
+      } else if (actions.length > 0 && actions.every((action) => ACTIONS_WITHOUT_RESOURCE_LEVEL.has(action) || vpcActions.has(action))) {
+        ack(
+          node,
+          'AwsSolutions-IAM5[Resource::*]',
+          `Resource * only for actions without resource-level permissions and for the network-interface actions Lambda needs to attach this function to its VPC (what AWSLambdaVPCAccessExecutionRole grants): ${[...new Set(actions)].join(', ')}.`,
+        );
       }
     }
   }

@@ -71,11 +71,11 @@ export function builtinFnmsState(computerNames: string[]): NonNullable<FnmsStubO
   return {
     approvedVersion: 'latest',
     availableVersions: ['13.1.0', '13.2.0', '13.3.0'],
-    beacons: computerNames.map((name, index) => ({
-      id: String(index + 1),
+    beacons: computerNames.map((name) => ({
       name,
       computerName: name,
       version: BUILTIN_BEACON_VERSION,
+      status: 'Active',
       lastContact: '2026-11-27T08:00:00Z',
     })),
   };

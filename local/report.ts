@@ -15,6 +15,8 @@ export interface BeaconReport {
   beaconVersion: string | null;
   pinnedVersion: string | null;
   reasons: string[];
+  /** Shown although the beacon is configured (pinMode none). */
+  warnings: string[];
 }
 
 export interface RefusedRequest {
@@ -64,7 +66,7 @@ export function renderTable(report: RunReport): string {
     { title: 'CHANGED', width: 8, value: (b: BeaconReport) => (b.outcome === 'ok' ? String(b.changed.length) : '-') },
     { title: report.dryRun ? 'WOULD CHANGE' : 'CHECKS FAILED', width: 14, value: (b: BeaconReport) => String(b.failedChecks.length) },
     { title: 'VERSION PINNED', width: 15, value: (b: BeaconReport) => b.pinnedVersion ?? '-' },
-    { title: 'WHY', width: 60, value: (b: BeaconReport) => (b.outcome === 'dry-run' ? planSummary(b) : b.reasons[0]) ?? (b.outcome === 'ok' && b.changed.length ? `changed: ${b.changed.slice(0, 3).join(', ')}${b.changed.length > 3 ? ', …' : ''}` : '') },
+    { title: 'WHY', width: 60, value: (b: BeaconReport) => (b.outcome === 'dry-run' ? planSummary(b) : b.reasons[0] ?? (b.warnings[0] ? `warning: ${b.warnings[0]}` : undefined)) ?? (b.outcome === 'ok' && b.changed.length ? `changed: ${b.changed.slice(0, 3).join(', ')}${b.changed.length > 3 ? ', …' : ''}` : '') },
   ];
   const lines = [columns.map((c) => cell(c.title, c.width)).join(' ').trimEnd(), columns.map((c) => '-'.repeat(c.width)).join(' ')];
   for (const beacon of report.beacons) lines.push(columns.map((c) => cell(c.value(beacon), c.width)).join(' ').trimEnd());
@@ -89,7 +91,7 @@ export function renderHtml(report: RunReport): string {
       // A rolled-back run's changes were undone; a plan's failed checks are what a run would change.
       const changedLabel = b.outcome === 'ok' ? 'changed' : 'changed, then undone by the rollback';
       const checkLabel = b.outcome === 'dry-run' ? 'would change' : 'check failed';
-      const details = [...b.reasons, ...b.failedChecks.map((c) => `${checkLabel}: ${c}`), ...b.changed.map((c) => `${changedLabel}: ${c}`)];
+      const details = [...b.reasons, ...b.warnings.map((w) => `warning: ${w}`), ...b.failedChecks.map((c) => `${checkLabel}: ${c}`), ...b.changed.map((c) => `${changedLabel}: ${c}`)];
       return `<tr class="${escapeHtml(b.outcome)}"><td>${escapeHtml(b.computerName ?? '?')}<br><small>${escapeHtml(b.instanceId)}</small></td>` +
         `<td>${escapeHtml(OUTCOME_MARK[b.outcome] ?? b.outcome)}</td><td>${b.outcome === 'ok' ? b.changed.length : '-'}</td><td>${b.failedChecks.length}</td>` +
         `<td>${escapeHtml(b.pinnedVersion ?? '-')}</td><td><ul>${details.map((d) => `<li>${escapeHtml(d)}</li>`).join('')}</ul></td></tr>`;

@@ -81,6 +81,7 @@ export async function runLocal(options: LocalRunOptions): Promise<RunReport> {
       beaconVersion: status.beaconVersion ?? null,
       pinnedVersion: status.pinnedVersion ?? ((pin?.detail?.version as string | undefined) ?? null),
       reasons: status.reasons ?? [],
+      warnings: status.warnings ?? [],
     });
   }
   beacons.sort((a, b) => (a.computerName ?? a.instanceId).localeCompare(b.computerName ?? b.instanceId));

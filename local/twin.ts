@@ -12,7 +12,7 @@ import { StateMachine } from 'aws-local-stepfunctions';
 
 type JSONValue = Parameters<StateMachine['run']>[0];
 import { BEACON_DOCUMENTS, type BeaconDocumentKind } from '../lambdas/core/document-contract.js';
-import { createFnmsClient } from '../lambdas/core/fnms/index.js';
+import { createFlexeraOneInventory, createFnmsClient } from '../lambdas/core/fnms/index.js';
 import {
   type Clock,
   type ReplyTo,
@@ -63,6 +63,8 @@ export interface TwinOptions {
   executor?: DocumentExecutor;
   limits?: ShimLimits;
   fnms?: FnmsStubOptions;
+  /** How the pin step pins (the stack's pinMode): `gateway` (default: the stub's pin gateway) or `none`. */
+  pinMode?: 'gateway' | 'none';
   /** Milliseconds that stand for one second of the workflow's waits (polls, busy retries). Default 20. */
   msPerSecond?: number;
   /**
@@ -149,6 +151,10 @@ export class LocalTwin implements WorkflowStarter {
     const fnmsClient = createFnmsClient(fnms.clientConfig('refreshToken', { baseDelayMs: 20, maxDelayMs: 200, timeoutMs: 60_000 }), {
       getSecret: async () => options.fnms?.refreshToken ?? STUB_REFRESH_TOKEN,
     });
+    // The beacon inventory: the stub's saved report through Flexera One's report execute API.
+    const inventory = createFlexeraOneInventory(fnms.flexeraOneConfig('refreshToken', { retry: { baseDelayMs: 20, maxDelayMs: 200, timeoutMs: 60_000 } }), {
+      getSecret: async () => options.fnms?.refreshToken ?? STUB_REFRESH_TOKEN,
+    });
     this.profiles = new MemoryProfileStore(options.profiles ?? {});
     const triggerDeps = {
       commands: this.ssm,
@@ -160,7 +166,7 @@ export class LocalTwin implements WorkflowStarter {
     };
     const drift = createDriftCheckHandler({ ...triggerDeps, clock: this.clock, verifyDocumentName: BEACON_DOCUMENTS.verify, checkEndpoint: 'none' });
     this.driftCheck = () => drift();
-    const newBeacon = createNewBeaconHandler({ ...triggerDeps, fnms: fnmsClient });
+    const newBeacon = createNewBeaconHandler({ ...triggerDeps, inventory });
     this.newBeaconPoll = () => newBeacon({ source: 'beacon-proxy.schedule' });
     const handlers: Record<WorkflowHandlerId, (input: never) => Promise<unknown>> = {
       ResolveTargetFn: createResolveTargetHandler({ commands: this.ssm, beaconTag: LOCAL_BEACON_TAG }),
@@ -174,7 +180,9 @@ export class LocalTwin implements WorkflowStarter {
         maxPollSeconds: 5,
       }),
       JudgeResultFn: createJudgeResultHandler(),
-      PinVersionFn: createPinVersionHandler({ fnms: fnmsClient, store: this.store, clock: this.clock }),
+      PinVersionFn: createPinVersionHandler(
+        options.pinMode === 'none' ? { mode: 'none', store: this.store, clock: this.clock } : { mode: 'gateway', gateway: fnmsClient, inventory, store: this.store, clock: this.clock },
+      ),
       ReleaseLockFn: createReleaseLockHandler({ lock: this.lock }),
       RecordOutcomeFn: createRecordOutcomeHandler({ store: this.store, clock: this.clock }),
       NotifyRequesterFn: createNotifyRequesterHandler({ notifier: this.notifier }),

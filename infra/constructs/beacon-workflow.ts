@@ -225,7 +225,9 @@ export class BeaconWorkflow extends Construct {
       beaconVersion: path.stringAt('$.verdict.beaconVersion'),
     });
     pin.addCatch(pinFailed, caught);
-    pin.next(new sfn.Choice(this, STATES.checkPin).when(sfn.Condition.booleanEquals('$.pin.pinned', true), configured).otherwise(pinFailed));
+    // pinMode none answers `skipped: true` (not pinned by design, with a warning): the beacon is configured.
+    const pinSkipped = sfn.Condition.and(sfn.Condition.isPresent('$.pin.skipped'), sfn.Condition.booleanEquals('$.pin.skipped', true));
+    pin.next(new sfn.Choice(this, STATES.checkPin).when(sfn.Condition.or(sfn.Condition.booleanEquals('$.pin.pinned', true), pinSkipped), configured).otherwise(pinFailed));
 
     // Configure.
     const sendConfigure = task(STATES.sendConfigure, fns.SendCommandFn, '$.command', { document: 'configure', ...ids, request: path.objectAt('$.request') }, { sendsCommand: true });

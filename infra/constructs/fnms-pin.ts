@@ -6,32 +6,50 @@ import { Construct } from 'constructs';
 import type { FnmsConfigInput } from '../../lambdas/core/fnms/config.js';
 import { ENV } from '../../lambdas/aws/env-names.js';
 import { BeaconFunction } from './beacon-function.js';
+import { type FnmsInventoryProps, fnmsInventoryEnvironment, grantFnmsInventory } from './fnms-inventory.js';
 
-export interface FnmsPinProps {
+export type FnmsPinProps = {
   encryptionKey: kms.IKey;
   table: dynamodb.ITable;
   environment: Record<string, string>;
-  /** The adapter configuration (base URL, auth mode, paths); validated by the core at cold start. */
-  fnmsConfig: FnmsConfigInput;
-  /** Name of the Secrets Manager secret holding the refresh token or bearer token. */
-  secretName: string;
-}
+} & (
+  | {
+      pinMode: 'gateway';
+      /** The pin gateway client configuration (base URL, auth); validated by the core at cold start. */
+      gatewayConfig: FnmsConfigInput;
+      /** Secrets Manager name of the gateway's refresh token or bearer token. */
+      gatewaySecretName: string;
+      /** The beacon inventory: no release older than a beacon it lists is approved. */
+      inventory: FnmsInventoryProps | null;
+    }
+  | { pinMode: 'none' }
+);
 
-/** The Lambda that pins FNMS's approved beacon version; the only reader of the FNMS secret. */
+/**
+ * The workflow's pin step. `gateway`: calls the customer's pin gateway (our contract, not a Flexera API) and
+ * reads the beacon inventory; the only reader of the gateway secret. `none`: pins nothing, warns.
+ */
 export class FnmsPin extends Construct {
   readonly fn: lambda.Function;
-  readonly secret: secretsmanager.ISecret;
 
   constructor(scope: Construct, id: string, props: FnmsPinProps) {
     super(scope, id);
-    this.secret = secretsmanager.Secret.fromSecretNameV2(this, 'Secret', props.secretName);
+    const gateway = props.pinMode === 'gateway' ? props : null;
+    const inventory = gateway?.inventory ?? null;
     this.fn = new BeaconFunction(this, 'PinVersionFn', {
       folder: 'pin-version',
-      description: 'beacon-proxy workflow: pin the FNMS approved beacon version',
+      description: `beacon-proxy workflow: pin the approved beacon version (pinMode ${props.pinMode})`,
       encryptionKey: props.encryptionKey,
-      environment: { ...props.environment, [ENV.fnmsConfig]: JSON.stringify(props.fnmsConfig), [ENV.fnmsSecretName]: props.secretName },
+      ...(inventory?.vpc ? { vpc: inventory.vpc } : {}),
+      environment: {
+        ...props.environment,
+        [ENV.pinMode]: props.pinMode,
+        ...(gateway ? { [ENV.gatewayConfig]: JSON.stringify(gateway.gatewayConfig), [ENV.gatewaySecretName]: gateway.gatewaySecretName } : {}),
+        ...(inventory ? fnmsInventoryEnvironment(inventory) : {}),
+      },
     }).fn;
-    this.secret.grantRead(this.fn);
+    if (gateway) secretsmanager.Secret.fromSecretNameV2(this, 'GatewaySecret', gateway.gatewaySecretName).grantRead(this.fn);
+    if (inventory) grantFnmsInventory(this, this.fn, inventory);
     props.table.grantReadWriteData(this.fn);
   }
 }

@@ -4,23 +4,22 @@ import * as eventTargets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as schedulerTargets from 'aws-cdk-lib/aws-scheduler-targets';
-import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import type { FnmsConfigInput } from '../../lambdas/core/fnms/config.js';
-import { ENV } from '../../lambdas/aws/env-names.js';
 import { BeaconFunction } from './beacon-function.js';
 import { type DefaultProfileTriggerProps, defaultProfileEnvironment, grantDefaultProfileTrigger } from './default-profile-trigger.js';
+import { type FnmsInventoryProps, fnmsInventoryEnvironment, grantFnmsInventory } from './fnms-inventory.js';
 
 export interface NewBeaconTriggersProps extends DefaultProfileTriggerProps {
-  fnmsConfig: FnmsConfigInput;
-  fnmsSecretName: string;
+  /** The beacon inventory (saved FNMS report); null: no schedule, only the tag rule. */
+  inventory: FnmsInventoryProps | null;
   scheduleMinutes: number;
 }
 
-/** A new beacon gets the default profile: found by polling FNMS's beacon list, or by the beacon tag being put on an instance. */
+/** A new beacon gets the default profile: found in the FNMS beacon inventory (a schedule), or by the beacon tag being put on an instance. */
 export class NewBeaconTriggers extends Construct {
   readonly handler: BeaconFunction;
-  readonly schedule: scheduler.Schedule;
+  /** Absent when no inventory is configured. */
+  readonly schedule: scheduler.Schedule | undefined;
   readonly tagRule: events.Rule;
 
   constructor(scope: Construct, id: string, props: NewBeaconTriggersProps) {
@@ -30,15 +29,18 @@ export class NewBeaconTriggers extends Construct {
       description: 'beacon-proxy: queue the default profile for beacons not seen before',
       encryptionKey: props.encryptionKey,
       timeout: Duration.minutes(2),
-      environment: { ...defaultProfileEnvironment(props), [ENV.fnmsConfig]: JSON.stringify(props.fnmsConfig), [ENV.fnmsSecretName]: props.fnmsSecretName },
+      ...(props.inventory?.vpc ? { vpc: props.inventory.vpc } : {}),
+      environment: { ...defaultProfileEnvironment(props), ...(props.inventory ? fnmsInventoryEnvironment(props.inventory) : {}) },
     });
     const fn = this.handler.fn;
-    secretsmanager.Secret.fromSecretNameV2(this, 'FnmsSecret', props.fnmsSecretName).grantRead(fn);
+    if (props.inventory) grantFnmsInventory(this, fn, props.inventory);
     fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['ssm:DescribeInstanceInformation'], resources: ['*'] }));
     grantDefaultProfileTrigger(fn, props);
 
-    this.schedule = new scheduler.Schedule(this, 'PollFnmsBeacons', {
-      description: 'beacon-proxy: poll the FNMS beacon list for new beacons',
+    this.schedule = !props.inventory
+      ? undefined
+      : new scheduler.Schedule(this, 'PollFnmsBeacons', {
+      description: 'beacon-proxy: read the FNMS beacon inventory report for new beacons',
       schedule: scheduler.ScheduleExpression.rate(Duration.minutes(props.scheduleMinutes)),
       timeWindow: scheduler.TimeWindow.flexible(Duration.minutes(Math.min(15, props.scheduleMinutes))),
       target: new schedulerTargets.LambdaInvoke(fn, { input: scheduler.ScheduleTargetInput.fromObject({ source: 'beacon-proxy.schedule' }), retryAttempts: 2 }),

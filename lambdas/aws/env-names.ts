@@ -13,8 +13,14 @@ export const ENV = {
   commandTimeoutSeconds: 'COMMAND_TIMEOUT_SECONDS',
   firstPollSeconds: 'FIRST_POLL_SECONDS',
   maxPollSeconds: 'MAX_POLL_SECONDS',
-  fnmsConfig: 'FNMS_CONFIG',
-  fnmsSecretName: 'FNMS_SECRET_NAME',
+  /** How the approved beacon version is pinned: `gateway` or `none` (infra/config.ts pinMode). */
+  pinMode: 'PIN_MODE',
+  /** The pin gateway client's configuration (JSON, lambdas/core/fnms/config.ts); set in gateway mode only. */
+  gatewayConfig: 'PIN_GATEWAY_CONFIG',
+  gatewaySecretName: 'PIN_GATEWAY_SECRET_NAME',
+  /** The beacon inventory report adapter's configuration (JSON, lambdas/core/fnms/report-inventory.ts); absent when none. */
+  inventoryConfig: 'FNMS_INVENTORY_CONFIG',
+  inventorySecretName: 'FNMS_SECRET_NAME',
   profilePrefix: 'PROFILE_PARAMETER_PREFIX',
   defaultProfile: 'DEFAULT_PROFILE',
   slackSecretName: 'SLACK_SIGNING_SECRET_NAME',

@@ -8,7 +8,11 @@ import { type Log, type Notifier, type Outcome, type ReplyTo, silentLog } from '
 export const SLACK_RESPONSE_URL_PREFIX = 'https://hooks.slack.com/';
 
 export function outcomeText(outcome: Outcome): string {
-  const lines = [`beacon-proxy ${outcome.requestId}: ${outcome.summary}`, ...(outcome.reasons ?? []).map((reason) => `- ${reason}`)];
+  const lines = [
+    `beacon-proxy ${outcome.requestId}: ${outcome.summary}`,
+    ...(outcome.reasons ?? []).map((reason) => `- ${reason}`),
+    ...(outcome.warnings ?? []).map((warning) => `- warning: ${warning}`),
+  ];
   return lines.join('\n');
 }
 

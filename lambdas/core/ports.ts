@@ -54,6 +54,8 @@ export interface BeaconStatusRecord {
   state: BeaconState;
   updatedAt: string;
   reasons?: string[];
+  /** What the requester must know although the beacon is configured (pinMode none: the version is not pinned). */
+  warnings?: string[];
   changed?: string[];
   checks?: Check[];
   beaconVersion?: string | null;
@@ -172,6 +174,8 @@ export interface Outcome {
   state: BeaconState | 'invalid' | 'no-targets';
   summary: string;
   reasons?: string[];
+  /** Shown with the outcome (pinMode none: upgrades may reset the service account). */
+  warnings?: string[];
 }
 
 export interface Notifier {

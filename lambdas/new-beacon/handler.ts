@@ -1,25 +1,27 @@
 /**
  * New beacons get the default profile. Two triggers, one handler:
- *  - a schedule polls the FNMS beacon list and matches each beacon to an SSM managed instance carrying the
+ *  - a schedule reads the beacon inventory (the saved FNMS report, through Flexera's documented report API:
+ *    Flexera One REST or on-premises SOAP) and matches each beacon to an SSM managed instance carrying the
  *    beacon tag by computer name;
  *  - an EventBridge rule fires when the beacon tag is put on an EC2 instance or managed instance.
  * Each instance is queued once (remembered in the table); the request id is deterministic, so a race
  * between the two triggers is absorbed by the intake's idempotency.
  */
 import type { EventBridgeEvent } from 'aws-lambda';
-import { createFnmsClient, type FnmsApi, isFnmsError, parseFnmsConfig } from '../core/fnms/index.js';
+import { type BeaconInventory, isBeaconInventoryError } from '../core/fnms/index.js';
 import { type BeaconCommands, type FleetMemory, type Log, type ProfileStore, type RequestQueue, silentLog } from '../core/ports.js';
 import * as awsConfig from '../aws/clients/config.js';
 import * as awsDynamo from '../aws/clients/dynamo.js';
-import * as awsSecrets from '../aws/clients/secrets.js';
 import * as awsSqs from '../aws/clients/sqs.js';
 import * as awsSsm from '../aws/clients/ssm.js';
 import { ENV, METRICS } from '../aws/env-names.js';
+import { inventoryFromEnv } from '../aws/inventory.js';
 import { countMetric, env, lambdaEntry, log } from '../aws/runtime.js';
 import { enqueueDefaultProfile, shortComputerName } from './trigger.js';
 
 export interface NewBeaconDeps {
-  fnms: FnmsApi;
+  /** The beacon inventory (FNMS report); null when the stack configures none (the schedule is then not created). */
+  inventory: BeaconInventory | null;
   commands: BeaconCommands;
   memory: FleetMemory;
   profiles: ProfileStore;
@@ -66,9 +68,16 @@ export function createNewBeaconHandler(deps: NewBeaconDeps) {
     }
   }
 
-  async function fromFnmsList(result: NewBeaconResult): Promise<void> {
-    const listBeacons = deps.fnms.listBeacons().catch((error: unknown) => {
-      if (isFnmsError(error)) deps.countFnmsError?.();
+  async function fromInventory(result: NewBeaconResult): Promise<void> {
+    const inventory = deps.inventory;
+    if (inventory === null) {
+      throw new Error('the FNMS beacon inventory is not configured (fnmsInventory=none), so the schedule has no beacon list to read; configure the report (README, "FNMS set-up")');
+    }
+    const listBeacons = inventory.listBeacons().catch((error: unknown) => {
+      if (isBeaconInventoryError(error)) {
+        deps.countFnmsError?.();
+        logger.error('FNMS beacon inventory failed', { error: error.toJSON() });
+      }
       throw error;
     });
     const [beacons, instances] = await Promise.all([listBeacons, deps.commands.findManagedInstances({ tag: deps.beaconTag })]);
@@ -97,17 +106,15 @@ export function createNewBeaconHandler(deps: NewBeaconDeps) {
   return async function newBeacon(event: ScheduleEvent | TagChangeEvent): Promise<NewBeaconResult> {
     const result: NewBeaconResult = { enqueued: [], alreadySeen: [], unmatched: [] };
     if ('detail-type' in event && event['detail-type'] === 'Tag Change on Resource') await fromTagChange(event, result);
-    else await fromFnmsList(result);
+    else await fromInventory(result);
     logger.info('new-beacon pass', { ...result });
     return result;
   };
 }
 
 export const handler = lambdaEntry(() => {
-  const secretName = env(ENV.fnmsSecretName);
-  const secrets = awsSecrets.secretSource([secretName]);
   return createNewBeaconHandler({
-    fnms: createFnmsClient(parseFnmsConfig(JSON.parse(env(ENV.fnmsConfig))), { getSecret: () => secrets.getSecret(secretName) }),
+    inventory: inventoryFromEnv(),
     commands: awsSsm.beaconCommands(),
     memory: awsDynamo.fleetMemory(),
     profiles: awsSsm.profileStore(),

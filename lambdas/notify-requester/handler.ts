@@ -14,7 +14,14 @@ export function createNotifyRequesterHandler(deps: NotifyRequesterDeps) {
     // RecordOutcome may have failed (its Catch leads here): the outcome is derived again.
     const recorded = state.recorded ?? describeOutcome(state);
     await deps.notifier.notify(
-      { requestId: state.requestId, instanceId: state.instanceId, state: recorded.state, summary: `${state.instanceId}: ${recorded.summary}`, reasons: recorded.reasons },
+      {
+        requestId: state.requestId,
+        instanceId: state.instanceId,
+        state: recorded.state,
+        summary: `${state.instanceId}: ${recorded.summary}`,
+        reasons: recorded.reasons,
+        ...(recorded.warnings?.length ? { warnings: recorded.warnings } : {}),
+      },
       state.replyTo ?? undefined,
     );
     return { notified: true };

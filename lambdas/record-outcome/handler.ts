@@ -22,6 +22,7 @@ export function createRecordOutcomeHandler(deps: RecordOutcomeDeps) {
       state: recorded.state,
       updatedAt: at,
       reasons: recorded.reasons,
+      ...(recorded.warnings.length > 0 ? { warnings: recorded.warnings } : {}),
       ...(verdict ? { changed: verdict.changed, checks: verdict.checks, beaconVersion: verdict.beaconVersion } : {}),
       ...(state.pin?.pinned ? { pinnedVersion: state.pin.version } : {}),
       ...(state.command ? { commandId: state.command.commandId } : {}),
@@ -31,7 +32,7 @@ export function createRecordOutcomeHandler(deps: RecordOutcomeDeps) {
       instanceId: state.instanceId,
       at,
       event: `beacon.${recorded.state}`,
-      detail: { summary: recorded.summary, reasons: recorded.reasons },
+      detail: { summary: recorded.summary, reasons: recorded.reasons, ...(recorded.warnings.length > 0 ? { warnings: recorded.warnings } : {}) },
     });
     return recorded;
   };

@@ -1,4 +1,4 @@
-import { type RecordedOutcome, type WorkflowState, describeStepError } from './state.js';
+import { type RecordedOutcome, type WorkflowState, describeStepError, isPinSkipped } from './state.js';
 
 const SUMMARIES: Record<string, string> = {
   ok: 'configured and verified',
@@ -21,7 +21,10 @@ export function describeOutcome(state: WorkflowState): RecordedOutcome {
   if (state.poll?.timedOut) reasons.push(`no result within the command timeout (last status ${state.poll.status})`);
   if (state.rollbackVerdict && state.rollbackVerdict.status !== 'ok') reasons.push(...state.rollbackVerdict.reasons.map((r) => `rollback: ${r}`));
   if (state.rollbackPoll?.timedOut) reasons.push('rollback: no result within the command timeout');
-  if (state.pin && !state.pin.pinned) reasons.push(`${state.pin.code}: ${state.pin.reason}`);
+  const warnings: string[] = [];
+  if (isPinSkipped(state.pin)) warnings.push(state.pin.warning);
+  else if (state.pin && !state.pin.pinned) reasons.push(`${state.pin.code}: ${state.pin.reason}`);
   if (stepError) reasons.push(stepError);
-  return { state: outcome, summary: SUMMARIES[outcome] ?? outcome, reasons };
+  const summary = outcome === 'ok' && isPinSkipped(state.pin) ? 'configured and verified; FNMS beacon version not pinned (pinMode none)' : SUMMARIES[outcome] ?? outcome;
+  return { state: outcome, summary, reasons, warnings };
 }

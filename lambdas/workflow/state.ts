@@ -44,9 +44,22 @@ export interface JudgedResult {
   captureId: string | null;
 }
 
+/** What every result says when the stack pins nothing (pinMode none). */
+export const PIN_MODE_NONE_WARNING =
+  'FNMS beacon version not pinned (pinMode none): if "Beacon version approved for use" is "Always use the latest version", ' +
+  'an automatic beacon upgrade resets the FlexNet Beacon Engine service and upload tasks to LocalSystem and the beacon stops ' +
+  'using the proxy; set it to a release in FNMS (Discovery & Inventory > Settings > Beacon settings); the drift check re-applies the profile after an upgrade';
+
 export type PinResult =
   | { pinned: true; version: string; changed: boolean; from: string | null }
-  | { pinned: false; code: string; reason: string };
+  | { pinned: false; code: string; reason: string }
+  /** pinMode none: not pinned by design; CheckPin treats it as configured, the outcome carries the warning. */
+  | { pinned: false; skipped: true; code: 'PIN_MODE_NONE'; reason: string; warning: string };
+
+/** True for the pinMode none outcome. */
+export function isPinSkipped(pin: PinResult | undefined): pin is Extract<PinResult, { skipped: true }> {
+  return pin !== undefined && !pin.pinned && 'skipped' in pin && pin.skipped;
+}
 
 /** A Catch writes the Step Functions error here. */
 export interface StepError {
@@ -74,6 +87,8 @@ export interface RecordedOutcome {
   state: BeaconState;
   summary: string;
   reasons: string[];
+  /** What the requester must know although the beacon is configured (pinMode none). */
+  warnings: string[];
 }
 
 /** Why a step failed, in words: the Lambda error message when Step Functions passed one. */

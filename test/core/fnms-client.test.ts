@@ -3,7 +3,7 @@ import { RequestError } from '../../lambdas/core/errors.js';
 import { type FnmsClient, type FnmsConfigInput, FnmsError, createFnmsClient, pinBeaconVersion } from '../../lambdas/core/fnms/index.js';
 import { FnmsStub, STUB_REFRESH_TOKEN, type FnmsStubState } from '../../local/fnms-stub.js';
 
-const PATHS = { beacons: '/api/beacons', settings: '/api/beacon-settings', approved: '/api/beacon-settings/approved-version', token: '/oidc/token' };
+const PATHS = { settings: '/api/beacon-settings', approved: '/api/beacon-settings/approved-version', token: '/oidc/token' };
 const BEARER = 'gateway-bearer-token-abcdef123456';
 
 interface Harness {
@@ -52,8 +52,8 @@ afterEach(async () => {
 });
 
 const BEACONS: FnmsStubState['beacons'] = [
-  { id: '1', name: 'BEACON01', computerName: 'BEACON01', version: '13.2.0', lastContact: '2026-11-27T11:00:00Z' },
-  { id: '2', name: 'BEACON02', computerName: 'BEACON02', version: null, lastContact: null },
+  { name: 'BEACON01', computerName: 'BEACON01', version: '13.2.0', status: 'Active', lastContact: '2026-11-27T11:00:00Z' },
+  { name: 'BEACON02', computerName: 'BEACON02', version: null, status: null, lastContact: null },
 ];
 const AVAILABLE = ['13.1.0', '13.2.0', '13.3.0'];
 
@@ -73,13 +73,9 @@ function expectNoSecretIn(text: string): void {
   expect(text).not.toMatch(/stub-at-[0-9a-f]{24}/);
 }
 
-describe('FNMS client against the local stub: reads', () => {
+describe('pin gateway client (our contract, not a Flexera API) against the local stub: reads', () => {
   beforeEach(async () => {
     await setUp({ beacons: BEACONS, approvedVersion: '13.2.0', availableVersions: AVAILABLE });
-  });
-
-  it('lists beacons with name, computer name, version, last contact and id', async () => {
-    await expect(harness.client.listBeacons()).resolves.toEqual(BEACONS);
   });
 
   it('reads the approved version and the available releases', async () => {
@@ -87,50 +83,50 @@ describe('FNMS client against the local stub: reads', () => {
   });
 
   it('caches the access token: one token request for many calls', async () => {
-    await harness.client.listBeacons();
     await harness.client.getBeaconSettings();
-    await harness.client.listBeacons();
+    await harness.client.getBeaconSettings();
+    await harness.client.getBeaconSettings();
     expect(harness.stub.tokensIssued).toBe(1);
     expect(harness.stub.requestsTo(PATHS.token)).toHaveLength(1);
   });
 
   it('concurrent calls share one token request', async () => {
-    await Promise.all([harness.client.listBeacons(), harness.client.getBeaconSettings(), harness.client.listBeacons(), harness.client.getBeaconSettings()]);
+    await Promise.all([harness.client.getBeaconSettings(), harness.client.getBeaconSettings(), harness.client.getBeaconSettings(), harness.client.getBeaconSettings()]);
     expect(harness.stub.tokensIssued).toBe(1);
   });
 
   it('renews the token shortly before it expires, without a 401 first', async () => {
-    await harness.client.listBeacons();
+    await harness.client.getBeaconSettings();
     harness.clock.ms += (3600 - 30) * 1000; // inside the 60 s renewal margin
-    await harness.client.listBeacons();
+    await harness.client.getBeaconSettings();
     expect(harness.stub.tokensIssued).toBe(2);
     expect(harness.stub.requests.filter((r) => r.status === 401)).toHaveLength(0);
   });
 
   it('renews the token once when FNMS answers 401 (token revoked or expired server-side) and the call succeeds', async () => {
-    await harness.client.listBeacons();
+    await harness.client.getBeaconSettings();
     harness.stub.expireTokens();
     await expect(harness.client.getBeaconSettings()).resolves.toMatchObject({ approvedVersion: '13.2.0' });
     expect(harness.stub.tokensIssued).toBe(2);
-    expect(harness.stub.requestsTo(PATHS.settings).map((r) => r.status)).toEqual([401, 200]);
+    expect(harness.stub.requestsTo(PATHS.settings).map((r) => r.status)).toEqual([200, 401, 200]);
   });
 });
 
-describe('FNMS client: retries, no retries, timeouts', () => {
+describe('pin gateway client: retries, no retries, timeouts', () => {
   beforeEach(async () => {
     await setUp({ beacons: BEACONS, approvedVersion: '13.2.0', availableVersions: AVAILABLE });
   });
 
   it('429 then 200: retried after the Retry-After delay', async () => {
-    harness.stub.failNext(PATHS.beacons, 429, 1, { retryAfter: '2' });
-    await expect(harness.client.listBeacons()).resolves.toHaveLength(2);
-    expect(harness.stub.requestsTo(PATHS.beacons).map((r) => r.status)).toEqual([429, 200]);
+    harness.stub.failNext(PATHS.settings, 429, 1, { retryAfter: '2' });
+    await expect(harness.client.getBeaconSettings()).resolves.toMatchObject({ availableVersions: expect.any(Array) });
+    expect(harness.stub.requestsTo(PATHS.settings).map((r) => r.status)).toEqual([429, 200]);
     expect(harness.sleeps).toEqual([2000]);
   });
 
   it('a Retry-After longer than maxRetryAfterMs is capped', async () => {
-    harness.stub.failNext(PATHS.beacons, 429, 1, { retryAfter: '3600' });
-    await harness.client.listBeacons();
+    harness.stub.failNext(PATHS.settings, 429, 1, { retryAfter: '3600' });
+    await harness.client.getBeaconSettings();
     expect(harness.sleeps).toEqual([30_000]);
   });
 
@@ -153,13 +149,13 @@ describe('FNMS client: retries, no retries, timeouts', () => {
   });
 
   it.each([400, 403, 404, 409, 422])('%i is not retried and the error names the operation', async (status) => {
-    harness.stub.failNext(PATHS.beacons, status, 5);
-    const error = await rejection(harness.client.listBeacons());
+    harness.stub.failNext(PATHS.settings, status, 5);
+    const error = await rejection(harness.client.getBeaconSettings());
     expect(error).toBeInstanceOf(FnmsError);
-    expect(error).toMatchObject({ operation: 'listBeacons', kind: 'http', status, retriable: false, attempts: 1 });
-    expect((error as Error).message).toContain('listBeacons');
-    expect((error as Error).message).toContain(PATHS.beacons);
-    expect(harness.stub.requestsTo(PATHS.beacons)).toHaveLength(1);
+    expect(error).toMatchObject({ operation: 'getBeaconSettings', kind: 'http', status, retriable: false, attempts: 1 });
+    expect((error as Error).message).toContain('getBeaconSettings');
+    expect((error as Error).message).toContain(PATHS.settings);
+    expect(harness.stub.requestsTo(PATHS.settings)).toHaveLength(1);
     expect(harness.sleeps).toEqual([]);
   });
 
@@ -174,27 +170,27 @@ describe('FNMS client: retries, no retries, timeouts', () => {
   it('a slow answer times out, is retried, and the error says timeout', async () => {
     await harness.stub.stop();
     await setUp({ beacons: BEACONS }, { config: { timeoutMs: 150, maxAttempts: 2 } });
-    harness.stub.slowNext(PATHS.beacons, 1000, 5);
+    harness.stub.slowNext(PATHS.settings, 1000, 5);
     const started = Date.now();
-    const error = await rejection(harness.client.listBeacons());
+    const error = await rejection(harness.client.getBeaconSettings());
     expect(Date.now() - started).toBeLessThan(900);
-    expect(error).toMatchObject({ operation: 'listBeacons', kind: 'timeout', status: null, retriable: true, attempts: 2 });
-    expect(harness.stub.requestsTo(PATHS.beacons)).toHaveLength(2);
+    expect(error).toMatchObject({ operation: 'getBeaconSettings', kind: 'timeout', status: null, retriable: true, attempts: 2 });
+    expect(harness.stub.requestsTo(PATHS.settings)).toHaveLength(2);
   });
 
   it('one slow answer then a fast one: the retry succeeds', async () => {
     await harness.stub.stop();
     await setUp({ beacons: BEACONS }, { config: { timeoutMs: 150 } });
-    harness.stub.slowNext(PATHS.beacons, 1000, 1);
-    await expect(harness.client.listBeacons()).resolves.toHaveLength(2);
+    harness.stub.slowNext(PATHS.settings, 1000, 1);
+    await expect(harness.client.getBeaconSettings()).resolves.toMatchObject({ availableVersions: expect.any(Array) });
   });
 
   it('no server: network error after maxAttempts', async () => {
     const { url } = harness.stub;
     await harness.stub.stop();
     const client = createFnmsClient({ baseUrl: url, auth: { kind: 'bearer' }, maxAttempts: 3 }, { getSecret: async () => BEARER, sleep: async () => {} });
-    const error = await rejection(client.listBeacons());
-    expect(error).toMatchObject({ operation: 'listBeacons', kind: 'network', retriable: true, attempts: 3 });
+    const error = await rejection(client.getBeaconSettings());
+    expect(error).toMatchObject({ operation: 'getBeaconSettings', kind: 'network', retriable: true, attempts: 3 });
     expect((error as Error).message).toMatch(/ECONNREFUSED/);
   });
 
@@ -206,17 +202,17 @@ describe('FNMS client: retries, no retries, timeouts', () => {
 
   it('a wrongly configured path gives 404 naming the path', async () => {
     await harness.stub.stop();
-    await setUp({}, { config: { paths: { beacons: '/api/v9/beacons' } } });
-    const error = await rejection(harness.client.listBeacons());
+    await setUp({}, { config: { paths: { beaconSettings: '/api/v9/beacon-settings' } } });
+    const error = await rejection(harness.client.getBeaconSettings());
     expect(error).toMatchObject({ status: 404, retriable: false });
-    expect((error as Error).message).toContain('/api/v9/beacons');
+    expect((error as Error).message).toContain('/api/v9/beacon-settings');
   });
 });
 
-describe('FNMS client: credentials', () => {
+describe('pin gateway client: credentials', () => {
   it('static bearer (on-premises gateway): no token endpoint, secret read once', async () => {
     await setUp({ beacons: BEACONS }, { auth: 'bearer' });
-    await harness.client.listBeacons();
+    await harness.client.getBeaconSettings();
     await harness.client.getBeaconSettings();
     expect(harness.stub.requestsTo(PATHS.token)).toHaveLength(0);
     expect(harness.secretReads).toBe(1);
@@ -225,28 +221,28 @@ describe('FNMS client: credentials', () => {
 
   it('a bearer FNMS refuses: re-read once (rotation), then 401 without the token in the error', async () => {
     await setUp({}, { auth: 'bearer', secret: 'rotated-away-bearer-token-999' });
-    const error = await rejection(harness.client.listBeacons());
-    expect(error).toMatchObject({ operation: 'listBeacons', status: 401, retriable: false });
+    const error = await rejection(harness.client.getBeaconSettings());
+    expect(error).toMatchObject({ operation: 'getBeaconSettings', status: 401, retriable: false });
     expect(harness.secretReads).toBe(2);
-    expect(harness.stub.requestsTo(PATHS.beacons)).toHaveLength(2);
+    expect(harness.stub.requestsTo(PATHS.settings)).toHaveLength(2);
     expect((error as Error).message).not.toContain('rotated-away-bearer-token-999');
     expect(JSON.stringify(error)).not.toContain('rotated-away-bearer-token-999');
   });
 
   it('a refresh token the token endpoint refuses: operation token, not retried, token not in the message', async () => {
     await setUp({}, { secret: 'revoked-refresh-token-777' });
-    const error = await rejection(harness.client.listBeacons());
+    const error = await rejection(harness.client.getBeaconSettings());
     expect(error).toBeInstanceOf(FnmsError);
     expect(error).toMatchObject({ operation: 'token', kind: 'auth', status: 400, retriable: false });
-    expect((error as Error).message).toMatch(/listBeacons/);
+    expect((error as Error).message).toMatch(/getBeaconSettings/);
     expect((error as Error).message).not.toContain('revoked-refresh-token-777');
-    expect(harness.stub.requestsTo(PATHS.beacons)).toHaveLength(0);
+    expect(harness.stub.requestsTo(PATHS.settings)).toHaveLength(0);
   });
 
   it('the token endpoint throttled: retried like any call', async () => {
     await setUp({ beacons: BEACONS });
     harness.stub.failNext(PATHS.token, 429, 1, { retryAfter: '1' });
-    await expect(harness.client.listBeacons()).resolves.toHaveLength(2);
+    await expect(harness.client.getBeaconSettings()).resolves.toMatchObject({ availableVersions: expect.any(Array) });
     expect(harness.stub.requestsTo(PATHS.token).map((r) => r.status)).toEqual([429, 200]);
   });
 
@@ -268,7 +264,7 @@ describe('FNMS client: credentials', () => {
   it('no token or secret appears in any error, whatever fails', async () => {
     await setUp({ beacons: BEACONS, approvedVersion: '13.2.0', availableVersions: AVAILABLE });
     const errors: unknown[] = [];
-    await harness.client.listBeacons();
+    await harness.client.getBeaconSettings();
     for (const status of [400, 401, 403, 404, 500, 503]) {
       harness.stub.failNext('*', status, 10, { body: JSON.stringify({ echo: harness.sentCredentials.at(-1), refresh: STUB_REFRESH_TOKEN }) });
       errors.push(await rejection(harness.client.getBeaconSettings()));

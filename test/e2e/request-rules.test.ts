@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { freshBeacon } from '../../local/beacon-model.js';
 import { BUILTIN_BEACON_VERSION, builtinFnmsState } from '../../local/builtin-fleet.js';
+import { PIN_MODE_NONE_WARNING } from '../../lambdas/workflow/state.js';
 import { type Harness, beaconStates, requestFor, startTwin } from './twin-harness.js';
 
 const BEACON = 'i-0e2e00000000000a1';
@@ -67,6 +68,45 @@ describe('the FNMS version pin', () => {
     expect(fnms.state.approvedVersion).toBe(BUILTIN_BEACON_VERSION);
     const status = await harness.twin.store.getRequestStatus('e2e-flaky-fnms');
     expect(status!.beacons[0]!.pinnedVersion ?? status!.audit.find((e) => e.event === 'fnms.pinned')?.detail?.version).toBe(BUILTIN_BEACON_VERSION);
+  });
+});
+
+describe('the FNMS beacon inventory and pin modes, through the stub\'s real wire formats', () => {
+  it('a beacon the FNMS report lists at a newer release blocks approving the older one (read through Flexera One\'s report API)', async () => {
+    const state = builtinFnmsState(['E2E-A1', 'OTHER-BEACON']);
+    state.beacons![1]!.version = '13.3.0';
+    harness = await startTwin([oneBeacon()], { fnms: { state, pageSize: 1 } });
+    harness.twin.submit(requestFor([BEACON], { requestId: 'e2e-inventory-newer' }));
+    await harness.twin.drain();
+    const status = await harness.twin.store.getRequestStatus('e2e-inventory-newer');
+    expect(status!.beacons[0]).toMatchObject({ state: 'pin-failed' });
+    expect(status!.beacons[0]!.reasons!.join(' ')).toMatch(/DOWNGRADE_REFUSED: .*13\.3\.0/);
+    const fnms = harness.twin.fnms;
+    expect(fnms.requestsTo(fnms.paths.report).map((r) => r.status)).toEqual([200, 200]);
+    expect(fnms.requestsTo(fnms.paths.approvedVersion, 'PUT')).toEqual([]);
+  });
+
+  it('a report saved without the version column: the pin fails naming the column; the beacon stays configured', async () => {
+    harness = await startTwin([oneBeacon()]);
+    harness.twin.fnms.omitColumns.add('version');
+    harness.twin.submit(requestFor([BEACON], { requestId: 'e2e-inventory-column' }));
+    await harness.twin.drain();
+    const status = await harness.twin.store.getRequestStatus('e2e-inventory-column');
+    expect(status!.beacons[0]).toMatchObject({ state: 'pin-failed', changed: expect.any(Array) });
+    expect(status!.beacons[0]!.reasons!.join(' ')).toContain(`INVENTORY_COLUMN_MISSING: Flexera One report ${harness.twin.fnms.reportId} has no column "${harness.twin.fnms.reportColumns.version}"`);
+  });
+
+  it('pinMode none: configured and ok, nothing pinned or read, and the warning in the status and the notification', async () => {
+    harness = await startTwin([oneBeacon()], { pinMode: 'none' });
+    harness.twin.submit(requestFor([BEACON], { requestId: 'e2e-pin-none' }));
+    await harness.twin.drain();
+    const status = await harness.twin.store.getRequestStatus('e2e-pin-none');
+    expect(status!.beacons[0]).toMatchObject({ state: 'ok', warnings: [PIN_MODE_NONE_WARNING] });
+    expect(status!.beacons[0]!.pinnedVersion).toBeUndefined();
+    expect(harness.twin.notifier.sent.map((n) => n.outcome)).toEqual([expect.objectContaining({ state: 'ok', warnings: [PIN_MODE_NONE_WARNING] })]);
+    const fnms = harness.twin.fnms;
+    expect(fnms.requests.filter((r) => r.path !== fnms.paths.token)).toEqual([]);
+    expect(fnms.state.approvedVersion).toBe('latest');
   });
 });
 

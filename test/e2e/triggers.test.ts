@@ -99,6 +99,11 @@ describe('the new-beacon trigger', () => {
     );
     const first = await harness.twin.newBeaconPoll();
     expect(first.enqueued).toEqual([NEW_BEACON]);
+    // The beacon list came from the saved report through Flexera One's report execute API (token, then the report).
+    const fnms = harness.twin.fnms;
+    expect(fnms.requestsTo(fnms.paths.token).length).toBeGreaterThan(0);
+    expect(fnms.requestsTo(fnms.paths.report).map((r) => r.status)).toEqual([200]);
+    expect(fnms.requests.map((r) => r.path)).not.toContain('/api/beacons');
     await harness.twin.drain();
     const status = await harness.twin.store.getRequestStatus(`new-beacon-${NEW_BEACON}`);
     expect(status!.request.source).toBe('new-beacon');

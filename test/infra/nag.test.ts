@@ -37,3 +37,22 @@ describe('cdk-nag AwsSolutions', () => {
     }
   });
 });
+
+describe('cdk-nag AwsSolutions with every FNMS option on (pin gateway, on-premises inventory, VPC)', () => {
+  it('reports no unacknowledged finding', () => {
+    const { stack: full } = synthStack({
+      pinMode: 'gateway',
+      gatewayUrl: 'https://pin-gateway.corp.example',
+      fnmsInventory: 'onPremises',
+      fnmsUrl: 'https://fnms.corp.example',
+      fnmsAccount: 'CORP\\svc-fnms-ws',
+      fnmsReportId: '17',
+      fnmsReportColumns: 'name=Beacon name,computerName=Computer name,version=Version,status=Status,lastContact=Last contact',
+      fnmsVpcId: 'vpc-0123456789abcdef0',
+      fnmsSubnetIds: 'subnet-0123456789abcdef0',
+    });
+    const report = new AwsSolutionsChecks().validateScope(full);
+    const findings = report.violations.map((violation) => `${violation.ruleName} at ${violation.violatingResources.map((r) => r.constructPath).join(', ')}`);
+    expect(findings).toEqual([]);
+  });
+});

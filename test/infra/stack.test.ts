@@ -11,7 +11,19 @@ let resources: Record<string, { Type: string; Properties: Record<string, any> }>
 const TAG = { key: 'fleet:role', value: 'inventory-beacon' };
 
 beforeAll(() => {
-  ({ template } = synthStack({ beaconTagKey: TAG.key, beaconTagValue: TAG.value, fnmsSecretName: 'team/fnms-token', stackName: 'BeaconTest' }));
+  ({ template } = synthStack({
+    beaconTagKey: TAG.key,
+    beaconTagValue: TAG.value,
+    stackName: 'BeaconTest',
+    pinMode: 'gateway',
+    gatewayUrl: 'https://pin-gateway.corp.example',
+    gatewaySecretName: 'team/pin-gateway-token',
+    fnmsInventory: 'flexeraOne',
+    fnmsOrgId: '1105',
+    fnmsReportId: '42',
+    fnmsReportColumns: 'name=R2_a_Beacon_Name,computerName=R2_a_Beacon_ComputerName,version=R2_a_Beacon_Version,status=R2_a_Beacon_Status,lastContact=R2_a_Beacon_LastContact',
+    fnmsSecretName: 'team/fnms-token',
+  }));
   resources = template.toJSON().Resources;
 });
 
@@ -101,10 +113,12 @@ describe('least privilege', () => {
     expect(reads.length).toBeGreaterThan(0);
     for (const statement of reads) {
       expect(statement.Resource).toHaveLength(1);
-      expect(JSON.stringify(statement.Resource)).toMatch(/secret:(team\/fnms-token|beacon-proxy\/[a-z-]+)-\?\?\?\?\?\?/);
+      expect(JSON.stringify(statement.Resource)).toMatch(/secret:(team\/fnms-token|team\/pin-gateway-token|beacon-proxy\/[a-z-]+)-\?\?\?\?\?\?/);
     }
     const fnmsReaders = reads.filter((s) => JSON.stringify(s.Resource).includes('team/fnms-token'));
     expect(fnmsReaders.map((s) => s.policy).sort()).toEqual([expect.stringMatching(/^FnmsPinPinVersionFn/), expect.stringMatching(/^NewBeaconHandler/)]);
+    const gatewayReaders = reads.filter((s) => JSON.stringify(s.Resource).includes('team/pin-gateway-token'));
+    expect(gatewayReaders.map((s) => s.policy)).toEqual([expect.stringMatching(/^FnmsPinPinVersionFn/)]);
   });
 
   it('no statement grants a wildcard action', () => {

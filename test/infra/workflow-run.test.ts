@@ -7,6 +7,8 @@ import { createJudgeResultHandler } from '../../lambdas/judge-result/handler.js'
 import { FixedClock, MemoryBeaconCommands, MemoryBeaconLock, MemoryNotifier, MemoryRequestStore } from '../../lambdas/memory/ports.js';
 import { createNotifyRequesterHandler } from '../../lambdas/notify-requester/handler.js';
 import { createPinVersionHandler } from '../../lambdas/pin-version/handler.js';
+import { PIN_MODE_NONE_WARNING } from '../../lambdas/workflow/state.js';
+import { outcomeText } from '../../lambdas/aws/notifier.js';
 import { createPollCommandHandler } from '../../lambdas/poll-command/handler.js';
 import { createRecordOutcomeHandler } from '../../lambdas/record-outcome/handler.js';
 import { createReleaseLockHandler } from '../../lambdas/release-lock/handler.js';
@@ -51,7 +53,7 @@ async function run(input: WorkflowInput, overrides: Partial<Record<WorkflowHandl
     SendCommandFn: createSendCommandHandler({ commands, store, clock, documentNames: DOCUMENTS }),
     PollCommandFn: createPollCommandHandler({ commands, clock, timeoutSeconds: 600, firstPollSeconds: 5, maxPollSeconds: 60 }),
     JudgeResultFn: createJudgeResultHandler(),
-    PinVersionFn: createPinVersionHandler({ fnms: createInMemoryFnms({ availableVersions: ['13.2.0'] }), store, clock }),
+    PinVersionFn: createPinVersionHandler({ mode: 'gateway', gateway: createInMemoryFnms({ availableVersions: ['13.2.0'] }), inventory: null, store, clock }),
     RecordOutcomeFn: createRecordOutcomeHandler({ store, clock }),
     NotifyRequesterFn: createNotifyRequesterHandler({ notifier }),
     ...overrides,
@@ -83,6 +85,16 @@ describe('the synthesized workflow over the real handlers', () => {
     expect(beaconState()).toMatchObject({ state: 'ok', pinnedVersion: '13.2.0' });
     expect(lock.locks.size).toBe(0);
     expect(notifier.sent.map((n) => n.outcome.state)).toEqual(['ok']);
+  });
+
+  it('pinMode none: the beacon ends ok (execution succeeded, no alarm), nothing pinned, the warning in the status and the notification', async () => {
+    commands.respond = () => ({ status: 'Success', stdout: resultLine(), stderr: '' });
+    const result = await run(input(), { PinVersionFn: createPinVersionHandler({ mode: 'none', store, clock }) });
+    expect(result.status).toBe('SUCCEEDED');
+    expect(beaconState()).toMatchObject({ state: 'ok', reasons: [], warnings: [PIN_MODE_NONE_WARNING] });
+    expect(beaconState()?.pinnedVersion).toBeUndefined();
+    expect(notifier.sent.map((n) => n.outcome)).toEqual([expect.objectContaining({ state: 'ok', warnings: [PIN_MODE_NONE_WARNING], summary: expect.stringMatching(/not pinned \(pinMode none\)/) })]);
+    expect(outcomeText(notifier.sent[0]!.outcome)).toMatch(/- warning: FNMS beacon version not pinned \(pinMode none\): .* may|- warning: FNMS beacon version not pinned/);
   });
 
   it('sends the rollback document when the beacon failed without rolling back by itself', async () => {

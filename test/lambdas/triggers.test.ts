@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { createInMemoryFnms, FnmsError } from '../../lambdas/core/fnms/index.js';
+import { BeaconInventoryError, createInMemoryInventory } from '../../lambdas/core/fnms/index.js';
 import { createDriftCheckHandler, LAST_PASS_KEY, type DriftCheckDeps } from '../../lambdas/drift-check/handler.js';
 import { FixedClock, MemoryBeaconCommands, MemoryFleetMemory, MemoryProfileStore, MemoryRequestQueue } from '../../lambdas/memory/ports.js';
 import { createNewBeaconHandler, instanceIdFromArn, type NewBeaconDeps, type TagChangeEvent } from '../../lambdas/new-beacon/handler.js';
@@ -22,13 +22,13 @@ beforeEach(() => {
 const queuedTargets = () => queue.messages.map((m) => JSON.parse(m.body) as { requestId: string; target: { instanceIds: string[] } });
 
 describe('new beacon', () => {
-  const fnmsBeacon = (computerName: string) => ({ id: computerName, name: computerName, computerName, version: '13.2.0', lastContact: null });
+  const fnmsBeacon = (computerName: string) => ({ name: computerName, computerName, version: '13.2.0', status: 'Active', lastContact: null });
   let deps: NewBeaconDeps;
 
   beforeEach(() => {
     commands.addInstance({ instanceId: INSTANCE_A, computerName: 'beacon01.corp.example', tags });
     commands.addInstance({ instanceId: INSTANCE_B, computerName: 'BEACON02', tags: {} });
-    deps = { fnms: createInMemoryFnms({ beacons: [fnmsBeacon('BEACON01'), fnmsBeacon('BEACON02'), fnmsBeacon('GHOST')] }), commands, memory, profiles, queue, beaconTag: BEACON_TAG, defaultProfile: 'default' };
+    deps = { inventory: createInMemoryInventory([fnmsBeacon('BEACON01'), fnmsBeacon('BEACON02'), fnmsBeacon('GHOST')]), commands, memory, profiles, queue, beaconTag: BEACON_TAG, defaultProfile: 'default' };
   });
 
   it('the schedule queues the default profile for FNMS beacons matched to tagged managed instances by computer name, once', async () => {
@@ -64,15 +64,28 @@ describe('new beacon', () => {
     expect(instanceIdFromArn('arn:aws:s3:::bucket/instance/i-1')).toBeNull();
   });
 
-  it('an FNMS failure is counted for the FnmsErrors alarm and fails the run', async () => {
+  it('an FNMS inventory failure is counted for the FnmsErrors alarm and fails the run', async () => {
     let counted = 0;
-    const fnms = createInMemoryFnms();
-    fnms.listBeacons = async () => {
-      throw new FnmsError('listBeacons', 'http', 'FNMS failed on its side (503)', 503, true, 4);
-    };
-    await expect(createNewBeaconHandler({ ...deps, fnms, countFnmsError: () => counted++ })({ source: 'beacon-proxy.schedule' })).rejects.toThrow(/503/);
+    const inventory = createInMemoryInventory(async () => {
+      throw new BeaconInventoryError('INVENTORY_HTTP', 'executeReport', 'Flexera One report execute failed: 503', { status: 503, retriable: true, attempts: 4 });
+    });
+    await expect(createNewBeaconHandler({ ...deps, inventory, countFnmsError: () => counted++ })({ source: 'beacon-proxy.schedule' })).rejects.toThrow(/503/);
     expect(counted).toBe(1);
     expect(queue.messages).toEqual([]);
+  });
+
+  it('a report missing a column fails the run loudly, naming the column: never read as an empty fleet', async () => {
+    const inventory = createInMemoryInventory(async () => {
+      throw new BeaconInventoryError('INVENTORY_COLUMN_MISSING', 'getCustomView', 'FNMS custom view 42 has no column "Computer name"', { field: 'fnmsReportColumns.computerName' });
+    });
+    await expect(createNewBeaconHandler({ ...deps, inventory })({ source: 'beacon-proxy.schedule' })).rejects.toThrow(/no column "Computer name"/);
+    expect(queue.messages).toEqual([]);
+  });
+
+  it('without a configured inventory the schedule fails loudly (the stack creates no schedule then); the tag rule still works', async () => {
+    await expect(createNewBeaconHandler({ ...deps, inventory: null })({ source: 'beacon-proxy.schedule' })).rejects.toThrow(/fnmsInventory=none/);
+    const result = await createNewBeaconHandler({ ...deps, inventory: null })(tagEvent(tags));
+    expect(result.enqueued).toEqual([INSTANCE_B]);
   });
 
   it('without the default profile nothing is queued and the failure is loud', async () => {

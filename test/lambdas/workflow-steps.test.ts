@@ -1,7 +1,8 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { createAcquireLockHandler } from '../../lambdas/acquire-lock/handler.js';
 import { documentParameters, renderDesiredState } from '../../lambdas/core/desired-state.js';
-import { createInMemoryFnms, FnmsError } from '../../lambdas/core/fnms/index.js';
+import { BeaconInventoryError, createInMemoryFnms, createInMemoryInventory, FnmsError } from '../../lambdas/core/fnms/index.js';
+import { PIN_MODE_NONE_WARNING } from '../../lambdas/workflow/state.js';
 import { parseRequest } from '../../lambdas/core/request.js';
 import { createJudgeResultHandler } from '../../lambdas/judge-result/handler.js';
 import { FixedClock, MemoryBeaconCommands, MemoryBeaconLock, MemoryNotifier, MemoryRequestStore } from '../../lambdas/memory/ports.js';
@@ -175,16 +176,56 @@ describe('JudgeConfigure', () => {
 describe('PinVersion', () => {
   const event = (overrides: Record<string, unknown> = {}) => ({ requestId: 'req-test-1', instanceId: INSTANCE_A, request: validRequest(overrides), beaconVersion: '13.2.0' });
 
+  const inventoryBeacon = (name: string, version: string | null) => ({ name, computerName: name, version, status: 'Active', lastContact: null });
+
+  it('gateway mode: never approves a release older than a beacon the FNMS inventory lists (DOWNGRADE_REFUSED, nothing written)', async () => {
+    const fnms = createInMemoryFnms({ approvedVersion: 'latest', availableVersions: ['13.2.0', '13.3.0'] });
+    const inventory = createInMemoryInventory([inventoryBeacon('OTHER01', '13.3.0'), inventoryBeacon('OTHER02', null)]);
+    const result = await createPinVersionHandler({ mode: 'gateway', gateway: fnms, inventory, store, clock })(event());
+    expect(result).toMatchObject({ pinned: false, code: 'DOWNGRADE_REFUSED', reason: expect.stringContaining('13.3.0') });
+    expect(fnms.writes).toEqual([]);
+  });
+
+  it('gateway mode: the inventory at or below the beacon release lets the pin through', async () => {
+    const fnms = createInMemoryFnms({ approvedVersion: 'latest', availableVersions: ['13.1.0', '13.2.0'] });
+    const inventory = createInMemoryInventory([inventoryBeacon('OTHER01', '13.1.0')]);
+    await expect(createPinVersionHandler({ mode: 'gateway', gateway: fnms, inventory, store, clock })(event())).resolves.toMatchObject({ pinned: true, version: '13.2.0' });
+  });
+
+  it('gateway mode: an inventory failure that may pass is retried by the state machine (TransientError) and counted; a missing column is an outcome naming it', async () => {
+    let counted = 0;
+    const fnms = createInMemoryFnms({ approvedVersion: 'latest' });
+    const flaky = createInMemoryInventory(async () => {
+      throw new BeaconInventoryError('INVENTORY_HTTP', 'executeReport', 'Flexera One report execute failed: 503', { status: 503, retriable: true, attempts: 4 });
+    });
+    const thrown = await createPinVersionHandler({ mode: 'gateway', gateway: fnms, inventory: flaky, store, clock, countFnmsError: () => counted++ })(event()).catch((e: unknown) => e);
+    expect((thrown as Error).name).toBe('TransientError');
+    const broken = createInMemoryInventory(async () => {
+      throw new BeaconInventoryError('INVENTORY_COLUMN_MISSING', 'executeReport', 'Flexera One report 42 has no column "R2_x_Beacon_BeaconVersion"', { field: 'fnmsReportColumns.version' });
+    });
+    const result = await createPinVersionHandler({ mode: 'gateway', gateway: fnms, inventory: broken, store, clock, countFnmsError: () => counted++ })(event());
+    expect(result).toMatchObject({ pinned: false, code: 'INVENTORY_COLUMN_MISSING', reason: expect.stringContaining('R2_x_Beacon_BeaconVersion') });
+    expect(counted).toBe(2);
+    expect(fnms.writes).toEqual([]);
+  });
+
+  it('none mode: nothing is pinned; a not-pinned outcome with the warning that upgrades may reset the service account, audited', async () => {
+    const result = await createPinVersionHandler({ mode: 'none', store, clock })(event());
+    expect(result).toEqual({ pinned: false, skipped: true, code: 'PIN_MODE_NONE', reason: expect.stringContaining('pinMode none'), warning: PIN_MODE_NONE_WARNING });
+    expect(PIN_MODE_NONE_WARNING).toMatch(/upgrade resets the FlexNet Beacon Engine service/);
+    expect([...store.audit.values()].map((e) => e.event)).toContain('fnms.pin-skipped');
+  });
+
   it('pins "current" to the version the beacon reported', async () => {
     const fnms = createInMemoryFnms({ approvedVersion: 'latest', availableVersions: ['13.1.0', '13.2.0'] });
-    const result = await createPinVersionHandler({ fnms, store, clock })(event());
+    const result = await createPinVersionHandler({ mode: 'gateway', gateway: fnms, inventory: null, store, clock })(event());
     expect(result).toEqual({ pinned: true, version: '13.2.0', changed: true, from: 'latest' });
     expect(fnms.writes).toEqual(['13.2.0']);
   });
 
   it('a refused downgrade is an outcome (not retried): pinned false with DOWNGRADE_REFUSED', async () => {
     const fnms = createInMemoryFnms({ approvedVersion: '13.2.0', availableVersions: ['13.1.0', '13.2.0'] });
-    const result = await createPinVersionHandler({ fnms, store, clock })(event({ beaconVersion: { pin: '13.1.0' } }));
+    const result = await createPinVersionHandler({ mode: 'gateway', gateway: fnms, inventory: null, store, clock })(event({ beaconVersion: { pin: '13.1.0' } }));
     expect(result).toMatchObject({ pinned: false, code: 'DOWNGRADE_REFUSED' });
     expect(fnms.writes).toEqual([]);
   });
@@ -195,7 +236,7 @@ describe('PinVersion', () => {
     fnms.setApprovedBeaconVersion = async () => {
       throw new FnmsError('getBeaconSettings', 'http', 'FNMS failed on its side (503)', 503, true, 4);
     };
-    const error = await createPinVersionHandler({ fnms, store, clock, countFnmsError: () => counted++ })(event()).catch((e: unknown) => e);
+    const error = await createPinVersionHandler({ mode: 'gateway', gateway: fnms, inventory: null, store, clock, countFnmsError: () => counted++ })(event()).catch((e: unknown) => e);
     expect((error as Error).name).toBe('TransientError');
     expect(counted).toBe(1);
   });

@@ -8,8 +8,9 @@ const report: RunReport = {
   dryRun: false,
   fleetDir: '/tmp/fleet',
   beacons: [
-    { instanceId: 'i-1', computerName: 'B1', requestId: 'r', outcome: 'ok', changed: ['registry:Common\\https_proxy'], failedChecks: [], failedCheckNames: [], beaconVersion: '13.2.0', pinnedVersion: '13.2.0', reasons: [] },
-    { instanceId: 'i-2', computerName: 'B2<script>', requestId: 'r', outcome: 'rolled-back', changed: ['x'], failedChecks: [], failedCheckNames: [], beaconVersion: null, pinnedVersion: null, reasons: ['service: <b>failed</b> & gone'] },
+    { instanceId: 'i-1', computerName: 'B1', requestId: 'r', outcome: 'ok', changed: ['registry:Common\\https_proxy'], failedChecks: [], failedCheckNames: [], beaconVersion: '13.2.0', pinnedVersion: '13.2.0', reasons: [], warnings: [] },
+    { instanceId: 'i-2', computerName: 'B2<script>', requestId: 'r', outcome: 'rolled-back', changed: ['x'], failedChecks: [], failedCheckNames: [], beaconVersion: null, pinnedVersion: null, reasons: ['service: <b>failed</b> & gone'], warnings: [] },
+    { instanceId: 'i-3', computerName: 'B3', requestId: 'r', outcome: 'ok', changed: [], failedChecks: [], failedCheckNames: [], beaconVersion: '13.2.0', pinnedVersion: null, reasons: [], warnings: ['FNMS beacon version not pinned (pinMode none)'] },
   ],
   refused: [{ requestId: 'bad', source: 'local', error: { code: 'PAC_UNSUPPORTED', message: 'no PAC', field: 'proxy' } }],
   fnms: { approvedVersion: '13.2.0', writes: 1 },
@@ -21,7 +22,8 @@ describe('the run report', () => {
     expect(table).toMatch(/B1 \(i-1\)\s+OK\s+1\s+0\s+13\.2\.0/);
     expect(table).toMatch(/ROLLED BACK\s+-/);
     expect(table).toContain('refused request bad from local: PAC_UNSUPPORTED at proxy: no PAC');
-    expect(table).toContain('2 beacon(s): 1 ok, 1 rolled back; FNMS approved version: 13.2.0');
+    expect(table).toContain('3 beacon(s): 2 ok, 1 rolled back; FNMS approved version: 13.2.0');
+    expect(table).toMatch(/B3 \(i-3\)\s+OK\s+0\s+0\s+-\s+warning: FNMS beacon version not pinned \(pinMode none\)/);
   });
 
   it('a dry run\'s table says what a run would change on each beacon', () => {

@@ -2,16 +2,8 @@ import * as z from 'zod/mini';
 import { type FnmsClientDeps, type FnmsConfig, type FnmsConfigInput, parseFnmsConfig } from './config.js';
 import { FnmsError, type FnmsFailureKind, type FnmsOperation } from './errors.js';
 import { decidePin, isLatestVersion } from './pin.js';
-import { type BeaconSettings, type FnmsApi, type FnmsBeacon, LATEST_VERSION, type PinOutcome, type SetApprovedVersionOptions } from './types.js';
+import { type BeaconSettings, type FnmsApi, LATEST_VERSION, type PinOutcome, type SetApprovedVersionOptions } from './types.js';
 
-const BeaconWireSchema = z.looseObject({
-  id: z.pipe(z.union([z.string().check(z.minLength(1)), z.int()]), z.transform(String)),
-  name: z.string().check(z.minLength(1)),
-  computerName: z.optional(z.string().check(z.minLength(1))),
-  version: z.nullish(z.string()),
-  lastContact: z.nullish(z.string()),
-});
-const BeaconListSchema = z.looseObject({ beacons: z.array(BeaconWireSchema) });
 const SettingsSchema = z.looseObject({
   approvedVersion: z.string().check(z.minLength(1)),
   availableVersions: z.optional(z.array(z.string())),
@@ -43,9 +35,9 @@ type Attempt = { answer: HttpAnswer; retryAfterMs: number | null } | { failure: 
 
 const STATUS_HINTS: Record<number, string> = {
   400: 'FNMS rejected the request as malformed',
-  401: 'FNMS did not accept the access token, even after renewing it; check the secret',
-  403: 'the API account is not allowed to do this; grant it the FNMS role that edits beacon settings',
-  404: 'not found; check the configured FNMS base URL and path',
+  401: 'the pin gateway did not accept the access token, even after renewing it; check the gateway secret',
+  403: 'the pin gateway refused this account; check the gateway\'s authorisation',
+  404: 'not found; check the configured pin gateway URL and path (the gateway implements our contract, see the README)',
   409: 'FNMS reports a conflicting change; retry later',
   429: 'FNMS throttled the call',
 };
@@ -75,8 +67,9 @@ export function backoffDelayMs(attempt: number, config: Pick<FnmsConfig, 'baseDe
 }
 
 /**
- * The FNMS HTTP client. Auth: Flexera One refresh token (exchanged at the token endpoint, cached until
- * shortly before expiry, renewed once on a 401) or a static bearer for an on-premises gateway; the secret
+ * The pin gateway HTTP client: calls a customer-provided gateway that implements OUR contract
+ * (getBeaconSettings / setApprovedBeaconVersion); Flexera publishes no such API. Auth: a refresh token
+ * (exchanged at the gateway's token endpoint, cached until shortly before expiry, renewed once on a 401) or a static bearer; the secret
  * comes from `deps.getSecret()`. Every call: per-attempt timeout, retries on 429/5xx/timeouts/network errors
  * with jittered exponential backoff honouring Retry-After, none on other 4xx. Failures throw FnmsError naming
  * the operation; messages never contain a token. `setApprovedBeaconVersion` reads, decides with `decidePin`,
@@ -271,17 +264,6 @@ export function createFnmsClient(configInput: FnmsConfigInput | FnmsConfig, deps
   return {
     invalidateCredentials,
 
-    async listBeacons(): Promise<FnmsBeacon[]> {
-      const answer = await call('listBeacons', `listBeacons (GET ${config.paths.beacons})`, joinUrl(config.baseUrl, config.paths.beacons), { method: 'GET' }, true);
-      const list = parseAnswer('listBeacons', BeaconListSchema, answer);
-      return list.beacons.map((beacon) => ({
-        id: beacon.id,
-        name: beacon.name,
-        computerName: beacon.computerName ?? beacon.name,
-        version: beacon.version ?? null,
-        lastContact: beacon.lastContact ?? null,
-      }));
-    },
 
     getBeaconSettings,
 

@@ -1,12 +1,11 @@
 import * as z from 'zod/mini';
 
 /**
- * Default paths of the adapter's HTTP contract, relative to `baseUrl`. Flexera does not publish one fixed
- * endpoint for the approved beacon version, so a deployment maps these to its gateway or FNMS web API.
+ * Default paths of the pin gateway contract, relative to `baseUrl`. This is OUR contract, served by a
+ * gateway the customer provides (Flexera publishes no API for the approved beacon version); a deployment
+ * may map the paths to its gateway's.
  */
 export const DEFAULT_FNMS_PATHS = {
-  /** GET -> `{ "beacons": FnmsBeacon[] }` */
-  beacons: '/api/beacons',
   /** GET -> `{ "approvedVersion": "13.2.0" | "latest", "availableVersions": string[] }` */
   beaconSettings: '/api/beacon-settings',
   /** PUT `{ "version": "13.2.0" }` -> 200 `{ "approvedVersion": ... }` or 204 */
@@ -20,25 +19,24 @@ const path = z.string().check(z.regex(/^\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$/, 'a 
 const httpUrl = z.url({ protocol: /^https?$/ });
 
 export const FnmsConfigSchema = z.strictObject({
-  /** Root of the FNMS API or of the on-premises gateway, e.g. https://fnms.corp.example. */
+  /** Root of the customer-provided pin gateway (our contract, not a Flexera API), e.g. https://pin-gateway.corp.example. */
   baseUrl: httpUrl,
   paths: z.prefault(
     z.strictObject({
-      beacons: z._default(path, DEFAULT_FNMS_PATHS.beacons),
       beaconSettings: z._default(path, DEFAULT_FNMS_PATHS.beaconSettings),
       approvedVersion: z._default(path, DEFAULT_FNMS_PATHS.approvedVersion),
     }),
     {},
   ),
   auth: z.discriminatedUnion('kind', [
-    /** Flexera One: the secret is a refresh token, exchanged at `tokenUrl` for a short-lived access token. */
+    /** The secret is a refresh token, exchanged at the gateway's `tokenUrl` for a short-lived access token. */
     z.strictObject({
       kind: z.literal('refreshToken'),
       tokenUrl: z._default(httpUrl, FLEXERA_ONE_TOKEN_URL),
       /** Renew the access token this long before it expires. */
       refreshSkewSeconds: z._default(z.int().check(z.minimum(0), z.maximum(3600)), 60),
     }),
-    /** On-premises gateway: the secret is a static bearer token. */
+    /** The secret is a static bearer token of the gateway. */
     z.strictObject({ kind: z.literal('bearer') }),
   ]),
   /** Per-attempt timeout of every HTTP call (token calls included). */

@@ -1,5 +1,5 @@
-/** The FNMS adapter call that failed; `token` is the token endpoint (Flexera One auth). */
-export type FnmsOperation = 'listBeacons' | 'getBeaconSettings' | 'setApprovedBeaconVersion' | 'token';
+/** The pin gateway call that failed; `token` is the gateway's token endpoint (refresh-token auth). */
+export type FnmsOperation = 'getBeaconSettings' | 'setApprovedBeaconVersion' | 'token';
 
 /** How a call failed: an HTTP status, no answer in time, no connection, an unusable answer, or missing credentials. */
 export type FnmsFailureKind = 'http' | 'timeout' | 'network' | 'protocol' | 'auth';

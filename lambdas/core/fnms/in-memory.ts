@@ -1,14 +1,13 @@
 import { decidePin, isLatestVersion } from './pin.js';
-import { type BeaconSettings, type FnmsApi, type FnmsBeacon, LATEST_VERSION, type PinOutcome, type SetApprovedVersionOptions } from './types.js';
+import { type BeaconSettings, type FnmsApi, LATEST_VERSION, type PinOutcome, type SetApprovedVersionOptions } from './types.js';
 
 /** State of the in-memory FNMS. */
 export interface InMemoryFnmsState {
-  beacons: FnmsBeacon[];
   approvedVersion: string;
   availableVersions: string[];
 }
 
-/** An FnmsApi over plain state, for handler and workflow tests without HTTP. */
+/** A pin gateway (FnmsApi) over plain state, for handler and workflow tests without HTTP. */
 export interface InMemoryFnms extends FnmsApi {
   readonly state: InMemoryFnmsState;
   /** Every approved-version write, in order. */
@@ -18,7 +17,6 @@ export interface InMemoryFnms extends FnmsApi {
 /** Creates an in-memory FNMS applying the same pin rules (`decidePin`) as the HTTP client. */
 export function createInMemoryFnms(initial: Partial<InMemoryFnmsState> = {}): InMemoryFnms {
   const state: InMemoryFnmsState = {
-    beacons: structuredClone(initial.beacons ?? []),
     approvedVersion: initial.approvedVersion ?? LATEST_VERSION,
     availableVersions: [...(initial.availableVersions ?? [])],
   };
@@ -30,9 +28,6 @@ export function createInMemoryFnms(initial: Partial<InMemoryFnmsState> = {}): In
   return {
     state,
     writes,
-    async listBeacons(): Promise<FnmsBeacon[]> {
-      return structuredClone(state.beacons);
-    },
     async getBeaconSettings(): Promise<BeaconSettings> {
       return settings();
     },

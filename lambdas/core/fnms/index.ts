@@ -1,7 +1,16 @@
-/** FNMS adapter: the contract, the pin rules, the HTTP client and an in-memory fake. */
+/**
+ * FNMS: the beacon inventory read through Flexera's documented report APIs (Flexera One REST, on-premises
+ * SOAP), the release rules, and the pin gateway contract (ours, not Flexera's) with its HTTP client.
+ */
 export * from './types.js';
 export * from './errors.js';
 export * from './config.js';
 export * from './pin.js';
 export * from './client.js';
 export * from './in-memory.js';
+export * from './inventory.js';
+export * from './release.js';
+export * from './report-http.js';
+export * from './flexera-one.js';
+export * from './on-premises.js';
+export * from './report-inventory.js';

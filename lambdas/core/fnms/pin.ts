@@ -1,5 +1,6 @@
 import { RequestError } from '../errors.js';
 import { PATTERNS } from '../request.js';
+import type { BeaconInventory } from './inventory.js';
 import { type BeaconSettings, type FnmsApi, LATEST_VERSION, type PinOutcome, type PinRequest, type SetApprovedVersionOptions } from './types.js';
 
 const PIN_FIELD = 'beaconVersion.pin';
@@ -100,12 +101,14 @@ export function decidePin(settings: BeaconSettings, target: string, opts: SetApp
 }
 
 /**
- * Pins the FNMS approved beacon version for a request after a beacon was configured. `pin: "current"` means
- * the version read on the beacon; "latest" is refused; the beacon's version counts as deployed, so pinning
- * below it is a downgrade. Read-then-write through `api`: a second call reports `unchanged` and writes nothing.
- * Throws RequestError (INVALID_REQUEST, DOWNGRADE_REFUSED) or the api's FnmsError.
+ * Pins the approved beacon version through the pin gateway for a request after a beacon was configured.
+ * `pin: "current"` means the version read on the beacon; "latest" is refused. The beacon's version and every
+ * release the beacon inventory (FNMS's saved report) lists count as deployed, so pinning below any of them
+ * is a downgrade. Read-then-write through `api`: a second call reports `unchanged` and writes nothing.
+ * Throws RequestError (INVALID_REQUEST, DOWNGRADE_REFUSED), the api's FnmsError or the inventory's
+ * BeaconInventoryError.
  */
-export async function pinBeaconVersion(api: FnmsApi, request: PinRequest): Promise<PinOutcome> {
+export async function pinBeaconVersion(api: FnmsApi, request: PinRequest, inventory: BeaconInventory | null = null): Promise<PinOutcome> {
   const { pin, beaconVersion, allowDowngrade } = request;
   if (isLatestVersion(pin)) refuseLatest();
   const running = beaconVersion !== null && isReleaseVersion(beaconVersion) ? beaconVersion : null;
@@ -120,5 +123,9 @@ export async function pinBeaconVersion(api: FnmsApi, request: PinRequest): Promi
     }
     target = running;
   }
-  return api.setApprovedBeaconVersion(target, { allowDowngrade, deployedVersions: running === null ? [] : [running] });
+  // Refuse a malformed target before reading the inventory.
+  decidePin({ approvedVersion: LATEST_VERSION, availableVersions: [] }, target, { allowDowngrade: true });
+  const known = inventory === null || allowDowngrade ? [] : (await inventory.listBeacons()).map((beacon) => beacon.version);
+  const deployedVersions = [running, ...known].filter((version): version is string => version !== null && isReleaseVersion(version));
+  return api.setApprovedBeaconVersion(target, { allowDowngrade, deployedVersions });
 }

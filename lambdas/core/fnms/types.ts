@@ -1,25 +1,14 @@
 /**
- * The FNMS adapter contract (beacon-procedure section 6). Flexera does not publish one fixed endpoint for
- * the approved beacon version in FNMS 2019 R2, so the pipeline depends on this small interface only; the
- * HTTP client, the in-memory fake and the local stub server all implement it.
+ * The pin gateway contract (beacon-procedure section 6). Flexera publishes NO API for "Beacon version
+ * approved for use" (it is set in the FNMS web interface only), so `pinMode=gateway` calls a gateway the
+ * customer provides and that implements this small contract of ours: `getBeaconSettings()` and
+ * `setApprovedBeaconVersion(version)`. The HTTP client (client.ts), the in-memory fake and the local stub
+ * implement it. Reading beacons is not part of it: that goes through Flexera's documented report APIs
+ * (inventory.ts).
  */
 
 /** The value FNMS shows as "Always use the latest version". Never a valid pin target. */
 export const LATEST_VERSION = 'latest' as const;
-
-/** A beacon as FNMS lists it (Discovery & Inventory > Beacons). */
-export interface FnmsBeacon {
-  /** FNMS's own id of the beacon. */
-  id: string;
-  /** Beacon name shown in FNMS. */
-  name: string;
-  /** Windows computer name; matches the SSM instance's computer name. */
-  computerName: string;
-  /** Beacon software version reported by the beacon, or null when it never reported one. */
-  version: string | null;
-  /** ISO-8601 time of the last contact, or null when it never contacted FNMS. */
-  lastContact: string | null;
-}
 
 /** Discovery & Inventory > Settings > Beacon settings. */
 export interface BeaconSettings {
@@ -42,10 +31,8 @@ export type PinOutcome =
   | { status: 'unchanged'; version: string }
   | { status: 'changed'; from: string; to: string };
 
-/** The FNMS adapter contract. Implementations throw `FnmsError` for transport failures and `RequestError` (DOWNGRADE_REFUSED, INVALID_REQUEST) for refused pins. */
+/** The pin gateway contract (ours, not Flexera's). Implementations throw `FnmsError` for transport failures and `RequestError` (DOWNGRADE_REFUSED, INVALID_REQUEST) for refused pins. */
 export interface FnmsApi {
-  /** All beacons FNMS knows. */
-  listBeacons(): Promise<FnmsBeacon[]>;
   /** The approved beacon version and the available releases. */
   getBeaconSettings(): Promise<BeaconSettings>;
   /**
