@@ -1,12 +1,14 @@
-import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { Annotations, CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { RemovalPolicy } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { ENV } from '../lambdas/aws/env-names.js';
 import type { FnmsConfigInput } from '../lambdas/core/fnms/config.js';
-import type { StackConfig } from './config.js';
+import { FNMS_PLACEHOLDER_URL, type StackConfig } from './config.js';
 import { Alarms } from './constructs/alarms.js';
+import { BeaconInstancePolicy } from './constructs/beacon-instance-policy.js';
 import { BeaconDocuments } from './constructs/beacon-documents.js';
 import { BeaconWorkflow } from './constructs/beacon-workflow.js';
 import { ChatOpsWebhook } from './constructs/chatops-webhook.js';
@@ -16,8 +18,11 @@ import { FnmsPin } from './constructs/fnms-pin.js';
 import { IntakeQueue } from './constructs/intake-queue.js';
 import { NewBeaconTriggers } from './constructs/new-beacon-triggers.js';
 import { Notifications } from './constructs/notifications.js';
+import { OperationsDashboard } from './constructs/operations-dashboard.js';
 import { RequestsApi } from './constructs/requests-api.js';
+import { grantSecretKeys } from './constructs/secret-keys.js';
 import { StateTable } from './constructs/state-table.js';
+import { STACK_OUTPUTS } from './stack-outputs.js';
 
 export interface BeaconProxyStackProps extends StackProps {
   config: StackConfig;
@@ -35,6 +40,8 @@ export class BeaconProxyStack extends Stack {
   readonly config: StackConfig;
   readonly newBeacon: NewBeaconTriggers;
   readonly driftCheck: DriftCheck;
+  readonly beaconInstancePolicy: BeaconInstancePolicy;
+  readonly dashboard: OperationsDashboard;
 
   constructor(scope: Construct, id: string, props: BeaconProxyStackProps) {
     super(scope, id, props);
@@ -87,7 +94,14 @@ export class BeaconProxyStack extends Stack {
     this.notifications.outcomeTopic.grantPublish(intakeFn);
     intakeFn.addToRolePolicy(new iam.PolicyStatement({ actions: ['ssm:DescribeInstanceInformation'], resources: ['*'] }));
 
-    this.api = new RequestsApi(this, 'RequestsApi', { encryptionKey: key, queue: this.intake.queue, table: this.state.table, environment });
+    this.api = new RequestsApi(this, 'RequestsApi', {
+      encryptionKey: key,
+      queue: this.intake.queue,
+      table: this.state.table,
+      environment,
+      submitPrincipals: config.apiSubmitPrincipals,
+      readPrincipals: config.apiReadPrincipals,
+    });
 
     this.chatOps = new ChatOpsWebhook(this, 'ChatOps', {
       encryptionKey: key,
@@ -117,7 +131,34 @@ export class BeaconProxyStack extends Stack {
       scheduleHours: config.driftCheckScheduleHours,
     });
 
-    new CfnOutput(this, 'IntakeQueueUrl', { value: this.intake.queue.queueUrl, description: 'Send request JSON here' });
+    // Every reader of the FNMS token or the chat secrets may decrypt them when a customer key encrypts them.
+    grantSecretKeys([pin.fn, this.newBeacon.handler.fn, this.chatOps.handler.fn], config.secretKmsKeyArns);
+    this.beaconInstancePolicy = new BeaconInstancePolicy(this, 'BeaconInstance', {
+      secretArns: config.beaconSecretArns,
+      parameterNames: config.beaconParameterNames,
+      kmsKeyArns: config.beaconKmsKeyArns,
+      commandLogGroup,
+    });
+    if (config.fnmsBaseUrl === FNMS_PLACEHOLDER_URL) {
+      Annotations.of(this).addWarningV2(
+        'beacon-proxy:fnms-placeholder',
+        `fnmsBaseUrl is the placeholder ${FNMS_PLACEHOLDER_URL}: deploying this stack pins nothing (every FNMS call fails and no new beacon is found). Set -c fnmsBaseUrl=https://<your FNMS or gateway>.`,
+      );
+    }
+    if (config.apiSubmitPrincipals.length === 0 && config.apiReadPrincipals.length === 0) {
+      Annotations.of(this).addInfo('The HTTPS API admits nobody (apiSubmitPrincipals and apiReadPrincipals are empty): name the IAM roles that may submit and read.');
+    }
+
+    new CfnOutput(this, STACK_OUTPUTS.apiUrl, { value: this.api.api.url, description: 'HTTPS API base URL (SigV4): POST requests, GET requests/{id}, POST plans' });
+    new CfnOutput(this, STACK_OUTPUTS.intakeQueueArn, { value: this.intake.queue.queueArn, description: 'Intake queue (redrive destination)' });
+    new CfnOutput(this, STACK_OUTPUTS.deadLetterQueueUrl, { value: this.intake.deadLetterQueue.queueUrl, description: 'Dead-lettered requests' });
+    new CfnOutput(this, STACK_OUTPUTS.deadLetterQueueArn, { value: this.intake.deadLetterQueue.queueArn, description: 'Dead-lettered requests (beacon-proxy redrive moves them back)' });
+    new CfnOutput(this, STACK_OUTPUTS.beaconInstancePolicyArn, {
+      value: this.beaconInstancePolicy.policy.managedPolicyArn,
+      exportName: `${this.stackName}-${STACK_OUTPUTS.beaconInstancePolicyArn}`,
+      description: "Attach to the beacons' instance role: read their password secrets, decrypt them, write command output",
+    });
+    new CfnOutput(this, STACK_OUTPUTS.intakeQueueUrl, { value: this.intake.queue.queueUrl, description: 'Send request JSON here' });
     new CfnOutput(this, 'OutcomeTopicArn', { value: this.notifications.outcomeTopic.topicArn, description: 'Outcomes of every beacon' });
     new CfnOutput(this, 'StateMachineArn', { value: this.workflow.stateMachine.stateMachineArn });
 
@@ -127,5 +168,14 @@ export class BeaconProxyStack extends Stack {
       stateMachine: this.workflow.stateMachine,
       entryFunctions: [this.intake.intake.fn, this.api.handler.fn, this.chatOps.handler.fn, this.newBeacon.handler.fn, this.driftCheck.handler.fn],
     });
+
+    this.dashboard = new OperationsDashboard(this, 'Operations', {
+      intakeQueue: this.intake.queue,
+      deadLetterQueue: this.intake.deadLetterQueue,
+      stateMachine: this.workflow.stateMachine,
+      alarmTopic: this.notifications.alarmTopic,
+      alarms: this.node.findAll().filter((node): node is cloudwatch.AlarmBase => node instanceof cloudwatch.AlarmBase),
+    });
+    new CfnOutput(this, STACK_OUTPUTS.dashboardUrl, { value: this.dashboard.url(), description: 'CloudWatch dashboard of the pipeline' });
   }
 }

@@ -3,6 +3,13 @@
  * `npx cdk synth` run offline with no AWS account; a real deployment sets at least the FNMS base URL.
  */
 import { z } from 'zod';
+import { ACCESS_CONFIG_FIELDS } from './access-config.js';
+
+/** The default FNMS URL: lets `cdk synth` run offline, pins nothing when deployed (synth warns). */
+export const FNMS_PLACEHOLDER_URL = 'https://fnms.example.invalid';
+
+/** FNMS carries a bearer or refresh token: never over plain http. */
+const httpsUrl = (key: string) => z.url({ protocol: /^https$/, error: `${key} must be an https:// URL (FNMS calls carry a token)` });
 
 const csv = z
   .union([z.string(), z.array(z.string())])
@@ -11,11 +18,12 @@ const csv = z
 const positiveInt = z.coerce.number().int().positive();
 
 export const StackConfigSchema = z.object({
+  ...ACCESS_CONFIG_FIELDS,
   beaconTagKey: z.string().regex(/^[A-Za-z0-9_.:/=+@-]{1,128}$/).default('beacon-proxy:role'),
   beaconTagValue: z.string().regex(/^[A-Za-z0-9_.:/=+@-]{0,256}$/).default('flexnet-beacon'),
-  fnmsBaseUrl: z.url({ protocol: /^https?$/ }).default('https://fnms.example.invalid'),
+  fnmsBaseUrl: httpsUrl('fnmsBaseUrl').default(FNMS_PLACEHOLDER_URL),
   fnmsAuthMode: z.enum(['bearer', 'refreshToken']).default('bearer'),
-  fnmsTokenUrl: z.url({ protocol: /^https$/ }).optional(),
+  fnmsTokenUrl: httpsUrl('fnmsTokenUrl').optional(),
   fnmsSecretName: z.string().min(1).default('beacon-proxy/fnms-token'),
   profileParameterPrefix: z.string().regex(/^\/[A-Za-z0-9_.\-/]+[A-Za-z0-9_.-]$/).default('/beacon-proxy/profiles'),
   defaultProfile: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).default('default'),
