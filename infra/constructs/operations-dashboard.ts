@@ -53,8 +53,9 @@ export class OperationsDashboard extends Construct {
   constructor(scope: Construct, id: string, props: OperationsDashboardProps) {
     super(scope, id);
     const stack = Stack.of(this);
-    const queueAge = props.intakeQueue.metricApproximateAgeOfOldestMessage({ period: FIVE_MINUTES, statistic: 'Maximum', label: 'age of oldest message (s)' });
-    const ssmThrottles = custom(METRICS.ssmThrottles, {}, 'throttled SSM calls');
+    // Alarms take the plain metrics; the graphs add labels.
+    const queueAge = props.intakeQueue.metricApproximateAgeOfOldestMessage({ period: FIVE_MINUTES, statistic: 'Maximum' });
+    const ssmThrottles = custom(METRICS.ssmThrottles);
 
     const intakeStale = new cloudwatch.Alarm(this, 'IntakeQueueStale', {
       metric: queueAge,
@@ -118,7 +119,7 @@ export class OperationsDashboard extends Construct {
           new cloudwatch.GraphWidget({
             title: 'Intake queue',
             left: [props.intakeQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum', label: 'waiting' })],
-            right: [queueAge],
+            right: [queueAge.with({ label: 'age of oldest message (s)' })],
             leftAnnotations: [],
             rightAnnotations: [{ value: OPERATIONS_THRESHOLDS.intakeQueueAgeSeconds, label: 'IntakeQueueStale alarm' }],
             width: 12,
@@ -132,7 +133,7 @@ export class OperationsDashboard extends Construct {
           }),
           new cloudwatch.GraphWidget({
             title: 'SSM throttles',
-            left: [ssmThrottles],
+            left: [ssmThrottles.with({ label: 'throttled SSM calls' })],
             leftAnnotations: [{ value: OPERATIONS_THRESHOLDS.ssmThrottlesPerPeriod, label: 'SsmThrottled alarm' }],
             width: 8,
           }),

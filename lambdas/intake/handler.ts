@@ -120,7 +120,7 @@ export function createIntakeHandler(deps: IntakeDeps) {
     // A redelivered request keeps the beacons it expanded to the first time.
     const instanceIds = previous?.request.instanceIds ?? (await targetInstanceIds(accepted));
     if (!previous) {
-      await deps.store.recordRequest({
+      const recorded = await deps.store.recordRequest({
         requestId: accepted.requestId,
         state: instanceIds.length === 0 ? 'no-targets' : 'accepted',
         source: accepted.source,
@@ -129,7 +129,8 @@ export function createIntakeHandler(deps: IntakeDeps) {
         instanceIds,
       });
       await deps.store.appendAudit({ requestId: accepted.requestId, at, event: 'request.accepted', detail: { source: accepted.source, instanceIds, dryRun: accepted.dryRun } });
-      countRequest(accepted.source, instanceIds.length === 0 ? 'no-targets' : 'accepted');
+      // Counted by the delivery whose record won: a duplicate delivered at the same moment is not a second request.
+      if (recorded === 'created') countRequest(accepted.source, instanceIds.length === 0 ? 'no-targets' : 'accepted');
     }
     if (instanceIds.length === 0) {
       await deps.notifier.notify(
