@@ -153,6 +153,7 @@ export class BeaconProxyStack extends Stack {
     new CfnOutput(this, STACK_OUTPUTS.intakeQueueArn, { value: this.intake.queue.queueArn, description: 'Intake queue (redrive destination)' });
     new CfnOutput(this, STACK_OUTPUTS.deadLetterQueueUrl, { value: this.intake.deadLetterQueue.queueUrl, description: 'Dead-lettered requests' });
     new CfnOutput(this, STACK_OUTPUTS.deadLetterQueueArn, { value: this.intake.deadLetterQueue.queueArn, description: 'Dead-lettered requests (beacon-proxy redrive moves them back)' });
+    new CfnOutput(this, STACK_OUTPUTS.dataKeyArn, { value: key.keyArn, description: 'Key of the queues, table, topics and logs (redrive needs kms:Decrypt and kms:GenerateDataKey on it)' });
     new CfnOutput(this, STACK_OUTPUTS.beaconInstancePolicyArn, {
       value: this.beaconInstancePolicy.policy.managedPolicyArn,
       exportName: `${this.stackName}-${STACK_OUTPUTS.beaconInstancePolicyArn}`,

@@ -11,6 +11,8 @@ export const STACK_OUTPUTS = {
   deadLetterQueueUrl: 'DeadLetterQueueUrl',
   deadLetterQueueArn: 'DeadLetterQueueArn',
   dashboardUrl: 'DashboardUrl',
+  /** The customer managed key of the queues, table, topics and logs (operators' redrive needs it). */
+  dataKeyArn: 'DataKeyArn',
   beaconInstancePolicyArn: 'BeaconInstancePolicyArn',
 } as const;
 

@@ -38,6 +38,10 @@ const drawn = (w: Widget) =>
       .join(' '),
   );
 
+it('the stack declares every output the operator CLI reads', () => {
+  for (const key of Object.values(STACK_OUTPUTS)) expect(Object.keys(template.findOutputs(key)), key).toEqual([key]);
+});
+
 describe('7. the operations dashboard', () => {
   it('is named after the stack and its URL is a stack output', () => {
     template.hasResourceProperties('AWS::CloudWatch::Dashboard', { DashboardName: 'BeaconOps-operations' });
