@@ -62,7 +62,12 @@ export class RemoteError extends Error {
 /** The stack's outputs by key. */
 export async function stackOutputs(deps: RemoteDeps, stackName: string, target: AwsTarget): Promise<{ outputs: Record<string, string>; region: string }> {
   const client = deps.cloudFormation(target);
-  const region = await client.config.region();
+  let region: string;
+  try {
+    region = await client.config.region();
+  } catch {
+    throw new RemoteError('no AWS region: pass --region, or set AWS_REGION or a region in your AWS profile');
+  }
   let response;
   try {
     response = await client.send(new DescribeStacksCommand({ StackName: stackName }));
@@ -257,8 +262,12 @@ export interface WatchOptions {
 }
 
 /** Shows the status once, or (watching) until every beacon is final. */
+/** How long a watch waits for a request the intake has not recorded yet (it may have been dead-lettered). */
+export const NOT_RECORDED_GRACE_MINUTES = 5;
+
 export async function showStatus(call: RemoteCall, requestId: string, options: WatchOptions, io: RemoteIo, deps: RemoteDeps): Promise<number> {
-  const deadline = deps.now().getTime() + options.timeoutMinutes * 60_000;
+  const started = deps.now().getTime();
+  const deadline = started + options.timeoutMinutes * 60_000;
   let previous = '';
   let previousLines = 0;
   for (;;) {
@@ -266,9 +275,12 @@ export async function showStatus(call: RemoteCall, requestId: string, options: W
     let text: string;
     let final = false;
     if (status === null) {
-      if (!options.watch) {
-        const body = { error: { code: 'NOT_FOUND', message: `no request ${requestId}; it may still be in the queue, try again in a few seconds`, field: 'id' } };
-        io.stdout(`${JSON.stringify(body, null, 2)}\n`);
+      const waitedTooLong = deps.now().getTime() - started >= NOT_RECORDED_GRACE_MINUTES * 60_000;
+      if (!options.watch || waitedTooLong) {
+        const message = waitedTooLong
+          ? `no request ${requestId} after ${NOT_RECORDED_GRACE_MINUTES} minutes: the intake has not recorded it; look at the dead-letter queue (dashboard) and the intake's log group`
+          : `no request ${requestId}; it may still be in the queue, try again in a few seconds`;
+        io.stdout(`${JSON.stringify({ error: { code: 'NOT_FOUND', message, field: 'id' } }, null, 2)}\n`);
         return REMOTE_EXIT.refused;
       }
       text = `request ${requestId}: not recorded yet (waiting for the intake)\n`;

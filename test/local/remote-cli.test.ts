@@ -17,6 +17,7 @@ import { freshBeacon } from '../../local/beacon-model.js';
 import { BUILTIN_BEACON_VERSION } from '../../local/builtin-fleet.js';
 import { type Io, main } from '../../local/cli.js';
 import type { PolicyStatementJson } from '../../local/iam-policy.js';
+import { NOT_RECORDED_GRACE_MINUTES, type RemoteDeps } from '../../local/remote.js';
 import { type LocalServer, startLocalServer } from '../../local/server.js';
 import { type Harness, requestFor, startTwin } from '../e2e/twin-harness.js';
 
@@ -106,11 +107,11 @@ interface Run {
   stderr: string;
 }
 
-async function cli(args: string[], stdin = ''): Promise<Run> {
+async function cli(args: string[], stdin = '', deps: Partial<RemoteDeps> = {}): Promise<Run> {
   let stdout = '';
   let stderr = '';
   const io: Io = { stdout: (text) => void (stdout += text), stderr: (text) => void (stderr += text), readStdin: async () => stdin, isTTY: false };
-  const code = await main([...args, '--stack', STACK, '--region', REGION], io, { sleep: () => new Promise((resolve) => setTimeout(resolve, 25)) });
+  const code = await main([...args, '--stack', STACK, '--region', REGION], io, { sleep: () => new Promise((resolve) => setTimeout(resolve, 25)), ...deps });
   return { code, stdout, stderr };
 }
 
@@ -183,6 +184,19 @@ describe('beacon-proxy submit / status against the deployed stack', () => {
     const run = await cli(['status', 'no-such-request']);
     expect(run.code).toBe(2);
     expect(JSON.parse(run.stdout).error.code).toBe('NOT_FOUND');
+  });
+
+  it('status --watch of a request the intake never records gives up after the grace period with NOT_FOUND and a hint', async () => {
+    let now = Date.parse('2026-12-02T10:00:00Z');
+    const run = await cli(['status', 'never-recorded', '--watch', '--interval', '60'], '', {
+      now: () => new Date(now),
+      sleep: async (ms) => void (now += ms),
+    });
+    expect(run.code).toBe(2);
+    expect(run.stdout).toContain('not recorded yet (waiting for the intake)');
+    const error = JSON.parse(run.stdout.slice(run.stdout.indexOf('{')));
+    expect(error.error).toMatchObject({ code: 'NOT_FOUND', message: expect.stringContaining(`after ${NOT_RECORDED_GRACE_MINUTES} minutes`) });
+    expect(error.error.message).toContain('dead-letter queue');
   });
 
   it('an unknown stack, or one without the ApiUrl output, exits 1 and says what to check', async () => {
