@@ -146,7 +146,7 @@ export class BeaconProxyStack extends Stack {
       );
     }
     if (config.apiSubmitPrincipals.length === 0 && config.apiReadPrincipals.length === 0) {
-      Annotations.of(this).addInfo('The HTTPS API admits nobody (apiSubmitPrincipals and apiReadPrincipals are empty): name the IAM roles that may submit and read.');
+      Annotations.of(this).addInfoV2('beacon-proxy:api-admits-nobody', 'The HTTPS API admits nobody (apiSubmitPrincipals and apiReadPrincipals are empty): name the IAM roles that may submit and read.');
     }
 
     new CfnOutput(this, STACK_OUTPUTS.apiUrl, { value: this.api.api.url, description: 'HTTPS API base URL (SigV4): POST requests, GET requests/{id}, POST plans' });
