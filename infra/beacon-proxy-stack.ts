@@ -1,4 +1,5 @@
 import { Annotations, CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { RemovalPolicy } from 'aws-cdk-lib';
@@ -6,6 +7,7 @@ import type { Construct } from 'constructs';
 import { ENV } from '../lambdas/aws/env-names.js';
 import { type StackConfig, gatewayConfigFrom, inventoryConfigFrom } from './config.js';
 import { Alarms } from './constructs/alarms.js';
+import { BeaconInstancePolicy } from './constructs/beacon-instance-policy.js';
 import { BeaconDocuments } from './constructs/beacon-documents.js';
 import { BeaconWorkflow } from './constructs/beacon-workflow.js';
 import { ChatOpsWebhook } from './constructs/chatops-webhook.js';
@@ -15,8 +17,11 @@ import { FnmsPin } from './constructs/fnms-pin.js';
 import { IntakeQueue } from './constructs/intake-queue.js';
 import { NewBeaconTriggers } from './constructs/new-beacon-triggers.js';
 import { Notifications } from './constructs/notifications.js';
+import { OperationsDashboard } from './constructs/operations-dashboard.js';
 import { RequestsApi } from './constructs/requests-api.js';
+import { grantSecretKeys } from './constructs/secret-keys.js';
 import { StateTable } from './constructs/state-table.js';
+import { STACK_OUTPUTS } from './stack-outputs.js';
 
 export interface BeaconProxyStackProps extends StackProps {
   config: StackConfig;
@@ -34,6 +39,8 @@ export class BeaconProxyStack extends Stack {
   readonly config: StackConfig;
   readonly newBeacon: NewBeaconTriggers;
   readonly driftCheck: DriftCheck;
+  readonly beaconInstancePolicy: BeaconInstancePolicy;
+  readonly dashboard: OperationsDashboard;
 
   constructor(scope: Construct, id: string, props: BeaconProxyStackProps) {
     super(scope, id, props);
@@ -68,7 +75,10 @@ export class BeaconProxyStack extends Stack {
     }
     const gatewayConfig = gatewayConfigFrom(config);
     if (config.pinMode === 'none') {
-      Annotations.of(this).addWarning('pinMode is none: the beacon version is not pinned and every result carries a warning that an upgrade may reset the service account');
+      Annotations.of(this).addWarningV2(
+        'beacon-proxy:pin-none',
+        'pinMode is none: deploying this stack pins nothing in FNMS, so an automatic beacon upgrade may reset the service account (every result carries that warning). Set -c pinMode=gateway with -c gatewayUrl=https://<your gateway>.',
+      );
     }
     const pin = new FnmsPin(
       this,
@@ -104,7 +114,14 @@ export class BeaconProxyStack extends Stack {
     this.notifications.outcomeTopic.grantPublish(intakeFn);
     intakeFn.addToRolePolicy(new iam.PolicyStatement({ actions: ['ssm:DescribeInstanceInformation'], resources: ['*'] }));
 
-    this.api = new RequestsApi(this, 'RequestsApi', { encryptionKey: key, queue: this.intake.queue, table: this.state.table, environment });
+    this.api = new RequestsApi(this, 'RequestsApi', {
+      encryptionKey: key,
+      queue: this.intake.queue,
+      table: this.state.table,
+      environment,
+      submitPrincipals: config.apiSubmitPrincipals,
+      readPrincipals: config.apiReadPrincipals,
+    });
 
     this.chatOps = new ChatOpsWebhook(this, 'ChatOps', {
       encryptionKey: key,
@@ -134,7 +151,35 @@ export class BeaconProxyStack extends Stack {
       scheduleHours: config.driftCheckScheduleHours,
     });
 
-    new CfnOutput(this, 'IntakeQueueUrl', { value: this.intake.queue.queueUrl, description: 'Send request JSON here' });
+    // Every reader of the FNMS, pin gateway or chat secrets may decrypt them when a customer key encrypts them
+    // (and only a reader: with no inventory the new-beacon function reads no secret; with pinMode none the pin step reads one only for the inventory).
+    const secretReaders = [
+      this.chatOps.handler.fn,
+      ...(gatewayConfig || inventory ? [pin.fn] : []),
+      ...(inventory ? [this.newBeacon.handler.fn] : []),
+    ];
+    grantSecretKeys(secretReaders, config.secretKmsKeyArns);
+    this.beaconInstancePolicy = new BeaconInstancePolicy(this, 'BeaconInstance', {
+      secretArns: config.beaconSecretArns,
+      parameterNames: config.beaconParameterNames,
+      kmsKeyArns: config.beaconKmsKeyArns,
+      commandLogGroup,
+    });
+    if (config.apiSubmitPrincipals.length === 0 && config.apiReadPrincipals.length === 0) {
+      Annotations.of(this).addInfoV2('beacon-proxy:api-admits-nobody', 'The HTTPS API admits nobody (apiSubmitPrincipals and apiReadPrincipals are empty): name the IAM roles that may submit and read.');
+    }
+
+    new CfnOutput(this, STACK_OUTPUTS.apiUrl, { value: this.api.api.url, description: 'HTTPS API base URL (SigV4): POST requests, GET requests/{id}, POST plans' });
+    new CfnOutput(this, STACK_OUTPUTS.intakeQueueArn, { value: this.intake.queue.queueArn, description: 'Intake queue (redrive destination)' });
+    new CfnOutput(this, STACK_OUTPUTS.deadLetterQueueUrl, { value: this.intake.deadLetterQueue.queueUrl, description: 'Dead-lettered requests' });
+    new CfnOutput(this, STACK_OUTPUTS.deadLetterQueueArn, { value: this.intake.deadLetterQueue.queueArn, description: 'Dead-lettered requests (beacon-proxy redrive moves them back)' });
+    new CfnOutput(this, STACK_OUTPUTS.dataKeyArn, { value: key.keyArn, description: 'Key of the queues, table, topics and logs (redrive needs kms:Decrypt and kms:GenerateDataKey on it)' });
+    new CfnOutput(this, STACK_OUTPUTS.beaconInstancePolicyArn, {
+      value: this.beaconInstancePolicy.policy.managedPolicyArn,
+      exportName: `${this.stackName}-${STACK_OUTPUTS.beaconInstancePolicyArn}`,
+      description: "Attach to the beacons' instance role: read their password secrets, decrypt them, write command output",
+    });
+    new CfnOutput(this, STACK_OUTPUTS.intakeQueueUrl, { value: this.intake.queue.queueUrl, description: 'Send request JSON here' });
     new CfnOutput(this, 'OutcomeTopicArn', { value: this.notifications.outcomeTopic.topicArn, description: 'Outcomes of every beacon' });
     new CfnOutput(this, 'StateMachineArn', { value: this.workflow.stateMachine.stateMachineArn });
 
@@ -144,5 +189,14 @@ export class BeaconProxyStack extends Stack {
       stateMachine: this.workflow.stateMachine,
       entryFunctions: [this.intake.intake.fn, this.api.handler.fn, this.chatOps.handler.fn, this.newBeacon.handler.fn, this.driftCheck.handler.fn],
     });
+
+    this.dashboard = new OperationsDashboard(this, 'Operations', {
+      intakeQueue: this.intake.queue,
+      deadLetterQueue: this.intake.deadLetterQueue,
+      stateMachine: this.workflow.stateMachine,
+      alarmTopic: this.notifications.alarmTopic,
+      alarms: this.node.findAll().filter((node): node is cloudwatch.AlarmBase => node instanceof cloudwatch.AlarmBase),
+    });
+    new CfnOutput(this, STACK_OUTPUTS.dashboardUrl, { value: this.dashboard.url(), description: 'CloudWatch dashboard of the pipeline' });
   }
 }

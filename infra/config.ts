@@ -7,6 +7,10 @@ import type { FnmsConfigInput } from '../lambdas/core/fnms/config.js';
 import { FLEXERA_ONE_REGIONS } from '../lambdas/core/fnms/flexera-one.js';
 import { parseColumnMapping } from '../lambdas/core/fnms/inventory.js';
 import { InventoryConfigSchema, type InventoryConfigInput } from '../lambdas/core/fnms/report-inventory.js';
+import { ACCESS_CONFIG_FIELDS } from './access-config.js';
+
+/** FNMS and the pin gateway carry a bearer token or a password: never over plain http. */
+const httpsUrl = (key: string) => z.url({ protocol: /^https$/, error: `${key} must be an https:// URL (the call carries a token or a password)` });
 
 const csv = z
   .union([z.string(), z.array(z.string())])
@@ -15,6 +19,7 @@ const csv = z
 const positiveInt = z.coerce.number().int().positive();
 
 export const StackConfigSchema = z.object({
+  ...ACCESS_CONFIG_FIELDS,
   beaconTagKey: z.string().regex(/^[A-Za-z0-9_.:/=+@-]{1,128}$/).default('beacon-proxy:role'),
   beaconTagValue: z.string().regex(/^[A-Za-z0-9_.:/=+@-]{0,256}$/).default('flexnet-beacon'),
   /**
@@ -24,9 +29,9 @@ export const StackConfigSchema = z.object({
    */
   pinMode: z.enum(['operator', 'gateway', 'none']).default('none'),
   /** The pin gateway (pinMode gateway): its root URL, auth and the secret holding its token. */
-  gatewayUrl: z.url({ protocol: /^https$/ }).optional(),
+  gatewayUrl: httpsUrl('gatewayUrl').optional(),
   gatewayAuthMode: z.enum(['bearer', 'refreshToken']).default('bearer'),
-  gatewayTokenUrl: z.url({ protocol: /^https$/ }).optional(),
+  gatewayTokenUrl: httpsUrl('gatewayTokenUrl').optional(),
   gatewaySecretName: z.string().min(1).default('beacon-proxy/pin-gateway-token'),
   /** The beacon inventory: a saved FNMS report read through Flexera One's REST API or the on-premises SOAP API. */
   fnmsInventory: z.enum(['flexeraOne', 'onPremises', 'none']).default('none'),
@@ -46,7 +51,7 @@ export const StackConfigSchema = z.object({
     .optional(),
   fnmsAuth: z.enum(['refreshToken', 'clientCredentials']).default('refreshToken'),
   fnmsClientId: z.string().min(1).max(256).optional(),
-  fnmsUrl: z.url({ protocol: /^https$/ }).optional(),
+  fnmsUrl: httpsUrl('fnmsUrl').optional(),
   fnmsAccount: z.string().optional(),
   fnmsRowLimit: positiveInt.max(1_000_000).default(50_000),
   /** Secrets Manager: the Flexera One refresh token or client secret, or the on-premises account's password. */

@@ -44,7 +44,7 @@ function nagGetAtt(stack: Stack, arnToken: string): string {
   return `<${getAtt[0]}.${getAtt[1]}>`;
 }
 
-function wildcardActions(policy: iam.CfnPolicy, stack: Stack): string[] {
+function wildcardActions(policy: iam.CfnPolicy | iam.CfnManagedPolicy, stack: Stack): string[] {
   const document = stack.resolve(policy.policyDocument) as { Statement: Array<{ Action: string | string[]; Resource: unknown }> };
   return document.Statement.filter((statement) => ([] as unknown[]).concat(statement.Resource).includes('*')).flatMap((statement) => ([] as string[]).concat(statement.Action));
 }
@@ -71,7 +71,7 @@ export function acknowledgeNagFindings(stack: BeaconProxyStack): void {
 
   for (const node of stack.node.findAll()) {
     // Resource: * only for actions IAM cannot scope (X-Ray, SSM inventory and invocation reads).
-    if (node instanceof iam.CfnPolicy) {
+    if (node instanceof iam.CfnPolicy || node instanceof iam.CfnManagedPolicy) {
       const actions = wildcardActions(node, stack);
       const vpcActions = new Set<string>(LAMBDA_VPC_ENI_ACTIONS);
       if (actions.length > 0 && actions.every((action) => ACTIONS_WITHOUT_RESOURCE_LEVEL.has(action))) {
@@ -85,6 +85,12 @@ export function acknowledgeNagFindings(stack: BeaconProxyStack): void {
       }
     }
   }
+
+  // The beacon instance policy reads what the operator listed; a listed prefix (`.../*`) is their choice.
+  const beaconPolicy = stack.beaconInstancePolicy.policy.node.defaultChild as IConstruct;
+  const prefixReason = 'A password prefix the operator listed in beaconSecretArns / beaconParameterNames: every secret or parameter under it is a beacon password.';
+  for (const arn of stack.config.beaconSecretArns.filter((item) => item.endsWith('*'))) ack(beaconPolicy, `AwsSolutions-IAM5[Resource::${arn}]`, prefixReason);
+  for (const name of stack.config.beaconParameterNames.filter((item) => item.endsWith('*'))) ack(beaconPolicy, `AwsSolutions-IAM5[Resource::${nagArn(stack, 'ssm', `parameter${name}`)}]`, prefixReason);
 
   // Step Functions invokes the functions by ARN; CDK's grant includes their versions (ARN:*).
   const stateMachineRole = stack.workflow.stateMachine.role.node.tryFindChild('DefaultPolicy');

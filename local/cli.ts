@@ -1,20 +1,24 @@
 import { readFile } from 'node:fs/promises';
 import { documentParameters, renderDesiredState } from '../lambdas/core/desired-state.js';
 import { isRequestError } from '../lambdas/core/errors.js';
-import { parseRequestJson } from '../lambdas/core/request.js';
+import { PATTERNS, parseRequestJson } from '../lambdas/core/request.js';
+import type { RemoteDeps } from './remote.js';
 
 /** Exit codes of the CLI: 0 done, 1 unreadable input or internal failure, 2 the request was refused. */
 export const EXIT = { ok: 0, failure: 1, refused: 2 } as const;
 
-interface Io {
+export interface Io {
   stdout: (text: string) => void;
   stderr: (text: string) => void;
   readStdin: () => Promise<string>;
+  /** stdout is a terminal: `status --watch` redraws in place. */
+  isTTY?: boolean;
 }
 
 const defaultIo: Io = {
   stdout: (text) => process.stdout.write(text),
   stderr: (text) => process.stderr.write(text),
+  isTTY: process.stdout.isTTY === true,
   readStdin: async () => {
     const chunks: Buffer[] = [];
     for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
@@ -30,6 +34,13 @@ Usage:
   beacon-proxy serve [options]                serve the local twin's HTTPS API and ChatOps webhook
   beacon-proxy render <request.json | ->     print the desired state and the SSM document parameters
   beacon-proxy validate <request.json | ->   check a request against every rule, change nothing
+
+Against a deployed stack (your AWS credentials, the stack's outputs):
+  beacon-proxy submit <request.json | -> --stack NAME [--watch]   send a request to the stack's API
+  beacon-proxy plan <request.json | -> --stack NAME               the desired state the stack would apply
+  beacon-proxy status <requestId> --stack NAME [--watch]          each beacon's state, until all are final
+  beacon-proxy redrive --stack NAME                               move dead-lettered requests back to the intake
+
   beacon-proxy <command> --help              help for one command
 
 Exit codes: 0 done, 1 unreadable input or internal failure, 2 the request was refused
@@ -80,6 +91,63 @@ Profiles for chat commands come from examples/profiles/. Stop with Ctrl-C.
 Example:
   npx beacon-proxy serve --port 8787
   curl -s -X POST --data @examples/https-one-proxy.json http://127.0.0.1:8787/plans
+`,
+  submit: `beacon-proxy submit <request.json | -> --stack NAME [--region R] [--profile P] [--dry-run] [--watch]
+
+Validates the request here (exit 2 with the error JSON if a rule refuses it), then sends it to the
+deployed stack's API (POST requests), signed with your AWS credentials (Signature Version 4; the SDK's
+default chain: environment, AWS_PROFILE / --profile, SSO, instance role). The API address comes from
+the stack's ApiUrl output. Prints {"requestId", "statusUrl"}.
+
+  --stack NAME   the CloudFormation stack (e.g. BeaconProxy)
+  --region R     the stack's region (default: AWS_REGION or your profile's region)
+  --profile P    a named AWS profile
+  --dry-run      send it as a plan: each beacon runs the read-only verify document, nothing changes
+  --watch        then show each beacon's state until all are final (as status --watch)
+
+Your role must be named in the stack's apiSubmitPrincipals (and apiReadPrincipals for --watch).
+
+Example:
+  npx beacon-proxy submit examples/https-one-proxy.json --stack BeaconProxy --watch
+`,
+  plan: `beacon-proxy plan <request.json | -> --stack NAME [--region R] [--profile P]
+
+Sends the request to the deployed stack's POST plans (signed with your AWS credentials) and prints the
+desired state and document parameters the stack would apply. Nothing changes anywhere. For a plan that
+compares each beacon with that state, use submit --dry-run.
+
+Example:
+  npx beacon-proxy plan examples/split-endpoints.json --stack BeaconProxy
+`,
+  status: `beacon-proxy status <requestId> --stack NAME [--region R] [--profile P] [--watch] [--interval S] [--timeout M] [--json]
+
+Shows the request and each beacon's state with a progress bar (queued, locked, sent, then final: ok,
+rolled-back, failed, ...), read from the deployed stack's GET requests/{id} with your AWS credentials.
+
+  --watch        keep polling until every beacon is final (redrawn in place on a terminal)
+  --interval S   seconds between polls (default 5)
+  --timeout M    give up watching after M minutes (default 120; exit 1)
+  --json         print the API's JSON instead of the table
+
+Exit codes: 0 shown (watching: every beacon final), 1 failure or timeout, 2 no such request or the
+request was refused (the error JSON on stdout). Your role must be named in apiReadPrincipals.
+
+Example:
+  npx beacon-proxy status chg-1234 --stack BeaconProxy --watch
+`,
+  redrive: `beacon-proxy redrive --stack NAME [--region R] [--profile P] [--max-per-second N]
+
+Moves every message of the stack's dead-letter queue back to its intake queue (an SQS message move task,
+queue ARNs from the stack outputs), prints progress on stderr and, when the task ends, what moved as
+JSON on stdout: {"status", "moved", "toMove", "from", "to"}. Fix the cause first (see the dashboard and
+the intake's log group): a request that failed for a lasting reason dead-letters again.
+
+  --max-per-second N   throttle the move (default: SQS's own pace, up to 500 messages/s)
+
+Exit codes: 0 moved (or nothing to move), 1 the task failed or could not start.
+
+Example:
+  npx beacon-proxy redrive --stack BeaconProxy
 `,
   validate: `beacon-proxy validate <request.json | ->
 
@@ -213,7 +281,164 @@ async function serveCommand(args: string[], io: Io): Promise<number> {
   return EXIT.ok;
 }
 
-export async function main(argv: string[], io: Io = defaultIo): Promise<number> {
+interface RemoteArgs {
+  positional: string[];
+  stack?: string;
+  region?: string;
+  profile?: string;
+  watch: boolean;
+  dryRun: boolean;
+  json: boolean;
+  intervalSeconds: number;
+  timeoutMinutes: number;
+  maxPerSecond?: number;
+}
+
+const REMOTE_OPTIONS: Record<string, string[]> = {
+  submit: ['--stack', '--region', '--profile', '--dry-run', '--watch', '--interval', '--timeout'],
+  plan: ['--stack', '--region', '--profile'],
+  status: ['--stack', '--region', '--profile', '--watch', '--interval', '--timeout', '--json'],
+  redrive: ['--stack', '--region', '--profile', '--max-per-second'],
+};
+
+function parseRemoteArgs(command: string, args: string[]): RemoteArgs | string {
+  const parsed: RemoteArgs = { positional: [], watch: false, dryRun: false, json: false, intervalSeconds: 5, timeoutMinutes: 120 };
+  const allowed = REMOTE_OPTIONS[command]!;
+  for (let i = 0; i < args.length; i += 1) {
+    const arg = args[i]!;
+    if (!arg.startsWith('--')) {
+      parsed.positional.push(arg);
+      continue;
+    }
+    if (!allowed.includes(arg)) return `unknown option ${arg}`;
+    const value = (): string | undefined => {
+      const next = args[i + 1];
+      if (next === undefined || (next.startsWith('--') && next !== '-')) return undefined;
+      i += 1;
+      return next;
+    };
+    const number = (min: number, max: number): number | undefined => {
+      const n = Number(value());
+      return Number.isFinite(n) && n >= min && n <= max ? n : undefined;
+    };
+    switch (arg) {
+      case '--stack': {
+        const name = value();
+        if (!name || !/^[A-Za-z][A-Za-z0-9-]{0,127}$/.test(name)) return '--stack needs a CloudFormation stack name';
+        parsed.stack = name;
+        break;
+      }
+      case '--region': {
+        const region = value();
+        if (!region || !/^[a-z]{2}(-[a-z]+)+-\d$/.test(region)) return '--region needs an AWS region such as eu-west-1';
+        parsed.region = region;
+        break;
+      }
+      case '--profile': {
+        const profile = value();
+        if (!profile) return '--profile needs a profile name';
+        parsed.profile = profile;
+        break;
+      }
+      case '--watch':
+        parsed.watch = true;
+        break;
+      case '--dry-run':
+        parsed.dryRun = true;
+        break;
+      case '--json':
+        parsed.json = true;
+        break;
+      case '--interval': {
+        const n = number(1, 300);
+        if (n === undefined) return '--interval takes seconds from 1 to 300';
+        parsed.intervalSeconds = n;
+        break;
+      }
+      case '--timeout': {
+        const n = number(1, 24 * 60);
+        if (n === undefined) return '--timeout takes minutes from 1 to 1440';
+        parsed.timeoutMinutes = n;
+        break;
+      }
+      case '--max-per-second': {
+        const n = number(1, 500);
+        if (n === undefined || !Number.isInteger(n)) return '--max-per-second takes a whole number from 1 to 500';
+        parsed.maxPerSecond = n;
+        break;
+      }
+    }
+  }
+  if (!parsed.stack) return '--stack NAME is required (the CloudFormation stack of beacon-proxy, e.g. BeaconProxy)';
+  const wanted = command === 'redrive' ? 0 : 1;
+  if (parsed.positional.length !== wanted) {
+    return command === 'redrive' ? `unexpected argument ${parsed.positional[0]}` : command === 'status' ? 'give one request id' : 'give one request file, or - for stdin';
+  }
+  return parsed;
+}
+
+async function remoteCommand(command: 'submit' | 'plan' | 'status' | 'redrive', args: string[], io: Io, deps?: Partial<RemoteDeps>): Promise<number> {
+  const parsed = parseRemoteArgs(command, args);
+  if (typeof parsed === 'string') {
+    io.stderr(`beacon-proxy ${command}: ${parsed}\n\n${HELP[command]}`);
+    return EXIT.failure;
+  }
+  const remote = await import('./remote.js');
+  const allDeps: RemoteDeps = { ...remote.defaultRemoteDeps, ...deps };
+  const target = { ...(parsed.region ? { region: parsed.region } : {}), ...(parsed.profile ? { profile: parsed.profile } : {}) };
+  const stack = parsed.stack!;
+  try {
+    if (command === 'redrive') return await remote.redriveDeadLetters(allDeps, stack, target, { ...(parsed.maxPerSecond ? { maxPerSecond: parsed.maxPerSecond } : {}), pollSeconds: 2 }, io);
+    const watch = { watch: parsed.watch, intervalSeconds: parsed.intervalSeconds, timeoutMinutes: parsed.timeoutMinutes, json: parsed.json };
+    if (command === 'status') {
+      const requestId = parsed.positional[0]!;
+      if (!PATTERNS.requestId.test(requestId)) {
+        io.stdout(json({ error: { code: 'INVALID_REQUEST', message: 'the request id is 1-64 letters, digits, . _ or -', field: 'id' } }));
+        return EXIT.refused;
+      }
+      const call = await remote.connectApi(allDeps, stack, target);
+      return await remote.showStatus(call, requestId, watch, io, allDeps);
+    }
+    const source = parsed.positional[0]!;
+    let text: string;
+    try {
+      text = await readInput(source, io);
+    } catch (error) {
+      io.stderr(`beacon-proxy ${command}: cannot read ${source}: ${(error as Error).message}\n`);
+      return EXIT.failure;
+    }
+    // The same rules as the stack, checked before anything is sent: a refusal costs no AWS call.
+    let request;
+    try {
+      request = parseRequestJson(text);
+    } catch (error) {
+      if (isRequestError(error)) {
+        io.stdout(json(error.toJSON()));
+        return EXIT.refused;
+      }
+      throw error;
+    }
+    const body = command === 'submit' && parsed.dryRun ? JSON.stringify({ ...(JSON.parse(text) as Record<string, unknown>), dryRun: true }) : text;
+    const call = await remote.connectApi(allDeps, stack, target);
+    const answer = await remote.submitRequest(call, body, command === 'submit' ? 'requests' : 'plans');
+    io.stdout(json(answer));
+    if (command === 'submit' && parsed.watch) {
+      const requestId = (answer as { requestId?: string }).requestId ?? request.requestId;
+      return await remote.showStatus(call, requestId, { ...watch, watch: true }, io, allDeps);
+    }
+    return EXIT.ok;
+  } catch (error) {
+    if (error instanceof remote.RemoteError) {
+      if (error.body) io.stdout(json(error.body));
+      else io.stderr(`beacon-proxy ${command}: ${error.message}\n`);
+      return error.exitCode;
+    }
+    io.stderr(`beacon-proxy ${command}: internal failure: ${(error as Error).stack ?? String(error)}\n`);
+    return EXIT.failure;
+  }
+}
+
+export async function main(argv: string[], io: Io = defaultIo, remoteDeps?: Partial<RemoteDeps>): Promise<number> {
   const [command, ...rest] = argv;
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
     io.stdout(HELP.main!);
@@ -232,6 +457,13 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
       return EXIT.ok;
     }
     return serveCommand(rest, io);
+  }
+  if (command === 'submit' || command === 'plan' || command === 'status' || command === 'redrive') {
+    if (rest.includes('--help') || rest.includes('-h')) {
+      io.stdout(HELP[command]!);
+      return EXIT.ok;
+    }
+    return remoteCommand(command, rest, io, remoteDeps);
   }
   if (command === 'run') {
     if (rest.includes('--help') || rest.includes('-h')) {

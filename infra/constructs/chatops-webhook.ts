@@ -7,6 +7,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ENV } from '../../lambdas/aws/env-names.js';
+import { CHAT_REPLAY_KEY_PREFIX, TABLE_KEY_PREFIXES } from '../../lambdas/aws/table-keys.js';
 import { BeaconFunction } from './beacon-function.js';
 
 export interface ChatOpsWebhookProps {
@@ -19,6 +20,28 @@ export interface ChatOpsWebhookProps {
   allowlist: { users: string[]; channels: string[] };
   /** Parameter Store path under which the named profiles live. */
   profileParameterPrefix: string;
+}
+
+/**
+ * The internet-facing function touches the state table through two narrow doors, held by the partition key
+ * (`dynamodb:LeadingKeys`): it reads request records (the `status` command) and writes its own replay
+ * marks (conditional puts). No lock rows, no trigger memory, no other table, no deletes or scans.
+ */
+export function grantChatTableAccess(fn: lambda.IFunction, table: dynamodb.ITable): void {
+  const leadingKeys = (prefix: string) => ({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${prefix}*`] } });
+  fn.addToRolePolicy(
+    new iam.PolicyStatement({ sid: 'ReadRequestRecordsOnly', actions: ['dynamodb:GetItem', 'dynamodb:Query'], resources: [table.tableArn], conditions: leadingKeys(TABLE_KEY_PREFIXES.request) }),
+  );
+  fn.addToRolePolicy(
+    new iam.PolicyStatement({
+      sid: 'WriteChatReplayMarksOnly',
+      actions: ['dynamodb:PutItem'],
+      resources: [table.tableArn],
+      conditions: leadingKeys(`${TABLE_KEY_PREFIXES.mark}${CHAT_REPLAY_KEY_PREFIX}`),
+    }),
+  );
+  // The table is encrypted with the stack's key: reading and writing items needs it (as CDK's table grants add).
+  table.encryptionKey?.grant(fn, 'kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:ReEncrypt*', 'kms:GenerateDataKey*');
 }
 
 /**
@@ -61,8 +84,7 @@ export class ChatOpsWebhook extends Construct {
       }),
     );
     props.queue.grantSendMessages(fn);
-    // Status reads and the replay memory (conditional writes).
-    props.table.grantReadWriteData(fn);
+    grantChatTableAccess(fn, props.table);
     this.url = fn.addFunctionUrl({ authType: lambda.FunctionUrlAuthType.NONE });
     new CfnOutput(this, 'WebhookUrl', { value: this.url.url, description: 'ChatOps webhook base URL: Slack -> <url>slack, Teams -> <url>teams' });
   }

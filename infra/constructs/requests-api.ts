@@ -1,6 +1,7 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
@@ -13,6 +14,57 @@ export interface RequestsApiProps {
   queue: sqs.IQueue;
   table: dynamodb.ITable;
   environment: Record<string, string>;
+  /** IAM role/user ARNs (patterns) that may submit: every POST. Nobody when empty. */
+  submitPrincipals: string[];
+  /** IAM role/user ARNs (patterns) that may read: every GET. Nobody when empty. */
+  readPrincipals: string[];
+}
+
+/**
+ * What each permission covers, as execute-api resources (`/<stage>/<METHOD>/<path>`). Submitting is every
+ * method that changes something, so a future `POST /requests/{id}/rerun` or `/cancel` is covered unchanged.
+ */
+export const API_PERMISSIONS = {
+  submit: ['POST', 'PUT', 'PATCH', 'DELETE'].map((method) => `execute-api:/*/${method}/*`),
+  read: ['GET', 'HEAD'].map((method) => `execute-api:/*/${method}/*`),
+} as const;
+
+/**
+ * The API's resource policy: each permission admits only its named principals. Within one account API
+ * Gateway admits a caller whom either the resource policy or the caller's own IAM policy allows, so an
+ * Allow alone would not keep out an administrator with `execute-api:Invoke` on `*`: an explicit Deny for
+ * everyone else makes the lists the whole truth (deny by default, even across the account).
+ */
+export function apiResourcePolicy(principals: { submit: string[]; read: string[] }): iam.PolicyDocument {
+  const statements: iam.PolicyStatement[] = [];
+  for (const permission of ['submit', 'read'] as const) {
+    const allowed = principals[permission];
+    const resources = [...API_PERMISSIONS[permission]];
+    const sid = permission === 'submit' ? 'Submit' : 'Read';
+    if (allowed.length > 0) {
+      statements.push(
+        new iam.PolicyStatement({
+          sid: `Allow${sid}ToNamedPrincipals`,
+          effect: iam.Effect.ALLOW,
+          principals: [new iam.AnyPrincipal()],
+          actions: ['execute-api:Invoke'],
+          resources,
+          conditions: { ArnLike: { 'aws:PrincipalArn': allowed } },
+        }),
+      );
+    }
+    statements.push(
+      new iam.PolicyStatement({
+        sid: `Deny${sid}ToEveryoneElse`,
+        effect: iam.Effect.DENY,
+        principals: [new iam.AnyPrincipal()],
+        actions: ['execute-api:Invoke'],
+        resources,
+        ...(allowed.length > 0 ? { conditions: { ArnNotLike: { 'aws:PrincipalArn': allowed } } } : {}),
+      }),
+    );
+  }
+  return new iam.PolicyDocument({ statements });
 }
 
 /** The error shape of the product, for refusals API Gateway makes before the Lambda runs. */
@@ -21,7 +73,8 @@ const ERROR_TEMPLATE = (code: string) =>
 
 /**
  * HTTPS API, IAM-authorised (SigV4): POST /requests (202 + status URL), GET /requests/{id}, POST /plans.
- * API Gateway checks the body's shape; the Lambda applies the full request rules.
+ * A resource policy admits only the principals named for each permission (submit, read). API Gateway
+ * checks the body's shape; the Lambda applies the full request rules.
  */
 export class RequestsApi extends Construct {
   readonly api: apigateway.RestApi;
@@ -50,6 +103,7 @@ export class RequestsApi extends Construct {
         accessLogFormat: apigateway.AccessLogFormat.jsonWithStandardFields(),
       },
       defaultMethodOptions: { authorizationType: apigateway.AuthorizationType.IAM },
+      policy: apiResourcePolicy({ submit: props.submitPrincipals, read: props.readPrincipals }),
     });
     for (const [type, code] of [
       [apigateway.ResponseType.BAD_REQUEST_BODY, 'INVALID_REQUEST'],

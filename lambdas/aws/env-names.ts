@@ -31,5 +31,21 @@ export const ENV = {
 
 export type EnvName = (typeof ENV)[keyof typeof ENV];
 
-/** Custom metrics (Powertools EMF, default dimension service=beacon-proxy) that the alarms watch. */
-export const METRICS = { namespace: 'BeaconProxy', service: 'beacon-proxy', fnmsErrors: 'FnmsErrors' } as const;
+/** Custom metrics (Powertools EMF, default dimension service=beacon-proxy) that the alarms and the dashboard watch. */
+export const METRICS = {
+  namespace: 'BeaconProxy',
+  service: 'beacon-proxy',
+  fnmsErrors: 'FnmsErrors',
+  /** One per request the intake or the API decided on; dimensions source and outcome. */
+  requests: 'Requests',
+  /** One per beacon whose workflow ended; dimension outcome (the terminal beacon state). */
+  beaconOutcomes: 'BeaconOutcomes',
+  /** One per SSM API call answered with throttling (SDK retries included). */
+  ssmThrottles: 'SsmThrottles',
+} as const;
+
+/** Dimension names of those metrics (besides Powertools' service). */
+export const METRIC_DIMENSIONS = { source: 'source', outcome: 'outcome' } as const;
+
+/** What the Requests metric's outcome dimension says about a request. */
+export type RequestOutcome = 'accepted' | 'invalid' | 'no-targets';

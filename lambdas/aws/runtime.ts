@@ -14,8 +14,15 @@ export const log: Log = {
   error: (message, extra) => logger.error(message, extra ?? {}),
 };
 
-export function countMetric(name: string, value = 1): void {
-  metrics.addMetric(name, MetricUnit.Count, value);
+/** Counts `name`; with dimensions it is published at once as its own EMF record (service stays a dimension). */
+export function countMetric(name: string, value = 1, dimensions?: Record<string, string>): void {
+  if (!dimensions) {
+    metrics.addMetric(name, MetricUnit.Count, value);
+    return;
+  }
+  const single = metrics.singleMetric();
+  single.addDimensions(dimensions);
+  single.addMetric(name, MetricUnit.Count, value);
 }
 
 export function env(name: EnvName): string {

@@ -16,6 +16,25 @@ export function isThrottling(error: unknown): boolean {
   return THROTTLING.has(e?.name ?? '') || e?.$metadata?.httpStatusCode === 429;
 }
 
+/**
+ * Counts every SSM answer that says "throttled", each attempt the SDK retries included: the dashboard's SSM
+ * throttles. Placed inside the SDK's retry loop (finalizeRequest, low priority), it sees every attempt.
+ */
+export function countThrottledAttempts<C extends Pick<SSMClient, 'middlewareStack'>>(client: C, onThrottled: () => void): C {
+  client.middlewareStack.add(
+    (next) => async (args) => {
+      try {
+        return await next(args);
+      } catch (error) {
+        if (isThrottling(error)) onThrottled();
+        throw error;
+      }
+    },
+    { step: 'finalizeRequest', priority: 'low', name: 'beaconProxyCountThrottledAttempts' },
+  );
+  return client;
+}
+
 async function mapThrottling<T>(call: () => Promise<T>): Promise<T> {
   try {
     return await call();

@@ -37,6 +37,7 @@ import * as awsSecrets from '../aws/clients/secrets.js';
 import * as awsSqs from '../aws/clients/sqs.js';
 import * as awsSsm from '../aws/clients/ssm.js';
 import { ENV } from '../aws/env-names.js';
+import { CHAT_REPLAY_KEY_PREFIX } from '../aws/table-keys.js';
 import { env, lambdaEntry, log } from '../aws/runtime.js';
 
 export interface ChatOpsDeps {
@@ -122,7 +123,7 @@ export function createChatOpsHandler(deps: ChatOpsDeps) {
       logger.warn('Slack signature refused', { reason: check.reason });
       return unauthorized();
     }
-    if (!(await deps.memory.markOnce(`replay#slack#${signature}`, REPLAY_TTL_SECONDS.slack))) {
+    if (!(await deps.memory.markOnce(`${CHAT_REPLAY_KEY_PREFIX}slack#${signature}`, REPLAY_TTL_SECONDS.slack))) {
       return respond(200, toSlackMessage(replyError({ code: 'REPLAYED', message: 'this command was already received' })));
     }
     const command = parseSlackSlashCommand(body.toString('utf8'));
@@ -143,7 +144,7 @@ export function createChatOpsHandler(deps: ChatOpsDeps) {
     const activity = parseTeamsActivity(body.toString('utf8'));
     if (!activity) return respond(400, { error: { code: 'INVALID_REQUEST', message: 'not a Teams message activity', field: '$' } });
     // Teams signs no timestamp: a captured request could be replayed, so each activity id is accepted once.
-    if (!(await deps.memory.markOnce(`replay#teams#${activity.messageId}`, REPLAY_TTL_SECONDS.teams))) {
+    if (!(await deps.memory.markOnce(`${CHAT_REPLAY_KEY_PREFIX}teams#${activity.messageId}`, REPLAY_TTL_SECONDS.teams))) {
       return respond(200, toTeamsMessage(replyError({ code: 'REPLAYED', message: 'this message was already received' })));
     }
     const reply = await answer(activity.text, { userId: activity.userId, channelId: activity.channelId }, chatRequestId('teams', activity.messageId), undefined);

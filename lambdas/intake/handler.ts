@@ -26,7 +26,7 @@ import * as awsSdk from '../aws/clients/sdk.js';
 import * as awsSfn from '../aws/clients/sfn.js';
 import * as awsSns from '../aws/clients/sns.js';
 import * as awsSsm from '../aws/clients/ssm.js';
-import { ENV } from '../aws/env-names.js';
+import { ENV, METRICS, METRIC_DIMENSIONS, type RequestOutcome } from '../aws/env-names.js';
 import { powertoolsIdempotency } from '../aws/idempotency.js';
 import { countMetric, env, lambdaEntry, log } from '../aws/runtime.js';
 
@@ -66,6 +66,8 @@ export interface IntakeDeps {
   log?: Log;
   /** Counts accepted and invalid requests (Powertools Metrics in Lambda). */
   count?: (metric: 'RequestsAccepted' | 'RequestsInvalid' | 'WorkflowsStarted', value: number) => void;
+  /** Counts each request once, by where it came from and what became of it (the dashboard's requests by source and outcome). */
+  countRequest?: (source: RequestSource, outcome: RequestOutcome) => void;
 }
 
 const SOURCES: readonly RequestSource[] = ['queue', 'api', 'chatops', 'new-beacon', 'drift', 'local'];
@@ -104,6 +106,7 @@ export function createIntakeHandler(deps: IntakeDeps) {
   const log = deps.log ?? silentLog;
   const guard = deps.idempotency ?? noIdempotencyGuard;
   const count = deps.count ?? (() => undefined);
+  const countRequest = deps.countRequest ?? (() => undefined);
 
   async function targetInstanceIds(accepted: AcceptedRequest): Promise<string[]> {
     if (accepted.target.kind === 'instances') return accepted.target.instanceIds;
@@ -117,7 +120,7 @@ export function createIntakeHandler(deps: IntakeDeps) {
     // A redelivered request keeps the beacons it expanded to the first time.
     const instanceIds = previous?.request.instanceIds ?? (await targetInstanceIds(accepted));
     if (!previous) {
-      await deps.store.recordRequest({
+      const recorded = await deps.store.recordRequest({
         requestId: accepted.requestId,
         state: instanceIds.length === 0 ? 'no-targets' : 'accepted',
         source: accepted.source,
@@ -126,6 +129,8 @@ export function createIntakeHandler(deps: IntakeDeps) {
         instanceIds,
       });
       await deps.store.appendAudit({ requestId: accepted.requestId, at, event: 'request.accepted', detail: { source: accepted.source, instanceIds, dryRun: accepted.dryRun } });
+      // Counted by the delivery whose record won: a duplicate delivered at the same moment is not a second request.
+      if (recorded === 'created') countRequest(accepted.source, instanceIds.length === 0 ? 'no-targets' : 'accepted');
     }
     if (instanceIds.length === 0) {
       await deps.notifier.notify(
@@ -162,6 +167,7 @@ export function createIntakeHandler(deps: IntakeDeps) {
     if (created === 'created') {
       await deps.store.appendAudit({ requestId, at, event: 'request.refused', detail: { ...error.toJSON().error } });
       await deps.notifier.notify({ requestId, state: 'invalid', summary: `request refused: ${error.message}`, reasons: [`${error.code} at ${error.field}`] }, replyToOf(record) ?? undefined);
+      countRequest(sourceOf(record), 'invalid');
     }
     count('RequestsInvalid', 1);
     log.warn('request refused', { requestId, messageId: record.messageId, error: error.toJSON().error });
@@ -210,6 +216,7 @@ const intake = lambdaEntry(() =>
     idempotency: powertoolsIdempotency(env(ENV.idempotencyTableName)),
     log,
     count: (metric, value) => countMetric(metric, value),
+    countRequest: (source, outcome) => countMetric(METRICS.requests, 1, { [METRIC_DIMENSIONS.source]: source, [METRIC_DIMENSIONS.outcome]: outcome }),
   }),
 );
 

@@ -1,14 +1,17 @@
 /** RecordOutcome: the final per-beacon status and audit event, derived from everything the workflow did. */
-import type { Clock, RequestStore } from '../core/ports.js';
+import type { BeaconState, Clock, RequestStore } from '../core/ports.js';
 import { describeOutcome } from '../workflow/outcome.js';
 import type { RecordedOutcome, WorkflowState } from '../workflow/state.js';
 import * as awsDynamo from '../aws/clients/dynamo.js';
 import * as awsSdk from '../aws/clients/sdk.js';
-import { lambdaEntry } from '../aws/runtime.js';
+import { METRICS, METRIC_DIMENSIONS } from '../aws/env-names.js';
+import { countMetric, lambdaEntry } from '../aws/runtime.js';
 
 export interface RecordOutcomeDeps {
   store: RequestStore;
   clock: Clock;
+  /** Counts the beacon's final state (the dashboard's beacons ok / rolled back / failed). */
+  countOutcome?: (state: BeaconState) => void;
 }
 
 export function createRecordOutcomeHandler(deps: RecordOutcomeDeps) {
@@ -34,8 +37,15 @@ export function createRecordOutcomeHandler(deps: RecordOutcomeDeps) {
       event: `beacon.${recorded.state}`,
       detail: { summary: recorded.summary, reasons: recorded.reasons, ...(recorded.warnings.length > 0 ? { warnings: recorded.warnings } : {}) },
     });
+    deps.countOutcome?.(recorded.state);
     return recorded;
   };
 }
 
-export const handler = lambdaEntry(() => createRecordOutcomeHandler({ store: awsDynamo.requestStore(), clock: awsSdk.clock }));
+export const handler = lambdaEntry(() =>
+  createRecordOutcomeHandler({
+    store: awsDynamo.requestStore(),
+    clock: awsSdk.clock,
+    countOutcome: (state) => countMetric(METRICS.beaconOutcomes, 1, { [METRIC_DIMENSIONS.outcome]: state }),
+  }),
+);

@@ -10,12 +10,15 @@ import { type Log, type RequestQueue, type RequestStore, silentLog } from '../co
 import { PATTERNS, parseRequestJson } from '../core/request.js';
 import * as awsDynamo from '../aws/clients/dynamo.js';
 import * as awsSqs from '../aws/clients/sqs.js';
-import { lambdaEntry, log } from '../aws/runtime.js';
+import { METRICS, METRIC_DIMENSIONS } from '../aws/env-names.js';
+import { countMetric, lambdaEntry, log } from '../aws/runtime.js';
 
 export interface RequestsApiDeps {
   queue: RequestQueue;
   store: RequestStore;
   log?: Log;
+  /** Counts a request the API refused (accepted ones are counted by the intake, source api). */
+  countRefused?: () => void;
 }
 
 type ApiError = { error: { code: string; message: string; field: string } };
@@ -70,11 +73,21 @@ export function createRequestsApiHandler(deps: RequestsApiDeps) {
     try {
       return await route(event);
     } catch (error) {
-      if (isRequestError(error)) return json(400, error.toJSON());
+      if (isRequestError(error)) {
+        deps.countRefused?.();
+        return json(400, error.toJSON());
+      }
       logger.error('request failed', { error: (error as Error).message, path: event.path });
       return json(500, errorBody('INTERNAL', 'the request could not be handled; try again, and report the time if it persists', '$'));
     }
   };
 }
 
-export const handler = lambdaEntry(() => createRequestsApiHandler({ queue: awsSqs.requestQueue(), store: awsDynamo.requestStore(), log }));
+export const handler = lambdaEntry(() =>
+  createRequestsApiHandler({
+    queue: awsSqs.requestQueue(),
+    store: awsDynamo.requestStore(),
+    log,
+    countRefused: () => countMetric(METRICS.requests, 1, { [METRIC_DIMENSIONS.source]: 'api', [METRIC_DIMENSIONS.outcome]: 'invalid' }),
+  }),
+);

@@ -1,12 +1,12 @@
 import { SSMClient } from '@aws-sdk/client-ssm';
-import { ENV } from '../env-names.js';
+import { ENV, METRICS } from '../env-names.js';
 import { SsmProfileStore } from '../parameters.js';
-import { env, numberEnv, optionalEnv } from '../runtime.js';
-import { SsmBeaconCommands } from '../ssm-commands.js';
+import { countMetric, env, numberEnv, optionalEnv } from '../runtime.js';
+import { SsmBeaconCommands, countThrottledAttempts } from '../ssm-commands.js';
 import { SDK_CONFIG, instrumented } from './sdk.js';
 
 let client: SSMClient | undefined;
-const ssm = () => (client ??= instrumented(new SSMClient(SDK_CONFIG)));
+const ssm = () => (client ??= instrumented(countThrottledAttempts(new SSMClient(SDK_CONFIG), () => countMetric(METRICS.ssmThrottles))));
 
 export const beaconCommands = () => {
   const outputLogGroup = optionalEnv(ENV.commandLogGroup);

@@ -1,0 +1,222 @@
+/**
+ * Who may do what, read from the synthesized template: the API's resource policy (submit vs read, deny by
+ * default), the chat function's narrow table access, service principals held to this account, secrets
+ * under customer keys, FNMS over https, and the managed policy for the beacons' instance role.
+ */
+import { Annotations, Match } from 'aws-cdk-lib/assertions';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { API_PERMISSIONS } from '../../infra/constructs/requests-api.js';
+import { PASSWORD_VIA_SERVICES } from '../../infra/constructs/beacon-instance-policy.js';
+import { STACK_OUTPUTS } from '../../infra/stack-outputs.js';
+import { apiGatewayDecision } from '../../local/api-gateway-front.js';
+import type { PolicyStatementJson } from '../../local/iam-policy.js';
+import { synthStack } from './synth.js';
+
+const ACCOUNT = '123456789012';
+const OPERATOR = `arn:aws:iam::${ACCOUNT}:role/beacon-operator`;
+const READERS = `arn:aws:iam::${ACCOUNT}:role/aws-reserved/sso.amazonaws.com/*/AWSReservedSSO_BeaconReadOnly_*`;
+const SECRET_KEY = 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+const BEACON_KEY = 'arn:aws:kms:eu-west-1:123456789012:key/mrk-0123456789abcdef0123456789abcdef';
+const BEACON_SECRET = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:beacon/svc-beacon-AbCdEf';
+const BEACON_SECRETS_PREFIX = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:beacon/pool/*';
+
+type Resources = Record<string, { Type: string; Properties: Record<string, any> }>;
+
+let configured: ReturnType<typeof synthStack>;
+let defaults: ReturnType<typeof synthStack>;
+let resources: Resources;
+
+beforeAll(() => {
+  configured = synthStack({
+    apiSubmitPrincipals: OPERATOR,
+    apiReadPrincipals: `${OPERATOR},${READERS}`,
+    secretKmsKeyArns: SECRET_KEY,
+    beaconSecretArns: `${BEACON_SECRET},${BEACON_SECRETS_PREFIX}`,
+    beaconParameterNames: '/beacon-proxy/passwords/svc-local,/beacon-proxy/passwords/pool/*',
+    beaconKmsKeyArns: BEACON_KEY,
+    pinMode: 'gateway',
+    gatewayUrl: 'https://fnms-gateway.corp.example',
+  });
+  defaults = synthStack();
+  resources = configured.template.toJSON().Resources;
+});
+
+const ofType = (all: Resources, type: string) => Object.entries(all).filter(([, resource]) => resource.Type === type);
+
+function roleStatements(all: Resources, policyPrefix: string): PolicyStatementJson[] {
+  return ofType(all, 'AWS::IAM::Policy')
+    .filter(([id]) => id.startsWith(policyPrefix))
+    .flatMap(([, policy]) => policy.Properties.PolicyDocument.Statement as PolicyStatementJson[]);
+}
+
+function apiPolicy(all: Resources): PolicyStatementJson[] {
+  const apis = ofType(all, 'AWS::ApiGateway::RestApi');
+  expect(apis).toHaveLength(1);
+  return apis[0]![1].Properties.Policy.Statement as PolicyStatementJson[];
+}
+
+describe('1. the API admits only the principals named for each permission', () => {
+  const call = (statements: PolicyStatementJson[], principalArn: string, method: string, path: string, identityPolicy: PolicyStatementJson[] = []) =>
+    apiGatewayDecision(statements, identityPolicy, { principalArn, resource: `arn:aws:execute-api:eu-west-1:${ACCOUNT}:api1/v1/${method}${path}`, apiPrefix: `arn:aws:execute-api:eu-west-1:${ACCOUNT}:api1/` });
+  const ssoReader = `arn:aws:iam::${ACCOUNT}:role/aws-reserved/sso.amazonaws.com/eu-west-1/AWSReservedSSO_BeaconReadOnly_5f2e`;
+  const invokeAnything: PolicyStatementJson[] = [{ Effect: 'Allow', Action: 'execute-api:Invoke', Resource: '*' }];
+
+  it('submitting (every POST, future sub-resources included) and reading (GET) are separate permissions', () => {
+    const policy = apiPolicy(resources);
+    for (const path of ['/requests', '/plans', '/requests/chg-1/rerun', '/requests/chg-1/cancel']) {
+      expect(call(policy, OPERATOR, 'POST', path), path).toBe('allow');
+      expect(call(policy, ssoReader, 'POST', path, invokeAnything), path).toBe('explicit-deny');
+    }
+    expect(call(policy, ssoReader, 'GET', '/requests/chg-1')).toBe('allow');
+    expect(call(policy, OPERATOR, 'GET', '/requests/chg-1')).toBe('allow');
+  });
+
+  it('deny by default: a principal of the account whose own IAM policy allows execute-api:Invoke on * is refused', () => {
+    const policy = apiPolicy(resources);
+    const admin = `arn:aws:iam::${ACCOUNT}:role/account-admin`;
+    expect(call(policy, admin, 'POST', '/requests', invokeAnything)).toBe('explicit-deny');
+    expect(call(policy, admin, 'GET', '/requests/chg-1', invokeAnything)).toBe('explicit-deny');
+    // Why the Deny statements exist: within one account an Allow in the caller's own policy is enough.
+    const allowOnly = policy.filter((statement) => statement.Effect === 'Allow');
+    expect(call(allowOnly, admin, 'POST', '/requests', invokeAnything)).toBe('allow');
+  });
+
+  it('with no principals configured nobody may submit or read, whatever their own policy says', () => {
+    const policy = apiPolicy(defaults.template.toJSON().Resources);
+    expect(policy.every((statement) => statement.Effect === 'Deny' && statement.Condition === undefined)).toBe(true);
+    expect(call(policy, OPERATOR, 'POST', '/requests', invokeAnything)).toBe('explicit-deny');
+    expect(call(policy, OPERATOR, 'GET', '/requests/x', invokeAnything)).toBe('explicit-deny');
+    Annotations.fromStack(defaults.stack).hasInfo('*', Match.stringLikeRegexp('The HTTPS API admits nobody'));
+  });
+
+  it('the resource policy is the template\'s: ArnLike on aws:PrincipalArn, the permission\'s methods as resources', () => {
+    configured.template.hasResourceProperties('AWS::ApiGateway::RestApi', {
+      Policy: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Sid: 'AllowSubmitToNamedPrincipals', Effect: 'Allow', Resource: [...API_PERMISSIONS.submit], Condition: { ArnLike: { 'aws:PrincipalArn': [OPERATOR] } } }),
+          Match.objectLike({ Sid: 'DenySubmitToEveryoneElse', Effect: 'Deny', Resource: [...API_PERMISSIONS.submit], Condition: { ArnNotLike: { 'aws:PrincipalArn': [OPERATOR] } } }),
+          Match.objectLike({ Sid: 'AllowReadToNamedPrincipals', Effect: 'Allow', Resource: [...API_PERMISSIONS.read], Condition: { ArnLike: { 'aws:PrincipalArn': [OPERATOR, READERS] } } }),
+          Match.objectLike({ Sid: 'DenyReadToEveryoneElse', Effect: 'Deny', Resource: [...API_PERMISSIONS.read] }),
+        ]),
+      },
+    });
+  });
+});
+
+describe('3. least privilege at the edges', () => {
+  it('the chat function touches the table only through request reads and replay-mark puts (leading keys), nothing else', () => {
+    const chat = roleStatements(resources, 'ChatOpsHandler');
+    const dynamo = chat.filter((statement) => [].concat(statement.Action as never).some((action: string) => action.startsWith('dynamodb:')));
+    expect(dynamo).toEqual([
+      expect.objectContaining({ Action: ['dynamodb:GetItem', 'dynamodb:Query'], Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['REQ#*'] } } }),
+      expect.objectContaining({ Action: 'dynamodb:PutItem', Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['MARK#replay#*'] } } }),
+    ]);
+    for (const statement of dynamo) expect(statement.Resource).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^StateTable/), 'Arn'] });
+    const actions = chat.flatMap((statement) => [].concat(statement.Action as never)) as string[];
+    expect(actions).toEqual(expect.arrayContaining(['sqs:SendMessage', 'secretsmanager:GetSecretValue', 'ssm:GetParameter']));
+    expect(actions.filter((action) => /^(states|ssm:SendCommand|sns|dynamodb:(Delete|Update|Batch|Scan))/.test(action))).toEqual([]);
+  });
+
+  it('every service principal in a KMS key or SNS topic policy is held to this account (no confused deputy)', () => {
+    const documents = [
+      ...ofType(resources, 'AWS::KMS::Key').map(([, key]) => key.Properties.KeyPolicy),
+      ...ofType(resources, 'AWS::SNS::TopicPolicy').map(([, policy]) => policy.Properties.PolicyDocument),
+    ];
+    const services = documents.flatMap((document) => document.Statement.filter((statement: any) => statement.Principal?.Service));
+    expect(services.length).toBeGreaterThanOrEqual(3);
+    for (const statement of services) {
+      const text = JSON.stringify(statement.Condition ?? {});
+      if (JSON.stringify(statement.Principal).includes('logs.')) {
+        // CloudWatch Logs sends no aws:SourceAccount to KMS: the encryption context names this account's log groups.
+        expect(statement.Condition.ArnLike['kms:EncryptionContext:aws:logs:arn']['Fn::Join'][1]).toEqual(expect.arrayContaining([{ Ref: 'AWS::AccountId' }]));
+        continue;
+      }
+      expect(text, statement.Sid).toContain('"aws:SourceAccount":{"Ref":"AWS::AccountId"}');
+      expect(text, statement.Sid).toContain('aws:SourceArn');
+      expect(text, statement.Sid).toContain(':alarm:*');
+    }
+  });
+
+  it('every reader of a chat or FNMS secret may decrypt it with the configured customer key, through Secrets Manager only', () => {
+    const readers = ofType(resources, 'AWS::IAM::Policy').filter(([, policy]) => JSON.stringify(policy.Properties.PolicyDocument).includes('secretsmanager:GetSecretValue'));
+    // The chat function and the pin step (gateway configured; no inventory here, so the new-beacon function reads no secret).
+    expect(readers.length).toBe(2);
+    const decrypters = ofType(resources, 'AWS::IAM::Policy').filter(([, policy]) => JSON.stringify(policy.Properties.PolicyDocument).includes('DecryptSecretsWithTheirCustomerKey'));
+    expect(decrypters.map(([id]) => id).sort()).toEqual(readers.map(([id]) => id).sort());
+    for (const [id, policy] of readers) {
+      const decrypt = (policy.Properties.PolicyDocument.Statement as PolicyStatementJson[]).find((statement) => statement.Sid === 'DecryptSecretsWithTheirCustomerKey');
+      expect(decrypt, id).toMatchObject({ Action: 'kms:Decrypt', Resource: SECRET_KEY, Condition: { StringEquals: { 'kms:ViaService': expect.anything() } } });
+      expect(JSON.stringify(decrypt!.Condition)).toContain('secretsmanager.');
+    }
+    expect(JSON.stringify(defaults.template.toJSON())).not.toContain('DecryptSecretsWithTheirCustomerKey');
+  });
+});
+
+describe('4. FNMS over https only', () => {
+  it('the default (no pin gateway configured) makes synth warn that deploying it pins nothing', () => {
+    Annotations.fromStack(defaults.stack).hasWarning('*', Match.stringLikeRegexp('pinMode is none: deploying this stack pins nothing'));
+  });
+
+  it('a configured pin gateway synthesizes without that warning', () => {
+    Annotations.fromStack(configured.stack).hasNoWarning('*', Match.stringLikeRegexp('pins nothing'));
+  });
+
+  it.each(['gatewayUrl', 'gatewayTokenUrl', 'fnmsUrl'])('an http %s fails the synth with the key named', (key) => {
+    expect(() => synthStack({ [key]: 'http://fnms.corp.example' })).toThrow(`invalid context value ${key}: ${key} must be an https:// URL`);
+  });
+});
+
+describe('6. the managed policy for beacon instance roles', () => {
+  let statements: PolicyStatementJson[];
+  beforeAll(() => {
+    const policies = ofType(resources, 'AWS::IAM::ManagedPolicy');
+    expect(policies).toHaveLength(1);
+    statements = policies[0]![1].Properties.PolicyDocument.Statement as PolicyStatementJson[];
+  });
+  const sid = (name: string) => statements.find((statement) => statement.Sid === name);
+
+  it('reads exactly the listed password secrets and parameters', () => {
+    expect(sid('ReadBeaconPasswordSecrets')).toMatchObject({ Action: 'secretsmanager:GetSecretValue', Resource: [BEACON_SECRET, BEACON_SECRETS_PREFIX] });
+    const parameters = JSON.stringify(sid('ReadBeaconPasswordParameters'));
+    expect(parameters).toContain('"ssm:GetParameter"');
+    expect(parameters).toContain(':parameter/beacon-proxy/passwords/svc-local"');
+    expect(parameters).toContain(':parameter/beacon-proxy/passwords/pool/*"');
+  });
+
+  it('decrypts with their keys, only through Secrets Manager or Parameter Store', () => {
+    expect(sid('DecryptBeaconPasswordsViaSecretsManagerOrParameterStore')).toEqual(
+      expect.objectContaining({ Action: 'kms:Decrypt', Resource: BEACON_KEY, Condition: { StringLike: { 'kms:ViaService': [...PASSWORD_VIA_SERVICES] } } }),
+    );
+  });
+
+  it('writes the documents\' output to the command log group, and nothing else', () => {
+    expect(sid('WriteCommandOutput')).toMatchObject({
+      Action: ['logs:CreateLogStream', 'logs:PutLogEvents', 'logs:DescribeLogStreams'],
+      Resource: { 'Fn::GetAtt': [expect.stringMatching(/^CommandOutputLogs/), 'Arn'] },
+    });
+    const actions = statements.flatMap((statement) => [].concat(statement.Action as never)) as string[];
+    expect(actions.sort()).toEqual(
+      ['kms:Decrypt', 'logs:CreateLogStream', 'logs:DescribeLogGroups', 'logs:DescribeLogStreams', 'logs:PutLogEvents', 'secretsmanager:GetSecretValue', 'ssm:GetParameter'].sort(),
+    );
+  });
+
+  it('is exported as a stack output for attaching to the beacons\' role', () => {
+    configured.template.hasOutput(STACK_OUTPUTS.beaconInstancePolicyArn, {
+      Value: { Ref: Match.stringLikeRegexp('^BeaconInstancePolicy') },
+      Export: { Name: `BeaconProxy-${STACK_OUTPUTS.beaconInstancePolicyArn}` },
+    });
+  });
+
+  it('with nothing listed it only writes command output (gMSA fleets need no password)', () => {
+    const [policy] = ofType(defaults.template.toJSON().Resources, 'AWS::IAM::ManagedPolicy');
+    expect(policy![1].Properties.PolicyDocument.Statement.map((statement: PolicyStatementJson) => statement.Sid)).toEqual(['WriteCommandOutput', 'FindCommandOutputLogGroup']);
+  });
+});
+
+describe('cdk-nag with every access setting in use', () => {
+  it('reports no unacknowledged finding (listed password prefixes are acknowledged with a reason)', () => {
+    const report = new AwsSolutionsChecks().validateScope(configured.stack);
+    expect(report.violations.map((violation) => `${violation.ruleName} at ${violation.violatingResources.map((r) => r.constructPath).join(', ')}`)).toEqual([]);
+  });
+});
