@@ -160,6 +160,28 @@ describe('alarms', () => {
   });
 });
 
+describe('alarms see sparse metrics (defect 7)', () => {
+  it('every metric-math alarm fills missing datapoints with 0, so one failed series alone breaches', () => {
+    const mathAlarms = ofType('AWS::CloudWatch::Alarm').filter(([, alarm]) => alarm.Properties.Metrics?.some((m: any) => m.Expression));
+    expect(mathAlarms.length).toBeGreaterThanOrEqual(2);
+    for (const [id, alarm] of mathAlarms) {
+      const metricIds = alarm.Properties.Metrics.filter((m: any) => m.MetricStat).map((m: any) => m.Id as string);
+      const expression = alarm.Properties.Metrics.find((m: any) => m.Expression).Expression as string;
+      for (const metricId of metricIds) expect(expression, id).toContain(`FILL(${metricId}, 0)`);
+    }
+  });
+});
+
+describe('cleanup of executions that end without their finally (defect 2)', () => {
+  it('an EventBridge rule sends TIMED_OUT, ABORTED and FAILED executions of the workflow to the cleanup function', () => {
+    const rules = ofType('AWS::Events::Rule').filter(([, rule]) => JSON.stringify(rule.Properties.EventPattern ?? {}).includes('Step Functions Execution Status Change'));
+    expect(rules).toHaveLength(1);
+    const [, rule] = rules[0]!;
+    expect(rule.Properties.EventPattern).toMatchObject({ source: ['aws.states'], detail: { status: ['TIMED_OUT', 'ABORTED', 'FAILED'] } });
+    expect(JSON.stringify(rule.Properties.Targets)).toMatch(/ExecutionCleanup/);
+  });
+});
+
 describe('HTTPS API', () => {
   it('every method requires IAM (SigV4) and validates the request', () => {
     const methods = ofType('AWS::ApiGateway::Method');
