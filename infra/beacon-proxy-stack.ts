@@ -5,13 +5,14 @@ import { RemovalPolicy } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { ENV } from '../lambdas/aws/env-names.js';
 import type { FnmsConfigInput } from '../lambdas/core/fnms/config.js';
-import type { StackConfig } from './config.js';
+import { type StackConfig, workflowTimingFor } from './config.js';
 import { Alarms } from './constructs/alarms.js';
 import { BeaconDocuments } from './constructs/beacon-documents.js';
 import { BeaconWorkflow } from './constructs/beacon-workflow.js';
 import { ChatOpsWebhook } from './constructs/chatops-webhook.js';
 import { DataKey } from './constructs/data-key.js';
 import { DriftCheck } from './constructs/drift-check.js';
+import { ExecutionCleanup } from './constructs/execution-cleanup.js';
 import { FnmsPin } from './constructs/fnms-pin.js';
 import { IntakeQueue } from './constructs/intake-queue.js';
 import { NewBeaconTriggers } from './constructs/new-beacon-triggers.js';
@@ -35,6 +36,7 @@ export class BeaconProxyStack extends Stack {
   readonly config: StackConfig;
   readonly newBeacon: NewBeaconTriggers;
   readonly driftCheck: DriftCheck;
+  readonly cleanup: ExecutionCleanup;
 
   constructor(scope: Construct, id: string, props: BeaconProxyStackProps) {
     super(scope, id, props);
@@ -47,7 +49,9 @@ export class BeaconProxyStack extends Stack {
     const commandLogGroup = new logs.LogGroup(this, 'CommandOutputLogs', { encryptionKey: key, retention: logs.RetentionDays.SIX_MONTHS, removalPolicy: RemovalPolicy.DESTROY });
 
     const beaconTag = { key: config.beaconTagKey, value: config.beaconTagValue };
+    const timing = workflowTimingFor(config);
     const environment: Record<string, string> = {
+      [ENV.workflowTiming]: JSON.stringify(timing),
       [ENV.tableName]: this.state.table.tableName,
       [ENV.topicArn]: this.notifications.outcomeTopic.topicArn,
       [ENV.beaconTagKey]: beaconTag.key,
@@ -68,7 +72,7 @@ export class BeaconProxyStack extends Stack {
       documentArns: this.documents.arns,
       beaconTag,
       pinFunction: pin.fn,
-      commandTimeoutSeconds: config.commandTimeoutMinutes * 60,
+      timing,
       commandLogGroup,
     });
 
@@ -117,6 +121,14 @@ export class BeaconProxyStack extends Stack {
       scheduleHours: config.driftCheckScheduleHours,
     });
 
+    this.cleanup = new ExecutionCleanup(this, 'ExecutionCleanup', {
+      encryptionKey: key,
+      table: this.state.table,
+      outcomeTopic: this.notifications.outcomeTopic,
+      stateMachine: this.workflow.stateMachine,
+      environment,
+    });
+
     new CfnOutput(this, 'IntakeQueueUrl', { value: this.intake.queue.queueUrl, description: 'Send request JSON here' });
     new CfnOutput(this, 'OutcomeTopicArn', { value: this.notifications.outcomeTopic.topicArn, description: 'Outcomes of every beacon' });
     new CfnOutput(this, 'StateMachineArn', { value: this.workflow.stateMachine.stateMachineArn });
@@ -126,6 +138,8 @@ export class BeaconProxyStack extends Stack {
       deadLetterQueue: this.intake.deadLetterQueue,
       stateMachine: this.workflow.stateMachine,
       entryFunctions: [this.intake.intake.fn, this.api.handler.fn, this.chatOps.handler.fn, this.newBeacon.handler.fn, this.driftCheck.handler.fn],
+      cleanupFunction: this.cleanup.fn,
+      cleanupDeadLetterQueue: this.cleanup.deadLetterQueue,
     });
   }
 }

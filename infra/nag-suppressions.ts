@@ -11,6 +11,8 @@ export const ACTIONS_WITHOUT_RESOURCE_LEVEL = new Set([
   'ssm:DescribeInstanceInformation',
   'ssm:GetCommandInvocation',
   'ssm:ListCommandInvocations',
+  'ssm:ListCommands',
+  'ssm:CancelCommand',
   'xray:GetSamplingRules',
   'xray:GetSamplingTargets',
   // Step Functions' vended log delivery (CloudWatch Logs) is authorised on * only.

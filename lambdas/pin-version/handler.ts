@@ -2,10 +2,12 @@
  * PinVersion: after a beacon is configured, pin FNMS's "Beacon version approved for use" to a release
  * (never "latest": an automatic upgrade resets the service account). Refusals (downgrade, unknown release)
  * are an outcome, not an error; transport failures that may pass are thrown as TransientError for the
- * state machine to retry.
+ * state machine to retry. Every FNMS call is budgeted from the time the Lambda has left (minus a reserve),
+ * so the client's retries end with a retryable error before the function would be killed.
  */
 import { isRequestError } from '../core/errors.js';
-import { createFnmsClient, type FnmsApi, isFnmsError, parseFnmsConfig, pinBeaconVersion } from '../core/fnms/index.js';
+import { createFnmsClient, type FnmsApi, isFnmsError, parseFnmsConfig, pinBeaconVersion, withFnmsDeadline } from '../core/fnms/index.js';
+import { WORKFLOW_CONSTANTS } from '../core/timing.js';
 import * as awsDynamo from '../aws/clients/dynamo.js';
 import * as awsSdk from '../aws/clients/sdk.js';
 import * as awsSecrets from '../aws/clients/secrets.js';
@@ -23,6 +25,18 @@ export interface PinVersionDeps {
   log?: Log;
   /** Counts FNMS failures (the FnmsErrors metric the alarm watches). */
   countFnmsError?: () => void;
+  /** Epoch ms; defaults to Date.now (the FNMS client's clock). */
+  now?: () => number;
+}
+
+/** What the Lambda runtime tells a handler about its time (the Context subset used here). */
+export interface InvocationTime {
+  getRemainingTimeInMillis(): number;
+}
+
+/** The time kept back from the function timeout to answer: the smaller of the fixed reserve and a tenth of what is left. */
+export function pinReserveMs(remainingMs: number): number {
+  return Math.min(WORKFLOW_CONSTANTS.pinReserveSeconds * 1000, remainingMs / 10);
 }
 
 export interface PinVersionEvent {
@@ -35,11 +49,14 @@ export interface PinVersionEvent {
 
 export function createPinVersionHandler(deps: PinVersionDeps) {
   const log = deps.log ?? silentLog;
-  return async function pinVersion(event: PinVersionEvent): Promise<PinResult> {
+  const now = deps.now ?? Date.now;
+  return async function pinVersion(event: PinVersionEvent, context?: InvocationTime): Promise<PinResult> {
     const { beaconVersion: version } = parseRequest(event.request);
     const at = deps.clock.now().toISOString();
     try {
-      const outcome = await pinBeaconVersion(deps.fnms, { pin: version.pin, beaconVersion: event.beaconVersion, allowDowngrade: version.allowDowngrade });
+      const pin = () => pinBeaconVersion(deps.fnms, { pin: version.pin, beaconVersion: event.beaconVersion, allowDowngrade: version.allowDowngrade });
+      const remainingMs = context?.getRemainingTimeInMillis();
+      const outcome = remainingMs === undefined ? await pin() : await withFnmsDeadline(now() + remainingMs - pinReserveMs(remainingMs), pin);
       const result: PinResult =
         outcome.status === 'changed'
           ? { pinned: true, version: outcome.to, changed: true, from: outcome.from }
