@@ -68,6 +68,8 @@ interface Invocation {
   /** Real ms after which a command that has not started is never delivered. */
   deliverBy: number;
   startedAt: number | null;
+  /** The agent picked the command up (it may still wait for a free slot of the twin). */
+  picked: boolean;
   cancelRequested: boolean;
   abort: AbortController;
 }
@@ -246,13 +248,14 @@ export class LocalSsm implements BeaconCommands {
         sentAt: now,
         deliverBy: now + this.ms(deliveryTimeoutSeconds),
         startedAt: null,
+        picked: false,
         cancelRequested: false,
         abort: new AbortController(),
       };
       perInstance.set(instanceId, invocation);
       // SSM marks a command that was never delivered at its deadline.
       this.later(invocation.deliverBy - now, () => {
-        if (invocation.status === 'Pending' || (invocation.status === 'Cancelling' && invocation.startedAt === null)) {
+        if ((invocation.status === 'Pending' && !invocation.picked) || (invocation.status === 'Cancelling' && invocation.startedAt === null && !invocation.picked)) {
           this.finish(invocation, invocation.cancelRequested ? 'Cancelled' : 'TimedOut', invocation.cancelRequested ? 'Cancelled' : 'DeliveryTimedOut');
         }
       });
@@ -275,10 +278,13 @@ export class LocalSsm implements BeaconCommands {
   private async run(invocation: Invocation): Promise<void> {
     const latency = this.limits.deliveryLatencyMs ?? 0;
     if (latency > 0) await new Promise((resolve) => setTimeout(resolve, latency));
+    // Picked up only while still deliverable, connected and not cancelled (another reconnect may have started it).
+    if (invocation.status !== 'Pending' || invocation.picked || invocation.cancelRequested || !this.isOnline(invocation.instanceId) || Date.now() >= invocation.deliverBy) return;
+    // Delivered: the agent has it. Waiting for the fleet-wide slot (the twin's CPU) no longer counts against delivery.
+    invocation.picked = true;
     await this.slot();
     try {
-      // Picked up only while still deliverable, connected and not cancelled (another reconnect may have started it).
-      if (invocation.status !== 'Pending' || invocation.cancelRequested || !this.isOnline(invocation.instanceId) || Date.now() >= invocation.deliverBy) return;
+      if (invocation.cancelRequested) return;
       const beacon = this.beacons.get(invocation.instanceId)!;
       const startedAt = Date.now();
       invocation.startedAt = startedAt;

@@ -411,9 +411,36 @@ export class LocalTwin implements WorkflowStarter {
     return { executionName, started: true };
   }
 
-  /** The definition the interpreter runs: Task timeouts scaled like everything else (never below the function's own, scaled). */
+  /**
+   * The definition the interpreter runs, with every time scaled: Task timeouts (never below the function's
+   * own, scaled); Waits on a number of seconds in the state (SecondsPath) become waits until a timestamp the
+   * twin computes from those seconds, scaled (`waitUntil` next to each `waitSeconds`, see `withScaledWait`);
+   * the first wait of a poll loop starts from the send step's `waitUntil`.
+   */
   private scaledDefinition(): Record<string, unknown> {
-    const definition = structuredClone(this.workflow.definition) as { States: Record<string, Record<string, unknown>>; TimeoutSeconds?: number };
+    const definition = structuredClone(this.workflow.definition) as { States: Record<string, Record<string, any>>; TimeoutSeconds?: number };
+    const untilOf = (secondsPath: string) => secondsPath.replace(/waitSeconds$/, 'waitUntil');
+    const commandOfPoll = new Map<string, string>();
+    for (const state of Object.values(definition.States)) {
+      if (state.Type === 'Wait' && typeof state.SecondsPath === 'string') {
+        if (!state.SecondsPath.endsWith('.waitSeconds')) throw new Error(`the twin cannot scale the wait on ${state.SecondsPath}`);
+        state.TimestampPath = untilOf(state.SecondsPath);
+        delete state.SecondsPath;
+      }
+      if (state.Type === 'Task' && typeof state.Parameters?.['poll.$'] === 'string') commandOfPoll.set(state.Parameters['poll.$'], state.Parameters['command.$']);
+    }
+    for (const state of Object.values(definition.States)) {
+      if (state.Type !== 'Pass') continue;
+      if (state.Result && typeof state.Result.waitSeconds === 'number' && commandOfPoll.has(state.ResultPath)) {
+        // StartXPolling: the first wait ends when the send step said (its waitUntil).
+        const { Result: result } = state;
+        delete state.Result;
+        state.Parameters = { ...result, 'waitUntil.$': `${commandOfPoll.get(state.ResultPath)}.waitUntil` };
+      } else if (state.Parameters && [...commandOfPoll.values()].includes(state.ResultPath)) {
+        // XSendUnconfirmed: no send answer, the poll loop looks at once.
+        state.Parameters = { ...state.Parameters, 'waitUntil.$': '$$.Execution.StartTime' };
+      }
+    }
     for (const [name, state] of Object.entries(definition.States)) {
       if (state.Type !== 'Task' || typeof state.TimeoutSeconds !== 'number') continue;
       const fn = this.workflow.taskFunctions[name]!;
@@ -473,7 +500,7 @@ export class LocalTwin implements WorkflowStarter {
           return result;
         })();
         try {
-          const result = await withTimeout(run, timeoutMs, stateName, () => new SandboxTimedOut(JSON.stringify({ errorMessage: `${stateName}: Task timed out after ${(timeoutMs / scale).toFixed(2)} seconds` })));
+          const result = this.withScaledWait(await withTimeout(run, timeoutMs, stateName, () => new SandboxTimedOut(JSON.stringify({ errorMessage: `${stateName}: Task timed out after ${(timeoutMs / scale).toFixed(2)} seconds` }))));
           this.taskLog.push({ execution: executionName, state: stateName, outcome: 'ok' });
           const interrupt = this.options.interruptAfter;
           if (!this.interrupted && interrupt && interrupt.state === stateName && interrupt.instanceId === input.instanceId) {
@@ -533,6 +560,17 @@ export class LocalTwin implements WorkflowStarter {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /**
+   * Adds the scaled end of the wait a result asks for: `waitUntil` = now + waitSeconds (scaled); a send
+   * result gets the end of the first poll wait.
+   */
+  private withScaledWait(result: unknown): unknown {
+    if (!result || typeof result !== 'object') return result;
+    const record = result as Record<string, unknown>;
+    const seconds = typeof record.waitSeconds === 'number' ? record.waitSeconds : typeof record.comment === 'string' && typeof record.kind === 'string' ? this.workflow.timing.firstPollSeconds : null;
+    return seconds === null ? result : { ...record, waitUntil: new Date(Date.now() + seconds * this.scale).toISOString() };
   }
 
   /** EventBridge: "Step Functions Execution Status Change" for an execution that did not succeed, to the cleanup function when the rule's pattern matches. */
