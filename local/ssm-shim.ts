@@ -21,6 +21,8 @@ export interface ExecutionResult {
   stdout: string;
   stderr: string;
   exitCode: number;
+  /** A simulated script that ran into its execution limit (the agent stopped it): TimedOut / ExecutionTimedOut. */
+  executionTimedOut?: boolean;
 }
 
 /** How the agent runs one script: `signal` aborts when the agent stops it (cancel, execution timeout); `timeoutMs` is what is left of the execution limit. */
@@ -310,7 +312,7 @@ export class LocalSsm implements BeaconCommands {
         invocation.stdout = result.stdout;
         invocation.stderr = result.stderr;
       }
-      if (timedOut) this.finish(invocation, 'TimedOut', 'ExecutionTimedOut');
+      if (timedOut || (result !== 'stopped' && result.executionTimedOut)) this.finish(invocation, 'TimedOut', 'ExecutionTimedOut');
       else if (invocation.cancelRequested) this.finish(invocation, 'Cancelled', 'Cancelled');
       else if (result !== 'stopped' && result.exitCode === 0) this.finish(invocation, 'Success', 'Success');
       else this.finish(invocation, 'Failed', 'Failed');
