@@ -208,7 +208,8 @@ export async function runChaosCell(cell: ChaosCell, reference: string, options: 
     return result;
   };
   const fleet = await loadFleet(fleetDir);
-  const twin = await LocalTwin.create({
+  let disconnected = false;
+  const twin: LocalTwin = await LocalTwin.create({
     fleet,
     workDir: join(dir, 'work'),
     msPerSecond: scale,
@@ -216,14 +217,19 @@ export async function runChaosCell(cell: ChaosCell, reference: string, options: 
     limits: { minExecutionMs: 60_000 },
     fnms: { state: builtinFnmsState([COMPUTER]) },
     ...(cell.fault ? { faults: [{ ...cell.fault, instanceId: CHAOS_INSTANCE }] } : {}),
+    // Offline mid-configure: the agent drops off as the configure command is sent (after ResolveTarget saw it online).
+    onState: (_instanceId, _requestId, state) => {
+      if (state !== STATES.sendConfigure || disconnected) return;
+      disconnected = true;
+      if (cell.ssm === 'offline-after-delivery-deadline') twin.ssm.reconnectAfter(CHAOS_INSTANCE, twin.workflow.timing.deliveryTimeoutSeconds + 60);
+      if (cell.ssm === 'offline-back-before-deadline') twin.ssm.reconnectAfter(CHAOS_INSTANCE, twin.workflow.timing.deliveryTimeoutSeconds / 3);
+    },
   });
   const failures: string[] = [];
   const requestId = `chaos-${cell.id.replace(/[^A-Za-z0-9]+/g, '-').toLowerCase()}`.slice(0, 64);
   let outcome = '?';
   let execution = '?';
   try {
-    if (cell.ssm === 'offline-after-delivery-deadline') twin.ssm.reconnectAfter(CHAOS_INSTANCE, twin.workflow.timing.deliveryTimeoutSeconds + 60);
-    if (cell.ssm === 'offline-back-before-deadline') twin.ssm.reconnectAfter(CHAOS_INSTANCE, twin.workflow.timing.deliveryTimeoutSeconds / 3);
     twin.submit(request(requestId, cell.scenario));
     await twin.drain();
     await twin.ssm.settle();
