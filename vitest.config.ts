@@ -8,6 +8,6 @@ export default defineConfig({
     hookTimeout: 120_000,
     pool: 'forks',
     // The crash matrix runs its cells concurrently (each waits mostly on scaled time and PowerShell).
-    maxConcurrency: 8,
+    maxConcurrency: 6,
   },
 });

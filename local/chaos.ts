@@ -97,6 +97,8 @@ export interface CellResult {
   held: boolean;
   failures: string[];
   outcome: string;
+  /** The first reason the status gives (why that outcome). */
+  reason: string;
   execution: string;
   beacon: BeaconEnd;
   seconds: number;
@@ -215,6 +217,8 @@ export async function runChaosCell(cell: ChaosCell, reference: string, options: 
     msPerSecond: scale,
     executor,
     limits: { minExecutionMs: 60_000 },
+    // Many cells share the machine with PowerShell: a healthy step must not hit a scaled timeout by load alone.
+    minFunctionTimeoutMs: 3_000,
     fnms: { state: builtinFnmsState([COMPUTER]) },
     ...(cell.fault ? { faults: [{ ...cell.fault, instanceId: CHAOS_INSTANCE }] } : {}),
     // Offline mid-configure: the agent drops off as the configure command is sent (after ResolveTarget saw it online).
@@ -228,6 +232,7 @@ export async function runChaosCell(cell: ChaosCell, reference: string, options: 
   const failures: string[] = [];
   const requestId = `chaos-${cell.id.replace(/[^A-Za-z0-9]+/g, '-').toLowerCase()}`.slice(0, 64);
   let outcome = '?';
+  let reason = '';
   let execution = '?';
   try {
     twin.submit(request(requestId, cell.scenario));
@@ -238,6 +243,7 @@ export async function runChaosCell(cell: ChaosCell, reference: string, options: 
     const status = await twin.store.getRequestStatus(requestId);
     const beacon = status?.beacons.find((b) => b.instanceId === CHAOS_INSTANCE);
     outcome = beacon?.state ?? 'none';
+    reason = beacon?.reasons?.[0] ?? '';
     if (!beacon || !TERMINAL_BEACON_STATES.includes(beacon.state)) failures.push(`the request's status is not final (${outcome})`);
     if (!twin.notifier.sent.some((n) => n.outcome.requestId === requestId && n.outcome.instanceId === CHAOS_INSTANCE)) failures.push('the requester was not notified');
     const overlaps = twin.ssm.overlaps(['configure', 'rollback']);
@@ -254,7 +260,7 @@ export async function runChaosCell(cell: ChaosCell, reference: string, options: 
   const end: BeaconEnd = after === before ? 'unchanged' : after === reference ? 'configured' : 'HALF-CONFIGURED';
   if (end === 'HALF-CONFIGURED') failures.push('the beacon is neither as before nor fully configured');
   if (cell.scenario === 'plan' && end !== 'unchanged') failures.push('a plan changed the beacon');
-  return { cell, held: failures.length === 0, failures, outcome, execution, beacon: end, seconds: (Date.now() - started) / 1000 };
+  return { cell, held: failures.length === 0, failures, outcome, reason, execution, beacon: end, seconds: (Date.now() - started) / 1000 };
 }
 
 /** Runs cells with at most `parallel` at once, in order of the list. */
@@ -276,8 +282,15 @@ export async function runChaosMatrix(cells: ChaosCell[], options: ChaosOptions &
 
 /** The table and its exact last line: `chaos: N cells, N held, 0 half-configured`. */
 export function chaosReport(results: CellResult[]): string {
-  const rows = results.map((r) => [r.cell.id, `${r.outcome} (${r.execution})`, r.beacon, `${r.seconds.toFixed(1)} s`, r.held ? 'held' : `FAILED: ${r.failures.join('; ')}`]);
-  const header = ['CELL', 'OUTCOME (EXECUTION)', 'BEACON END STATE', 'TIME', 'INVARIANTS'];
+  const rows = results.map((r) => [
+    r.cell.id,
+    `${r.outcome} (${r.execution})`,
+    r.beacon,
+    `${r.seconds.toFixed(1)} s`,
+    r.held ? 'held' : `FAILED: ${r.failures.join('; ')}`,
+    r.reason.length > 90 ? `${r.reason.slice(0, 89)}…` : r.reason,
+  ]);
+  const header = ['CELL', 'OUTCOME (EXECUTION)', 'BEACON END STATE', 'TIME', 'INVARIANTS', 'WHY'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ');
   const held = results.filter((r) => r.held).length;
