@@ -34,9 +34,9 @@ describe('encryption at rest with the stack key', () => {
     template.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
   });
 
-  it('both queues, both tables, both topics and every log group use the customer managed key', () => {
+  it('every queue (intake, its DLQ, the cleanup DLQ), both tables, both topics and every log group use the customer managed key', () => {
     const key = { 'Fn::GetAtt': [Match.stringLikeRegexp('^DataKey'), 'Arn'] };
-    expect(ofType('AWS::SQS::Queue')).toHaveLength(2);
+    expect(ofType('AWS::SQS::Queue')).toHaveLength(3);
     template.allResourcesProperties('AWS::SQS::Queue', { KmsMasterKeyId: key });
     template.allResourcesProperties('AWS::DynamoDB::Table', { SSESpecification: { SSEEnabled: true, SSEType: 'KMS', KMSMasterKeyId: key } });
     template.allResourcesProperties('AWS::SNS::Topic', { KmsMasterKeyId: key });
@@ -69,7 +69,7 @@ describe('intake queue', () => {
 
   it('refuses plain HTTP to the queues', () => {
     const policies = ofType('AWS::SQS::QueuePolicy').map(([, p]) => JSON.stringify(p.Properties.PolicyDocument));
-    expect(policies).toHaveLength(2);
+    expect(policies).toHaveLength(3);
     for (const policy of policies) expect(policy).toContain('"aws:SecureTransport":"false"');
   });
 });

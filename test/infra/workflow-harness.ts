@@ -17,16 +17,20 @@ import { createReleaseLockHandler } from '../../lambdas/release-lock/handler.js'
 import { createResolveTargetHandler } from '../../lambdas/resolve-target/handler.js';
 import { createSendCommandHandler } from '../../lambdas/send-command/handler.js';
 import { StackConfigSchema, workflowTimingFor } from '../../infra/config.js';
-import { extractStateMachineDefinition } from '../../infra/workflow-definition.js';
+import { loadWorkflow } from '../../local/workflow-definition.js';
 import { TASK_STATE_HANDLERS, type WorkflowHandlerId } from '../../infra/workflow-states.js';
 import { BEACON_TAG, INSTANCE_A, resultLine, validRequest } from '../lambdas/fixtures.js';
-import { synthStack } from './synth.js';
 
 export const DOCUMENTS = { configure: 'BeaconProxy-Configure-T', verify: 'BeaconProxy-Verify-T', rollback: 'BeaconProxy-Rollback-T' };
 
 let definition: Record<string, any> | undefined;
-export function synthesizedDefinition(): Record<string, any> {
-  definition ??= extractStateMachineDefinition(synthStack().template.toJSON()).definition;
+/** The stack's synthesized definition (synthesized once per source digest by the global setup, then cached). */
+export async function loadDefinition(): Promise<Record<string, any>> {
+  definition ??= (await loadWorkflow()).definition;
+  return definition;
+}
+function synthesizedDefinition(): Record<string, any> {
+  if (!definition) throw new Error('call loadDefinition() first');
   return definition;
 }
 
@@ -52,6 +56,7 @@ export function newWorld(): WorkflowWorld {
 export type HandlerOverrides = Partial<Record<WorkflowHandlerId, (event: any) => Promise<unknown>>>;
 
 export async function runWorkflow(world: WorkflowWorld, input: WorkflowInput, overrides: HandlerOverrides = {}) {
+  await loadDefinition();
   const { clock, store, commands, lock, notifier, memory } = world;
   const states = synthesizedDefinition().States as Record<string, any>;
   const handlers: Record<WorkflowHandlerId, (event: any) => Promise<unknown>> = {
