@@ -7,5 +7,7 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // The crash matrix runs its cells concurrently (each waits mostly on scaled time and PowerShell).
+    maxConcurrency: 6,
   },
 });

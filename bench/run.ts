@@ -11,7 +11,7 @@ import { loadWorkflow } from '../local/workflow-definition.js';
 import { beaconScriptFigures, measureBeaconScript } from './beacon-script.js';
 import { bundleFigures, bundleHandlers, coldInitFigures, measureColdInit } from './bundles.js';
 import { measureCoreThroughput } from './core-throughput.js';
-import { WORKFLOW_TIMING } from '../infra/workflow-states.js';
+import { WORKFLOW_CONSTANTS } from '../lambdas/core/timing.js';
 import { type FleetRunOptions, type FleetRunResult, throttleRetryWindowSeconds } from './fleet.js';
 import { type Figure, formatBytes, markdownTable, median, printFigures } from './stats.js';
 
@@ -114,7 +114,7 @@ async function fleetSection(deadlineAt: number): Promise<void> {
   report('Fleet scale in the local twin (one tag request, synthetic beacons)', figures, [
     `Shim: SendCommand ${rate}/s (token bucket, 1 s burst), 50 invocations at once, delivery latency 50 ms; synthetic configure run 200 ms, then a valid result line (ok, no change, checks ok).`,
     'One tag-target request: intake expands the tag, one workflow per beacon (the synthesized state machine, real handlers in-process, the FNMS stub over HTTP for the pin).',
-    `Bound = beacons / rate. The twin scales Wait and Retry by msPerSecond; the SendCommand rate is real time. A throttled SendConfigure throws ThrottledError, which the state machine's SendCommand Retry catches (${WORKFLOW_TIMING.sendThrottleRetry.maxAttempts} attempts, waits capped at ${WORKFLOW_TIMING.sendThrottleRetry.maxDelaySeconds} s; the twin waits each retrier's mean interval, ${Math.round(retryWindow)} workflow-seconds in all, spread 0.5-1.5x per execution by TwinOptions.retryJitter as Step Functions' full jitter spreads them in AWS). msPerSecond is chosen so that half the shortest retry window covers the bound (the twin's one process must also keep up with the retries); smaller leaves beacons out of attempts before their turn (they end as 'error'), larger lengthens the tail.`,
+    `Bound = beacons / rate. The twin scales Wait and Retry by msPerSecond; the SendCommand rate is real time. A throttled SendConfigure throws ThrottledError, which the state machine's SendCommand Retry catches (${WORKFLOW_CONSTANTS.sendThrottleRetry.maxAttempts} attempts, waits capped at ${WORKFLOW_CONSTANTS.sendThrottleRetry.maxDelaySeconds} s; the twin waits each retrier's mean interval, ${Math.round(retryWindow)} workflow-seconds in all, spread 0.5-1.5x per execution by TwinOptions.retryJitter as Step Functions' full jitter spreads them in AWS). msPerSecond is chosen so that half the shortest retry window covers the bound (the twin's one process must also keep up with the retries); smaller leaves beacons out of attempts before their turn (they end as 'error'), larger lengthens the tail.`,
     'Memory: each run in its own process (node --expose-gc); heap after GC before the request and after completion; what stays per beacon is the twin\'s record of it (store rows and audit, shim invocation, execution result, FNMS stub request log). Peak: sampled every 250 ms while running.',
   ]);
 }

@@ -5,7 +5,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { RemovalPolicy } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { ENV } from '../lambdas/aws/env-names.js';
-import { type StackConfig, gatewayConfigFrom, inventoryConfigFrom } from './config.js';
+import { type StackConfig, gatewayConfigFrom, inventoryConfigFrom, workflowTimingFor } from './config.js';
 import { Alarms } from './constructs/alarms.js';
 import { BeaconInstancePolicy } from './constructs/beacon-instance-policy.js';
 import { BeaconDocuments } from './constructs/beacon-documents.js';
@@ -13,6 +13,7 @@ import { BeaconWorkflow } from './constructs/beacon-workflow.js';
 import { ChatOpsWebhook } from './constructs/chatops-webhook.js';
 import { DataKey } from './constructs/data-key.js';
 import { DriftCheck } from './constructs/drift-check.js';
+import { ExecutionCleanup } from './constructs/execution-cleanup.js';
 import { FnmsPin } from './constructs/fnms-pin.js';
 import { IntakeQueue } from './constructs/intake-queue.js';
 import { NewBeaconTriggers } from './constructs/new-beacon-triggers.js';
@@ -41,6 +42,7 @@ export class BeaconProxyStack extends Stack {
   readonly driftCheck: DriftCheck;
   readonly beaconInstancePolicy: BeaconInstancePolicy;
   readonly dashboard: OperationsDashboard;
+  readonly cleanup: ExecutionCleanup;
 
   constructor(scope: Construct, id: string, props: BeaconProxyStackProps) {
     super(scope, id, props);
@@ -53,7 +55,9 @@ export class BeaconProxyStack extends Stack {
     const commandLogGroup = new logs.LogGroup(this, 'CommandOutputLogs', { encryptionKey: key, retention: logs.RetentionDays.SIX_MONTHS, removalPolicy: RemovalPolicy.DESTROY });
 
     const beaconTag = { key: config.beaconTagKey, value: config.beaconTagValue };
+    const timing = workflowTimingFor(config);
     const environment: Record<string, string> = {
+      [ENV.workflowTiming]: JSON.stringify(timing),
       [ENV.tableName]: this.state.table.tableName,
       [ENV.topicArn]: this.notifications.outcomeTopic.topicArn,
       [ENV.beaconTagKey]: beaconTag.key,
@@ -95,7 +99,7 @@ export class BeaconProxyStack extends Stack {
       documentArns: this.documents.arns,
       beaconTag,
       pinFunction: pin.fn,
-      commandTimeoutSeconds: config.commandTimeoutMinutes * 60,
+      timing,
       commandLogGroup,
     });
 
@@ -151,6 +155,14 @@ export class BeaconProxyStack extends Stack {
       scheduleHours: config.driftCheckScheduleHours,
     });
 
+    this.cleanup = new ExecutionCleanup(this, 'ExecutionCleanup', {
+      encryptionKey: key,
+      table: this.state.table,
+      outcomeTopic: this.notifications.outcomeTopic,
+      stateMachine: this.workflow.stateMachine,
+      environment,
+    });
+
     // Every reader of the FNMS, pin gateway or chat secrets may decrypt them when a customer key encrypts them
     // (and only a reader: with no inventory the new-beacon function reads no secret; with pinMode none the pin step reads one only for the inventory).
     const secretReaders = [
@@ -188,6 +200,8 @@ export class BeaconProxyStack extends Stack {
       deadLetterQueue: this.intake.deadLetterQueue,
       stateMachine: this.workflow.stateMachine,
       entryFunctions: [this.intake.intake.fn, this.api.handler.fn, this.chatOps.handler.fn, this.newBeacon.handler.fn, this.driftCheck.handler.fn],
+      cleanupFunction: this.cleanup.fn,
+      cleanupDeadLetterQueue: this.cleanup.deadLetterQueue,
     });
 
     this.dashboard = new OperationsDashboard(this, 'Operations', {

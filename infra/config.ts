@@ -7,6 +7,7 @@ import type { FnmsConfigInput } from '../lambdas/core/fnms/config.js';
 import { FLEXERA_ONE_REGIONS } from '../lambdas/core/fnms/flexera-one.js';
 import { parseColumnMapping } from '../lambdas/core/fnms/inventory.js';
 import { InventoryConfigSchema, type InventoryConfigInput } from '../lambdas/core/fnms/report-inventory.js';
+import { deriveWorkflowTiming, TimingConfigError, type WorkflowTiming } from '../lambdas/core/timing.js';
 import { ACCESS_CONFIG_FIELDS } from './access-config.js';
 
 /** FNMS and the pin gateway carry a bearer token or a password: never over plain http. */
@@ -68,7 +69,18 @@ export const StackConfigSchema = z.object({
   chatAllowedChannels: csv.default([]),
   notificationEmail: z.email().optional(),
   alarmEmail: z.email().optional(),
-  commandTimeoutMinutes: positiveInt.max(180).default(30),
+  /** SendCommand TimeoutSeconds: how long a command may wait for an offline beacon before it never runs. */
+  deliveryTimeoutSeconds: positiveInt.min(30).max(3600).default(600),
+  /** Added to delivery + the document's execution timeout before the workflow stops waiting for a command. */
+  pollMarginSeconds: z.coerce.number().int().min(0).max(3600).default(120),
+  /** After CancelCommand, how long the workflow waits for the command's terminal status. */
+  cancelWaitSeconds: z.coerce.number().int().min(0).max(3600).default(300),
+  /** How many times the rollback document is sent when a rollback did not run or did not confirm. */
+  rollbackAttempts: positiveInt.max(5).default(2),
+  /** Optional: the lock TTL, the busy wait and the state machine timeout are derived; a value given must cover them. */
+  lockTtlMinutes: positiveInt.optional(),
+  busyWaitMinutes: positiveInt.optional(),
+  executionTimeoutMinutes: positiveInt.optional(),
   newBeaconScheduleMinutes: positiveInt.default(60),
   driftCheckScheduleHours: positiveInt.default(24),
   /** `none` or an FNMS URL the verify document requests through the proxy during the drift check. */
@@ -168,8 +180,34 @@ function requireTogether(config: StackConfig, ctx: z.RefinementCtx<StackConfig>)
   }
 }
 
+/** Context keys of earlier versions, refused with what replaces them (a silently ignored timeout is worse than an error). */
+const REPLACED_KEYS: Record<string, string> = {
+  commandTimeoutMinutes: 'deliveryTimeoutSeconds (how long a command may wait for the beacon); the execution limit is each document\'s own timeoutSeconds',
+};
+
+/** The workflow's timing model for a config: every deadline derived, refused with the key to change when they do not nest. */
+export function workflowTimingFor(config: StackConfig): WorkflowTiming {
+  try {
+    return deriveWorkflowTiming({
+      deliveryTimeoutSeconds: config.deliveryTimeoutSeconds,
+      pollMarginSeconds: config.pollMarginSeconds,
+      cancelWaitSeconds: config.cancelWaitSeconds,
+      rollbackAttempts: config.rollbackAttempts,
+      ...(config.lockTtlMinutes ? { lockTtlSeconds: config.lockTtlMinutes * 60 } : {}),
+      ...(config.busyWaitMinutes ? { busyWaitSeconds: config.busyWaitMinutes * 60 } : {}),
+      ...(config.executionTimeoutMinutes ? { executionTimeoutSeconds: config.executionTimeoutMinutes * 60 } : {}),
+    });
+  } catch (error) {
+    if (error instanceof TimingConfigError) throw new Error(`invalid workflow timing (${error.code}, ${error.field}): ${error.message}`);
+    throw error;
+  }
+}
+
 /** Reads every config key from CDK context; unknown or malformed values fail the synth with the key named. */
 export function stackConfigFrom(tryGetContext: (key: string) => unknown): StackConfig {
+  for (const [key, replacement] of Object.entries(REPLACED_KEYS)) {
+    if (tryGetContext(key) !== undefined) throw new Error(`context value ${key} is no longer used: set ${replacement}`);
+  }
   const raw: Record<string, unknown> = {};
   for (const key of CONTEXT_KEYS) {
     const value = tryGetContext(key);
@@ -181,5 +219,6 @@ export function stackConfigFrom(tryGetContext: (key: string) => unknown): StackC
     throw new Error(`invalid context value ${issue.path.join('.')}: ${issue.message}`);
   }
   inventoryConfigFrom(parsed.data);
+  workflowTimingFor(parsed.data);
   return parsed.data;
 }

@@ -12,6 +12,8 @@ export const ACTIONS_WITHOUT_RESOURCE_LEVEL = new Set([
   'ssm:DescribeInstanceInformation',
   'ssm:GetCommandInvocation',
   'ssm:ListCommandInvocations',
+  'ssm:ListCommands',
+  'ssm:CancelCommand',
   'xray:GetSamplingRules',
   'xray:GetSamplingTargets',
   // Step Functions' vended log delivery (CloudWatch Logs) is authorised on * only.
@@ -61,6 +63,8 @@ export function acknowledgeNagFindings(stack: BeaconProxyStack): void {
   for (const table of [stack.state.table, stack.state.idempotencyTable]) {
     ack(stack, `AwsSolutions-IAM5[Resource::${nagGetAtt(stack, table.tableArn)}/index/*]`, 'grantReadWriteData covers the table\'s indexes; the tables have none, so the wildcard grants nothing more.');
   }
+
+  ack(stack.cleanup.deadLetterQueue, 'AwsSolutions-SQS3', 'This queue is itself the dead-letter queue of the execution-cleanup rule\'s target (events that could not be delivered); it is alarmed.');
 
   const stage = stack.api.api.deploymentStage;
   ack(stage, 'AwsSolutions-APIG3', 'The API is IAM-authorised (SigV4) for operators and automation only; attach a WAF web ACL at the account level if your policy requires one.');

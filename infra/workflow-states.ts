@@ -13,41 +13,65 @@ export const STATES = {
   waitForPlan: 'WaitForPlan',
   pollPlan: 'PollPlan',
   checkPlanDone: 'CheckPlanDone',
-  judgePlan: 'JudgePlan',
+  startLocking: 'StartLocking',
   acquireLock: 'AcquireLock',
+  checkLock: 'CheckLock',
+  waitForLock: 'WaitForLock',
   beaconBusy: 'BeaconBusy',
+  superseded: 'Superseded',
   sendConfigure: 'SendConfigure',
+  configureSendUnconfirmed: 'ConfigureSendUnconfirmed',
   startConfigurePolling: 'StartConfigurePolling',
   waitForConfigure: 'WaitForConfigure',
   pollConfigure: 'PollConfigure',
   checkConfigureDone: 'CheckConfigureDone',
+  configurePollFailed: 'ConfigurePollFailed',
+  checkConfigurePollFailures: 'CheckConfigurePollFailures',
+  waitAfterConfigurePollFailure: 'WaitAfterConfigurePollFailure',
   configureUnconfirmed: 'ConfigureUnconfirmed',
-  judgeConfigure: 'JudgeConfigure',
   checkVerdict: 'CheckVerdict',
+  configureNotRun: 'ConfigureNotRun',
   beaconRolledBack: 'BeaconRolledBack',
   pinVersion: 'PinVersion',
   checkPin: 'CheckPin',
   configured: 'Configured',
   pinFailed: 'PinFailed',
+  startRollback: 'StartRollback',
   sendRollback: 'SendRollback',
+  rollbackSendUnconfirmed: 'RollbackSendUnconfirmed',
   startRollbackPolling: 'StartRollbackPolling',
   waitForRollback: 'WaitForRollback',
   pollRollback: 'PollRollback',
   checkRollbackDone: 'CheckRollbackDone',
-  judgeRollback: 'JudgeRollback',
+  rollbackPollFailed: 'RollbackPollFailed',
+  checkRollbackPollFailures: 'CheckRollbackPollFailures',
+  waitAfterRollbackPollFailure: 'WaitAfterRollbackPollFailure',
+  rollbackUnconfirmed: 'RollbackUnconfirmed',
   checkRollbackVerdict: 'CheckRollbackVerdict',
+  checkRollbackAttempts: 'CheckRollbackAttempts',
+  nextRollbackAttempt: 'NextRollbackAttempt',
+  waitBeforeRollbackRetry: 'WaitBeforeRollbackRetry',
   rolledBackByPipeline: 'RolledBackByPipeline',
   rollbackFailed: 'RollbackFailed',
   stepFailed: 'StepFailed',
   releaseLock: 'ReleaseLock',
   recordOutcome: 'RecordOutcome',
   notifyRequester: 'NotifyRequester',
+  checkFinally: 'CheckFinally',
+  finallyIncomplete: 'FinallyIncomplete',
   checkOutcome: 'CheckOutcome',
   workflowSucceeded: 'WorkflowSucceeded',
   workflowFailed: 'WorkflowFailed',
 } as const;
 
 export type StateName = (typeof STATES)[keyof typeof STATES];
+
+/** Error names of the workflow's Fail states. BeaconNotConfigured: by design, after the finally ran. */
+export const FAIL_ERRORS = {
+  beaconNotConfigured: 'BeaconNotConfigured',
+  /** ReleaseLock, RecordOutcome or NotifyRequester failed: the cleanup function finishes the job. */
+  finallyIncomplete: 'WorkflowFinallyIncomplete',
+} as const;
 
 /**
  * The workflow's Lambda handlers: folder under lambdas/ and the factory its handler.ts exports.
@@ -59,7 +83,6 @@ export const WORKFLOW_HANDLERS = {
   ReleaseLockFn: { folder: 'release-lock', factory: 'createReleaseLockHandler' },
   SendCommandFn: { folder: 'send-command', factory: 'createSendCommandHandler' },
   PollCommandFn: { folder: 'poll-command', factory: 'createPollCommandHandler' },
-  JudgeResultFn: { folder: 'judge-result', factory: 'createJudgeResultHandler' },
   PinVersionFn: { folder: 'pin-version', factory: 'createPinVersionHandler' },
   RecordOutcomeFn: { folder: 'record-outcome', factory: 'createRecordOutcomeHandler' },
   NotifyRequesterFn: { folder: 'notify-requester', factory: 'createNotifyRequesterHandler' },
@@ -70,36 +93,17 @@ export type WorkflowHandlerId = keyof typeof WORKFLOW_HANDLERS;
 /** Which Lambda each Task state invokes (the twin overrides Task states by these names). */
 export const TASK_STATE_HANDLERS: Record<string, WorkflowHandlerId> = {
   [STATES.resolveTarget]: 'ResolveTargetFn',
-  [STATES.acquireLock]: 'AcquireLockFn',
   [STATES.sendPlan]: 'SendCommandFn',
   [STATES.pollPlan]: 'PollCommandFn',
-  [STATES.judgePlan]: 'JudgeResultFn',
+  [STATES.acquireLock]: 'AcquireLockFn',
   [STATES.sendConfigure]: 'SendCommandFn',
   [STATES.pollConfigure]: 'PollCommandFn',
-  [STATES.judgeConfigure]: 'JudgeResultFn',
   [STATES.pinVersion]: 'PinVersionFn',
   [STATES.sendRollback]: 'SendCommandFn',
   [STATES.pollRollback]: 'PollCommandFn',
-  [STATES.judgeRollback]: 'JudgeResultFn',
   [STATES.releaseLock]: 'ReleaseLockFn',
   [STATES.recordOutcome]: 'RecordOutcomeFn',
   [STATES.notifyRequester]: 'NotifyRequesterFn',
 };
 
-/** Timing of the workflow, defaults of the stack props. */
-export const WORKFLOW_TIMING = {
-  /** Lock TTL: longer than the whole execution, so a crashed execution frees the beacon eventually. */
-  lockTtlSeconds: 3 * 60 * 60,
-  executionTimeoutMinutes: 120,
-  /** How long the pipeline waits for one document run before it gives up and rolls back. */
-  commandTimeoutSeconds: 30 * 60,
-  firstPollSeconds: 5,
-  maxPollSeconds: 60,
-  busyRetry: { intervalSeconds: 30, backoffRate: 2, maxAttempts: 5, maxDelaySeconds: 300 },
-  /**
-   * SendCommand throttling across a large fleet: SSM has no published rate, so every workflow of a big tag
-   * target competes for it. Short, jittered, capped waits and many attempts keep the rate in use (a long
-   * backoff leaves it idle) and cover about nine minutes, enough for 10,000 beacons at 20 sends a second.
-   */
-  sendThrottleRetry: { intervalSeconds: 1, backoffRate: 1.5, maxAttempts: 40, maxDelaySeconds: 15 },
-} as const;
+export { maxPollFailures, pollFailureWaitSeconds } from '../lambdas/core/timing.js';

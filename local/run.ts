@@ -58,18 +58,21 @@ export async function runLocal(options: LocalRunOptions): Promise<RunReport> {
     }
     await twin.drain();
     await twin.saveStore();
-  } finally {
+  } catch (error) {
     await twin.stop();
+    throw error;
   }
+  const dump = await twin.dump();
+  await twin.stop();
 
   const names = new Map(fleet.beacons.map((b) => [b.instanceId, b.computerName]));
   const beacons: BeaconReport[] = [];
   const refused: RunReport['refused'] = [];
-  for (const record of twin.store.requests.values()) {
+  for (const record of dump.requests) {
     if (record.state === 'invalid' && record.error) refused.push({ requestId: record.requestId, source: record.source, error: record.error });
   }
-  for (const status of twin.store.beacons.values()) {
-    const pin = [...twin.store.audit.values()].find((e) => e.requestId === status.requestId && e.instanceId === status.instanceId && e.event === 'fnms.pinned');
+  for (const status of dump.beacons) {
+    const pin = dump.audit.find((e) => e.requestId === status.requestId && e.instanceId === status.instanceId && e.event === 'fnms.pinned');
     beacons.push({
       instanceId: status.instanceId,
       computerName: names.get(status.instanceId) ?? null,

@@ -1,34 +1,44 @@
 /**
- * The local twin: the pipeline that deploys to AWS, run on one machine. The request enters a local queue
+ * The local twin: the pipeline that deploys to AWS, run on one machine, as strict as AWS where the pipeline
+ * depends on it. The request enters a local queue (the template's maxReceiveCount and visibility timeout)
  * and the real intake handler; each beacon's workflow is the state machine CDK synthesizes, run by
- * aws-local-stepfunctions with every Task state mapped to the real handler in-process; SSM is a shim that
- * runs the real generated document PowerShell under pwsh against modelled beacons; FNMS is the stub HTTP
- * server; status and audit live in the in-memory store behind the same RequestStore port.
+ * aws-local-stepfunctions with every Task state mapped to the real handler in-process, stopped at the
+ * function timeout of the template (Sandbox.Timedout), the state machine timeout and the 256 KB state limit
+ * ending executions uncatchably; an execution that ends TIMED_OUT, ABORTED or FAILED goes to the cleanup
+ * function through the template's EventBridge pattern. SSM is a shim with delivery and execution timeouts,
+ * CancelCommand and reconnecting agents, running the real generated documents under pwsh against modelled
+ * beacons; FNMS is the stub HTTP server; the request store, the lock and the idempotency table are dynalite
+ * behind the real DynamoDB adapters. Every wait, retry interval, timeout and SSM deadline is scaled by
+ * `msPerSecond`, so they keep their relative lengths and the timeout paths are reachable in tests.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { StateMachine } from 'aws-local-stepfunctions';
-
-type JSONValue = Parameters<StateMachine['run']>[0];
 import { BEACON_DOCUMENTS, type BeaconDocumentKind } from '../lambdas/core/document-contract.js';
 import { createFlexeraOneInventory, createFnmsClient } from '../lambdas/core/fnms/index.js';
 import {
+  type AuditEvent,
+  type BeaconStatusRecord,
   type Clock,
   type ReplyTo,
   type RequestQueue,
+  type RequestRecord,
   type RequestSource,
+  ThrottledError,
   type WorkflowInput,
   type WorkflowStarter,
   workflowExecutionName,
 } from '../lambdas/core/ports.js';
+import { DynamoBeaconLock, DynamoFleetMemory, DynamoRequestStore, documentClient } from '../lambdas/aws/dynamo.js';
+import { powertoolsIdempotency } from '../lambdas/aws/idempotency.js';
 import { createIntakeHandler } from '../lambdas/intake/handler.js';
 import { MESSAGE_ATTRIBUTES } from '../lambdas/intake/message-attributes.js';
-import { MemoryBeaconLock, MemoryFleetMemory, MemoryNotifier, MemoryProfileStore, MemoryRequestStore } from '../lambdas/memory/ports.js';
+import { MemoryNotifier, MemoryProfileStore } from '../lambdas/memory/ports.js';
 import { type DriftCheckResult, createDriftCheckHandler } from '../lambdas/drift-check/handler.js';
 import { type NewBeaconResult, createNewBeaconHandler } from '../lambdas/new-beacon/handler.js';
 import { createAcquireLockHandler } from '../lambdas/acquire-lock/handler.js';
-import { createJudgeResultHandler } from '../lambdas/judge-result/handler.js';
+import { type CleanupResult, createExecutionCleanupHandler, EXECUTION_STATUS_CHANGE, type ExecutionStatusEvent } from '../lambdas/execution-cleanup/handler.js';
 import { createNotifyRequesterHandler } from '../lambdas/notify-requester/handler.js';
 import { createPinVersionHandler } from '../lambdas/pin-version/handler.js';
 import { createPollCommandHandler } from '../lambdas/poll-command/handler.js';
@@ -38,14 +48,17 @@ import { createResolveTargetHandler } from '../lambdas/resolve-target/handler.js
 import { createSendCommandHandler } from '../lambdas/send-command/handler.js';
 import type { WorkflowState } from '../lambdas/workflow/state.js';
 import { StackConfigSchema } from '../infra/config.js';
-import { TASK_STATE_HANDLERS, WORKFLOW_TIMING, type WorkflowHandlerId } from '../infra/workflow-states.js';
+import { FAIL_ERRORS, TASK_STATE_HANDLERS, type WorkflowHandlerId } from '../infra/workflow-states.js';
 import { type FnmsStub, type FnmsStubOptions, STUB_REFRESH_TOKEN, startFnmsStub } from './fnms-stub.js';
 import type { Fleet } from './fleet.js';
+import { startLocalDynamo, type LocalDynamo } from './local-dynamo.js';
 import { type DocumentExecutor, LocalSsm, type ShimLimits } from './ssm-shim.js';
 import { runBeaconDocument } from './run-document.js';
 import { type Retrier, retryDelaysSeconds } from '../infra/workflow-definition.js';
 import { loadProfiles } from './profiles.js';
-import { loadWorkflow, type SynthesizedWorkflow } from './workflow-definition.js';
+import { type FunctionSpec, loadWorkflow, type SynthesizedWorkflow } from './workflow-definition.js';
+
+type JSONValue = Parameters<StateMachine['run']>[0];
 
 /** The profile the twin's new-beacon and drift triggers apply (examples/profiles/corp-https.json). */
 export const DEFAULT_PROFILE = 'corp-https';
@@ -54,6 +67,20 @@ const STACK_DEFAULTS = StackConfigSchema.parse({});
 
 /** The beacon tag the stack's IAM condition and the resolve step require (the stack's default); the built-in fleet carries it. */
 export const LOCAL_BEACON_TAG = { key: STACK_DEFAULTS.beaconTagKey, value: STACK_DEFAULTS.beaconTagValue } as const;
+
+/** The Step Functions limit of an execution's state (input or output of a state). */
+export const STATE_PAYLOAD_LIMIT_BYTES = 256 * 1024;
+
+/** A fault the crash matrix injects into a Task state: see `TwinOptions.faults`. */
+export type TaskFault = 'error' | 'timeout' | 'throttle';
+
+export interface FaultPlan {
+  /** The Task state (STATES.*). */
+  state: string;
+  fault: TaskFault;
+  /** Only executions for this beacon; default every beacon. */
+  instanceId?: string;
+}
 
 export interface TwinOptions {
   fleet: Fleet;
@@ -65,13 +92,19 @@ export interface TwinOptions {
   fnms?: FnmsStubOptions;
   /** How the pin step pins (the stack's pinMode): `gateway` (default: the stub's pin gateway) or `none`. */
   pinMode?: 'gateway' | 'none';
-  /** Milliseconds that stand for one second of the workflow's waits (polls, busy retries). Default 20. */
+  /** Milliseconds that stand for one second of the workflow's time (waits, retries, timeouts, SSM deadlines). Default 20. */
   msPerSecond?: number;
+  /**
+   * Function and task timeouts never drop below this (real ms): the handlers run at the machine's speed, so a
+   * scaled 30 s timeout of a few ms would stop healthy steps. Default 1000.
+   */
+  minFunctionTimeoutMs?: number;
   /**
    * Spread each execution's retry interval uniformly over 0.5-1.5x the mean (benchmarks): without it a
    * throttled fleet retries in lockstep, which Step Functions' full jitter prevents in AWS. Default off.
    */
   retryJitter?: boolean;
+  /** The workflow's clock; default: real time sped up by 1000 / msPerSecond, so deadlines in workflow seconds pass as the scaled waits do. */
   clock?: Clock;
   /** Called for every Task state a workflow enters, for progress display. */
   onState?: (instanceId: string, requestId: string, state: string) => void;
@@ -83,18 +116,28 @@ export interface TwinOptions {
   defaultProfile?: string;
   /** Deliver queued messages as soon as they arrive (serve mode); otherwise `drain()` delivers. */
   autoDeliver?: boolean;
-  /** Test hook: stop the first execution that completes this Task state on this beacon, dead (simulates a crash). */
+  /** Test hook: stop the first execution that completes this Task state on this beacon (an operator's StopExecution). */
   interruptAfter?: { state: string; instanceId: string };
+  /**
+   * Crash matrix: `error` makes the first invocation of the state fail after the handler ran (its side
+   * effects happened, its answer is lost); `timeout` makes it hang after the handler ran until the function
+   * timeout stops it (Sandbox.Timedout); `throttle` makes every invocation fail with ThrottledError before
+   * the handler runs, beyond every retry.
+   */
+  faults?: FaultPlan[];
 }
 
-export type ExecutionStatus = 'SUCCEEDED' | 'FAILED' | 'ABORTED';
+export type ExecutionStatus = 'SUCCEEDED' | 'FAILED' | 'ABORTED' | 'TIMED_OUT';
 
 export interface ExecutionResult {
   status: ExecutionStatus;
   /** The final workflow state (SUCCEEDED only; a failed execution's data is in the store). */
   output: WorkflowState | null;
-  /** For FAILED: the error of the Fail state that ended it, or the unexpected error. */
+  /** For FAILED: the error that ended it (a Fail state's error, States.DataLimitExceeded, or the unexpected error). */
   error?: string;
+  cause?: string;
+  /** What the cleanup function did for an execution that ended TIMED_OUT, ABORTED or FAILED. */
+  cleanup?: CleanupResult | { error: string };
 }
 
 interface QueuedMessage {
@@ -105,11 +148,43 @@ interface QueuedMessage {
   receiveCount: number;
 }
 
-export const MAX_RECEIVE_COUNT = 3;
+/** An error Step Functions cannot catch or retry (States.DataLimitExceeded, States.Runtime). */
+class UncatchableError extends Error {
+  readonly isCatchable = false;
+  readonly isRetryable = false;
+  constructor(name: string, message: string) {
+    super(message);
+    this.name = name;
+  }
+}
+
+/** What Step Functions reports for a Lambda function stopped at its timeout. */
+class SandboxTimedOut extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'Sandbox.Timedout';
+  }
+}
+
+/** Real time sped up: one real millisecond is 1 / msPerSecond workflow seconds. */
+export function scaledClock(msPerSecond: number, start = Date.now()): Clock {
+  return { now: () => new Date(start + (Date.now() - start) * (1000 / msPerSecond)) };
+}
+
+/** Does an EventBridge pattern (arrays of allowed values, nested objects) match the event? */
+export function matchesEventPattern(pattern: Record<string, unknown>, event: Record<string, unknown>): boolean {
+  const keyOf: Record<string, string> = { detailType: 'detail-type' };
+  return Object.entries(pattern).every(([key, allowed]) => {
+    const value = event[keyOf[key] ?? key];
+    if (Array.isArray(allowed)) return allowed.includes(value as never);
+    if (allowed && typeof allowed === 'object') return value !== null && typeof value === 'object' && matchesEventPattern(allowed as Record<string, unknown>, value as Record<string, unknown>);
+    return false;
+  });
+}
 
 export class LocalTwin implements WorkflowStarter {
-  readonly store = new MemoryRequestStore();
-  readonly lock: MemoryBeaconLock;
+  readonly store: DynamoRequestStore;
+  readonly lock: DynamoBeaconLock;
   readonly ssm: LocalSsm;
   /** What the requester was told, including chat answers a deployed stack would POST to Slack. */
   readonly notifier = new MemoryNotifier();
@@ -117,12 +192,17 @@ export class LocalTwin implements WorkflowStarter {
   readonly deadLetters: QueuedMessage[] = [];
   readonly executions = new Map<string, Promise<ExecutionResult>>();
   readonly results = new Map<string, ExecutionResult>();
+  /** Every Task invocation: state, beacon, how it ended (for the crash matrix). */
+  readonly taskLog: Array<{ execution: string; state: string; outcome: 'ok' | 'error' | 'timeout' | 'fault'; error?: string }> = [];
   private messageCounter = 0;
+  private inFlightRedeliveries = 0;
   private readonly clock: Clock;
+  private readonly scale: number;
   private readonly intake: ReturnType<typeof createIntakeHandler>;
-  private readonly tasks: Record<string, (input: unknown) => Promise<unknown>>;
-  /** What the triggers remember (beacons seen, the last drift pass). */
-  readonly fleetMemory = new MemoryFleetMemory();
+  private readonly tasks: Record<string, (input: unknown, context: LambdaTime) => Promise<unknown>>;
+  private readonly cleanup: ReturnType<typeof createExecutionCleanupHandler>;
+  /** What the triggers remember (beacons seen, the last drift pass, notified executions). */
+  readonly fleetMemory: DynamoFleetMemory;
   readonly profiles: MemoryProfileStore;
   /** The scheduled drift check: reviews the previous verify pass (re-applying where checks fail), then sends the next. */
   readonly driftCheck: () => Promise<DriftCheckResult>;
@@ -134,20 +214,27 @@ export class LocalTwin implements WorkflowStarter {
   private constructor(
     private readonly options: TwinOptions,
     readonly fnms: FnmsStub,
-    private readonly workflow: SynthesizedWorkflow,
+    readonly workflow: SynthesizedWorkflow,
+    readonly dynamo: LocalDynamo,
   ) {
-    this.clock = options.clock ?? { now: () => new Date() };
-    this.lock = new MemoryBeaconLock(this.clock);
+    this.scale = options.msPerSecond ?? 20;
+    this.clock = options.clock ?? scaledClock(this.scale);
+    const db = documentClient(dynamo.client);
+    this.store = new DynamoRequestStore(db, dynamo.tables.state);
+    this.lock = new DynamoBeaconLock(db, dynamo.tables.state, this.clock);
+    this.fleetMemory = new DynamoFleetMemory(db, dynamo.tables.state, this.clock);
+    const timing = workflow.timing;
     const captureDir = join(options.workDir, 'captures');
     const executor: DocumentExecutor =
       options.executor ??
-      (async (beacon, kind, parameters) =>
-        runBeaconDocument({ document: kind, parameters, modelPath: beacon.modelPath, env: { BEACON_PROXY_CAPTURE_DIR: join(captureDir, beacon.instanceId) } }));
-    this.ssm = new LocalSsm(options.fleet, executor, options.limits);
-    this.intake = createIntakeHandler({ store: this.store, commands: this.ssm, workflows: this, notifier: this.notifier, clock: this.clock });
+      (async (beacon, kind, parameters, control) =>
+        runBeaconDocument({ document: kind, parameters, modelPath: beacon.modelPath, timeoutMs: control.timeoutMs, env: { BEACON_PROXY_CAPTURE_DIR: join(captureDir, beacon.instanceId) } }));
+    // Real PowerShell runs at the machine's speed: it is never stopped sooner than 30 s (real) unless the caller says so.
+    this.ssm = new LocalSsm(options.fleet, executor, { minExecutionMs: 30_000, ...options.limits, msPerSecond: this.scale });
+    const intakeIdempotency = powertoolsIdempotency(dynamo.tables.idempotency, 24 * 60 * 60, dynamo.client);
+    this.intake = createIntakeHandler({ store: this.store, commands: this.ssm, workflows: this, notifier: this.notifier, clock: this.clock, idempotency: intakeIdempotency });
     const documentNames = { ...BEACON_DOCUMENTS } as Record<BeaconDocumentKind, string>;
-    // The stub shares this process's event loop: under a large fleet a short timeout would fire on loop
-    // delay, not on FNMS, and its retries would feed the load (waits stay short, the stub is local).
+    // The stub shares this process's event loop; the pin step budgets every call from its scaled function timeout.
     const fnmsClient = createFnmsClient(fnms.clientConfig('refreshToken', { baseDelayMs: 20, maxDelayMs: 200, timeoutMs: 60_000 }), {
       getSecret: async () => options.fnms?.refreshToken ?? STUB_REFRESH_TOKEN,
     });
@@ -168,25 +255,27 @@ export class LocalTwin implements WorkflowStarter {
     this.driftCheck = () => drift();
     const newBeacon = createNewBeaconHandler({ ...triggerDeps, inventory });
     this.newBeaconPoll = () => newBeacon({ source: 'beacon-proxy.schedule' });
-    const handlers: Record<WorkflowHandlerId, (input: never) => Promise<unknown>> = {
+    const handlers: Record<WorkflowHandlerId, (input: never, context: LambdaTime) => Promise<unknown>> = {
       ResolveTargetFn: createResolveTargetHandler({ commands: this.ssm, beaconTag: LOCAL_BEACON_TAG }),
-      AcquireLockFn: createAcquireLockHandler({ lock: this.lock, store: this.store, clock: this.clock, ttlSeconds: WORKFLOW_TIMING.lockTtlSeconds }),
-      SendCommandFn: createSendCommandHandler({ commands: this.ssm, store: this.store, clock: this.clock, documentNames }),
-      PollCommandFn: createPollCommandHandler({
-        commands: this.ssm,
-        clock: this.clock,
-        timeoutSeconds: WORKFLOW_TIMING.commandTimeoutSeconds,
-        firstPollSeconds: 1,
-        maxPollSeconds: 5,
-      }),
-      JudgeResultFn: createJudgeResultHandler(),
+      AcquireLockFn: createAcquireLockHandler({ lock: this.lock, store: this.store, clock: this.clock, timing }),
+      SendCommandFn: createSendCommandHandler({ commands: this.ssm, store: this.store, clock: this.clock, documentNames, timing }),
+      PollCommandFn: createPollCommandHandler({ commands: this.ssm, store: this.store, clock: this.clock, documentNames, timing }),
       PinVersionFn: createPinVersionHandler(
         options.pinMode === 'none' ? { mode: 'none', store: this.store, clock: this.clock } : { mode: 'gateway', gateway: fnmsClient, inventory, store: this.store, clock: this.clock },
       ),
       ReleaseLockFn: createReleaseLockHandler({ lock: this.lock }),
       RecordOutcomeFn: createRecordOutcomeHandler({ store: this.store, clock: this.clock }),
-      NotifyRequesterFn: createNotifyRequesterHandler({ notifier: this.notifier }),
+      NotifyRequesterFn: createNotifyRequesterHandler({ notifier: this.notifier, memory: this.fleetMemory }),
     };
+    this.cleanup = createExecutionCleanupHandler({
+      store: this.store,
+      lock: this.lock,
+      commands: this.ssm,
+      notifier: this.notifier,
+      memory: this.fleetMemory,
+      clock: this.clock,
+      timing,
+    });
     this.failStateErrors = new Set(
       Object.values(workflow.definition.States)
         .filter((state) => state.Type === 'Fail' && typeof state.Error === 'string')
@@ -194,16 +283,21 @@ export class LocalTwin implements WorkflowStarter {
     );
     this.tasks = {};
     for (const [stateName, handlerId] of Object.entries(TASK_STATE_HANDLERS)) {
-      const handler = handlers[handlerId] as (input: unknown) => Promise<unknown>;
-      this.tasks[stateName] = handler;
+      this.tasks[stateName] = handlers[handlerId] as (input: unknown, context: LambdaTime) => Promise<unknown>;
     }
   }
 
   static async create(options: TwinOptions): Promise<LocalTwin> {
     const [fnms, workflow, profiles] = await Promise.all([startFnmsStub(options.fnms ?? {}), loadWorkflow(), options.profiles ?? loadProfiles()]);
+    const dynamo = await startLocalDynamo(workflow.tables);
     options = { ...options, profiles };
     await mkdir(options.workDir, { recursive: true });
-    return new LocalTwin(options, fnms, workflow);
+    return new LocalTwin(options, fnms, workflow, dynamo);
+  }
+
+  /** Real milliseconds a function of the template may run (its timeout, scaled, never below the floor). */
+  functionTimeoutMs(spec: FunctionSpec): number {
+    return Math.max(spec.timeoutSeconds * this.scale, this.options.minFunctionTimeoutMs ?? 1000);
   }
 
   /** The intake queue as the API, ChatOps and new-beacon handlers see it (the RequestQueue port). */
@@ -264,34 +358,59 @@ export class LocalTwin implements WorkflowStarter {
     };
   }
 
-  /** Delivers queued messages to the intake handler (batches of 10) until the queue is empty; failed messages are redelivered, then dead-lettered. */
+  /**
+   * Delivers queued messages to the intake handler (batches of 10) until the queue is empty. A failed
+   * message becomes visible again after the queue's visibility timeout and goes to the dead-letter queue
+   * once it has been received maxReceiveCount times (both from the template).
+   */
   async deliver(): Promise<void> {
+    const { maxReceiveCount, visibilityTimeoutSeconds } = this.workflow.intakeQueue;
     while (this.queue.length > 0) {
       const batch = this.queue.splice(0, 10);
       for (const message of batch) message.receiveCount += 1;
-      const response = (await this.intake(this.sqsEvent(batch), localContext())) as SQSBatchResponse;
+      const timeoutMs = this.functionTimeoutMs(this.workflow.intakeFunction);
+      const context = localContext(timeoutMs);
+      let response: SQSBatchResponse;
+      try {
+        response = (await withTimeout(this.intake(this.sqsEvent(batch), context) as Promise<SQSBatchResponse>, timeoutMs, 'the intake function')) ?? { batchItemFailures: [] };
+      } catch {
+        // A failed or timed-out invocation returns the whole batch to the queue.
+        response = { batchItemFailures: batch.map((message) => ({ itemIdentifier: message.messageId })) };
+      }
       const failed = new Set(response.batchItemFailures.map((failure) => failure.itemIdentifier));
       for (const message of batch) {
         if (!failed.has(message.messageId)) continue;
-        if (message.receiveCount >= MAX_RECEIVE_COUNT) this.deadLetters.push(message);
-        else this.queue.push(message);
+        if (message.receiveCount >= maxReceiveCount) {
+          this.deadLetters.push(message);
+          continue;
+        }
+        this.inFlightRedeliveries += 1;
+        setTimeout(() => {
+          this.inFlightRedeliveries -= 1;
+          this.queue.push(message);
+          if (this.options.autoDeliver) this.kick();
+        }, visibilityTimeoutSeconds * this.scale);
       }
     }
   }
 
-  /** Delivers everything and waits until every workflow started so far has ended. */
+  /** Delivers everything (redeliveries included) and waits until every workflow started so far has ended. */
   async drain(): Promise<void> {
     do {
       await this.deliver();
       await Promise.all([...this.executions.values()]);
-    } while (this.queue.length > 0);
+      if (this.queue.length === 0 && this.inFlightRedeliveries > 0) await new Promise((resolve) => setTimeout(resolve, Math.max(5, this.scale)));
+    } while (this.queue.length > 0 || this.inFlightRedeliveries > 0);
   }
 
   async startBeaconWorkflow(input: WorkflowInput): Promise<{ executionName: string; started: boolean }> {
     const executionName = workflowExecutionName(input.requestId, input.instanceId);
     if (this.executions.has(executionName)) return { executionName, started: false };
     this.options.onExecution?.(input.instanceId, input.requestId, 'started');
-    const execution = this.runExecution(executionName, input);
+    const execution = this.runExecution(executionName, input).then(async (result) => {
+      if (result.status !== 'SUCCEEDED') result.cleanup = await this.emitStatusChange(executionName, input, result);
+      return result;
+    });
     this.executions.set(executionName, execution);
     void execution.then((result) => {
       this.results.set(executionName, result);
@@ -300,31 +419,107 @@ export class LocalTwin implements WorkflowStarter {
     return { executionName, started: true };
   }
 
+  /**
+   * The definition the interpreter runs, with every time scaled: Task timeouts (never below the function's
+   * own, scaled); Waits on a number of seconds in the state (SecondsPath) become waits until a timestamp the
+   * twin computes from those seconds, scaled (`waitUntil` next to each `waitSeconds`, see `withScaledWait`);
+   * the first wait of a poll loop starts from the send step's `waitUntil`.
+   */
+  private scaledDefinition(): Record<string, unknown> {
+    const definition = structuredClone(this.workflow.definition) as { States: Record<string, Record<string, any>>; TimeoutSeconds?: number };
+    const untilOf = (secondsPath: string) => secondsPath.replace(/waitSeconds$/, 'waitUntil');
+    const commandOfPoll = new Map<string, string>();
+    for (const state of Object.values(definition.States)) {
+      if (state.Type === 'Wait' && typeof state.SecondsPath === 'string') {
+        if (!state.SecondsPath.endsWith('.waitSeconds')) throw new Error(`the twin cannot scale the wait on ${state.SecondsPath}`);
+        state.TimestampPath = untilOf(state.SecondsPath);
+        delete state.SecondsPath;
+      }
+      if (state.Type === 'Task' && typeof state.Parameters?.['poll.$'] === 'string') commandOfPoll.set(state.Parameters['poll.$'], state.Parameters['command.$']);
+    }
+    for (const state of Object.values(definition.States)) {
+      if (state.Type !== 'Pass') continue;
+      if (state.Result && typeof state.Result.waitSeconds === 'number' && commandOfPoll.has(state.ResultPath)) {
+        // StartXPolling: the first wait ends when the send step said (its waitUntil).
+        const { Result: result } = state;
+        delete state.Result;
+        state.Parameters = { ...result, 'waitUntil.$': `${commandOfPoll.get(state.ResultPath)}.waitUntil` };
+      } else if (state.Parameters && [...commandOfPoll.values()].includes(state.ResultPath)) {
+        // XSendUnconfirmed: no send answer, the poll loop looks at once.
+        state.Parameters = { ...state.Parameters, 'waitUntil.$': '$$.Execution.StartTime' };
+      }
+    }
+    for (const [name, state] of Object.entries(definition.States)) {
+      if (state.Type !== 'Task' || typeof state.TimeoutSeconds !== 'number') continue;
+      const fn = this.workflow.taskFunctions[name]!;
+      const fnMs = this.functionTimeoutMs(fn);
+      state.TimeoutSeconds = Math.max(state.TimeoutSeconds * this.scale, (fnMs * state.TimeoutSeconds) / fn.timeoutSeconds) / 1000;
+    }
+    // The execution timeout is enforced by the twin (see runExecution), scaled.
+    delete definition.TimeoutSeconds;
+    return definition;
+  }
+
   private async runExecution(executionName: string, input: WorkflowInput): Promise<ExecutionResult> {
-    const scale = this.options.msPerSecond ?? 20;
-    // Validated once per twin: validating the definition costs ~100 ms of CPU, more than the rest of an execution.
-    const machine = (this.machine ??= new StateMachine(this.workflow.definition as never, { validationOptions: { checkArn: false } }));
+    const scale = this.scale;
+    // Validated once per twin (validating costs ~100 ms of CPU, more than the rest of an execution); the
+    // scaled copy has fractional timeouts, which the validator would refuse.
+    if (!this.machine) {
+      new StateMachine(this.workflow.definition as never, { validationOptions: { checkArn: false } });
+      this.machine = new StateMachine(this.scaledDefinition() as never, { validationOptions: { noValidate: true } });
+    }
+    const machine = this.machine;
     const waitTimeOverrides: Record<string, number> = {};
     const retryIntervalOverrides: Record<string, number[]> = {};
     for (const [name, state] of Object.entries(this.workflow.definition.States)) {
-      if (state.Type === 'Wait') waitTimeOverrides[name] = waitMs(state, scale);
+      if (state.Type === 'Wait' && typeof state.Seconds === 'number') waitTimeOverrides[name] = Math.max(1, Math.round(state.Seconds * scale));
       const retry = state.Retry as Retrier[] | undefined;
       // The interpreter takes one interval per retrier; the mean of its backoff series keeps the total wait of the deployed workflow, scaled.
       const jitter = this.options.retryJitter ? 0.5 + Math.random() : 1;
       if (retry) retryIntervalOverrides[name] = retry.map((r) => meanBackoffSeconds(r) * scale * jitter);
     }
-    let abort: (() => void) | undefined;
+    let stop: ((status: 'ABORTED' | 'TIMED_OUT' | 'FAILED', error?: string, cause?: string) => void) | undefined;
+    let ended: { status: 'ABORTED' | 'TIMED_OUT' | 'FAILED'; error?: string; cause?: string } | null = null;
+    const faultCount = new Map<string, number>();
     const taskResourceLocalHandlers: Record<string, (input: JSONValue) => Promise<JSONValue>> = {};
     for (const [stateName, handler] of Object.entries(this.tasks)) {
+      const timeoutMs = this.functionTimeoutMs(this.workflow.taskFunctions[stateName]!);
+      const memoryMb = this.workflow.taskFunctions[stateName]!.memoryMb;
+      const fault = this.options.faults?.find((f) => f.state === stateName && (!f.instanceId || f.instanceId === input.instanceId));
       taskResourceLocalHandlers[stateName] = (async (stateInput: unknown) => {
+        // Lets the state-size check of the previous state land first (it runs on the event log).
+        await new Promise((resolve) => setImmediate(resolve));
+        if (ended) throw new UncatchableError(ended.error ?? 'States.Runtime', 'the execution has ended');
         this.options.onState?.(input.instanceId, input.requestId, stateName);
-        const result = await handler(stateInput);
-        const interrupt = this.options.interruptAfter;
-        if (!this.interrupted && interrupt && interrupt.state === stateName && interrupt.instanceId === input.instanceId) {
-          this.interrupted = true;
-          abort?.();
+        const count = (faultCount.get(stateName) ?? 0) + 1;
+        faultCount.set(stateName, count);
+        const inject = fault && (fault.fault === 'throttle' || count === 1) ? fault.fault : null;
+        if (inject === 'throttle') {
+          this.taskLog.push({ execution: executionName, state: stateName, outcome: 'fault', error: 'ThrottledError' });
+          throw new ThrottledError(`ThrottlingException: Rate exceeded (injected into ${stateName})`);
         }
-        return result as JSONValue;
+        const deadline = Date.now() + timeoutMs;
+        const context: LambdaTime = { getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()), memoryLimitInMB: String(memoryMb) };
+        const run = (async () => {
+          const result = await handler(stateInput, context);
+          if (inject === 'error') throw new Error(`injected failure of ${stateName} after its handler ran`);
+          // Hangs after its work: the answer never comes back.
+          if (inject === 'timeout') await new Promise(() => undefined);
+          return result;
+        })();
+        try {
+          const result = this.withScaledWait(await withTimeout(run, timeoutMs, stateName, () => new SandboxTimedOut(JSON.stringify({ errorMessage: `${stateName}: Task timed out after ${(timeoutMs / scale).toFixed(2)} seconds` }))));
+          this.taskLog.push({ execution: executionName, state: stateName, outcome: 'ok' });
+          const interrupt = this.options.interruptAfter;
+          if (!this.interrupted && interrupt && interrupt.state === stateName && interrupt.instanceId === input.instanceId) {
+            this.interrupted = true;
+            stop?.('ABORTED');
+          }
+          return result as JSONValue;
+        } catch (error) {
+          this.taskLog.push({ execution: executionName, state: stateName, outcome: error instanceof SandboxTimedOut ? 'timeout' : 'error', error: (error as Error).name });
+          throw error;
+        }
       }) as (input: JSONValue) => Promise<JSONValue>;
     }
     const run = machine.run(input as never, {
@@ -334,31 +529,115 @@ export class LocalTwin implements WorkflowStarter {
         Execution: { Id: `arn:aws:states:local-1:000000000000:execution:BeaconWorkflow:${executionName}`, Name: executionName, Input: input as never, StartTime: new Date().toISOString() },
       },
     });
-    let aborted = false;
-    abort = () => {
-      aborted = true;
+    stop = (status, error, cause) => {
+      if (ended) return;
+      ended = { status, ...(error ? { error } : {}), ...(cause ? { cause } : {}) };
       run.abort();
     };
+    // The state machine timeout, scaled.
+    const timer = setTimeout(() => stop?.('TIMED_OUT', 'States.Timeout'), this.workflow.timing.stateMachineTimeoutSeconds * scale);
+    // The 256 KB limit on every state's input and output: over it, the execution fails uncatchably.
+    void (async () => {
+      for await (const event of run.eventLogs) {
+        if (event.type !== 'StateEntered' && event.type !== 'StateExited') continue;
+        const data = event.type === 'StateExited' ? event.state.output : event.state.input;
+        const bytes = Buffer.byteLength(JSON.stringify(data ?? null), 'utf8');
+        if (bytes > STATE_PAYLOAD_LIMIT_BYTES) {
+          stop?.('FAILED', 'States.DataLimitExceeded', `The state/task '${event.state.name}' returned a result with a size exceeding the maximum number of bytes service limit (${bytes} bytes).`);
+        }
+      }
+    })().catch(() => undefined);
     try {
       const output = (await run.result) as WorkflowState | null;
-      return aborted ? { status: 'ABORTED', output: null } : { status: 'SUCCEEDED', output };
+      if (ended !== null) {
+        const { status, error, cause } = ended as { status: 'ABORTED' | 'TIMED_OUT' | 'FAILED'; error?: string; cause?: string };
+        return { status, output: null, ...(error ? { error } : {}), ...(cause ? { cause } : {}) };
+      }
+      return { status: 'SUCCEEDED', output };
     } catch (error) {
-      // The workflow's own Fail state ends a beacon that was not configured: a designed outcome, already
-      // recorded and notified. Anything else is a defect of the workflow and is reported as such.
-      const cause = (error as { cause?: { name?: string } }).cause;
-      const designed = cause?.name !== undefined && this.failStateErrors.has(cause.name);
-      return { status: 'FAILED', output: null, error: designed ? cause!.name! : `unexpected: ${(error as Error).message}` };
+      if (ended !== null) {
+        const { status, error: name, cause } = ended as { status: 'ABORTED' | 'TIMED_OUT' | 'FAILED'; error?: string; cause?: string };
+        return { status, output: null, ...(name ? { error: name } : {}), ...(cause ? { cause } : {}) };
+      }
+      // The workflow's own Fail states end a beacon that was not configured, or a finally that did not complete.
+      const failure = (error as { cause?: { name?: string; message?: string } }).cause;
+      const designed = failure?.name !== undefined && this.failStateErrors.has(failure.name);
+      return designed
+        ? { status: 'FAILED', output: null, error: failure!.name!, ...(failure?.message ? { cause: failure.message } : {}) }
+        : { status: 'FAILED', output: null, error: `unexpected: ${(error as Error).message}` };
+    } finally {
+      clearTimeout(timer);
     }
+  }
+
+  /**
+   * Adds the scaled end of the wait a result asks for: `waitUntil` = now + waitSeconds (scaled); a send
+   * result gets the end of the first poll wait.
+   */
+  private withScaledWait(result: unknown): unknown {
+    if (!result || typeof result !== 'object') return result;
+    const record = result as Record<string, unknown>;
+    const seconds = typeof record.waitSeconds === 'number' ? record.waitSeconds : typeof record.comment === 'string' && typeof record.kind === 'string' ? this.workflow.timing.firstPollSeconds : null;
+    return seconds === null ? result : { ...record, waitUntil: new Date(Date.now() + seconds * this.scale).toISOString() };
+  }
+
+  /** EventBridge: "Step Functions Execution Status Change" for an execution that did not succeed, to the cleanup function when the rule's pattern matches. */
+  private async emitStatusChange(executionName: string, input: WorkflowInput, result: ExecutionResult): Promise<CleanupResult | { error: string } | undefined> {
+    const event = {
+      version: '0',
+      id: `local-${executionName}`,
+      'detail-type': EXECUTION_STATUS_CHANGE,
+      source: 'aws.states',
+      account: '000000000000',
+      time: new Date().toISOString(),
+      region: 'local-1',
+      resources: [],
+      detail: {
+        executionArn: `arn:aws:states:local-1:000000000000:execution:BeaconWorkflow:${executionName}`,
+        stateMachineArn: 'arn:aws:states:local-1:000000000000:stateMachine:BeaconWorkflow',
+        name: executionName,
+        status: result.status,
+        input: JSON.stringify(input),
+        error: result.error ?? null,
+        cause: result.cause ?? null,
+        stopDate: Date.now(),
+      },
+    };
+    // The rule is scoped to the stack's state machine (a token in the template): here the one machine is that one.
+    const pattern = structuredClone(this.workflow.cleanup.eventPattern) as { detail?: Record<string, unknown> };
+    if (pattern.detail) delete pattern.detail.stateMachineArn;
+    if (!matchesEventPattern(pattern, event)) return undefined;
+    const timeoutMs = this.functionTimeoutMs(this.workflow.cleanup.function);
+    // EventBridge retries a failed target; the twin tries three times.
+    let lastError = '';
+    for (let attempt = 0; attempt < 3; attempt += 1) {
+      try {
+        return await withTimeout(this.cleanup(event as ExecutionStatusEvent), timeoutMs, 'the cleanup function');
+      } catch (error) {
+        lastError = (error as Error).message;
+      }
+    }
+    return { error: lastError };
+  }
+
+  /** Everything in the state table, as the old in-memory store held it (for `npm start`'s report and tests). */
+  async dump(): Promise<{ requests: RequestRecord[]; beacons: BeaconStatusRecord[]; audit: AuditEvent[] }> {
+    const items = await this.dynamo.scan(this.dynamo.tables.state);
+    const strip = <T>(item: Record<string, unknown>): T => {
+      const { pk: _pk, sk: _sk, ...rest } = item;
+      return rest as T;
+    };
+    const of = (prefix: string) => items.filter((item) => String(item.pk).startsWith('REQ#') && String(item.sk).startsWith(prefix));
+    return {
+      requests: of('REQUEST').map((item) => strip<RequestRecord>(item)),
+      beacons: of('BEACON#').map((item) => strip<BeaconStatusRecord>(item)),
+      audit: of('AUDIT#').map((item) => strip<AuditEvent>(item)),
+    };
   }
 
   async saveStore(): Promise<string> {
     const file = join(this.options.workDir, 'store.json');
-    const dump = {
-      requests: [...this.store.requests.values()],
-      beacons: [...this.store.beacons.values()],
-      audit: [...this.store.audit.values()],
-      deadLetters: this.deadLetters,
-    };
+    const dump = { ...(await this.dump()), deadLetters: this.deadLetters };
     await writeFile(file, `${JSON.stringify(dump, null, 2)}\n`);
     return file;
   }
@@ -366,13 +645,25 @@ export class LocalTwin implements WorkflowStarter {
   async stop(): Promise<void> {
     await Promise.all([...this.executions.values()]);
     await this.ssm.settle();
+    this.ssm.close();
     await this.fnms.stop();
+    await this.dynamo.close();
   }
 }
 
-function waitMs(state: Record<string, unknown>, scale: number): number {
-  const seconds = typeof state.Seconds === 'number' ? state.Seconds : 1;
-  return Math.max(1, Math.round(seconds * scale));
+/** The Lambda context a handler gets: its remaining time (the scaled timeout of the template) and its memory. */
+interface LambdaTime {
+  getRemainingTimeInMillis(): number;
+  memoryLimitInMB?: string;
+}
+
+/** Resolves or rejects with `promise`, or rejects after `ms` (the Lambda runtime stopping a function). */
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string, error: () => Error = () => new SandboxTimedOut(`${what} timed out after ${ms} ms`)): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(error()), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 /** The interpreter takes one interval per retrier: the mean of its (capped) backoff series keeps the deployed workflow's total wait. */
@@ -381,19 +672,22 @@ function meanBackoffSeconds(retrier: Retrier): number {
   return delays.length === 0 ? 0 : delays.reduce((sum, delay) => sum + delay, 0) / delays.length;
 }
 
-function localContext() {
+function localContext(timeoutMs: number) {
+  const deadline = Date.now() + timeoutMs;
   return {
     callbackWaitsForEmptyEventLoop: false,
     functionName: 'beacon-proxy-intake-local',
     functionVersion: '$LATEST',
     invokedFunctionArn: 'arn:aws:lambda:local-1:000000000000:function:beacon-proxy-intake-local',
     memoryLimitInMB: '512',
-    awsRequestId: `local-${Date.now()}`,
+    awsRequestId: `local-${Date.now()}-${Math.random().toString(16).slice(2)}`,
     logGroupName: 'local',
     logStreamName: 'local',
-    getRemainingTimeInMillis: () => 60_000,
+    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
     done: () => undefined,
     fail: () => undefined,
     succeed: () => undefined,
   };
 }
+
+export { FAIL_ERRORS };

@@ -4,6 +4,7 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BEACON_DOCUMENTS, DOCUMENT_PARAMETERS, type BeaconDocumentKind } from '../lambdas/core/document-contract.js';
+import { DOCUMENT_EXECUTION_TIMEOUT_SECONDS } from '../lambdas/core/timing.js';
 
 /**
  * The three beacon Run Command documents, generated from the PowerShell sources in ssm-documents/src.
@@ -26,7 +27,6 @@ interface DocumentSpec {
   description: string;
   parameters: ParameterKey[];
   defaults?: Partial<Record<ParameterKey, string>>;
-  timeoutSeconds: number;
 }
 
 const SPECS: Record<BeaconDocumentKind, DocumentSpec> = {
@@ -35,20 +35,17 @@ const SPECS: Record<BeaconDocumentKind, DocumentSpec> = {
     description:
       'beacon-proxy: configure a FlexNet inventory beacon to reach FNMS through a proxy (registry, WinINet, account rights, service and task logon). Captures first, verifies by reading back, rolls back by itself on failure. Prints one JSON result line.',
     parameters: ['desiredState'],
-    timeoutSeconds: 900,
   },
   verify: {
     entry: 'Verify.ps1',
     description: 'beacon-proxy: read-only check of a FlexNet inventory beacon against a desired state; reports drift (for example after a beacon upgrade). Prints one JSON result line.',
     parameters: ['desiredState', 'checkEndpoint'],
     defaults: { checkEndpoint: 'none' },
-    timeoutSeconds: 300,
   },
   rollback: {
     entry: 'Rollback.ps1',
     description: 'beacon-proxy: restore what a configure run captured on this beacon (CaptureId = its request id). Prints one JSON result line.',
     parameters: ['captureId'],
-    timeoutSeconds: 900,
   },
 };
 
@@ -199,7 +196,8 @@ export function renderBeaconDocument(kind: BeaconDocumentKind): BeaconDocument {
         action: 'aws:runPowerShellScript',
         name: `beaconProxy${kind[0]!.toUpperCase()}${kind.slice(1)}`,
         precondition: { StringEquals: ['platformType', 'Windows'] },
-        inputs: { timeoutSeconds: String(spec.timeoutSeconds), runCommand: script.replace(/\n$/, '').split('\n') },
+        // The execution limit the agent enforces; the workflow's poll deadline is derived from the same value.
+        inputs: { timeoutSeconds: String(DOCUMENT_EXECUTION_TIMEOUT_SECONDS[kind]), runCommand: script.replace(/\n$/, '').split('\n') },
       },
     ],
   };

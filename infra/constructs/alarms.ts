@@ -14,6 +14,17 @@ export interface AlarmsProps {
   stateMachine: sfn.IStateMachine;
   /** Entry functions (intake, API, ChatOps, triggers): an error there means a request may have been lost. */
   entryFunctions: lambda.IFunction[];
+  /** The cleanup of executions that ended without their finally: its failures and its dead letters. */
+  cleanupFunction: lambda.IFunction;
+  cleanupDeadLetterQueue: sqs.IQueue;
+}
+
+/**
+ * Sum of sparse series: CloudWatch metric math yields a point only where every series has one, so each
+ * series is filled with 0 first (an error in one function alone must breach).
+ */
+export function filledSum(metrics: Record<string, cloudwatch.IMetric>, period: Duration): cloudwatch.MathExpression {
+  return new cloudwatch.MathExpression({ expression: Object.keys(metrics).map((id) => `FILL(${id}, 0)`).join(' + '), usingMetrics: metrics, period });
 }
 
 /** What an operator must look at: a message nobody could process, a beacon not configured, FNMS failing. */
@@ -41,15 +52,14 @@ export class Alarms extends Construct {
     );
     add(
       'WorkflowFailed',
-      new cloudwatch.MathExpression({
-        expression: 'failed + timedOut + aborted',
-        usingMetrics: {
+      filledSum(
+        {
           failed: props.stateMachine.metricFailed({ period: Duration.minutes(5), statistic: 'Sum' }),
           timedOut: props.stateMachine.metricTimedOut({ period: Duration.minutes(5), statistic: 'Sum' }),
           aborted: props.stateMachine.metricAborted({ period: Duration.minutes(5), statistic: 'Sum' }),
         },
-        period: Duration.minutes(5),
-      }),
+        Duration.minutes(5),
+      ),
       'A beacon workflow ended without configuring its beacon (failed, rolled back, busy, timed out or aborted); see the request status.',
     );
     add(
@@ -60,8 +70,19 @@ export class Alarms extends Construct {
     const errors = Object.fromEntries(props.entryFunctions.map((fn, index) => [`e${index}`, fn.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' })]));
     add(
       'EntryFunctionErrors',
-      new cloudwatch.MathExpression({ expression: Object.keys(errors).join(' + '), usingMetrics: errors, period: Duration.minutes(5) }),
+      filledSum(errors, Duration.minutes(5)),
       'An entry function (intake, API, ChatOps, new-beacon or drift trigger) failed; see its log group.',
+    );
+    add(
+      'ExecutionCleanupFailed',
+      filledSum(
+        {
+          errors: props.cleanupFunction.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }),
+          deadLetters: props.cleanupDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: 'Maximum' }),
+        },
+        Duration.minutes(5),
+      ),
+      'The cleanup of a workflow execution that ended without its finally failed: a beacon lock, status or notification may be missing; see the cleanup log group and its dead-letter queue.',
     );
   }
 }

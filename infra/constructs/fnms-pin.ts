@@ -2,7 +2,9 @@ import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { Duration } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
+import { WORKFLOW_CONSTANTS } from '../../lambdas/core/timing.js';
 import type { FnmsConfigInput } from '../../lambdas/core/fnms/config.js';
 import { ENV } from '../../lambdas/aws/env-names.js';
 import { BeaconFunction } from './beacon-function.js';
@@ -47,6 +49,8 @@ export class FnmsPin extends Construct {
         ...(gateway ? { [ENV.gatewayConfig]: JSON.stringify(gateway.gatewayConfig), [ENV.gatewaySecretName]: gateway.gatewaySecretName } : {}),
         ...(inventory ? fnmsInventoryEnvironment(inventory) : {}),
       },
+      // Above one full FNMS attempt; the client budgets its calls from the remaining time anyway.
+      timeout: Duration.seconds(WORKFLOW_CONSTANTS.pinFunctionTimeoutSeconds),
     }).fn;
     if (gateway) secretsmanager.Secret.fromSecretNameV2(this, 'GatewaySecret', gateway.gatewaySecretName).grantRead(this.fn);
     if (inventory) grantFnmsInventory(this, this.fn, inventory);

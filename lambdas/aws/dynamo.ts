@@ -4,12 +4,12 @@
  *   REQ#<id> / REQUEST            the request record
  *   REQ#<id> / BEACON#<instance>  per-beacon status
  *   REQ#<id> / AUDIT#<at>#<event>#<instance>
- *   LOCK#<instance> / LOCK        owner, expiresAtMs, ttl
+ *   LOCK#<instance> / LOCK        owner, expiresAtMs (absent when free), latestOrder (kept), ttl
  *   MARK#<key> / MARK             seen beacons, answered chat messages
  *   VALUE#<key> / VALUE           small state (the last drift pass)
  */
 import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type {
   AuditEvent,
   BeaconLock,
@@ -96,6 +96,9 @@ export class DynamoRequestStore implements RequestStore {
   }
 }
 
+/** How long a beacon's lock item remembers the newest request that took the beacon (longer than any queue retention). */
+export const LOCK_ORDER_MEMORY_SECONDS = 14 * 24 * 60 * 60;
+
 export class DynamoBeaconLock implements BeaconLock {
   constructor(
     private readonly db: DynamoDBDocumentClient,
@@ -103,29 +106,42 @@ export class DynamoBeaconLock implements BeaconLock {
     private readonly clock: Clock,
   ) {}
 
-  async acquire(instanceId: string, owner: string, ttlSeconds: number): Promise<LockResult> {
+  private key(instanceId: string) {
+    return { pk: `LOCK#${instanceId}`, sk: 'LOCK' };
+  }
+
+  async acquire(instanceId: string, owner: string, ttlSeconds: number, order: string): Promise<LockResult> {
     const now = this.clock.now().getTime();
     const expiresAtMs = now + ttlSeconds * 1000;
     try {
       await this.db.send(
-        new PutCommand({
+        new UpdateCommand({
           TableName: this.tableName,
-          Item: { pk: `LOCK#${instanceId}`, sk: 'LOCK', owner, expiresAtMs, ttl: Math.ceil(expiresAtMs / 1000) },
-          // Free, expired (TTL deletion is lazy), or already ours (a retried acquire).
-          ConditionExpression: 'attribute_not_exists(pk) OR #owner = :owner OR expiresAtMs < :now',
-          ExpressionAttributeNames: { '#owner': 'owner' },
-          ExpressionAttributeValues: { ':owner': owner, ':now': now },
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+          Key: this.key(instanceId),
+          UpdateExpression: 'SET #owner = :owner, expiresAtMs = :expires, latestOrder = :order, #ttl = :ttl',
+          // Free, expired (TTL deletion is lazy), or already ours (a retried acquire); and no newer request took the beacon.
+          ConditionExpression: '(attribute_not_exists(#owner) OR #owner = :owner OR expiresAtMs < :now) AND (attribute_not_exists(latestOrder) OR latestOrder <= :order)',
+          ExpressionAttributeNames: { '#owner': 'owner', '#ttl': 'ttl' },
+          ExpressionAttributeValues: {
+            ':owner': owner,
+            ':expires': expiresAtMs,
+            ':order': order,
+            ':now': now,
+            ':ttl': Math.ceil(Math.max(expiresAtMs, now + LOCK_ORDER_MEMORY_SECONDS * 1000) / 1000),
+          },
         }),
       );
       return { acquired: true, expiresAt: new Date(expiresAtMs).toISOString() };
     } catch (error) {
       if (!isConditionFailure(error)) throw error;
-      const held = (error as { Item?: Record<string, { S?: string; N?: string }> }).Item;
+      const held = (await this.db.send(new GetCommand({ TableName: this.tableName, Key: this.key(instanceId), ConsistentRead: true }))).Item;
+      const latest = typeof held?.latestOrder === 'string' ? held.latestOrder : null;
+      if (latest !== null && latest > order) return { acquired: false, reason: 'superseded', newer: latest };
       return {
         acquired: false,
-        holder: held?.owner?.S ?? 'another execution',
-        expiresAt: held?.expiresAtMs?.N ? new Date(Number(held.expiresAtMs.N)).toISOString() : 'unknown',
+        reason: 'busy',
+        holder: typeof held?.owner === 'string' ? held.owner : 'another execution (released meanwhile)',
+        expiresAt: typeof held?.expiresAtMs === 'number' ? new Date(held.expiresAtMs).toISOString() : 'unknown',
       };
     }
   }
@@ -133,9 +149,11 @@ export class DynamoBeaconLock implements BeaconLock {
   async release(instanceId: string, owner: string): Promise<{ released: boolean }> {
     try {
       await this.db.send(
-        new DeleteCommand({
+        new UpdateCommand({
           TableName: this.tableName,
-          Key: { pk: `LOCK#${instanceId}`, sk: 'LOCK' },
+          Key: this.key(instanceId),
+          // The item stays: it remembers the newest request that took the beacon.
+          UpdateExpression: 'REMOVE #owner, expiresAtMs',
           ConditionExpression: '#owner = :owner',
           ExpressionAttributeNames: { '#owner': 'owner' },
           ExpressionAttributeValues: { ':owner': owner },
@@ -144,6 +162,25 @@ export class DynamoBeaconLock implements BeaconLock {
       return { released: true };
     } catch (error) {
       if (isConditionFailure(error)) return { released: false };
+      throw error;
+    }
+  }
+
+  async holdUntil(instanceId: string, owner: string, until: Date): Promise<{ held: boolean }> {
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: this.key(instanceId),
+          UpdateExpression: 'SET expiresAtMs = :until',
+          ConditionExpression: '#owner = :owner',
+          ExpressionAttributeNames: { '#owner': 'owner' },
+          ExpressionAttributeValues: { ':owner': owner, ':until': until.getTime() },
+        }),
+      );
+      return { held: true };
+    } catch (error) {
+      if (isConditionFailure(error)) return { held: false };
       throw error;
     }
   }
@@ -171,6 +208,13 @@ export class DynamoFleetMemory implements FleetMemory {
       if (isConditionFailure(error)) return false;
       throw error;
     }
+  }
+
+  async isMarked(key: string): Promise<boolean> {
+    const result = await this.db.send(new GetCommand({ TableName: this.tableName, Key: { pk: `MARK#${key}`, sk: 'MARK' }, ConsistentRead: true }));
+    const ttl = result.Item?.ttl;
+    // TTL deletion is lazy: an expired mark still in the table does not count.
+    return result.Item !== undefined && !(typeof ttl === 'number' && ttl * 1000 < this.clock.now().getTime());
   }
 
   async getValue(key: string): Promise<Record<string, unknown> | null> {

@@ -9,10 +9,8 @@ export const ENV = {
   commandLogGroup: 'COMMAND_LOG_GROUP',
   beaconTagKey: 'BEACON_TAG_KEY',
   beaconTagValue: 'BEACON_TAG_VALUE',
-  lockTtlSeconds: 'LOCK_TTL_SECONDS',
-  commandTimeoutSeconds: 'COMMAND_TIMEOUT_SECONDS',
-  firstPollSeconds: 'FIRST_POLL_SECONDS',
-  maxPollSeconds: 'MAX_POLL_SECONDS',
+  /** The derived timing model (lambdas/core/timing.ts), as JSON: one source for every deadline. */
+  workflowTiming: 'WORKFLOW_TIMING',
   /** How the approved beacon version is pinned: `gateway` or `none` (infra/config.ts pinMode). */
   pinMode: 'PIN_MODE',
   /** The pin gateway client's configuration (JSON, lambdas/core/fnms/config.ts); set in gateway mode only. */

@@ -1,13 +1,15 @@
 /** SSM Run Command and instance inventory. SSM throttles without a published rate: the SDK retries adaptively, then ThrottledError lets the state machine back off. */
 import {
+  CancelCommandCommand,
   DescribeInstanceInformationCommand,
   GetCommandInvocationCommand,
   ListCommandInvocationsCommand,
+  ListCommandsCommand,
   SendCommandCommand,
   type InstanceInformationStringFilter,
   SSMClient,
 } from '@aws-sdk/client-ssm';
-import { type BeaconCommands, type CommandInvocation, type DocumentParameters, type InstanceFilter, type ManagedInstance, ThrottledError } from '../core/ports.js';
+import { type BeaconCommands, type CommandInvocation, type DocumentParameters, type InstanceFilter, type ManagedInstance, type SendCommandOptions, ThrottledError } from '../core/ports.js';
 
 const THROTTLING = new Set(['ThrottlingException', 'TooManyRequestsException', 'RequestLimitExceeded', 'TooManyUpdates']);
 
@@ -47,10 +49,13 @@ async function mapThrottling<T>(call: () => Promise<T>): Promise<T> {
 export class SsmBeaconCommands implements BeaconCommands {
   constructor(
     private readonly ssm: SSMClient,
-    private readonly options: { outputLogGroup?: string; executionTimeoutSeconds?: number } = {},
+    /** `deliveryTimeoutSeconds`: SendCommand TimeoutSeconds when a call does not give one (the workflow timing's delivery deadline). */
+    private readonly options: { outputLogGroup?: string; deliveryTimeoutSeconds?: number } = {},
   ) {}
 
-  sendCommand(instanceIds: string[], documentName: string, parameters: DocumentParameters, comment?: string): Promise<string> {
+  sendCommand(instanceIds: string[], documentName: string, parameters: DocumentParameters, sendOptions: SendCommandOptions = {}): Promise<string> {
+    const { comment } = sendOptions;
+    const deliveryTimeoutSeconds = sendOptions.deliveryTimeoutSeconds ?? this.options.deliveryTimeoutSeconds;
     if (instanceIds.length === 0 || instanceIds.length > 50) throw new Error('SendCommand takes 1 to 50 instance ids');
     return mapThrottling(async () => {
       const result = await this.ssm.send(
@@ -60,7 +65,9 @@ export class SsmBeaconCommands implements BeaconCommands {
           DocumentVersion: '$LATEST',
           Parameters: parameters,
           ...(comment ? { Comment: comment } : {}),
-          ...(this.options.executionTimeoutSeconds ? { TimeoutSeconds: this.options.executionTimeoutSeconds } : {}),
+          // The delivery deadline: how long the command may wait for the instance. The execution limit is the
+          // document step's own timeoutSeconds.
+          ...(deliveryTimeoutSeconds ? { TimeoutSeconds: deliveryTimeoutSeconds } : {}),
           ...(this.options.outputLogGroup
             ? { CloudWatchOutputConfig: { CloudWatchOutputEnabled: true, CloudWatchLogGroupName: this.options.outputLogGroup } }
             : {}),
@@ -76,12 +83,40 @@ export class SsmBeaconCommands implements BeaconCommands {
     return mapThrottling(async () => {
       try {
         const result = await this.ssm.send(new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: instanceId }));
-        return { status: result.Status ?? 'Pending', stdout: result.StandardOutputContent ?? '', stderr: result.StandardErrorContent ?? '' };
+        return {
+          status: result.Status ?? 'Pending',
+          // The API documents details with spaces ("Delivery Timed Out"); compare without them.
+          ...(result.StatusDetails ? { statusDetails: result.StatusDetails.replace(/\s+/g, '') } : {}),
+          stdout: result.StandardOutputContent ?? '',
+          stderr: result.StandardErrorContent ?? '',
+          executionStartedAt: result.ExecutionStartDateTime ? result.ExecutionStartDateTime : null,
+        };
       } catch (error) {
         // Right after SendCommand the invocation may not exist yet.
         if ((error as { name?: string }).name === 'InvocationDoesNotExist') return null;
         throw error;
       }
+    });
+  }
+
+  cancelCommand(commandId: string, instanceIds: string[]): Promise<void> {
+    return mapThrottling(async () => {
+      await this.ssm.send(new CancelCommandCommand({ CommandId: commandId, InstanceIds: instanceIds }));
+    });
+  }
+
+  findCommand(instanceId: string, documentName: string, comment: string): Promise<string | null> {
+    return mapThrottling(async () => {
+      let nextToken: string | undefined;
+      do {
+        const page = await this.ssm.send(
+          new ListCommandsCommand({ InstanceId: instanceId, Filters: [{ key: 'DocumentName', value: documentName }], MaxResults: 50, NextToken: nextToken }),
+        );
+        const found = (page.Commands ?? []).find((command) => command.Comment === comment && command.CommandId);
+        if (found?.CommandId) return found.CommandId;
+        nextToken = page.NextToken;
+      } while (nextToken);
+      return null;
     });
   }
 

@@ -17,8 +17,10 @@ export type ReplyTo = { kind: 'slack'; responseUrl: string };
 export type RequestState = 'accepted' | 'invalid' | 'no-targets';
 
 /**
- * Lifecycle of one beacon within a request. Terminal: skipped, busy, dry-run, ok, pin-failed, rolled-back,
- * failed, error.
+ * Lifecycle of one beacon within a request. Terminal: skipped, busy, superseded, not-run, dry-run, ok,
+ * pin-failed, rolled-back, failed, error. `superseded`: a newer request for the beacon took it first, so this
+ * older one changed nothing. `not-run`: the document never ran (not delivered in time, cancelled before it
+ * started, or the beacon was busy with another document): nothing changed.
  */
 export type BeaconState =
   | 'queued'
@@ -26,6 +28,8 @@ export type BeaconState =
   | 'sent'
   | 'skipped'
   | 'busy'
+  | 'superseded'
+  | 'not-run'
   | 'dry-run'
   | 'ok'
   | 'pin-failed'
@@ -33,7 +37,7 @@ export type BeaconState =
   | 'failed'
   | 'error';
 
-export const TERMINAL_BEACON_STATES: readonly BeaconState[] = ['skipped', 'busy', 'dry-run', 'ok', 'pin-failed', 'rolled-back', 'failed', 'error'];
+export const TERMINAL_BEACON_STATES: readonly BeaconState[] = ['skipped', 'busy', 'superseded', 'not-run', 'dry-run', 'ok', 'pin-failed', 'rolled-back', 'failed', 'error'];
 
 export interface RequestRecord {
   requestId: string;
@@ -88,14 +92,29 @@ export interface RequestStore {
   getRequestStatus(requestId: string): Promise<RequestStatus | null>;
 }
 
-export type LockResult = { acquired: true; expiresAt: string } | { acquired: false; holder: string; expiresAt: string };
+export type LockResult =
+  | { acquired: true; expiresAt: string }
+  /** `busy`: another execution holds it; `superseded`: a newer request already took this beacon. */
+  | { acquired: false; reason: 'busy'; holder: string; expiresAt: string }
+  | { acquired: false; reason: 'superseded'; newer: string };
 
-/** One workflow at a time per beacon. */
+/**
+ * One workflow at a time per beacon, in request order. `order` sorts requests by arrival
+ * (`requestOrder(receivedAt, requestId)`); the lock remembers the newest order that took the beacon and
+ * refuses an older one for good, so an older request can never overwrite a newer one's result.
+ */
 export interface BeaconLock {
-  /** Conditional write: succeeds when the lock is free, expired, or already held by `owner` (re-entrant). */
-  acquire(instanceId: string, owner: string, ttlSeconds: number): Promise<LockResult>;
+  /** Conditional write: succeeds when the lock is free, expired, or already held by `owner` (re-entrant), and no newer request took the beacon. */
+  acquire(instanceId: string, owner: string, ttlSeconds: number, order: string): Promise<LockResult>;
   /** Releases only a lock held by `owner`; releasing a free or foreign lock is a no-op, so it is safe twice. */
   release(instanceId: string, owner: string): Promise<{ released: boolean }>;
+  /** Keeps a lock held by `owner` until `until` (then it expires); a no-op when `owner` does not hold it. */
+  holdUntil(instanceId: string, owner: string, until: Date): Promise<{ held: boolean }>;
+}
+
+/** The order of a request among the requests for one beacon: arrival time, then id (ISO times sort as text). */
+export function requestOrder(receivedAt: string, requestId: string): string {
+  return `${receivedAt}#${requestId}`;
 }
 
 export type PingStatus = 'Online' | 'ConnectionLost' | 'Inactive';
@@ -112,11 +131,25 @@ export interface InstanceFilter {
   tag?: { key: string; value: string };
 }
 
-/** SSM Run Command status of one invocation (Pending, InProgress, Delayed, Success, Cancelled, TimedOut, Failed, ...). */
+/**
+ * SSM Run Command status of one invocation. `status`: Pending, InProgress, Delayed, Success, Cancelled,
+ * TimedOut, Failed or Cancelling (not terminal: CancelCommand is asynchronous). `statusDetails` tells the
+ * kinds of TimedOut apart: DeliveryTimedOut (never started) and ExecutionTimedOut (stopped by the agent).
+ */
 export interface CommandInvocation {
   status: string;
+  statusDetails?: string;
   stdout: string;
   stderr: string;
+  /** When the script started on the instance; null while (or when) it never started. */
+  executionStartedAt?: string | null;
+}
+
+export interface SendCommandOptions {
+  /** Free text SSM keeps with the command (at most 100 characters); the workflow finds its commands by it. */
+  comment?: string;
+  /** SendCommand TimeoutSeconds: the *delivery* deadline. A command not started by then never runs. */
+  deliveryTimeoutSeconds?: number;
 }
 
 export type DocumentParameters = Record<string, string[]>;
@@ -124,9 +157,13 @@ export type DocumentParameters = Record<string, string[]>;
 /** SSM Run Command and the inventory of managed instances. */
 export interface BeaconCommands {
   /** At most 50 instance ids per call (the SSM limit). Returns the command id. */
-  sendCommand(instanceIds: string[], documentName: string, parameters: DocumentParameters, comment?: string): Promise<string>;
+  sendCommand(instanceIds: string[], documentName: string, parameters: DocumentParameters, options?: SendCommandOptions): Promise<string>;
   /** null while SSM does not know the invocation yet (just sent). */
   getInvocation(commandId: string, instanceId: string): Promise<CommandInvocation | null>;
+  /** CancelCommand: asynchronous; the invocation goes through Cancelling, and a running script may finish first. */
+  cancelCommand(commandId: string, instanceIds: string[]): Promise<void>;
+  /** The command sent to this instance with this document and exactly this comment, if any (ListCommands). */
+  findCommand(instanceId: string, documentName: string, comment: string): Promise<string | null>;
   /** Managed instances matching every given filter (ids and/or tag). */
   findManagedInstances(filter: InstanceFilter): Promise<ManagedInstance[]>;
   /** Per-instance status of a command sent to several instances. */
@@ -143,6 +180,8 @@ export interface WorkflowInput {
   /** Copied from the request so the workflow can branch on it without re-validating. */
   dryRun: boolean;
   replyTo: ReplyTo | null;
+  /** When the intake accepted the request: requests for one beacon apply in this order. */
+  receivedAt: string;
 }
 
 /**
@@ -198,6 +237,8 @@ export interface SecretSource {
 export interface FleetMemory {
   /** true the first time a key is marked; false afterwards (conditional write). `ttlSeconds` bounds how long it is kept. */
   markOnce(key: string, ttlSeconds?: number): Promise<boolean>;
+  /** Whether `markOnce(key)` happened (and has not expired). */
+  isMarked(key: string): Promise<boolean>;
   getValue(key: string): Promise<Record<string, unknown> | null>;
   putValue(key: string, value: Record<string, unknown>): Promise<void>;
 }

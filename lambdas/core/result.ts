@@ -28,7 +28,14 @@ export const ResultLineSchema = z.looseObject({
 });
 export type ResultLine = z.infer<typeof ResultLineSchema>;
 
+/**
+ * The code a document reports when it did not get the beacon's named mutex in its bounded wait (another
+ * beacon-proxy document was running there): it changed nothing.
+ */
+export const BEACON_BUSY_CODE = 'BEACON_BUSY';
+
 export type Verdict =
+  | { status: 'not-run'; reasons: string[]; checks: Check[]; beaconVersion: string | null; captureId: string | null; result: ResultLine }
   | { status: 'ok'; reasons: []; changed: string[]; checks: Check[]; beaconVersion: string | null; captureId: string | null; result: ResultLine }
   | { status: 'failed'; reasons: string[]; checks: Check[]; beaconVersion: string | null; captureId: string | null; result: ResultLine }
   | { status: 'rolled-back'; reasons: string[]; restored: string[]; checks: Check[]; beaconVersion: string | null; captureId: string | null; result: ResultLine }
@@ -76,6 +83,10 @@ export function judgeResult(stdout: string | undefined | null): Verdict {
   }
   const line = parsed.data;
   const common = { checks: line.checks, beaconVersion: line.beaconVersion, captureId: line.captureId, result: line };
+  if (!line.ok && line.error?.code === BEACON_BUSY_CODE) {
+    // The document never took the beacon: it did not run and changed nothing.
+    return { status: 'not-run', reasons: [`${BEACON_BUSY_CODE}: ${line.error.message}`], ...common };
+  }
   const failedChecks = line.checks.some((check) => !check.ok);
   if (line.ok && !failedChecks && !line.error) {
     return { status: 'ok', reasons: [], changed: line.changed, ...common };

@@ -17,7 +17,7 @@ import * as awsSqs from '../aws/clients/sqs.js';
 import * as awsSsm from '../aws/clients/ssm.js';
 import { ENV } from '../aws/env-names.js';
 import { env, lambdaEntry, log, optionalEnv } from '../aws/runtime.js';
-import { FINAL_COMMAND_STATUSES } from '../poll-command/handler.js';
+import { isTerminalCommandStatus } from '../core/command-result.js';
 import { enqueueDefaultProfile } from '../new-beacon/trigger.js';
 
 export interface DriftCheckDeps {
@@ -54,14 +54,14 @@ export function createDriftCheckHandler(deps: DriftCheckDeps) {
     const reviewed = { passId: pass.passId, inSync: [] as string[], reapplied: [] as string[], unknown: [] as Array<{ instanceId: string; reason: string }> };
     for (const commandId of pass.commandIds) {
       for (const { instanceId, status } of await deps.commands.listInvocations(commandId)) {
-        if (!(FINAL_COMMAND_STATUSES as readonly string[]).includes(status)) {
+        if (!isTerminalCommandStatus(status)) {
           reviewed.unknown.push({ instanceId, reason: `verify still ${status}` });
           continue;
         }
         const invocation = await deps.commands.getInvocation(commandId, instanceId);
         const verdict = judgeResult(invocation?.stdout);
         if (verdict.status === 'ok') reviewed.inSync.push(instanceId);
-        else if (verdict.status === 'unparseable') reviewed.unknown.push({ instanceId, reason: `${status}: ${verdict.reasons.join('; ')}` });
+        else if (verdict.status === 'unparseable' || verdict.status === 'not-run') reviewed.unknown.push({ instanceId, reason: `${status}: ${verdict.reasons.join('; ')}` });
         else {
           await enqueueDefaultProfile(deps, instanceId, `drift-${pass.passId}-${instanceId}`, 'drift');
           reviewed.reapplied.push(instanceId);
@@ -84,7 +84,7 @@ export function createDriftCheckHandler(deps: DriftCheckDeps) {
       .sort();
     const commandIds: string[] = [];
     for (let start = 0; start < online.length; start += LIMITS.maxInstanceIds) {
-      commandIds.push(await deps.commands.sendCommand(online.slice(start, start + LIMITS.maxInstanceIds), deps.verifyDocumentName, parameters, `beacon-proxy drift pass ${passId}`));
+      commandIds.push(await deps.commands.sendCommand(online.slice(start, start + LIMITS.maxInstanceIds), deps.verifyDocumentName, parameters, { comment: `beacon-proxy drift pass ${passId}` }));
     }
     return { passId, sentAt, commandIds };
   }

@@ -151,6 +151,8 @@ export function createIntakeHandler(deps: IntakeDeps) {
         source: accepted.source,
         dryRun: accepted.dryRun,
         replyTo: accepted.replyTo,
+        // A redelivered request keeps its first arrival time: requests for a beacon apply in arrival order.
+        receivedAt: previous?.request.receivedAt ?? at,
       });
       if (result.started) started += 1;
     }

@@ -24,6 +24,7 @@ import type {
   RequestStatus,
   RequestStore,
   SecretSource,
+  SendCommandOptions,
   WorkflowInput,
   WorkflowStarter,
 } from '../core/ports.js';
@@ -70,16 +71,21 @@ export class MemoryRequestStore implements RequestStore {
 
 export class MemoryBeaconLock implements BeaconLock {
   readonly locks = new Map<string, { owner: string; expiresAt: number }>();
+  /** The newest request order that took each beacon (the Dynamo item keeps it after release too). */
+  readonly latestOrder = new Map<string, string>();
   constructor(private readonly clock: Clock) {}
 
-  async acquire(instanceId: string, owner: string, ttlSeconds: number): Promise<LockResult> {
+  async acquire(instanceId: string, owner: string, ttlSeconds: number, order: string): Promise<LockResult> {
     const now = this.clock.now().getTime();
+    const latest = this.latestOrder.get(instanceId);
+    if (latest !== undefined && latest > order) return { acquired: false, reason: 'superseded', newer: latest };
     const held = this.locks.get(instanceId);
     if (held && held.owner !== owner && held.expiresAt > now) {
-      return { acquired: false, holder: held.owner, expiresAt: new Date(held.expiresAt).toISOString() };
+      return { acquired: false, reason: 'busy', holder: held.owner, expiresAt: new Date(held.expiresAt).toISOString() };
     }
     const expiresAt = now + ttlSeconds * 1000;
     this.locks.set(instanceId, { owner, expiresAt });
+    this.latestOrder.set(instanceId, order);
     return { acquired: true, expiresAt: new Date(expiresAt).toISOString() };
   }
 
@@ -89,6 +95,13 @@ export class MemoryBeaconLock implements BeaconLock {
     this.locks.delete(instanceId);
     return { released: true };
   }
+
+  async holdUntil(instanceId: string, owner: string, until: Date): Promise<{ held: boolean }> {
+    const held = this.locks.get(instanceId);
+    if (!held || held.owner !== owner) return { held: false };
+    held.expiresAt = until.getTime();
+    return { held: true };
+  }
 }
 
 export interface SentCommand {
@@ -97,6 +110,7 @@ export interface SentCommand {
   documentName: string;
   parameters: DocumentParameters;
   comment?: string;
+  deliveryTimeoutSeconds?: number;
 }
 
 /** Managed instances and Run Command, scripted by the test: `respond` decides what each command prints. */
@@ -116,9 +130,11 @@ export class MemoryBeaconCommands implements BeaconCommands {
     });
   }
 
-  async sendCommand(instanceIds: string[], documentName: string, parameters: DocumentParameters, comment?: string): Promise<string> {
+  readonly cancelled: Array<{ commandId: string; instanceIds: string[] }> = [];
+
+  async sendCommand(instanceIds: string[], documentName: string, parameters: DocumentParameters, options: SendCommandOptions = {}): Promise<string> {
     const commandId = `cmd-${String(this.sent.length + 1).padStart(4, '0')}`;
-    const command: SentCommand = { commandId, instanceIds: [...instanceIds], documentName, parameters: structuredClone(parameters), ...(comment ? { comment } : {}) };
+    const command: SentCommand = { commandId, instanceIds: [...instanceIds], documentName, parameters: structuredClone(parameters), ...options };
     this.sent.push(command);
     for (const instanceId of instanceIds) {
       const invocation = this.respond(command, instanceId);
@@ -129,6 +145,18 @@ export class MemoryBeaconCommands implements BeaconCommands {
 
   async getInvocation(commandId: string, instanceId: string): Promise<CommandInvocation | null> {
     return this.invocations.get(`${commandId}\u0000${instanceId}`) ?? null;
+  }
+
+  async cancelCommand(commandId: string, instanceIds: string[]): Promise<void> {
+    this.cancelled.push({ commandId, instanceIds: [...instanceIds] });
+    for (const instanceId of instanceIds) {
+      const invocation = this.invocations.get(`${commandId}\u0000${instanceId}`);
+      if (invocation && ['Pending', 'InProgress', 'Delayed'].includes(invocation.status)) invocation.status = 'Cancelling';
+    }
+  }
+
+  async findCommand(instanceId: string, documentName: string, comment: string): Promise<string | null> {
+    return this.sent.find((c) => c.instanceIds.includes(instanceId) && c.documentName === documentName && c.comment === comment)?.commandId ?? null;
   }
 
   setInvocation(commandId: string, instanceId: string, invocation: CommandInvocation): void {
@@ -199,6 +227,9 @@ export class MemoryFleetMemory implements FleetMemory {
     if (this.marks.has(key)) return false;
     this.marks.add(key);
     return true;
+  }
+  async isMarked(key: string): Promise<boolean> {
+    return this.marks.has(key);
   }
   async getValue(key: string): Promise<Record<string, unknown> | null> {
     const value = this.values.get(key);

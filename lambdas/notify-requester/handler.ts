@@ -1,13 +1,25 @@
-/** NotifyRequester: the outcome to the notification topic and, for a Slack command, to its response_url. */
-import type { Notifier } from '../core/ports.js';
+/**
+ * NotifyRequester: the outcome to the notification topic and, for a Slack command, to its response_url.
+ * Marks the execution notified afterwards, so the cleanup of an execution that ended without its finally
+ * knows whether the requester still has to hear about it.
+ */
+import { type FleetMemory, type Notifier, workflowExecutionName } from '../core/ports.js';
 import { describeOutcome } from '../workflow/outcome.js';
 import type { WorkflowState } from '../workflow/state.js';
+import * as awsDynamo from '../aws/clients/dynamo.js';
 import * as awsSns from '../aws/clients/sns.js';
 import { lambdaEntry } from '../aws/runtime.js';
 
 export interface NotifyRequesterDeps {
   notifier: Notifier;
+  memory: FleetMemory;
 }
+
+/** How long the "notified" mark of an execution is kept (longer than any execution). */
+export const NOTIFIED_MARK_TTL_SECONDS = 30 * 24 * 60 * 60;
+
+/** The mark NotifyRequester sets once the requester of this execution was told. */
+export const notifiedMarkKey = (executionName: string) => `notified:${executionName}`;
 
 export function createNotifyRequesterHandler(deps: NotifyRequesterDeps) {
   return async function notifyRequester(state: WorkflowState): Promise<{ notified: true }> {
@@ -24,8 +36,9 @@ export function createNotifyRequesterHandler(deps: NotifyRequesterDeps) {
       },
       state.replyTo ?? undefined,
     );
+    await deps.memory.markOnce(notifiedMarkKey(workflowExecutionName(state.requestId, state.instanceId)), NOTIFIED_MARK_TTL_SECONDS);
     return { notified: true };
   };
 }
 
-export const handler = lambdaEntry(() => createNotifyRequesterHandler({ notifier: awsSns.notifier() }));
+export const handler = lambdaEntry(() => createNotifyRequesterHandler({ notifier: awsSns.notifier(), memory: awsDynamo.fleetMemory() }));

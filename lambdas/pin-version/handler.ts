@@ -5,10 +5,13 @@
  *    API for this setting), never older than a beacon the inventory report lists;
  *  - `none`: nothing is pinned; the outcome carries a warning that an upgrade may reset the service account.
  * Refusals (downgrade, unknown release) are an outcome, not an error; transport failures that may pass are
- * thrown as TransientError for the state machine to retry.
+ * thrown as TransientError for the state machine to retry. Every FNMS call is budgeted from the time the
+ * Lambda has left (minus a reserve), so the client's retries end with a retryable error before the function
+ * would be killed.
  */
 import { isRequestError } from '../core/errors.js';
-import { type BeaconInventory, createFnmsClient, type FnmsApi, isBeaconInventoryError, isFnmsError, parseFnmsConfig, pinBeaconVersion } from '../core/fnms/index.js';
+import { type BeaconInventory, createFnmsClient, type FnmsApi, isBeaconInventoryError, isFnmsError, parseFnmsConfig, pinBeaconVersion, withFnmsDeadline } from '../core/fnms/index.js';
+import { WORKFLOW_CONSTANTS } from '../core/timing.js';
 import * as awsDynamo from '../aws/clients/dynamo.js';
 import * as awsSdk from '../aws/clients/sdk.js';
 import * as awsSecrets from '../aws/clients/secrets.js';
@@ -37,7 +40,20 @@ export type PinVersionDeps = {
       inventory: BeaconInventory | null;
     }
   | { mode: 'none' }
-);
+) & {
+  /** Epoch ms; defaults to Date.now (the FNMS client's clock). */
+  now?: () => number;
+};
+
+/** What the Lambda runtime tells a handler about its time (the Context subset used here). */
+export interface InvocationTime {
+  getRemainingTimeInMillis(): number;
+}
+
+/** The time kept back from the function timeout to answer: the smaller of the fixed reserve and a tenth of what is left. */
+export function pinReserveMs(remainingMs: number): number {
+  return Math.min(WORKFLOW_CONSTANTS.pinReserveSeconds * 1000, remainingMs / 10);
+}
 
 export interface PinVersionEvent {
   requestId: string;
@@ -49,7 +65,8 @@ export interface PinVersionEvent {
 
 export function createPinVersionHandler(deps: PinVersionDeps) {
   const log = deps.log ?? silentLog;
-  return async function pinVersion(event: PinVersionEvent): Promise<PinResult> {
+  const now = deps.now ?? Date.now;
+  return async function pinVersion(event: PinVersionEvent, context?: InvocationTime): Promise<PinResult> {
     const { beaconVersion: version } = parseRequest(event.request);
     const at = deps.clock.now().toISOString();
     const audit = (name: string, detail: Record<string, unknown>) => deps.store.appendAudit({ requestId: event.requestId, instanceId: event.instanceId, at, event: name, detail });
@@ -65,7 +82,9 @@ export function createPinVersionHandler(deps: PinVersionDeps) {
       return result;
     }
     try {
-      const outcome = await pinBeaconVersion(deps.gateway, { pin: version.pin, beaconVersion: event.beaconVersion, allowDowngrade: version.allowDowngrade }, deps.inventory);
+      const pin = () => pinBeaconVersion(deps.gateway, { pin: version.pin, beaconVersion: event.beaconVersion, allowDowngrade: version.allowDowngrade }, deps.inventory);
+      const remainingMs = context?.getRemainingTimeInMillis();
+      const outcome = remainingMs === undefined ? await pin() : await withFnmsDeadline(now() + remainingMs - pinReserveMs(remainingMs), pin);
       const result: PinResult =
         outcome.status === 'changed'
           ? { pinned: true, version: outcome.to, changed: true, from: outcome.from }

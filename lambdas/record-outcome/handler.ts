@@ -18,7 +18,8 @@ export function createRecordOutcomeHandler(deps: RecordOutcomeDeps) {
   return async function recordOutcome(state: WorkflowState): Promise<RecordedOutcome> {
     const recorded = describeOutcome(state);
     const at = deps.clock.now().toISOString();
-    const verdict = state.verdict;
+    const verdict = state.poll?.verdict;
+    const commandId = state.poll?.commandId ?? state.command?.commandId;
     await deps.store.putBeaconStatus({
       requestId: state.requestId,
       instanceId: state.instanceId,
@@ -28,7 +29,7 @@ export function createRecordOutcomeHandler(deps: RecordOutcomeDeps) {
       ...(recorded.warnings.length > 0 ? { warnings: recorded.warnings } : {}),
       ...(verdict ? { changed: verdict.changed, checks: verdict.checks, beaconVersion: verdict.beaconVersion } : {}),
       ...(state.pin?.pinned ? { pinnedVersion: state.pin.version } : {}),
-      ...(state.command ? { commandId: state.command.commandId } : {}),
+      ...(commandId ? { commandId } : {}),
     });
     await deps.store.appendAudit({
       requestId: state.requestId,

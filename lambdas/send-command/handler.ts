@@ -1,17 +1,22 @@
 /**
- * SendConfigure / SendRollback: SendCommand of this stack's beacon document. The configure document gets
- * the desired state rendered from the request (data, never script text); rollback gets the capture id,
- * which is the request id.
+ * SendPlan / SendConfigure / SendRollback: SendCommand of this stack's beacon document. The configure and
+ * verify documents get the desired state rendered from the request (data, never script text); rollback gets
+ * the capture id, which is the request id. The command id is returned before anything else is written
+ * (the poll step records it), and a retried send first looks for the command an earlier attempt sent (by
+ * its comment, unique per execution, document and attempt), so a send step that fails or times out after
+ * SendCommand never leaves a command unsupervised, nor sends it twice.
  */
 import { documentParameters, renderDesiredState } from '../core/desired-state.js';
 import { DOCUMENT_PARAMETERS, type BeaconDocumentKind } from '../core/document-contract.js';
 import type { BeaconCommands, Clock, RequestStore } from '../core/ports.js';
 import { parseRequest } from '../core/request.js';
-import type { SendResult } from '../workflow/state.js';
+import type { WorkflowTiming } from '../core/timing.js';
+import type { CommandRef } from '../workflow/state.js';
 import * as awsConfig from '../aws/clients/config.js';
 import * as awsDynamo from '../aws/clients/dynamo.js';
 import * as awsSdk from '../aws/clients/sdk.js';
 import * as awsSsm from '../aws/clients/ssm.js';
+import { workflowTiming } from '../aws/clients/timing.js';
 import { lambdaEntry } from '../aws/runtime.js';
 
 export interface SendCommandDeps {
@@ -20,26 +25,33 @@ export interface SendCommandDeps {
   clock: Clock;
   /** The deployed document names (stack-unique). */
   documentNames: Record<BeaconDocumentKind, string>;
+  timing: Pick<WorkflowTiming, 'deliveryTimeoutSeconds'>;
+}
+
+interface SendCommon {
+  requestId: string;
+  instanceId: string;
+  /** SendCommand Comment: unique per execution, document and attempt (built by the state machine). */
+  comment: string;
 }
 
 export type SendCommandEvent =
-  | { document: 'configure'; requestId: string; instanceId: string; request: Record<string, unknown> }
+  | (SendCommon & { document: 'configure'; request: Record<string, unknown> })
   /** A dry run's plan: the read-only verify document against the same desired state. */
-  | { document: 'verify'; requestId: string; instanceId: string; request: Record<string, unknown> }
-  | { document: 'rollback'; requestId: string; instanceId: string; captureId: string };
+  | (SendCommon & { document: 'verify'; request: Record<string, unknown> })
+  | (SendCommon & { document: 'rollback'; captureId: string });
 
 export function createSendCommandHandler(deps: SendCommandDeps) {
-  return async function sendCommand(event: SendCommandEvent): Promise<SendResult> {
+  return async function sendCommand(event: SendCommandEvent): Promise<CommandRef> {
     const documentName = deps.documentNames[event.document];
-    const at = deps.clock.now().toISOString();
     let parameters: Record<string, string[]>;
-    const audit: Record<string, unknown> = { documentName };
     if (event.document === 'configure') {
       const request = parseRequest(event.request);
       if (request.dryRun) throw new Error(`request ${request.requestId} is a dry run; a dry run never sends a document`);
       parameters = documentParameters(renderDesiredState(request));
       if (request.crl.disable) {
-        await deps.store.appendAudit({ requestId: event.requestId, instanceId: event.instanceId, at, event: 'crl.disabled', detail: { reason: request.crl.reason } });
+        // Written before the command exists: nothing after SendCommand may fail this step.
+        await deps.store.appendAudit({ requestId: event.requestId, instanceId: event.instanceId, at: deps.clock.now().toISOString(), event: 'crl.disabled', detail: { reason: request.crl.reason } });
       }
     } else if (event.document === 'verify') {
       const request = parseRequest(event.request);
@@ -47,15 +59,19 @@ export function createSendCommandHandler(deps: SendCommandDeps) {
     } else {
       if (!DOCUMENT_PARAMETERS.captureId.pattern.test(event.captureId)) throw new Error(`capture id ${event.captureId} does not match the document's pattern`);
       parameters = { [DOCUMENT_PARAMETERS.captureId.name]: [event.captureId] };
-      audit.captureId = event.captureId;
     }
-    const commandId = await deps.commands.sendCommand([event.instanceId], documentName, parameters, `beacon-proxy ${event.document} ${event.requestId}`.slice(0, 100));
-    await deps.store.putBeaconStatus({ requestId: event.requestId, instanceId: event.instanceId, state: 'sent', updatedAt: at, commandId });
-    await deps.store.appendAudit({ requestId: event.requestId, instanceId: event.instanceId, at, event: `${event.document}.sent`, detail: { ...audit, commandId } });
-    return { commandId, documentName, sentAt: at };
+    const kind: BeaconDocumentKind = event.document;
+    const earlier = await deps.commands.findCommand(event.instanceId, documentName, event.comment);
+    if (earlier) return { kind, commandId: earlier, comment: event.comment, sentAt: null, reused: true };
+    const sentAt = deps.clock.now().toISOString();
+    const commandId = await deps.commands.sendCommand([event.instanceId], documentName, parameters, {
+      comment: event.comment,
+      deliveryTimeoutSeconds: deps.timing.deliveryTimeoutSeconds,
+    });
+    return { kind, commandId, comment: event.comment, sentAt };
   };
 }
 
 export const handler = lambdaEntry(() =>
-  createSendCommandHandler({ commands: awsSsm.beaconCommands(), store: awsDynamo.requestStore(), clock: awsSdk.clock, documentNames: awsConfig.documentNames() }),
+  createSendCommandHandler({ commands: awsSsm.beaconCommands(), store: awsDynamo.requestStore(), clock: awsSdk.clock, documentNames: awsConfig.documentNames(), timing: workflowTiming() }),
 );

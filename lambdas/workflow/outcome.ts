@@ -6,6 +6,8 @@ const SUMMARIES: Record<string, string> = {
   'dry-run': 'dry run: read-only check of the beacon; any failed check is what a run would change',
   skipped: 'skipped',
   busy: 'gave up: another request kept the beacon locked',
+  superseded: 'not applied: a newer request for this beacon came first, and its result stands',
+  'not-run': 'nothing changed: the configure document did not run on the beacon',
   'rolled-back': 'failed and rolled back',
   failed: 'failed; the rollback did not confirm',
   error: 'the workflow failed before the beacon reported a result',
@@ -17,14 +19,23 @@ export function describeOutcome(state: WorkflowState): RecordedOutcome {
   const reasons: string[] = [];
   const stepError = describeStepError(state.error);
   if (outcome === 'skipped' && state.target?.reason) reasons.push(state.target.reason);
-  if (state.verdict && state.verdict.status !== 'ok') reasons.push(...state.verdict.reasons);
-  if (state.poll?.timedOut) reasons.push(`no result within the command timeout (last status ${state.poll.status})`);
-  if (state.rollbackVerdict && state.rollbackVerdict.status !== 'ok') reasons.push(...state.rollbackVerdict.reasons.map((r) => `rollback: ${r}`));
-  if (state.rollbackPoll?.timedOut) reasons.push('rollback: no result within the command timeout');
+  if (outcome === 'busy' && state.lock?.holder) reasons.push(`the beacon stayed locked by ${state.lock.holder} (lock until ${state.lock.expiresAt ?? 'unknown'})`);
+  if (outcome === 'superseded' && state.lock?.newer) reasons.push(`newer request: ${state.lock.newer.split('#').slice(1).join('#')} (received ${state.lock.newer.split('#')[0]})`);
+  const sendError = describeStepError(state.sendError);
+  if (sendError) reasons.push(`send: ${sendError}`);
+  const verdict = state.poll?.verdict;
+  if (verdict && verdict.status !== 'ok') reasons.push(...verdict.reasons);
+  if (state.poll && !state.poll.done && state.poll.failures.count > 0) reasons.push(`the command's status could not be read (${state.poll.failures.count} failed polls)`);
+  const rollback = state.rollbackPoll?.verdict;
+  if (rollback && rollback.status !== 'ok') reasons.push(...rollback.reasons.map((r) => `rollback: ${r}`));
+  if (rollback?.status === 'ok' && rollback.reasons.length > 0) reasons.push(...rollback.reasons.map((r) => `rollback: ${r}`));
+  const rollbackSendError = describeStepError(state.rollbackSendError);
+  if (rollbackSendError) reasons.push(`rollback send: ${rollbackSendError}`);
+  if (state.rollbackPoll && !state.rollbackPoll.done && state.rollbackPoll.failures.count > 0) reasons.push(`rollback: its status could not be read (${state.rollbackPoll.failures.count} failed polls)`);
   const warnings: string[] = [];
   if (isPinSkipped(state.pin)) warnings.push(state.pin.warning);
   else if (state.pin && !state.pin.pinned) reasons.push(`${state.pin.code}: ${state.pin.reason}`);
   if (stepError) reasons.push(stepError);
   const summary = outcome === 'ok' && isPinSkipped(state.pin) ? 'configured and verified; FNMS beacon version not pinned (pinMode none)' : SUMMARIES[outcome] ?? outcome;
-  return { state: outcome, summary, reasons, warnings };
+  return { state: outcome, summary, reasons: [...new Set(reasons)], warnings };
 }

@@ -1,9 +1,12 @@
 /**
  * The data that flows through the per-beacon workflow: the execution input plus one key per step
- * (ResultPath), so later steps and the final record see everything that happened.
+ * (ResultPath), so later steps and the final record see everything that happened. Every key stays small:
+ * a poll step judges the document's output itself and carries only the trimmed verdict, never stdout, so the
+ * state stays far below the 256 KB Step Functions limit whatever a beacon prints.
  */
+import type { CommandVerdict } from '../core/command-result.js';
+import type { BeaconDocumentKind } from '../core/document-contract.js';
 import type { BeaconState, WorkflowInput } from '../core/ports.js';
-import type { Check } from '../core/result.js';
 
 export interface ResolveResult {
   instanceId: string;
@@ -13,35 +16,49 @@ export interface ResolveResult {
   reason: string | null;
 }
 
+/** The lock step: taken, busy (wait and try again until `giveUp`), or superseded by a newer request. */
 export interface LockStepResult {
-  acquired: true;
+  acquired: boolean;
+  superseded: boolean;
+  giveUp: boolean;
+  /** Tries so far and when the first one was made (the busy wait is measured from it). */
+  attempt: number;
+  firstTriedAt: string | null;
+  waitSeconds: number;
   owner: string;
-  expiresAt: string;
+  expiresAt: string | null;
+  holder: string | null;
+  newer: string | null;
 }
 
-export interface SendResult {
-  commandId: string;
-  documentName: string;
-  sentAt: string;
+/** Which command a poll loop watches. `commandId` is null when the send step failed before it returned one: the poll step then finds the command by its comment. */
+export interface CommandRef {
+  kind: BeaconDocumentKind;
+  /** Absent or null when the send step failed before it returned one. */
+  commandId?: string | null;
+  /** Unique per execution, document and attempt (SendCommand Comment): how a command is found again. */
+  comment: string;
+  sentAt?: string | null;
+  /** True when a retried send found the command an earlier attempt had sent. */
+  reused?: boolean;
 }
 
-export interface PollResult {
+export interface PollState {
   attempt: number;
   waitSeconds: number;
   done: boolean;
-  timedOut: boolean;
+  commandId: string | null;
   status: string;
-  stdout: string;
-  stderr: string;
-}
-
-export interface JudgedResult {
-  status: 'ok' | 'failed' | 'rolled-back' | 'unparseable';
-  reasons: string[];
-  changed: string[];
-  checks: Check[];
-  beaconVersion: string | null;
-  captureId: string | null;
+  statusDetails: string | null;
+  /** When the loop started looking for a command whose send time is unknown. */
+  since: string | null;
+  cancelRequestedAt: string | null;
+  /** The 'sent' status and audit entry were written (once, by the first poll that knows the command id). */
+  recorded: boolean;
+  /** Poll steps that failed (after their retries); the loop gives up after a bound that covers the whole command window. */
+  failures: { count: number };
+  /** The judgement once `done`. */
+  verdict: CommandVerdict | null;
 }
 
 /** What every result says when the stack pins nothing (pinMode none). */
@@ -70,17 +87,21 @@ export interface StepError {
 export interface WorkflowState extends WorkflowInput {
   target?: ResolveResult;
   lock?: LockStepResult;
-  command?: SendResult;
-  poll?: PollResult;
-  verdict?: JudgedResult;
+  command?: CommandRef;
+  poll?: PollState;
+  sendError?: StepError;
   pin?: PinResult;
-  rollbackCommand?: SendResult;
-  rollbackPoll?: PollResult;
-  rollbackVerdict?: JudgedResult;
+  rollbackAttempt?: { n: number };
+  rollbackCommand?: CommandRef;
+  rollbackPoll?: PollState;
+  rollbackSendError?: StepError;
   error?: StepError;
   /** Set by the Pass state of the branch the workflow ended in. */
   outcome?: { state: BeaconState };
   recorded?: RecordedOutcome;
+  releaseError?: StepError;
+  recordError?: StepError;
+  notifyError?: StepError;
 }
 
 export interface RecordedOutcome {

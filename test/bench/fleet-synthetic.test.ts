@@ -9,7 +9,7 @@ const beacon: FleetBeacon = { instanceId: 'i-00000000000000001', computerName: '
 describe('fleet benchmark beacons', () => {
   it('the synthetic configure result line meets the result contract and is judged ok with no change', async () => {
     expect(ResultLineSchema.safeParse(syntheticConfigureResult('req-1')).success).toBe(true);
-    const run = await syntheticExecutor(0)(beacon, 'configure', {});
+    const run = await syntheticExecutor(0)(beacon, 'configure', {}, { signal: new AbortController().signal, timeoutMs: 1000 });
     expect(run.exitCode).toBe(0);
     const verdict = judgeResult(run.stdout);
     expect(verdict.status).toBe('ok');
@@ -17,7 +17,7 @@ describe('fleet benchmark beacons', () => {
   });
 
   it('a synthetic beacon asked to roll back fails instead of pretending', async () => {
-    const run = await syntheticExecutor(0)(beacon, 'rollback', {});
+    const run = await syntheticExecutor(0)(beacon, 'rollback', {}, { signal: new AbortController().signal, timeoutMs: 1000 });
     expect(run.exitCode).not.toBe(0);
   });
 

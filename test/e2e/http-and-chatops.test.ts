@@ -105,11 +105,11 @@ describe('ChatOps: a Slack slash command against the twin', () => {
   });
 
   it('a bad signature is 401 and nothing is queued', async () => {
-    const requestsBefore = harness.twin.store.requests.size;
+    const requestsBefore = (await harness.twin.dump()).requests.length;
     const response = await fetch(`${server.url}/slack`, slackRequest(`apply ${CHAT_BEACON} corp-https`, { secret: 'not-the-secret' }));
     expect(response.status).toBe(401);
     expect(harness.twin.queue).toHaveLength(0);
-    expect(harness.twin.store.requests.size).toBe(requestsBefore);
+    expect((await harness.twin.dump()).requests.length).toBe(requestsBefore);
   });
 
   it('a replay older than five minutes is 401 even with a valid signature', async () => {

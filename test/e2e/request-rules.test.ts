@@ -37,7 +37,7 @@ describe('requests the pipeline refuses', () => {
     harness = await startTwin([oneBeacon()]);
     harness.twin.submit('{"target": ');
     await harness.twin.drain();
-    const invalid = [...harness.twin.store.requests.values()];
+    const invalid = (await harness.twin.dump()).requests;
     expect(invalid).toHaveLength(1);
     expect(invalid[0]).toMatchObject({ state: 'invalid', error: { code: 'INVALID_REQUEST' } });
     expect(harness.twin.deadLetters).toEqual([]);

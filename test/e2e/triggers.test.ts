@@ -1,7 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { renderDesiredState } from '../../lambdas/core/desired-state.js';
 import { parseRequest } from '../../lambdas/core/request.js';
-import { WORKFLOW_TIMING } from '../../infra/workflow-states.js';
 import { basename, dirname } from 'node:path';
 import { type BeaconModel, configuredBeacon, flexnetRoot, freshBeacon, registryValue, writeBeaconModel } from '../../local/beacon-model.js';
 import { BUILTIN_BEACON_VERSION, builtinFnmsState } from '../../local/builtin-fleet.js';
@@ -48,7 +47,6 @@ describe('the scheduled drift check', () => {
     // The agent died half way: registry partly written, the service still LocalSystem.
     const halfDone = upgraded(configuredBeacon(state, { computerName: 'E2E-C1', beaconVersion: BUILTIN_BEACON_VERSION }));
     delete halfDone.registry[`${flexnetRoot('64')}\\Launcher\\CurrentVersion`]!.https_proxy;
-    let offset = 0;
     let interruptedRuns = 0;
     const executor: DocumentExecutor = async (beacon, kind, parameters) => {
       if (beacon.instanceId === INTERRUPTED && kind === 'configure' && interruptedRuns++ === 0) {
@@ -62,17 +60,16 @@ describe('the scheduled drift check', () => {
         { instanceId: UPGRADED, computerName: 'E2E-C2', model: upgraded(configuredBeacon(state, { computerName: 'E2E-C2', beaconVersion: BUILTIN_BEACON_VERSION })) },
         { instanceId: IN_SYNC, computerName: 'E2E-C3', model: configuredBeacon(state, { computerName: 'E2E-C3', beaconVersion: BUILTIN_BEACON_VERSION }) },
       ],
-      { executor, interruptAfter: { state: 'SendConfigure', instanceId: INTERRUPTED }, clock: { now: () => new Date(Date.now() + offset) } },
+      { executor, interruptAfter: { state: 'SendConfigure', instanceId: INTERRUPTED } },
     );
     writeBeaconModel(dirname(harness.modelPath(INTERRUPTED)), basename(harness.modelPath(INTERRUPTED)), halfDone);
 
     harness.twin.submit(await defaultProfileRequest(INTERRUPTED, 'e2e-interrupted'));
     await harness.twin.drain();
-    expect([...harness.twin.results.values()].map((r) => r.status)).toEqual(['ABORTED']);
-    expect((await harness.twin.store.getRequestStatus('e2e-interrupted'))!.beacons[0]!.state).toBe('sent');
-
-    // The crashed execution never released its lock; it expires after its TTL.
-    offset = (WORKFLOW_TIMING.lockTtlSeconds + 60) * 1000;
+    // The stopped execution never reached its finally: the cleanup rule released the lock, recorded and notified.
+    const [stopped] = [...harness.twin.results.values()];
+    expect(stopped).toMatchObject({ status: 'ABORTED', cleanup: { action: 'cleaned', lock: 'released', recorded: true, notified: true } });
+    expect((await harness.twin.store.getRequestStatus('e2e-interrupted'))!.beacons[0]!.state).toBe('error');
     const first = await harness.twin.driftCheck();
     expect(first.reviewed).toBeNull();
     await harness.twin.ssm.settle();

@@ -42,7 +42,7 @@ export async function startTwin(beacons: TestBeacon[], options: { fnms?: FnmsStu
   await writeFile(join(fleetDir, FLEET_FILE), JSON.stringify({ beacons: entries }));
   const fleet = await loadFleet(fleetDir);
   const twin = await LocalTwin.create({
-    msPerSecond: 5,
+    msPerSecond: 20,
     limits: { maxConcurrentInvocations: 2 },
     ...options,
     fleet,

@@ -9,7 +9,7 @@ describe('Lambda bundling', () => {
   it('bundles a handler with the local esbuild into one ESM file (no Docker), leaving the AWS SDK to the runtime', () => {
     const app = new App();
     const stack = new Stack(app, 'BundlingCheck');
-    new BeaconFunction(stack, 'Judge', { folder: 'judge-result', description: 'bundling check', encryptionKey: new kms.Key(stack, 'Key') });
+    new BeaconFunction(stack, 'Poll', { folder: 'poll-command', description: 'bundling check', encryptionKey: new kms.Key(stack, 'Key') });
     // Only node and the project's binaries on PATH: a Docker bundling attempt could not start.
     const previousPath = process.env.PATH;
     process.env.PATH = [dirname(process.execPath), join(process.cwd(), 'node_modules', '.bin')].join(':');

@@ -46,9 +46,9 @@ describe('encryption at rest with the stack key', () => {
     template.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
   });
 
-  it('both queues, both tables, both topics and every log group use the customer managed key', () => {
+  it('every queue (intake, its DLQ, the cleanup DLQ), both tables, both topics and every log group use the customer managed key', () => {
     const key = { 'Fn::GetAtt': [Match.stringLikeRegexp('^DataKey'), 'Arn'] };
-    expect(ofType('AWS::SQS::Queue')).toHaveLength(2);
+    expect(ofType('AWS::SQS::Queue')).toHaveLength(3);
     template.allResourcesProperties('AWS::SQS::Queue', { KmsMasterKeyId: key });
     template.allResourcesProperties('AWS::DynamoDB::Table', { SSESpecification: { SSEEnabled: true, SSEType: 'KMS', KMSMasterKeyId: key } });
     template.allResourcesProperties('AWS::SNS::Topic', { KmsMasterKeyId: key });
@@ -81,7 +81,7 @@ describe('intake queue', () => {
 
   it('refuses plain HTTP to the queues', () => {
     const policies = ofType('AWS::SQS::QueuePolicy').map(([, p]) => JSON.stringify(p.Properties.PolicyDocument));
-    expect(policies).toHaveLength(2);
+    expect(policies).toHaveLength(3);
     for (const policy of policies) expect(policy).toContain('"aws:SecureTransport":"false"');
   });
 });
@@ -171,6 +171,28 @@ describe('alarms', () => {
       expect(alarm.Properties.AlarmActions, id).toEqual([{ Ref: expect.stringMatching(/^NotificationsAlarmTopic/) }]);
       if (id.startsWith('Alarms')) expect(alarm.Properties.Threshold, id).toBe(0);
     }
+  });
+});
+
+describe('alarms see sparse metrics (defect 7)', () => {
+  it('every metric-math alarm fills missing datapoints with 0, so one failed series alone breaches', () => {
+    const mathAlarms = ofType('AWS::CloudWatch::Alarm').filter(([, alarm]) => alarm.Properties.Metrics?.some((m: any) => m.Expression));
+    expect(mathAlarms.length).toBeGreaterThanOrEqual(2);
+    for (const [id, alarm] of mathAlarms) {
+      const metricIds = alarm.Properties.Metrics.filter((m: any) => m.MetricStat).map((m: any) => m.Id as string);
+      const expression = alarm.Properties.Metrics.find((m: any) => m.Expression).Expression as string;
+      for (const metricId of metricIds) expect(expression, id).toContain(`FILL(${metricId}, 0)`);
+    }
+  });
+});
+
+describe('cleanup of executions that end without their finally (defect 2)', () => {
+  it('an EventBridge rule sends TIMED_OUT, ABORTED and FAILED executions of the workflow to the cleanup function', () => {
+    const rules = ofType('AWS::Events::Rule').filter(([, rule]) => JSON.stringify(rule.Properties.EventPattern ?? {}).includes('Step Functions Execution Status Change'));
+    expect(rules).toHaveLength(1);
+    const [, rule] = rules[0]!;
+    expect(rule.Properties.EventPattern).toMatchObject({ source: ['aws.states'], detail: { status: ['TIMED_OUT', 'ABORTED', 'FAILED'] } });
+    expect(JSON.stringify(rule.Properties.Targets)).toMatch(/ExecutionCleanup/);
   });
 });
 

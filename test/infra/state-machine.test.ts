@@ -1,14 +1,17 @@
 import aslValidator from 'asl-validator';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { LAMBDA_SERVICE_ERRORS } from '../../infra/constructs/beacon-workflow.js';
+import { LAMBDA_SERVICE_ERRORS, LAMBDA_TIMEOUT_ERROR } from '../../infra/constructs/beacon-workflow.js';
+import { workflowTimingFor, StackConfigSchema } from '../../infra/config.js';
+import { maxPollFailures, WORKFLOW_CONSTANTS } from '../../lambdas/core/timing.js';
 import { extractStateMachineDefinition, type SynthesizedDefinition } from '../../infra/workflow-definition.js';
-import { STATES, TASK_STATE_HANDLERS, WORKFLOW_TIMING } from '../../infra/workflow-states.js';
+import { STATES, TASK_STATE_HANDLERS } from '../../infra/workflow-states.js';
 import { synthStack } from './synth.js';
 
 type State = Record<string, any>;
 let synthesized: SynthesizedDefinition;
 let states: Record<string, State>;
 let template: ReturnType<typeof synthStack>['template'];
+const timing = workflowTimingFor(StackConfigSchema.parse({}));
 
 function successors(state: State): string[] {
   const next: string[] = [];
@@ -68,23 +71,31 @@ describe('per-beacon workflow definition', () => {
     }
   });
 
-  it('retries Lambda service errors and throttling, and catches everything, on every Task state', () => {
+  it('retries Lambda service errors, throttling and a Lambda stopped at its timeout, and catches everything, on every Task state', () => {
     for (const [name, state] of Object.entries(states).filter(([, s]) => s.Type === 'Task')) {
       const retried = (state.Retry ?? []).flatMap((retry: State) => retry.ErrorEquals);
-      expect(retried, name).toEqual(expect.arrayContaining([...LAMBDA_SERVICE_ERRORS, 'ThrottledError', 'TransientError']));
+      expect(retried, name).toEqual(expect.arrayContaining([...LAMBDA_SERVICE_ERRORS, 'ThrottledError', 'TransientError', LAMBDA_TIMEOUT_ERROR]));
       for (const retry of state.Retry) expect(retry.BackoffRate, name).toBeGreaterThan(1);
       expect((state.Catch ?? []).some((c: State) => c.ErrorEquals.includes('States.ALL')), name).toBe(true);
-      expect(state.TimeoutSeconds, name).toBeGreaterThan(0);
+      expect(state.TimeoutSeconds, name).toBe(timing.taskTimeoutSeconds);
     }
-    expect(synthesized.definition.TimeoutSeconds).toBe(WORKFLOW_TIMING.executionTimeoutMinutes * 60);
+    expect(synthesized.definition.TimeoutSeconds).toBe(timing.stateMachineTimeoutSeconds);
   });
 
-  it('waits for a busy beacon with backoff, then gives up with the busy status instead of failing the step', () => {
-    const acquire = states[STATES.acquireLock]!;
-    const busyRetry = acquire.Retry.find((retry: State) => retry.ErrorEquals.includes('BeaconBusyError'));
-    expect(busyRetry).toMatchObject({ IntervalSeconds: WORKFLOW_TIMING.busyRetry.intervalSeconds, BackoffRate: WORKFLOW_TIMING.busyRetry.backoffRate, MaxAttempts: WORKFLOW_TIMING.busyRetry.maxAttempts });
-    expect(acquire.Catch[0]).toMatchObject({ ErrorEquals: ['BeaconBusyError'], Next: STATES.beaconBusy });
+  it('waits for a busy beacon in a loop until the busy wait is over, then gives up with the busy status; a newer request supersedes', () => {
+    expect(states[STATES.startLocking]!.Next).toBe(STATES.acquireLock);
+    const check = states[STATES.checkLock]!;
+    expect(check.Choices).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ Variable: '$.lock.acquired', BooleanEquals: true, Next: STATES.sendConfigure }),
+        expect.objectContaining({ Variable: '$.lock.superseded', BooleanEquals: true, Next: STATES.superseded }),
+        expect.objectContaining({ Variable: '$.lock.giveUp', BooleanEquals: true, Next: STATES.beaconBusy }),
+      ]),
+    );
+    expect(check.Default).toBe(STATES.waitForLock);
+    expect(states[STATES.waitForLock]).toMatchObject({ SecondsPath: '$.lock.waitSeconds', Next: STATES.acquireLock });
     expect(states[STATES.beaconBusy]).toMatchObject({ Type: 'Pass', Result: { state: 'busy' } });
+    expect(states[STATES.superseded]).toMatchObject({ Type: 'Pass', Result: { state: 'superseded' } });
   });
 
   it('a throttled SendCommand retries soon and for long, before the general retrier, so a large fleet keeps the SSM rate busy', () => {
@@ -92,13 +103,25 @@ describe('per-beacon workflow definition', () => {
       const first = states[name]!.Retry.findIndex((retry: State) => retry.ErrorEquals.includes('ThrottledError'));
       expect(states[name]!.Retry[first], name).toMatchObject({
         ErrorEquals: ['ThrottledError'],
-        IntervalSeconds: WORKFLOW_TIMING.sendThrottleRetry.intervalSeconds,
-        MaxAttempts: WORKFLOW_TIMING.sendThrottleRetry.maxAttempts,
-        MaxDelaySeconds: WORKFLOW_TIMING.sendThrottleRetry.maxDelaySeconds,
+        IntervalSeconds: WORKFLOW_CONSTANTS.sendThrottleRetry.intervalSeconds,
+        MaxAttempts: WORKFLOW_CONSTANTS.sendThrottleRetry.maxAttempts,
+        MaxDelaySeconds: WORKFLOW_CONSTANTS.sendThrottleRetry.maxDelaySeconds,
         JitterStrategy: 'FULL',
       });
       const general = states[name]!.Retry.findIndex((retry: State) => retry.ErrorEquals.includes('TransientError'));
       expect(first, name).toBeLessThan(general);
+    }
+  });
+
+  it('a send step that fails after SendCommand goes to the poll loop, which finds the command by its comment', () => {
+    for (const [send, unconfirmed, start] of [
+      [STATES.sendConfigure, STATES.configureSendUnconfirmed, STATES.startConfigurePolling],
+      [STATES.sendRollback, STATES.rollbackSendUnconfirmed, STATES.startRollbackPolling],
+    ] as const) {
+      expect(states[send]!.Catch).toEqual([expect.objectContaining({ ErrorEquals: ['States.ALL'], Next: unconfirmed })]);
+      expect(states[unconfirmed]).toMatchObject({ Type: 'Pass', Next: start });
+      expect(states[unconfirmed]!.Parameters.commandId).toBeUndefined();
+      expect(states[unconfirmed]!.Parameters['comment.$']).toBe(states[send]!.Parameters['comment.$']);
     }
   });
 
@@ -113,28 +136,49 @@ describe('per-beacon workflow definition', () => {
     expect(reachable(STATES.targetSkipped).has(STATES.sendConfigure)).toBe(false);
   });
 
-  it('sends the rollback document only when the beacon did not roll back by itself', () => {
+  it('sends the rollback document only when the beacon did not roll back by itself and the document ran', () => {
     const verdict = states[STATES.checkVerdict]!;
     expect(verdict.Choices).toEqual(
       expect.arrayContaining([
         expect.objectContaining({ StringEquals: 'ok', Next: STATES.pinVersion }),
         expect.objectContaining({ StringEquals: 'rolled-back', Next: STATES.beaconRolledBack }),
+        expect.objectContaining({ StringEquals: 'not-run', Next: STATES.configureNotRun }),
       ]),
     );
-    expect(verdict.Default).toBe(STATES.sendRollback);
+    expect(verdict.Default).toBe(STATES.startRollback);
     expect(reachable(STATES.beaconRolledBack).has(STATES.sendRollback)).toBe(false);
+    expect(reachable(STATES.configureNotRun).has(STATES.sendRollback)).toBe(false);
     expect(states[STATES.sendRollback]!.Parameters).toMatchObject({ document: 'rollback', 'captureId.$': '$.requestId' });
   });
 
-  it('polls with a bounded Wait and leaves the loop when the command deadline passes', () => {
-    for (const [wait, check, giveUp] of [
-      [STATES.waitForConfigure, STATES.checkConfigureDone, STATES.configureUnconfirmed],
-      [STATES.waitForRollback, STATES.checkRollbackDone, STATES.rollbackFailed],
+  it('tries the rollback again when it did not run or did not confirm, up to the configured attempts', () => {
+    expect(states[STATES.checkRollbackVerdict]).toMatchObject({ Default: STATES.checkRollbackAttempts });
+    const attempts = states[STATES.checkRollbackAttempts]!;
+    expect(attempts.Choices[0]).toMatchObject({ Variable: '$.rollbackAttempt.n', NumericLessThan: timing.rollbackAttempts, Next: STATES.nextRollbackAttempt });
+    expect(attempts.Default).toBe(STATES.rollbackFailed);
+    expect(reachable(STATES.nextRollbackAttempt).has(STATES.sendRollback)).toBe(true);
+  });
+
+  it('polls with a bounded Wait; a failed poll goes back to waiting, and only enough failures to cover the command window give up', () => {
+    for (const [wait, poll, check, failed, checkFailures, giveUp, document] of [
+      [STATES.waitForConfigure, STATES.pollConfigure, STATES.checkConfigureDone, STATES.configurePollFailed, STATES.checkConfigurePollFailures, STATES.configureUnconfirmed, 'configure'],
+      [STATES.waitForRollback, STATES.pollRollback, STATES.checkRollbackDone, STATES.rollbackPollFailed, STATES.checkRollbackPollFailures, STATES.rollbackUnconfirmed, 'rollback'],
     ] as const) {
       expect(states[wait]!.SecondsPath).toMatch(/\.waitSeconds$/);
-      expect(states[check]!.Choices).toEqual(expect.arrayContaining([expect.objectContaining({ BooleanEquals: true, Next: giveUp })]));
+      expect(states[check]!.Default).toBe(wait);
+      expect(states[poll]!.Catch).toEqual([expect.objectContaining({ ErrorEquals: ['States.ALL'], Next: failed })]);
+      expect(states[checkFailures]!.Choices[0]).toMatchObject({
+        NumericGreaterThanEquals: maxPollFailures(timing.pollDeadlineSeconds[document], timing.cancelWaitSeconds, timing.maxPollSeconds),
+        Next: giveUp,
+      });
     }
-    expect(states[STATES.configureUnconfirmed]!.Next).toBe(STATES.sendRollback);
+    expect(states[STATES.configureUnconfirmed]!.Next).toBe(STATES.startRollback);
+  });
+
+  it('a failed finally step ends the execution with FinallyIncomplete, which the cleanup rule picks up', () => {
+    expect(states[STATES.notifyRequester]!.Catch[0]).toMatchObject({ Next: STATES.finallyIncomplete });
+    expect(states[STATES.checkFinally]!.Choices[0].Next).toBe(STATES.finallyIncomplete);
+    expect(states[STATES.finallyIncomplete]).toMatchObject({ Type: 'Fail', Error: 'WorkflowFinallyIncomplete' });
   });
 
   it('ends failed for every outcome that did not configure the beacon, so the workflow-failure alarm sees it', () => {

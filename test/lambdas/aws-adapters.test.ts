@@ -4,15 +4,17 @@ import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-s
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import {
+  CancelCommandCommand,
   DescribeInstanceInformationCommand,
   GetCommandInvocationCommand,
+  ListCommandsCommand,
   GetParameterCommand,
   InvocationDoesNotExist,
   ParameterNotFound,
   SendCommandCommand,
   SSMClient,
 } from '@aws-sdk/client-ssm';
-import { DeleteCommand, DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DynamoBeaconLock, DynamoRequestStore, documentClient } from '../../lambdas/aws/dynamo.js';
@@ -73,44 +75,50 @@ describe('DynamoRequestStore', () => {
 });
 
 describe('DynamoBeaconLock', () => {
-  it('acquires with a conditional write that admits a free, expired or own lock, with a TTL', async () => {
-    ddb.on(PutCommand).resolves({});
+  it('acquires with a conditional update that admits a free, expired or own lock, and no newer request, with a TTL', async () => {
+    ddb.on(UpdateCommand).resolves({});
     const clock = new FixedClock(new Date('2026-01-01T00:00:00Z'));
-    const result = await new DynamoBeaconLock(db(), 'table', clock).acquire(INSTANCE_A, 'exec-1', 600);
+    const result = await new DynamoBeaconLock(db(), 'table', clock).acquire(INSTANCE_A, 'exec-1', 600, '2026-01-01T00:00:00.000Z#r1');
     expect(result).toEqual({ acquired: true, expiresAt: '2026-01-01T00:10:00.000Z' });
-    const input = ddb.commandCalls(PutCommand)[0]!.args[0].input;
-    expect(input.ConditionExpression).toBe('attribute_not_exists(pk) OR #owner = :owner OR expiresAtMs < :now');
-    expect(input.Item).toMatchObject({ pk: `LOCK#${INSTANCE_A}`, owner: 'exec-1', ttl: Date.parse('2026-01-01T00:10:00Z') / 1000 });
+    const input = ddb.commandCalls(UpdateCommand)[0]!.args[0].input;
+    expect(input.ConditionExpression).toBe('(attribute_not_exists(#owner) OR #owner = :owner OR expiresAtMs < :now) AND (attribute_not_exists(latestOrder) OR latestOrder <= :order)');
+    expect(input.Key).toEqual({ pk: `LOCK#${INSTANCE_A}`, sk: 'LOCK' });
+    expect(input.ExpressionAttributeValues).toMatchObject({ ':owner': 'exec-1', ':order': '2026-01-01T00:00:00.000Z#r1' });
   });
 
-  it('a held lock reports its holder', async () => {
-    ddb.on(PutCommand).rejects(new ConditionalCheckFailedException({ message: 'held', ...meta, Item: { owner: { S: 'exec-0' }, expiresAtMs: { N: String(Date.parse('2026-01-01T01:00:00Z')) } } }));
-    const result = await new DynamoBeaconLock(db(), 'table', new FixedClock()).acquire(INSTANCE_A, 'exec-1', 600);
-    expect(result).toEqual({ acquired: false, holder: 'exec-0', expiresAt: '2026-01-01T01:00:00.000Z' });
+  it('a held lock reports its holder; a newer request\'s order reports superseded', async () => {
+    ddb.on(UpdateCommand).rejects(new ConditionalCheckFailedException({ message: 'held', ...meta }));
+    ddb
+      .on(GetCommand)
+      .resolvesOnce({ Item: { owner: 'exec-0', expiresAtMs: Date.parse('2026-01-01T01:00:00Z'), latestOrder: '2026-01-01T00:00:00.000Z#r0' } })
+      .resolvesOnce({ Item: { latestOrder: '2026-01-02T00:00:00.000Z#r9' } });
+    const lock = new DynamoBeaconLock(db(), 'table', new FixedClock());
+    expect(await lock.acquire(INSTANCE_A, 'exec-1', 600, '2026-01-01T00:05:00.000Z#r1')).toEqual({ acquired: false, reason: 'busy', holder: 'exec-0', expiresAt: '2026-01-01T01:00:00.000Z' });
+    expect(await lock.acquire(INSTANCE_A, 'exec-1', 600, '2026-01-01T00:05:00.000Z#r1')).toEqual({ acquired: false, reason: 'superseded', newer: '2026-01-02T00:00:00.000Z#r9' });
   });
 
-  it('releases only the owner\'s lock; releasing again is a no-op, not an error', async () => {
-    ddb.on(DeleteCommand).resolvesOnce({}).rejectsOnce(new ConditionalCheckFailedException({ message: 'gone', ...meta }));
+  it('releases only the owner\'s lock (the item keeps the request order); releasing again is a no-op, not an error', async () => {
+    ddb.on(UpdateCommand).resolvesOnce({}).rejectsOnce(new ConditionalCheckFailedException({ message: 'gone', ...meta }));
     const lock = new DynamoBeaconLock(db(), 'table', new FixedClock());
     expect(await lock.release(INSTANCE_A, 'exec-1')).toEqual({ released: true });
     expect(await lock.release(INSTANCE_A, 'exec-1')).toEqual({ released: false });
-    expect(ddb.commandCalls(DeleteCommand)[0]!.args[0].input).toMatchObject({ ConditionExpression: '#owner = :owner', ExpressionAttributeValues: { ':owner': 'exec-1' } });
+    expect(ddb.commandCalls(UpdateCommand)[0]!.args[0].input).toMatchObject({ UpdateExpression: 'REMOVE #owner, expiresAtMs', ConditionExpression: '#owner = :owner', ExpressionAttributeValues: { ':owner': 'exec-1' } });
   });
 });
 
 describe('SsmBeaconCommands', () => {
-  const commands = () => new SsmBeaconCommands(new SSMClient({ region: 'eu-west-1', maxAttempts: 1 }), { outputLogGroup: '/beacon-proxy/commands', executionTimeoutSeconds: 900 });
+  const commands = () => new SsmBeaconCommands(new SSMClient({ region: 'eu-west-1', maxAttempts: 1 }), { outputLogGroup: '/beacon-proxy/commands', deliveryTimeoutSeconds: 600 });
 
-  it('sends the named document to the instance with the parameters, the full transcript going to CloudWatch Logs', async () => {
+  it('sends the named document to the instance with the parameters, TimeoutSeconds = the delivery deadline, the full transcript going to CloudWatch Logs', async () => {
     ssm.on(SendCommandCommand).resolves({ Command: { CommandId: 'cmd-1' } });
-    expect(await commands().sendCommand([INSTANCE_A], 'BeaconProxy-Configure-X', { DesiredState: ['e30='] }, 'beacon-proxy configure r1')).toBe('cmd-1');
+    expect(await commands().sendCommand([INSTANCE_A], 'BeaconProxy-Configure-X', { DesiredState: ['e30='] }, { comment: 'beacon-proxy configure r1' })).toBe('cmd-1');
     expect(ssm.commandCalls(SendCommandCommand)[0]!.args[0].input).toEqual({
       InstanceIds: [INSTANCE_A],
       DocumentName: 'BeaconProxy-Configure-X',
       DocumentVersion: '$LATEST',
       Parameters: { DesiredState: ['e30='] },
       Comment: 'beacon-proxy configure r1',
-      TimeoutSeconds: 900,
+      TimeoutSeconds: 600,
       CloudWatchOutputConfig: { CloudWatchOutputEnabled: true, CloudWatchLogGroupName: '/beacon-proxy/commands' },
     });
   });
@@ -126,9 +134,18 @@ describe('SsmBeaconCommands', () => {
     expect(await commands().getInvocation('cmd-1', INSTANCE_A)).toBeNull();
   });
 
-  it('returns status, stdout and stderr of an invocation', async () => {
-    ssm.on(GetCommandInvocationCommand).resolves({ Status: 'Success', StandardOutputContent: '{"ok":true}', StandardErrorContent: '' });
-    expect(await commands().getInvocation('cmd-1', INSTANCE_A)).toEqual({ status: 'Success', stdout: '{"ok":true}', stderr: '' });
+  it('returns status, details, stdout, stderr and whether the script started', async () => {
+    ssm.on(GetCommandInvocationCommand).resolves({ Status: 'TimedOut', StatusDetails: 'Delivery Timed Out', StandardOutputContent: '', StandardErrorContent: '', ExecutionStartDateTime: '' });
+    expect(await commands().getInvocation('cmd-1', INSTANCE_A)).toEqual({ status: 'TimedOut', statusDetails: 'DeliveryTimedOut', stdout: '', stderr: '', executionStartedAt: null });
+  });
+
+  it('cancels a command on the instance, and finds a command again by its comment (ListCommands)', async () => {
+    ssm.on(CancelCommandCommand).resolves({});
+    ssm.on(ListCommandsCommand).resolvesOnce({ Commands: [{ CommandId: 'other', Comment: 'configure y' }], NextToken: 't' }).resolvesOnce({ Commands: [{ CommandId: 'cmd-7', Comment: 'configure x' }] });
+    await commands().cancelCommand('cmd-1', [INSTANCE_A]);
+    expect(ssm.commandCalls(CancelCommandCommand)[0]!.args[0].input).toEqual({ CommandId: 'cmd-1', InstanceIds: [INSTANCE_A] });
+    expect(await commands().findCommand(INSTANCE_A, 'BeaconProxy-Configure-X', 'configure x')).toBe('cmd-7');
+    expect(ssm.commandCalls(ListCommandsCommand)[0]!.args[0].input).toMatchObject({ InstanceId: INSTANCE_A, Filters: [{ key: 'DocumentName', value: 'BeaconProxy-Configure-X' }] });
   });
 
   it('finds managed instances by id and tag across pages', async () => {
@@ -144,7 +161,7 @@ describe('SsmBeaconCommands', () => {
 });
 
 describe('SfnWorkflowStarter', () => {
-  const input = { requestId: 'r1', instanceId: INSTANCE_A, request: {}, source: 'queue' as const, dryRun: false, replyTo: null };
+  const input = { requestId: 'r1', instanceId: INSTANCE_A, request: {}, source: 'queue' as const, dryRun: false, replyTo: null, receivedAt: '2026-01-01T00:00:00.000Z' };
 
   it('starts the execution under its deterministic name; an existing one is not started again', async () => {
     sfn.on(StartExecutionCommand).resolvesOnce({ executionArn: 'arn' }).rejectsOnce(new ExecutionAlreadyExists({ message: 'exists', ...meta }));

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createChatOpsHandler } from '../../lambdas/chatops-webhook/handler.js';
 import { DynamoBeaconLock, DynamoFleetMemory, DynamoRequestStore, documentClient } from '../../lambdas/aws/dynamo.js';
 import { FixedClock, MemoryProfileStore, MemoryRequestQueue, MemorySecretSource } from '../../lambdas/memory/ports.js';
+import { requestOrder } from '../../lambdas/core/ports.js';
 import type { PolicyStatementJson } from '../../local/iam-policy.js';
 import { synthStack } from '../infra/synth.js';
 import { type GuardedTable, TABLE_NAME, guardedTable, withTableArn } from '../support/iam-dynamo.js';
@@ -104,7 +105,7 @@ describe('what the chat function does passes with its own role', () => {
 describe('what the chat function must never do is refused by its role', () => {
   it('take or release a beacon lock', async () => {
     const lock = new DynamoBeaconLock(db, TABLE_NAME, clock);
-    await expect(lock.acquire(INSTANCE_A, 'attacker', 3600)).rejects.toMatchObject({ name: 'AccessDeniedException' });
+    await expect(lock.acquire(INSTANCE_A, 'attacker', 3600, requestOrder('2026-01-01T00:00:00.000Z', 'attacker'))).rejects.toMatchObject({ name: 'AccessDeniedException' });
     await expect(lock.release(INSTANCE_A, 'any')).rejects.toMatchObject({ name: 'AccessDeniedException' });
     expect(table.items.size).toBe(0);
   });

@@ -67,7 +67,7 @@ describe('beacons by outcome', () => {
   it('RecordOutcome counts the final state of each beacon', async () => {
     const states: BeaconState[] = [];
     const record = createRecordOutcomeHandler({ store: new MemoryRequestStore(), clock: new FixedClock(), countOutcome: (state) => void states.push(state) });
-    const base = { requestId: 'r', instanceId: INSTANCE_A, request: validRequest(), source: 'api' as const, dryRun: false, replyTo: null };
+    const base = { requestId: 'r', instanceId: INSTANCE_A, request: validRequest(), source: 'api' as const, dryRun: false, replyTo: null, receivedAt: '2026-01-01T00:00:00.000Z' };
     await record({ ...base, outcome: { state: 'ok' } });
     await record({ ...base, outcome: { state: 'rolled-back' } });
     await record({ ...base, outcome: { state: 'failed' } });

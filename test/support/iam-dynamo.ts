@@ -3,7 +3,7 @@
  * IAM statements (action, table ARN, dynamodb:LeadingKeys), as DynamoDB does, then applied to an in-memory
  * table keyed by (pk, sk) with the conditions our adapters use. A refusal is DynamoDB's AccessDeniedException.
  */
-import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { type PolicyStatementJson, evaluatePolicies } from '../../local/iam-policy.js';
@@ -55,6 +55,14 @@ export function guardedTable(role: string, statements: PolicyStatementJson[]): G
     if (!allowed) throw accessDenied(role, `dynamodb:${action}`);
   };
 
+  // Any command without a model below fails loudly: a call the stand-in silently answered would pass unauthorized.
+  mock.onAnyCommand().callsFake((input: unknown) => {
+    throw new Error(`the test table does not model this command (input ${JSON.stringify(input).slice(0, 200)})`);
+  });
+  mock.on(UpdateCommand).callsFake((input: { TableName?: string; Key: Item }) => {
+    authorize('UpdateItem', input.TableName, String(input.Key.pk));
+    throw new Error('the test table authorizes UpdateItem but does not model its update expression');
+  });
   mock.on(PutCommand).callsFake((input: { TableName?: string; Item: Item; ConditionExpression?: string }) => {
     authorize('PutItem', input.TableName, String(input.Item.pk));
     const key = keyOf(input.Item.pk, input.Item.sk);

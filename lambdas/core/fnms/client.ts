@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import * as z from 'zod/mini';
 import { type FnmsClientDeps, type FnmsConfig, type FnmsConfigInput, parseFnmsConfig } from './config.js';
 import { FnmsError, type FnmsFailureKind, type FnmsOperation } from './errors.js';
@@ -13,6 +14,22 @@ const TokenAnswerSchema = z.looseObject({
   access_token: z.string().check(z.minLength(1)),
   expires_in: z.coerce.number().check(z.positive()),
 });
+
+/** The epoch-ms deadline of the FNMS calls made inside `withFnmsDeadline` (per invocation, safe under concurrency). */
+const callDeadline = new AsyncLocalStorage<number>();
+
+/** An attempt needs at least this long to be worth making. */
+const MIN_ATTEMPT_MS = 250;
+
+/**
+ * Runs `fn` with every FNMS call inside bounded by `deadlineMs` (epoch ms): each attempt's timeout is cut to
+ * the time left, no backoff sleeps past it, and when no time is left the call fails with a retriable
+ * `timeout` FnmsError instead of running on. A Lambda handler passes its remaining time minus a reserve, so
+ * the client's own retries end before the function is killed.
+ */
+export function withFnmsDeadline<T>(deadlineMs: number, fn: () => Promise<T>): Promise<T> {
+  return callDeadline.run(deadlineMs, fn);
+}
 
 /** An FNMS client: the adapter contract plus control over the token cache. */
 export interface FnmsClient extends FnmsApi {
@@ -100,20 +117,20 @@ export function createFnmsClient(configInput: FnmsConfigInput | FnmsConfig, deps
     return new FnmsError(operation, kind, redact(message), status, retriable, attempts);
   }
 
-  async function attemptOnce(url: string, init: RequestInit): Promise<Attempt> {
+  async function attemptOnce(url: string, init: RequestInit, timeoutMs: number): Promise<Attempt> {
     const controller = new AbortController();
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
       controller.abort();
-    }, config.timeoutMs);
+    }, timeoutMs);
     try {
       const response = await doFetch(url, { ...init, signal: controller.signal, redirect: 'error' });
       // The body is read under the same timeout: a server that stalls mid-answer is a timeout too.
       const text = await response.text();
       return { answer: { status: response.status, text }, retryAfterMs: parseRetryAfter(response.headers.get('retry-after'), now()) };
     } catch (error) {
-      if (timedOut) return { failure: 'timeout', detail: `no answer within ${config.timeoutMs} ms` };
+      if (timedOut) return { failure: 'timeout', detail: `no answer within ${timeoutMs} ms` };
       const cause = (error as { cause?: { code?: unknown } }).cause;
       const code = typeof cause?.code === 'string' ? cause.code : (error as Error).name;
       return { failure: 'network', detail: `connection failed (${code})` };
@@ -130,8 +147,12 @@ export function createFnmsClient(configInput: FnmsConfigInput | FnmsConfig, deps
     let attempt = 0;
     let requests = 0;
     let renewed = false;
+    const deadline = callDeadline.getStore();
+    const outOfTime = (last: FnmsError | null) =>
+      fail(operation, last?.kind ?? 'timeout', `${last ? last.message : `FNMS ${what} failed`} (out of time for another attempt after ${requests} attempts)`, last?.status ?? null, true, requests);
     for (;;) {
       attempt += 1;
+      if (deadline !== undefined && deadline - now() < MIN_ATTEMPT_MS) throw outOfTime(null);
       const headers = new Headers(init.headers);
       headers.set('accept', 'application/json');
       if (authorize) {
@@ -139,7 +160,8 @@ export function createFnmsClient(configInput: FnmsConfigInput | FnmsConfig, deps
         headers.set('authorization', `Bearer ${current.value}`);
       }
       requests += 1;
-      const result = await attemptOnce(url, { ...init, headers });
+      const timeoutMs = deadline === undefined ? config.timeoutMs : Math.max(1, Math.min(config.timeoutMs, deadline - now()));
+      const result = await attemptOnce(url, { ...init, headers }, timeoutMs);
       let retryAfterMs: number | null = null;
       let failure: FnmsError;
       if ('answer' in result) {
@@ -164,6 +186,7 @@ export function createFnmsClient(configInput: FnmsConfigInput | FnmsConfig, deps
         throw failure;
       }
       const delay = retryAfterMs !== null ? Math.min(retryAfterMs, config.maxRetryAfterMs) : backoffDelayMs(attempt, config, random);
+      if (deadline !== undefined && now() + delay + MIN_ATTEMPT_MS > deadline) throw outOfTime(failure);
       await sleep(delay);
     }
   }
