@@ -52,10 +52,35 @@ const SPECS: Record<BeaconDocumentKind, DocumentSpec> = {
   },
 };
 
+/**
+ * The beacon module, one file per concern (as DSC resources are split), in load order: shared helpers, the
+ * plan and its dispatch, each concern with its Get / Test / Set, capture and restore, the result, the documents.
+ */
+export const MODULE_SOURCES = [
+  'module/Common.ps1',
+  'module/Secret.ps1',
+  'module/Plan.ps1',
+  'module/Registry.ps1',
+  'module/Wininet.ps1',
+  'module/Account.ps1',
+  'module/Rights.ps1',
+  'module/Group.ps1',
+  'module/Profile.ps1',
+  'module/Service.ps1',
+  'module/Tasks.ps1',
+  'module/Capture.ps1',
+  'module/Result.ps1',
+  'module/Documents.ps1',
+] as const;
 /** Sources packed into every document (gzip + base64), then unpacked by Loader.ps1 on the beacon. */
-export const PACKED_SOURCES = ['BeaconProxy.psm1', 'WindowsLayer.ps1'] as const;
+export const PACKED_SOURCES = [...MODULE_SOURCES, 'WindowsLayer.ps1'] as const;
 /** Every PowerShell source file a document is built from. */
 export const DOCUMENT_SOURCES = ['Prelude.ps1', ...PACKED_SOURCES, 'Loader.ps1', 'SelectLayer.ps1', 'Configure.ps1', 'Verify.ps1', 'Rollback.ps1'] as const;
+
+/** Absolute paths of the module's files, in load order (tests dot-source them to unit-check functions). */
+export function moduleSourcePaths(): string[] {
+  return MODULE_SOURCES.map((name) => join(SOURCE_DIR, name));
+}
 const PAYLOAD_LINE_LENGTH = 120;
 
 export interface BeaconDocumentParameter {
@@ -153,7 +178,7 @@ export function renderDocumentScript(kind: BeaconDocumentKind): string {
   const lines = [
     `# ${BEACON_DOCUMENTS[kind]}: generated from ssm-documents/src by ssm-documents/build.ts; edit the sources, not this text.`,
     compactPowerShell(readSource('Prelude.ps1')),
-    `# Payload: BeaconProxy.psm1 and WindowsLayer.ps1, compacted; SHA-256 of the text ${digest}.`,
+    `# Payload: the module (src/module/*.ps1) and WindowsLayer.ps1, compacted; SHA-256 of the text ${digest}.`,
     '$BpPayload = @(',
     ...(committedPayloadLines(kind, packed) ?? payloadLines(packed)),
     ") -join ''",

@@ -6,6 +6,7 @@ import { parseRequest, type RequestInput } from '../../lambdas/core/request.js';
 import { judgeResult, ResultLineSchema, type ResultLine, type Verdict } from '../../lambdas/core/result.js';
 import { DEFAULT_PASSWORD, DEFAULT_SECRET_ARN, readBeaconModel, writeBeaconModel, type BeaconModel } from '../../local/beacon-model.js';
 import { runBeaconDocument, type BeaconDocumentRun } from '../../local/run-document.js';
+import { moduleSourcePaths } from '../../ssm-documents/documents.js';
 
 /** The request most tests start from: https, one proxy, domain account, account-scope WinINet. */
 export function baseRequest(overrides: Partial<RequestInput> = {}): RequestInput {
@@ -122,6 +123,6 @@ export async function runPwshScript(text: string, args: string[] = []): Promise<
 
 /** PowerShell that defines the module's functions (as the documents do), for unit checks. */
 export function loadModuleScript(): string {
-  const modulePath = join(process.cwd(), 'ssm-documents', 'src', 'BeaconProxy.psm1').replace(/'/g, "''");
-  return `Set-StrictMode -Version Latest\n$ErrorActionPreference = 'Stop'\n. ([scriptblock]::Create([System.IO.File]::ReadAllText('${modulePath}')))\n`;
+  const loads = moduleSourcePaths().map((path) => `. ([scriptblock]::Create([System.IO.File]::ReadAllText('${path.replace(/'/g, "''")}')))`);
+  return `Set-StrictMode -Version Latest\n$ErrorActionPreference = 'Stop'\n${loads.join('\n')}\n`;
 }

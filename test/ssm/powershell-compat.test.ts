@@ -1,8 +1,8 @@
-import { readdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { BEACON_DOCUMENTS } from '../../lambdas/core/document-contract.js';
-import { FAKE_LAYER_PATH, SOURCE_DIR, documentScriptText, loadBeaconDocuments, unpackDocumentScript } from '../../ssm-documents/documents.js';
+import { DOCUMENT_SOURCES, FAKE_LAYER_PATH, SOURCE_DIR, documentScriptText, loadBeaconDocuments, unpackDocumentScript } from '../../ssm-documents/documents.js';
 import { runPwshScript, scenarioDir } from './helpers.js';
 
 const SCANNER = join(import.meta.dirname, 'compat-scan.ps1');
@@ -40,7 +40,7 @@ let planted: Finding[];
 
 beforeAll(async () => {
   const dir = scenarioDir('compat');
-  const files = readdirSync(SOURCE_DIR).map((name) => join(SOURCE_DIR, name));
+  const files = DOCUMENT_SOURCES.map((name) => join(SOURCE_DIR, name));
   files.push(FAKE_LAYER_PATH, join(import.meta.dirname, 'compat-scan.ps1'));
   for (const [kind, document] of Object.entries(loadBeaconDocuments())) {
     const script = documentScriptText(document);
