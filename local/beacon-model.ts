@@ -37,7 +37,8 @@ export interface ServiceModel {
   displayName: string;
   startName: string;
   passwordSha256: string | null;
-  state: 'Running' | 'Stopped';
+  /** As Win32_Service.State reports it. */
+  state: 'Running' | 'Stopped' | 'Start Pending' | 'Stop Pending';
 }
 
 export interface TaskModel {
@@ -71,6 +72,8 @@ export interface BeaconFaults {
   hiveUnloadBusy?: number;
   /** CreateProfile fails. */
   profileCreateFails?: boolean;
+  /** The service hangs in this pending state (Stop Pending / Start Pending) and never leaves it. */
+  servicePendingForever?: 'stop' | 'start';
 }
 
 export interface BeaconModel {
@@ -90,6 +93,8 @@ export interface BeaconModel {
   tasks: TaskModel[];
   /** Stand-in for Secrets Manager / Parameter Store: reference -> value. The only place a password is. */
   secrets: Record<string, string>;
+  /** Version ids of the secrets (Secrets Manager VersionId, Parameter Store Version); default "1". */
+  secretVersions?: Record<string, string>;
   faults: BeaconFaults;
   /** URLs the verify document's endpoint probe reaches. */
   reachableEndpoints: string[];
@@ -313,6 +318,8 @@ export function configuredBeacon(state: DesiredState, options: FreshBeaconOption
       model.profiles[account.sid] = { path: `C:\\Users\\${account.name.split('\\').pop()!}` };
       model.hives[account.sid] = { loaded: false, keys: {} };
     }
+    // The service runs as the account, so Windows keeps the account's hive loaded.
+    model.hives[account.sid]!.loaded = true;
     keys = model.hives[account.sid]!.keys;
     settingsKey = WININET_KEY;
   }

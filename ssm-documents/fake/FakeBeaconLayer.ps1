@@ -10,6 +10,19 @@ if (-not $script:BpFakePath -or -not (Test-Path -LiteralPath $script:BpFakePath)
 }
 $script:BpFake = ConvertFrom-BpJson ([System.IO.File]::ReadAllText($script:BpFakePath))
 
+# Windows PowerShell 5.1 parses JSON with JavaScriptSerializer, whose error message quotes the input text.
+# The beacon runs 5.1, so the fake does the same: a parse error carries the whole input.
+function ConvertFrom-Json {
+    param([Parameter(Mandatory = $true, Position = 0, ValueFromPipeline = $true)][AllowEmptyString()][string]$InputObject)
+    try { return (Microsoft.PowerShell.Utility\ConvertFrom-Json -InputObject $InputObject) }
+    catch { throw (New-Object System.ArgumentException(('Invalid object passed in, '':'' or ''}'' expected. (' + $InputObject.Length + '): ' + $InputObject))) }
+}
+
+# Time passes only when the document waits (Wait-BpInterval): pending service states and a profile hive
+# that Windows unloads after its service stopped move on one step per wait.
+$script:BpFakePending = @{}
+$script:BpFakeHiveLag = @{}
+
 # Changes are marked here and written by Complete-BpLayer, which the document calls when it finishes
 # (also after a failure); one write per run keeps the tests fast.
 $script:BpFakeDirty = $false
@@ -69,7 +82,10 @@ function Get-BpRegistryValue([string]$Path, [string]$Name) {
     if ($null -eq $store -or -not $store.keys.Contains($store.name)) { return $null }
     $values = $store.keys[$store.name]
     if (-not $values.Contains($Name)) { return $null }
-    return [ordered]@{ type = $values[$Name].type; data = $values[$Name].data }
+    $data = $values[$Name].data
+    # RegistryKey.GetValue gives a DWORD as Int32: 0xFFFFFFFF reads back as -1.
+    if ($values[$Name].type -eq 'DWord' -and [long]$data -gt [int]::MaxValue) { $data = [long]$data - 4294967296 }
+    return [ordered]@{ type = $values[$Name].type; data = $data }
 }
 
 function Assert-BpFakeWritable([string]$Path) {
@@ -78,13 +94,29 @@ function Assert-BpFakeWritable([string]$Path) {
     }
 }
 
+# RegistryKey.CreateSubKey creates every missing parent; each becomes a key of its own.
+function New-BpFakeKey($Store) {
+    $parts = $Store.name.Split('\')
+    $first = 1
+    if ($Store.name -match '^HKLM\\') { $first = 2 }
+    for ($depth = $first; $depth -le $parts.Length; $depth++) {
+        $name = ($parts[0..($depth - 1)] -join '\')
+        if ($name -eq '') { continue }
+        $exists = $Store.keys.Contains($name)
+        if (-not $exists) { foreach ($key in @($Store.keys.Keys)) { if ($key.StartsWith($name + '\', [System.StringComparison]::OrdinalIgnoreCase)) { $exists = $true; break } } }
+        if (-not $exists) { $Store.keys[$name] = [ordered]@{} }
+    }
+    if (-not $Store.keys.Contains($Store.name)) { $Store.keys[$Store.name] = [ordered]@{} }
+}
+
 function Set-BpRegistryValue([string]$Path, [string]$Name, [string]$Type, $Data) {
     Assert-BpFakeWritable $Path
     if (Test-BpFakePathMatch ($Path + '\' + $Name) (Get-BpFakeFault 'ignoreWrite')) { return }
     $store = Get-BpFakeStore $Path
     if ($null -eq $store) { throw ('the key ' + $Path + ' does not exist (hive not loaded)') }
-    if (-not $store.keys.Contains($store.name)) { $store.keys[$store.name] = [ordered]@{} }
-    if ($Type -eq 'DWord') { $Data = [long]$Data }
+    New-BpFakeKey $store
+    # A DWORD is a signed 32-bit value to .NET: [int] of anything larger fails, as SetValue would.
+    if ($Type -eq 'DWord') { $Data = [long][int]$Data }
     $store.keys[$store.name][$Name] = [ordered]@{ type = $Type; data = $Data }
     Save-BpFakeModel
 }
@@ -114,7 +146,10 @@ function Resolve-BpAccount([string]$Name) {
     $computer = Get-BpComputerName
     $wanted = $Name
     if ($wanted -match '^\.\\(.+)$') { $wanted = $computer + '\' + $Matches[1] }
-    if (@('LocalSystem', 'SYSTEM', 'NT AUTHORITY\SYSTEM') -contains $wanted) { return [ordered]@{ sid = 'S-1-5-18'; name = 'NT AUTHORITY\SYSTEM' } }
+    if (@('LocalSystem', 'SYSTEM', 'NT AUTHORITY\SYSTEM', 'S-1-5-18') -contains $wanted) { return [ordered]@{ sid = 'S-1-5-18'; name = 'NT AUTHORITY\SYSTEM' } }
+    foreach ($account in @($script:BpFake.accounts)) {
+        if ($account.sid -eq $wanted) { $wanted = $account.name; if ($account.kind -eq 'local') { $wanted = $computer + '\' + $account.name } }
+    }
     foreach ($account in @($script:BpFake.accounts)) {
         $names = @($account.name)
         if ($account.Contains('aliases')) { $names += @($account.aliases) }
@@ -191,7 +226,8 @@ function Get-BpProfile([string]$Sid) {
 }
 
 function New-BpProfile([string]$Sid, [string]$Name) {
-    if (Get-BpFakeFault 'profileCreateFails') { throw 'CreateProfile failed: 0x800700B7' }
+    if (Get-BpFakeFault 'profileCreateFails') { throw 'CreateProfile failed: 0x80070005' }
+    if ($script:BpFake.profiles.Contains($Sid)) { throw 'CreateProfile failed: 0x800700B7 (the profile already exists)' }
     $short = ($Name -split '\\')[-1]
     $script:BpFake.profiles[$Sid] = [ordered]@{ path = ('C:\Users\' + $short) }
     $script:BpFake.hives[$Sid] = [ordered]@{ loaded = $false; keys = [ordered]@{} }
@@ -200,7 +236,7 @@ function New-BpProfile([string]$Sid, [string]$Name) {
 }
 
 function Remove-BpProfile([string]$Sid) {
-    if ($script:BpFake.hives.Contains($Sid) -and $script:BpFake.hives[$Sid].loaded) { throw 'The profile is in use (hive loaded).' }
+    if ($script:BpFake.hives.Contains($Sid) -and $script:BpFake.hives[$Sid].loaded) { throw 'DeleteProfile failed: 32 (the profile is in use: its hive is loaded)' }
     $script:BpFake.profiles.Remove($Sid)
     $script:BpFake.hives.Remove($Sid)
     Add-BpFakeJournal ('profile removed ' + $Sid)
@@ -223,9 +259,39 @@ function Dismount-BpUserHive([string]$Sid) {
         Save-BpFakeModel
         throw 'ERROR: Access is denied.'
     }
+    if ($script:BpFakeHiveLag.ContainsKey($Sid) -or (Test-BpFakeServiceHoldsHive $Sid)) { throw 'ERROR: Access is denied.' }
     $script:BpFake.hives[$Sid].loaded = $false
     Add-BpFakeJournal ('reg unload HKU\' + $Sid)
     Save-BpFakeModel
+}
+
+# A service running as an account keeps that account's profile hive loaded (the service control manager
+# loads it at logon); after the service stops, the User Profile Service unloads it a little later.
+# The SID each running service logged on as (what the service control manager loaded), by service name.
+$script:BpFakeRunningAs = @{}
+
+function Test-BpFakeServiceHoldsHive([string]$Sid) {
+    foreach ($name in @($script:BpFakeRunningAs.Keys)) { if ($script:BpFakeRunningAs[$name] -eq $Sid) { return $true } }
+    return $false
+}
+
+function Set-BpFakeServiceHive($Service, [bool]$Running) {
+    if ($Running) {
+        $account = Resolve-BpAccount $Service.startName
+        if ($null -eq $account -or $account.sid -eq 'S-1-5-18') { return }
+        $script:BpFakeRunningAs[$Service.name] = $account.sid
+        if (-not $script:BpFake.hives.Contains($account.sid)) { return }
+        $script:BpFakeHiveLag.Remove($account.sid)
+        if (-not $script:BpFake.hives[$account.sid].loaded) {
+            $script:BpFake.hives[$account.sid].loaded = $true
+            Add-BpFakeJournal ('profile loaded by service ' + $Service.name)
+        }
+        return
+    }
+    if (-not $script:BpFakeRunningAs.ContainsKey($Service.name)) { return }
+    $sid = $script:BpFakeRunningAs[$Service.name]
+    $script:BpFakeRunningAs.Remove($Service.name)
+    if ($script:BpFake.hives.Contains($sid) -and $script:BpFake.hives[$sid].loaded) { $script:BpFakeHiveLag[$sid] = 2 }
 }
 
 # ---------------------------------------------------------------- services
@@ -255,22 +321,40 @@ function Set-BpServiceLogon([string]$Name, [string]$StartName, $Password) {
     Save-BpFakeModel
 }
 
+function New-BpFakeServiceError([string]$Name, [int]$Code, [string]$Text) {
+    # Start-Service says only that the service could not be started; the reason is the inner Win32 error.
+    $inner = New-Object System.ComponentModel.Win32Exception($Code, $Text)
+    return (New-Object System.InvalidOperationException(('Service ''' + $Name + ''' cannot be started due to the following error: Cannot start service ' + $Name + ' on computer ''.''.'), $inner))
+}
+
+# The reason Windows refuses to start the service as its account, or $null.
+function Get-BpFakeStartFailure($Service) {
+    $account = Resolve-BpAccount $Service.startName
+    if ($null -eq $account) { return @(1069, 'The service did not start due to a logon failure.') }
+    if ($account.sid -eq 'S-1-5-18') { return $null }
+    if (@(Get-BpAccountRights $account.sid) -notcontains 'SeServiceLogonRight') { return @(1069, 'The service did not start due to a logon failure.') }
+    $record = Get-BpFakeAccountBySid $account.sid
+    if ($null -ne $record -and $record.passwordSha256 -and $record.passwordSha256 -ne $Service.passwordSha256) { return @(1069, 'The service did not start due to a logon failure.') }
+    if (Get-BpFakeFault 'serviceFailsToStart') { return @(1053, 'The service did not respond to the start or control request in a timely fashion.') }
+    return $null
+}
+
+# As Stop-Service and Start-Service: each waits until its state is reached, without a limit.
 function Restart-BpService([string]$Name) {
     $service = Get-BpFakeService $Name
+    if ((Get-BpFakeFault 'servicePendingForever') -eq 'stop') {
+        $service.state = 'Stop Pending'
+        Save-BpFakeModel
+        Complete-BpLayer
+        while ($true) { Start-Sleep -Milliseconds 200 }
+    }
+    Set-BpFakeServiceHive $service $false
     $service.state = 'Stopped'
     Add-BpFakeJournal ('service stop ' + $Name)
-    $account = Resolve-BpAccount $service.startName
-    $failure = $null
-    if ($account.sid -ne 'S-1-5-18') {
-        if (Get-BpFakeFault 'serviceFailsToStart') { $failure = 'Error 1053: The service did not respond to the start request in a timely fashion.' }
-        $record = Get-BpFakeAccountBySid $account.sid
-        if ($null -ne $record -and $record.passwordSha256 -and $record.passwordSha256 -ne $service.passwordSha256) {
-            $failure = 'Error 1069: The service did not start due to a logon failure.'
-        }
-    }
-    if ($null -eq $failure) { $service.state = 'Running'; Add-BpFakeJournal ('service start ' + $Name) }
+    $failure = Get-BpFakeStartFailure $service
+    if ($null -eq $failure) { $service.state = 'Running'; Add-BpFakeJournal ('service start ' + $Name); Set-BpFakeServiceHive $service $true }
     Save-BpFakeModel
-    if ($null -ne $failure) { throw $failure }
+    if ($null -ne $failure) { throw (New-BpFakeServiceError $Name $failure[0] $failure[1]) }
 }
 
 # ---------------------------------------------------------------- scheduled tasks
@@ -279,9 +363,19 @@ function Find-BpTask([string]$Name) {
     $found = @()
     if ((Get-BpFakeFault 'taskMissing') -eq $Name) { return $found }
     foreach ($task in @($script:BpFake.tasks)) {
-        if ($task.name -eq $Name) { $found += [ordered]@{ path = $task.path; name = $task.name; userId = $task.userId; logonType = $task.logonType; runLevel = $task.runLevel } }
+        if ($task.name -eq $Name) { $found += [ordered]@{ path = $task.path; name = $task.name; userId = (Get-BpFakePrincipalReadBack $task.userId); logonType = $task.logonType; runLevel = $task.runLevel } }
     }
     return $found
+}
+
+# The task scheduler keeps the principal as a SID: a domain account or gMSA reads back as its SID, a local
+# account as COMPUTER\name, built-in accounts by name.
+function Get-BpFakePrincipalReadBack([string]$UserId) {
+    $account = Resolve-BpAccount $UserId
+    if ($null -eq $account -or $account.sid -eq 'S-1-5-18') { return $UserId }
+    $record = Get-BpFakeAccountBySid $account.sid
+    if ($null -ne $record -and $record.kind -ne 'local') { return $account.sid }
+    return $account.name
 }
 
 function Set-BpTaskPrincipal([string]$TaskPath, [string]$TaskName, [string]$UserId, [string]$LogonType, [string]$RunLevel, $Password) {
@@ -308,7 +402,7 @@ function Set-BpTaskPrincipal([string]$TaskPath, [string]$TaskName, [string]$User
 function Get-BpSecret([string]$Reference) {
     if (Get-BpFakeFault 'secretNotFound') { throw 'ResourceNotFoundException: Secrets Manager can''t find the specified secret.' }
     if (-not $script:BpFake.secrets.Contains($Reference)) { throw 'ResourceNotFoundException: Secrets Manager can''t find the specified secret.' }
-    return [string]$script:BpFake.secrets[$Reference]
+    return (Select-BpPassword ([string]$script:BpFake.secrets[$Reference]))
 }
 
 function Get-BpBeaconVersion { return $script:BpFake.beaconVersion }
@@ -319,11 +413,28 @@ function Get-BpCaptureDirectory {
     return ($script:BpFakePath -replace '\.json$', '') + '.captures'
 }
 
-function Wait-BpInterval([int]$Seconds) { }
+function Wait-BpInterval([int]$Seconds) {
+    foreach ($sid in @($script:BpFakeHiveLag.Keys)) {
+        $script:BpFakeHiveLag[$sid] = $script:BpFakeHiveLag[$sid] - 1
+        if ($script:BpFakeHiveLag[$sid] -le 0) {
+            $script:BpFakeHiveLag.Remove($sid)
+            $script:BpFake.hives[$sid].loaded = $false
+            Add-BpFakeJournal ('profile unloaded ' + $sid)
+            Save-BpFakeModel
+        }
+    }
+}
 
 function Test-BpEndpoint([string]$Url, [string]$Proxy) {
     $reachable = @()
     if ($script:BpFake.Contains('reachableEndpoints')) { $reachable = @($script:BpFake.reachableEndpoints) }
     if ($reachable -contains $Url) { return [ordered]@{ ok = $true; status = 200 } }
     return [ordered]@{ ok = $false; status = 'unreachable' }
+}
+
+foreach ($service in @($script:BpFake.services)) {
+    if ($service.state -ne 'Stopped') {
+        $account = Resolve-BpAccount $service.startName
+        if ($null -ne $account -and $account.sid -ne 'S-1-5-18') { $script:BpFakeRunningAs[$service.name] = $account.sid }
+    }
 }
