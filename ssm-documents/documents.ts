@@ -3,7 +3,20 @@ import { existsSync, readFileSync } from 'node:fs';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BEACON_DOCUMENTS, DOCUMENT_PARAMETERS, type BeaconDocumentKind } from '../lambdas/core/document-contract.js';
+import {
+  ADMINISTRATORS_GROUP_SID,
+  BEACON_PROXY_STATE_KEY,
+  BEACON_SERVICE_DISPLAY_NAME,
+  FLEXNET_REGISTRY_ROOTS,
+  OPTIONAL_UPLOAD_TASKS,
+  REQUIRED_UPLOAD_TASKS,
+  UPLOAD_TASK_ALIASES,
+  USER_RIGHTS,
+  WININET_MACHINE_KEYS,
+  WININET_POLICY_KEY,
+  WININET_USER_KEY,
+} from '../lambdas/core/beacon-facts.js';
+import { BEACON_DOCUMENTS, DOCUMENT_LOCK, DOCUMENT_PARAMETERS, type BeaconDocumentKind } from '../lambdas/core/document-contract.js';
 
 /**
  * The three beacon Run Command documents, generated from the PowerShell sources in ssm-documents/src.
@@ -69,6 +82,8 @@ export const MODULE_SOURCES = [
   'module/Service.ps1',
   'module/Tasks.ps1',
   'module/Capture.ps1',
+  'module/Probe.ps1',
+  'module/Lock.ps1',
   'module/Result.ps1',
   'module/Documents.ps1',
 ] as const;
@@ -76,6 +91,32 @@ export const MODULE_SOURCES = [
 export const PACKED_SOURCES = [...MODULE_SOURCES, 'WindowsLayer.ps1'] as const;
 /** Every PowerShell source file a document is built from. */
 export const DOCUMENT_SOURCES = ['Prelude.ps1', ...PACKED_SOURCES, 'Loader.ps1', 'SelectLayer.ps1', 'Configure.ps1', 'Verify.ps1', 'Rollback.ps1'] as const;
+
+/**
+ * Facts the scripts need even without a desired state (the Rollback document has none): the keys, group,
+ * service, tasks and rights a restore may touch, and the document lock. Rendered from lambdas/core, so the
+ * PowerShell holds no copy; the line is part of the fixed script text (build-time data, never request data).
+ */
+export function beaconScriptFacts(): Record<string, unknown> {
+  const tasks = new Set<string>([...REQUIRED_UPLOAD_TASKS, ...OPTIONAL_UPLOAD_TASKS, ...Object.values(UPLOAD_TASK_ALIASES).flat()]);
+  return {
+    wininetUserKey: WININET_USER_KEY,
+    wininetMachineKeys: [...WININET_MACHINE_KEYS],
+    wininetPolicyKey: WININET_POLICY_KEY,
+    stateKey: BEACON_PROXY_STATE_KEY,
+    administratorsSid: ADMINISTRATORS_GROUP_SID,
+    rollbackRegistryKeys: [...FLEXNET_REGISTRY_ROOTS.map((root) => `HKLM\\${root}`), ...WININET_MACHINE_KEYS, WININET_POLICY_KEY, BEACON_PROXY_STATE_KEY],
+    serviceDisplayName: BEACON_SERVICE_DISPLAY_NAME,
+    tasks: [...tasks],
+    rights: Object.values(USER_RIGHTS),
+    lock: { ...DOCUMENT_LOCK },
+  };
+}
+
+/** The script line that defines $script:BpFacts (after the payload, which defines ConvertFrom-BpJson). */
+export function factsScriptLine(): string {
+  return `$script:BpFacts = ConvertFrom-BpJson '${JSON.stringify(beaconScriptFacts()).replace(/'/g, "''")}'`;
+}
 
 /** Absolute paths of the module's files, in load order (tests dot-source them to unit-check functions). */
 export function moduleSourcePaths(): string[] {
@@ -183,6 +224,7 @@ export function renderDocumentScript(kind: BeaconDocumentKind): string {
     ...(committedPayloadLines(kind, packed) ?? payloadLines(packed)),
     ") -join ''",
     compactPowerShell(readSource('Loader.ps1')),
+    factsScriptLine(),
     compactPowerShell(readSource('SelectLayer.ps1')),
     compactPowerShell(readSource(spec.entry)),
   ];

@@ -2,7 +2,9 @@
 # JSON model of a beacon (local/beacon-model.ts describes it). Changes are written back to the model file
 # when the document finishes, so a test reads the end state. Never shipped in a document.
 # Faults (model.faults): serviceFailsToStart, taskMissing, taskUpdateFails, accessDeniedOnKey, ignoreWrite,
-# secretNotFound, lsaAccessDenied, hiveUnloadBusy (count), profileCreateFails, groupAccessDenied.
+# secretNotFound, lsaAccessDenied, hiveUnloadBusy (count), profileCreateFails, groupAccessDenied,
+# servicePendingForever ('stop' | 'start'), holdLockMs (the run holds the document lock that long).
+# Windows behaviour it reproduces without any fault: see ssm-documents/README.md (the fake layer).
 
 $script:BpFakePath = $env:BEACON_PROXY_FAKE_MODEL
 if (-not $script:BpFakePath -or -not (Test-Path -LiteralPath $script:BpFakePath)) {
@@ -29,10 +31,49 @@ $script:BpFakeDirty = $false
 
 function Save-BpFakeModel { $script:BpFakeDirty = $true }
 
+# Under the document lock: the model is read again (another process may have changed it) and the run is
+# traced (enter/leave with timestamps) so a test can check that documents never overlap on one beacon.
+function Open-BpLayer {
+    $script:BpFake = ConvertFrom-BpJson ([System.IO.File]::ReadAllText($script:BpFakePath))
+    Initialize-BpFakeRunningAs
+    Add-BpFakeTrace 'enter'
+    $hold = Get-BpFakeFault 'holdLockMs'
+    if ($hold) { Start-Sleep -Milliseconds ([int]$hold) }
+}
+
+function Add-BpFakeTrace([string]$Event) {
+    $line = $Event + ' ' + [System.Diagnostics.Process]::GetCurrentProcess().Id + ' ' + [DateTime]::UtcNow.Ticks + [Environment]::NewLine
+    [System.IO.File]::AppendAllText($script:BpFakePath + '.trace', $line)
+}
+
 function Complete-BpLayer {
-    if (-not $script:BpFakeDirty) { return }
-    [System.IO.File]::WriteAllText($script:BpFakePath, (ConvertTo-Json -InputObject $script:BpFake -Depth 30), (New-Object System.Text.UTF8Encoding($false)))
-    $script:BpFakeDirty = $false
+    # The run is over: time passes, Windows finishes unloading hives of stopped services.
+    foreach ($sid in @($script:BpFakeHiveLag.Keys)) { $script:BpFakeHiveLag[$sid] = 1 }
+    Wait-BpInterval 0
+    if ($script:BpFakeDirty) {
+        [System.IO.File]::WriteAllText($script:BpFakePath, (ConvertTo-Json -InputObject $script:BpFake -Depth 30), (New-Object System.Text.UTF8Encoding($false)))
+        $script:BpFakeDirty = $false
+    }
+    Add-BpFakeTrace 'leave'
+}
+
+# One mutex per modelled beacon (tests run many beacons on one machine); the wait can be shortened by tests.
+function Get-BpDocumentLock($Contract) {
+    $sha = [System.Security.Cryptography.SHA256]::Create()
+    try { $digest = ([System.BitConverter]::ToString($sha.ComputeHash([System.Text.Encoding]::UTF8.GetBytes([System.IO.Path]::GetFullPath($script:BpFakePath)))) -replace '-', '').Substring(0, 16) } finally { $sha.Dispose() }
+    $wait = [int]$Contract.waitSeconds
+    if ($env:BEACON_PROXY_LOCK_WAIT_SECONDS) { $wait = [int]$env:BEACON_PROXY_LOCK_WAIT_SECONDS }
+    return [ordered]@{ name = ([string]$Contract.name + '-' + $digest); waitSeconds = $wait }
+}
+
+# The hosts file of the modelled network: BEACON_PROXY_HOSTS maps a proxy host:port of a desired state to
+# the local proxy that stands for it (the twin's fleet); anything else is used as it is.
+function Get-BpProxyEndpoint([string]$HostPort) {
+    if ($env:BEACON_PROXY_HOSTS) {
+        $hosts = ConvertFrom-BpJson $env:BEACON_PROXY_HOSTS
+        if ($hosts.Contains($HostPort)) { return [string]$hosts[$HostPort] }
+    }
+    return $HostPort
 }
 
 function Add-BpFakeJournal([string]$Line) {
@@ -339,22 +380,40 @@ function Get-BpFakeStartFailure($Service) {
     return $null
 }
 
-# As Stop-Service and Start-Service: each waits until its state is reached, without a limit.
-function Restart-BpService([string]$Name) {
+# As ServiceController.Stop / Start: each only asks; the state passes through Stop Pending / Start Pending
+# and moves on at the next wait (never, with the fault servicePendingForever).
+function Request-BpServiceStop([string]$Name) {
     $service = Get-BpFakeService $Name
-    if ((Get-BpFakeFault 'servicePendingForever') -eq 'stop') {
-        $service.state = 'Stop Pending'
-        Save-BpFakeModel
-        Complete-BpLayer
-        while ($true) { Start-Sleep -Milliseconds 200 }
-    }
-    Set-BpFakeServiceHive $service $false
-    $service.state = 'Stopped'
+    if ($service.state -eq 'Stopped') { return }
+    $service.state = 'Stop Pending'
+    $script:BpFakePending[$Name] = 'Stopped'
     Add-BpFakeJournal ('service stop ' + $Name)
-    $failure = Get-BpFakeStartFailure $service
-    if ($null -eq $failure) { $service.state = 'Running'; Add-BpFakeJournal ('service start ' + $Name); Set-BpFakeServiceHive $service $true }
     Save-BpFakeModel
+}
+
+function Request-BpServiceStart([string]$Name) {
+    $service = Get-BpFakeService $Name
+    if ($service.state -ne 'Stopped') { throw (New-BpFakeServiceError $Name 1056 'An instance of the service is already running.') }
+    $failure = Get-BpFakeStartFailure $service
     if ($null -ne $failure) { throw (New-BpFakeServiceError $Name $failure[0] $failure[1]) }
+    $service.state = 'Start Pending'
+    $script:BpFakePending[$Name] = 'Running'
+    Add-BpFakeJournal ('service start ' + $Name)
+    Save-BpFakeModel
+}
+
+# One step of time for the services: a pending state reaches its end (unless the fault holds it).
+function Step-BpFakeServices {
+    foreach ($name in @($script:BpFakePending.Keys)) {
+        $service = Get-BpFakeService $name
+        $target = $script:BpFakePending[$name]
+        $forever = Get-BpFakeFault 'servicePendingForever'
+        if (($forever -eq 'stop' -and $target -eq 'Stopped') -or ($forever -eq 'start' -and $target -eq 'Running')) { continue }
+        $script:BpFakePending.Remove($name)
+        $service.state = $target
+        Set-BpFakeServiceHive $service ($target -eq 'Running')
+        Save-BpFakeModel
+    }
 }
 
 # ---------------------------------------------------------------- scheduled tasks
@@ -402,7 +461,9 @@ function Set-BpTaskPrincipal([string]$TaskPath, [string]$TaskName, [string]$User
 function Get-BpSecret([string]$Reference) {
     if (Get-BpFakeFault 'secretNotFound') { throw 'ResourceNotFoundException: Secrets Manager can''t find the specified secret.' }
     if (-not $script:BpFake.secrets.Contains($Reference)) { throw 'ResourceNotFoundException: Secrets Manager can''t find the specified secret.' }
-    return (Select-BpPassword ([string]$script:BpFake.secrets[$Reference]))
+    $version = '1'
+    if ($script:BpFake.Contains('secretVersions') -and $null -ne $script:BpFake.secretVersions -and $script:BpFake.secretVersions.Contains($Reference)) { $version = [string]$script:BpFake.secretVersions[$Reference] }
+    return [ordered]@{ value = [string]$script:BpFake.secrets[$Reference]; version = $version }
 }
 
 function Get-BpBeaconVersion { return $script:BpFake.beaconVersion }
@@ -413,7 +474,38 @@ function Get-BpCaptureDirectory {
     return ($script:BpFakePath -replace '\.json$', '') + '.captures'
 }
 
+# File ownership and DACLs of the capture folder, modelled in model.files: a path the layer protected is
+# owned by Administrators with SYSTEM and Administrators only; anything else is what %ProgramData% gives a
+# file a user created (owner: that user, CREATOR OWNER full control).
+function Get-BpFakeFiles {
+    if (-not $script:BpFake.Contains('files') -or $null -eq $script:BpFake.files) { $script:BpFake.files = [ordered]@{} }
+    return $script:BpFake.files
+}
+
+function Initialize-BpCaptureDirectory([string]$Path) {
+    if (-not (Test-Path -LiteralPath $Path)) { [void](New-Item -ItemType Directory -Path $Path -Force) }
+    $files = Get-BpFakeFiles
+    $files[[System.IO.Path]::GetFullPath($Path)] = [ordered]@{ owner = 'S-1-5-32-544'; protected = $true }
+    Save-BpFakeModel
+}
+
+function Write-BpProtectedFile([string]$Path, [string]$Text) {
+    [System.IO.File]::WriteAllText($Path, $Text, (New-Object System.Text.UTF8Encoding($false)))
+    $files = Get-BpFakeFiles
+    $files[[System.IO.Path]::GetFullPath($Path)] = [ordered]@{ owner = 'S-1-5-32-544'; protected = $true }
+    Save-BpFakeModel
+}
+
+function Test-BpProtectedFile([string]$Path) {
+    $files = Get-BpFakeFiles
+    foreach ($item in @([System.IO.Path]::GetDirectoryName([System.IO.Path]::GetFullPath($Path)), [System.IO.Path]::GetFullPath($Path))) {
+        if (-not $files.Contains($item) -or -not $files[$item].protected) { return ('owned by S-1-5-21-1111111111-2222222222-3333333333-1005, BUILTIN\Users may change ' + [System.IO.Path]::GetFileName($item)) }
+    }
+    return $null
+}
+
 function Wait-BpInterval([int]$Seconds) {
+    Step-BpFakeServices
     foreach ($sid in @($script:BpFakeHiveLag.Keys)) {
         $script:BpFakeHiveLag[$sid] = $script:BpFakeHiveLag[$sid] - 1
         if ($script:BpFakeHiveLag[$sid] -le 0) {
@@ -425,16 +517,14 @@ function Wait-BpInterval([int]$Seconds) {
     }
 }
 
-function Test-BpEndpoint([string]$Url, [string]$Proxy) {
-    $reachable = @()
-    if ($script:BpFake.Contains('reachableEndpoints')) { $reachable = @($script:BpFake.reachableEndpoints) }
-    if ($reachable -contains $Url) { return [ordered]@{ ok = $true; status = 200 } }
-    return [ordered]@{ ok = $false; status = 'unreachable' }
-}
 
-foreach ($service in @($script:BpFake.services)) {
-    if ($service.state -ne 'Stopped') {
-        $account = Resolve-BpAccount $service.startName
-        if ($null -ne $account -and $account.sid -ne 'S-1-5-18') { $script:BpFakeRunningAs[$service.name] = $account.sid }
+function Initialize-BpFakeRunningAs {
+    $script:BpFakeRunningAs = @{}
+    foreach ($service in @($script:BpFake.services)) {
+        if ($service.state -ne 'Stopped') {
+            $account = Resolve-BpAccount $service.startName
+            if ($null -ne $account -and $account.sid -ne 'S-1-5-18') { $script:BpFakeRunningAs[$service.name] = $account.sid }
+        }
     }
 }
+Initialize-BpFakeRunningAs

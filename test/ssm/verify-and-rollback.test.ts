@@ -93,18 +93,6 @@ describe.concurrent('verify document', () => {
     );
     expect(failedChecks(result)).not.toContain('registry:Common\\http_proxy');
   });
-
-  test('the optional endpoint probe is reported as a check', async () => {
-    const state = desiredState();
-    const beacon = configuredBeacon(state);
-    beacon.reachableEndpoints = ['https://fnms.corp.example/ManageSoftRL'];
-    const path = newBeacon(scenarioDir('endpoint'), beacon);
-    const reached = await runDocument('verify', path, { DesiredState: Buffer.from(JSON.stringify(state)).toString('base64'), CheckEndpoint: 'https://fnms.corp.example/ManageSoftRL' });
-    expect(reached.result.checks.find((check) => check.name === 'endpoint')).toMatchObject({ ok: true });
-    const missed = await runDocument('verify', path, { DesiredState: Buffer.from(JSON.stringify(state)).toString('base64'), CheckEndpoint: 'https://other.corp.example/x' });
-    expect(missed.result.ok).toBe(false);
-    expect(failedChecks(missed.result)).toEqual(['endpoint']);
-  });
 });
 
 describe.concurrent('document parameters and the layer', () => {

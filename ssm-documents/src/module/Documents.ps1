@@ -32,16 +32,23 @@ function Invoke-BpConfigure($State, $Result) {
     if ($null -eq $account -and -not $State.account.createIfMissing) {
         throw (New-BpError 'ACCOUNT_NOT_FOUND' ('the account ' + $State.account.name + ' does not exist; create it in the domain first'))
     }
+    $previous = Resolve-BpPreviousAccount $State $plan
     $script:BpStep = 'secret'
     $script:BpPassword = Get-BpSecretValue $State
+    if ($previous) {
+        $script:BpPreviousAccount = $previous
+        $script:BpPreviousPassword = (Read-BpPassword $State.previousAccount.passwordRef).password
+    }
 
     $script:BpStep = 'capture'
-    $capturePath = Get-BpCapturePath $State.requestId
     $capture = [ordered]@{
         schema = 1; captureId = $State.requestId; root = $plan.root
         service = [ordered]@{ name = $plan.service.name; startName = $plan.service.startName; state = $plan.service.state }
-        entries = (New-Object System.Collections.ArrayList); persist = (-not (Test-Path -LiteralPath $capturePath))
+        previous = $null
+        entries = (New-Object System.Collections.ArrayList); persist = (-not (Test-BpCaptureExists $State.requestId))
     }
+    # The previous account's secret reference (never its password), for the Rollback document.
+    if ($previous) { $capture.previous = [ordered]@{ name = $previous; passwordRef = $State.previousAccount.passwordRef } }
     $Result.captureId = $State.requestId
     $all = New-Object System.Collections.ArrayList
     try {
@@ -63,6 +70,7 @@ function Invoke-BpConfigure($State, $Result) {
         Add-BpCaptureEntries $capture $rest
         Invoke-BpApply $rest $Result.changed
         foreach ($entry in $stage) { [void]$all.Add($entry) }
+        $script:BpCredentialRotated = $false
 
         $script:BpStep = 'service'
         $current = Get-BpService $plan.service.name
@@ -77,6 +85,14 @@ function Invoke-BpConfigure($State, $Result) {
         [void]$Result.checks.Add((New-BpCheck 'service:state' 'Running' $service.state ($service.state -eq 'Running')))
         $failed = @($Result.checks | Where-Object { -not $_.ok } | ForEach-Object { $_.name })
         if ($failed.Count -gt 0) { throw (New-BpError 'VERIFY_FAILED' ('read back differs from the desired state: ' + ($failed -join ', '))) }
+
+        # Through the proxy just configured: a beacon that cannot reach FNMS is rolled back.
+        if ($State.Contains('probe') -and $null -ne $State.probe -and $State.probe.url) {
+            $script:BpStep = 'probe'
+            $probe = Invoke-BpEndpointProbe ([string]$State.probe.url) ([string]$State.wininet.proxyServer)
+            [void]$Result.checks.Add((New-BpCheck 'endpoint' 'reachable' $probe.status $probe.ok))
+            if (-not $probe.ok) { throw (New-BpError 'ENDPOINT_UNREACHABLE' ('FNMS (' + $State.probe.url + ') is not reachable through ' + $probe.proxy + ': ' + $probe.status + '; check the proxy address and that it allows the beacon')) }
+        }
         $Result.ok = $true
     } catch {
         Set-BpResultError $Result $_
@@ -104,7 +120,8 @@ function Invoke-BpVerify($State, $Result, [string]$CheckEndpoint) {
     $service = Get-BpService $plan.service.name
     [void]$Result.checks.Add((New-BpCheck 'service:state' 'Running' $service.state ($service.state -eq 'Running')))
     if ($CheckEndpoint -and $CheckEndpoint -ne 'none') {
-        $probe = Test-BpEndpoint $CheckEndpoint $State.wininet.proxyServer
+        $script:BpStep = 'probe'
+        $probe = Invoke-BpEndpointProbe $CheckEndpoint ([string]$State.wininet.proxyServer)
         [void]$Result.checks.Add((New-BpCheck 'endpoint' 'reachable' $probe.status $probe.ok))
     }
     $failed = @($Result.checks | Where-Object { -not $_.ok } | ForEach-Object { $_.name })
@@ -118,18 +135,38 @@ function Invoke-BpRollback([string]$CaptureId, $Result) {
     $Result.captureId = $CaptureId
     $capture = Read-BpCapture $CaptureId
     $Result.requestId = $capture.captureId
+    if ($capture.Contains('previous') -and $null -ne $capture.previous) {
+        $script:BpStep = 'secret'
+        $script:BpPreviousAccount = [string]$capture.previous.name
+        $script:BpPreviousPassword = (Read-BpPassword ([string]$capture.previous.passwordRef)).password
+        $script:BpStep = 'rollback'
+    }
     $Result.rollback = Restore-BpCapture $capture $Result.checks
     foreach ($id in @($Result.rollback.restored)) { [void]$Result.changed.Add($id) }
     if ($Result.rollback.ok) { $Result.ok = $true }
     else { $Result.error = [ordered]@{ code = 'ROLLBACK_FAILED'; message = $Result.rollback.error; step = 'rollback' } }
 }
 
-function Invoke-BpDocument([string]$Kind, [hashtable]$Parameters) {
+function Reset-BpRunState {
     $script:BpStep = 'start'
     $script:BpPassword = $null
+    $script:BpPreviousAccount = $null
+    $script:BpPreviousPassword = $null
+    $script:BpSecretVersion = $null
+    $script:BpCredentialRotated = $false
+    $script:BpSecretTexts.Clear()
+}
+
+function Invoke-BpDocument([string]$Kind, [hashtable]$Parameters) {
+    Reset-BpRunState
     $result = New-BpResult $Kind
+    $lock = $null
     try {
         if ($script:BpLayerError) { throw (New-BpError 'LAYER_MISSING' $script:BpLayerError) }
+        # One document at a time on a beacon: the lock is held for the whole time the box is read or changed.
+        $script:BpStep = 'lock'
+        $lock = Enter-BpDocumentLock $result
+        Open-BpLayer
         if ($Kind -eq 'rollback') {
             if ($Parameters.CaptureId -notmatch '^[A-Za-z0-9._-]{1,64}$') { throw (New-BpError 'INVALID_PARAMETER' 'CaptureId is missing or not a plain id') }
             Invoke-BpRollback $Parameters.CaptureId $result
@@ -142,8 +179,10 @@ function Invoke-BpDocument([string]$Kind, [hashtable]$Parameters) {
         Set-BpResultError $result $_
     }
     $script:BpPassword = $null
-    if (-not $script:BpLayerError) {
+    $script:BpPreviousPassword = $null
+    if (-not $script:BpLayerError -and $null -ne $lock) {
         try { Complete-BpLayer } catch { Set-BpResultError $result $_; $result.ok = $false }
     }
+    if ($null -ne $lock) { Exit-BpDocumentLock $lock }
     return (Write-BpResult $result)
 }

@@ -1,10 +1,7 @@
 # The plan: the entries a desired state touches, in order, and the dispatch of Get / Test / Set to their concern.
 # Runs on Windows PowerShell 5.1 and PowerShell 7; every access to Windows goes through the layer functions.
 
-$script:BpWininetKey = 'Software\Microsoft\Windows\CurrentVersion\Internet Settings'
-$script:BpWininetPolicyKey = 'HKLM\SOFTWARE\Policies\Microsoft\Windows\CurrentVersion\Internet Settings'
-$script:BpAdministratorsSid = 'S-1-5-32-544'
-$script:BpLocalSystemSid = 'S-1-5-18'
+# Keys, group and service facts come from $script:BpFacts (rendered into the document from lambdas/core).
 
 function New-BpEntry([string]$Id, [string]$Concern, $Desired, [hashtable]$Target) {
     $entry = [ordered]@{ id = $Id; concern = $Concern; desired = $Desired; hive = $null; before = $null }
@@ -35,33 +32,26 @@ function New-BpSettingsStage($State, [string]$Root, [string]$Sid, $Names, $Servi
         $entries += New-BpEntry ('right:' + $right) 'right' $true @{ sid = $Sid; right = $right }
     }
     if ($State.account.localAdmin) {
-        $entries += New-BpEntry 'group:Administrators' 'group' $true @{ sid = $Sid; group = $script:BpAdministratorsSid }
+        $entries += New-BpEntry 'group:Administrators' 'group' $true @{ sid = $Sid; group = $script:BpFacts.administratorsSid }
     }
     foreach ($value in @($State.registry)) {
         $desired = $null
         if ($null -ne $value.value) { $desired = [ordered]@{ type = $value.type; data = $value.value } }
         $entries += New-BpEntry ('registry:' + $value.path + '\' + $value.name) 'registry' $desired @{ path = 'HKLM\' + $Root + '\' + $value.path; name = $value.name }
     }
-    $wininet = Get-BpWininetPaths $State $Sid
     if ($State.wininet.scope -eq 'machine') {
-        $entries += New-BpEntry 'wininet:ProxySettingsPerUser' 'registry' ([ordered]@{ type = 'DWord'; data = 0 }) @{ path = $script:BpWininetPolicyKey; name = 'ProxySettingsPerUser' }
+        $entries += New-BpEntry 'wininet:ProxySettingsPerUser' 'registry' ([ordered]@{ type = 'DWord'; data = 0 }) @{ path = $script:BpFacts.wininetPolicyKey; name = 'ProxySettingsPerUser' }
     } else {
         $entries += New-BpEntry 'profile' 'profile' $true @{ sid = $Sid; name = $Names.ntName }
     }
-    $bypass = @($State.wininet.bypass) -join ';'
-    $override = $null
-    if ($bypass) { $override = [ordered]@{ type = 'String'; data = $bypass } }
-    $wininetEntries = @(
-        (New-BpEntry 'wininet:ProxyEnable' 'registry' ([ordered]@{ type = 'DWord'; data = 1 }) @{ path = $wininet.settings; name = 'ProxyEnable' }),
-        (New-BpEntry 'wininet:ProxyServer' 'registry' ([ordered]@{ type = 'String'; data = $State.wininet.proxyServer }) @{ path = $wininet.settings; name = 'ProxyServer' }),
-        (New-BpEntry 'wininet:ProxyOverride' 'registry' $override @{ path = $wininet.settings; name = 'ProxyOverride' }),
-        (New-BpEntry 'wininet:AutoConfigURL' 'registry' $null @{ path = $wininet.settings; name = 'AutoConfigURL' }),
-        (New-BpEntry 'wininet:DefaultConnectionSettings' 'blob' ([ordered]@{ proxyServer = $State.wininet.proxyServer; bypass = $bypass; autoConfigUrl = '' }) @{ path = $wininet.settings + '\Connections'; name = 'DefaultConnectionSettings' })
-    )
-    foreach ($entry in $wininetEntries) { $entry.hive = $wininet.hive; $entries += $entry }
+    foreach ($view in @(Get-BpWininetPaths $State $Sid)) { $entries += New-BpWininetEntries $State $view }
+    # The secret version applied (no password): a rotated secret re-sets the service and task logons below.
+    if ($script:BpSecretVersion) {
+        $entries += New-BpEntry 'credential' 'registry' ([ordered]@{ type = 'String'; data = ($Names.ntName + '|' + $State.account.passwordRef + '|' + $script:BpSecretVersion) }) @{ path = $script:BpFacts.stateKey; name = 'AppliedCredential'; credential = $true }
+    }
     $entries += New-BpEntry 'service:logon' 'serviceLogon' $Names.serviceName @{ service = $Service.name }
     foreach ($task in @($Tasks)) {
-        $entries += New-BpEntry ('task:' + $task.name) 'task' ([ordered]@{ userId = $Names.ntName; logonType = 'Password' }) @{ taskPath = $task.path; taskName = $task.name }
+        $entries += New-BpEntry ('task:' + $task.name) 'task' ([ordered]@{ userId = $Names.ntName; logonType = 'Password'; runLevel = 'Highest' }) @{ taskPath = $task.path; taskName = $task.name }
     }
     return , $entries
 }
@@ -85,8 +75,8 @@ function Test-BpEntry($Entry, $Actual, $Expected, [bool]$Exact) {
     switch ($Entry.concern) {
         'registry' { return Test-BpRegistryEntry $Entry $Actual $Expected }
         'blob' { return Test-BpBlobEntry $Entry $Actual $Expected $Exact }
-        'serviceLogon' { return Test-BpSameAccount $Actual $Expected }
-        'task' { return Test-BpTaskEntry $Entry $Actual $Expected $Exact }
+        'serviceLogon' { return ((-not $Exact -and $script:BpCredentialRotated) -eq $false -and (Test-BpSameAccount $Actual $Expected)) }
+        'task' { return ((-not $Exact -and $script:BpCredentialRotated) -eq $false -and (Test-BpTaskEntry $Entry $Actual $Expected $Exact)) }
     }
     return ([bool]$Actual -eq [bool]$Expected)
 }
@@ -140,6 +130,8 @@ function Invoke-BpApply($Entries, $Changed) {
         if (-not (Test-BpEntry $entry $current $entry.desired $false)) {
             Set-BpEntry $entry $entry.desired $false
             [void]$Changed.Add($entry.id)
+            # A new secret version (or a first one): the logons that hold the password are set again.
+            if ($entry.Contains('credential')) { $script:BpCredentialRotated = $true }
         }
     }
 }

@@ -4,7 +4,25 @@
 function Get-BpProfileEntry($Entry) { return ($null -ne (Get-BpProfile $Entry.sid)) }
 
 function Set-BpProfileEntry($Entry, $Value) {
-    if ($Value) { New-BpProfile $Entry.sid $Entry.name } else { Remove-BpProfile $Entry.sid }
+    if ($Value) { New-BpProfile $Entry.sid $Entry.name; return }
+    # Windows unloads the hive of an account a little after its last process (the service) stopped, and
+    # DeleteProfile fails while it is loaded: wait for the unload (bounded), then retry the delete.
+    $lastError = $null
+    for ($attempt = 1; $attempt -le 3; $attempt++) {
+        [void](Wait-BpHiveUnloaded $Entry.sid 30)
+        try { Remove-BpProfile $Entry.sid; return } catch { $lastError = $_.Exception.Message; Wait-BpInterval 2 }
+    }
+    throw (New-BpError 'PROFILE_DELETE_FAILED' ('could not delete the profile of ' + $Entry.sid + ': ' + $lastError))
+}
+
+# Waits (at most $TimeoutSeconds) until HKU\<SID> is no longer loaded; returns whether it is unloaded.
+function Wait-BpHiveUnloaded([string]$Sid, [int]$TimeoutSeconds) {
+    for ($waited = 0; $waited -lt $TimeoutSeconds; $waited++) {
+        $userProfile = Get-BpProfile $Sid
+        if ($null -eq $userProfile -or -not $userProfile.loaded) { return $true }
+        Wait-BpInterval 1
+    }
+    return $false
 }
 
 function Invoke-BpWithHive([string]$Sid, [scriptblock]$HiveAction) {

@@ -10,7 +10,7 @@ function New-BpResult([string]$Kind) {
         ok = $false; document = $Kind; requestId = $null
         changed = (New-Object System.Collections.ArrayList); checks = (New-Object System.Collections.ArrayList)
         beaconVersion = $null; captureId = $null; error = $null; rollback = $null
-        tasksFound = (New-Object System.Collections.ArrayList)
+        tasksFound = (New-Object System.Collections.ArrayList); warnings = (New-Object System.Collections.ArrayList)
     }
 }
 

@@ -29,26 +29,59 @@ function New-BpSigV4Headers([string]$Method, [string]$HostName, [string]$Path, [
     return $result
 }
 
-# A secret holds the password itself or a JSON object with a "password" field.
+# A secret holds the password itself or a JSON object with a "password" field. A parse error never gets
+# out: on 5.1 its message quotes the whole input, the password included.
 function Select-BpPassword([string]$Value) {
     if ($Value -and $Value.TrimStart().StartsWith('{')) {
-        $data = ConvertFrom-BpJson $Value
-        foreach ($key in @('password', 'Password')) { if ($data.Contains($key)) { return [string]$data[$key] } }
-        throw (New-BpError 'SECRET_FORMAT' 'the secret is a JSON object without a "password" field')
+        $data = $null
+        try { $data = ConvertFrom-BpJson $Value } catch { $data = $null }
+        if ($data -is [System.Collections.IDictionary]) {
+            foreach ($key in @('password', 'Password')) { if ($data.Contains($key) -and $data[$key] -is [string]) { return [string]$data[$key] } }
+        }
+        throw (New-BpError 'SECRET_FORMAT' 'the secret starts with { but is not a JSON object with a "password" string; store the password alone or as {"password": "..."}')
     }
     return $Value
 }
 
+# Texts masked in every line that leaves the beacon: each raw secret as read (before any parsing) and
+# each password taken from one.
+$script:BpSecretTexts = New-Object System.Collections.ArrayList
+
+function Add-BpSecretText([string]$Text) {
+    if ($Text -and -not $script:BpSecretTexts.Contains($Text)) { [void]$script:BpSecretTexts.Add($Text) }
+}
+
+# Reads a password through the layer: { value, version }. Errors carry our own text only: a layer error
+# with a code keeps its (fixed) message, anything else becomes a fixed message, never the inner one.
+function Read-BpPassword([string]$Reference) {
+    $secret = $null
+    try { $secret = Get-BpSecret $Reference }
+    catch {
+        if ($_.Exception.Data.Contains('BpCode')) { throw (New-BpError ([string]$_.Exception.Data['BpCode']) ([string]$_.Exception.Message)) }
+        throw (New-BpError 'SECRET_NOT_FOUND' ('the password ' + $Reference + ' could not be read with the instance role; check that the secret exists and the role may read it'))
+    }
+    if ($null -eq $secret -or -not $secret.value) { throw (New-BpError 'SECRET_NOT_FOUND' ('the password ' + $Reference + ' is empty')) }
+    Add-BpSecretText ([string]$secret.value)
+    $password = Select-BpPassword ([string]$secret.value)
+    if (-not $password) { throw (New-BpError 'SECRET_NOT_FOUND' ('the password ' + $Reference + ' is empty')) }
+    Add-BpSecretText $password
+    return [ordered]@{ password = $password; version = [string]$secret.version }
+}
+
 function Get-BpSecretValue($State) {
     if ($State.account.kind -eq 'gmsa' -or -not $State.account.passwordRef) { return $null }
-    try { $secret = Get-BpSecret $State.account.passwordRef }
-    catch { throw (New-BpError 'SECRET_NOT_FOUND' ('the password ' + $State.account.passwordRef + ' could not be read with the instance role: ' + $_.Exception.Message)) }
-    if (-not $secret) { throw (New-BpError 'SECRET_NOT_FOUND' ('the password ' + $State.account.passwordRef + ' is empty')) }
-    return $secret
+    $secret = Read-BpPassword $State.account.passwordRef
+    $script:BpSecretVersion = $secret.version
+    if (-not $script:BpSecretVersion) { $script:BpSecretVersion = 'unversioned' }
+    return $secret.password
 }
 
 function Protect-BpText([string]$Text) {
-    if (-not $script:BpPassword -or -not $Text) { return $Text }
-    $escaped = (ConvertTo-Json -InputObject $script:BpPassword -Compress).Trim('"')
-    return $Text.Replace($script:BpPassword, '********').Replace($escaped, '********')
+    if (-not $Text) { return $Text }
+    foreach ($secret in @($script:BpSecretTexts) + @($script:BpPassword, $script:BpPreviousPassword)) {
+        if (-not $secret) { continue }
+        $escaped = (ConvertTo-Json -InputObject ([string]$secret) -Compress).Trim('"')
+        $Text = $Text.Replace([string]$secret, '********').Replace($escaped, '********')
+    }
+    return $Text
 }

@@ -24,9 +24,14 @@ function Find-BpBeaconTasks($State, [switch]$AllowMissing) {
     return [ordered]@{ found = $found.ToArray(); missing = $missing.ToArray() }
 }
 
+# The task scheduler may give the principal as a SID or as DOMAIN\name: report (and capture) the name.
 function Get-BpTaskEntry($Entry) {
     foreach ($task in @(Find-BpTask $Entry.taskName)) {
-        if ($task.path -eq $Entry.taskPath) { return [ordered]@{ userId = $task.userId; logonType = $task.logonType; runLevel = $task.runLevel } }
+        if ($task.path -eq $Entry.taskPath) {
+            $userId = $task.userId
+            if ($userId -match '^S-1-\d') { $account = Resolve-BpAccount $userId; if ($null -ne $account) { $userId = $account.name } }
+            return [ordered]@{ userId = $userId; logonType = $task.logonType; runLevel = $task.runLevel }
+        }
     }
     return $null
 }
@@ -34,19 +39,18 @@ function Get-BpTaskEntry($Entry) {
 function Test-BpTaskEntry($Entry, $Actual, $Expected, [bool]$Exact) {
     if ($null -eq $Expected -or $null -eq $Actual) { return ($null -eq $Expected -and $null -eq $Actual) }
     if ($Actual.logonType -ne $Expected.logonType) { return $false }
-    if ($Exact -and $Actual.runLevel -ne $Expected.runLevel) { return $false }
+    if ($Expected.Contains('runLevel') -and $Expected.runLevel -and $Actual.runLevel -ne $Expected.runLevel) { return $false }
     return (Test-BpSameAccount $Actual.userId $Expected.userId)
 }
 
+# The account is an administrator, so the tasks run with the highest privileges (a Limited token would
+# strip its administrator rights). A restore puts back the captured principal, with the previous
+# account's password when the request named its secret.
 function Set-BpTaskEntry($Entry, $Value, [bool]$Restore) {
-    $runLevel = $null
-    if ($Value.Contains('runLevel')) { $runLevel = $Value.runLevel }
-    if (-not $Restore) {
-        $current = Get-BpTaskEntry $Entry
-        $runLevel = 'Highest'
-        if ($null -ne $current -and $current.runLevel) { $runLevel = $current.runLevel }
-    }
+    $runLevel = 'Highest'
+    if ($Value.Contains('runLevel') -and $Value.runLevel) { $runLevel = $Value.runLevel }
     $password = $null
     if (-not $Restore) { $password = $script:BpPassword }
+    elseif ($Value.logonType -eq 'Password') { $password = Get-BpPreviousPassword $Value.userId }
     Set-BpTaskPrincipal $Entry.taskPath $Entry.taskName $Value.userId $Value.logonType $runLevel $password
 }

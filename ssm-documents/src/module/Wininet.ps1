@@ -43,16 +43,18 @@ function ConvertTo-BpConnectionBlob($Settings) {
         $writer.Write([int]$bytes.Length)
         $writer.Write($bytes)
     }
-    if ($Settings.Contains('tail') -and $Settings.tail) { $writer.Write([System.Convert]::FromBase64String([string]$Settings.tail)) } else { $writer.Write((New-Object byte[] 32)) }
+    # A decoded blob keeps its tail as it was (even none); a new one gets the 32 zero bytes writers use.
+    if ($Settings.Contains('tail') -and $null -ne $Settings.tail) { $writer.Write([System.Convert]::FromBase64String([string]$Settings.tail)) } else { $writer.Write((New-Object byte[] 32)) }
     $writer.Flush()
     return , $stream.ToArray()
 }
 
-# The blob WinINet should hold: proxy on, direct kept, no auto-config URL, auto-detect as it was, counter + 1.
+# The blob WinINet should hold: proxy on, direct kept, no auto-config URL, auto-detect as it was (on for a
+# new blob, as Windows creates a connection), counter + 1.
 function New-BpConnectionSettings($Current, $Desired) {
     $version = $script:BpBlobVersion
     $counter = [uint32]1
-    $autoDetect = 0
+    $autoDetect = $script:BpBlobFlags.AutoDetect
     $tail = $null
     if ($null -ne $Current) {
         if ($Current.version -ge $script:BpBlobMinVersion) { $version = $Current.version }
@@ -67,11 +69,35 @@ function New-BpConnectionSettings($Current, $Desired) {
     }
 }
 
+# The Internet Settings keys a desired state writes: the account's hive, or in machine scope the 64-bit key
+# and, on 64-bit Windows, its WOW6432Node view (the 32-bit beacon reads that one).
 function Get-BpWininetPaths($State, [string]$Sid) {
     if ($State.wininet.scope -eq 'machine') {
-        return [ordered]@{ settings = 'HKLM\SOFTWARE\Microsoft\Windows\CurrentVersion\Internet Settings'; hive = $null }
+        $keys = @($script:BpFacts.wininetMachineKeys)
+        $views = @([ordered]@{ prefix = 'wininet'; settings = $keys[0]; hive = $null })
+        if (Test-BpRegistryKey 'HKLM\SOFTWARE\WOW6432Node') { $views += [ordered]@{ prefix = 'wininet32'; settings = $keys[1]; hive = $null } }
+        return $views
     }
-    return [ordered]@{ settings = 'HKU\' + $Sid + '\' + $script:BpWininetKey; hive = $Sid }
+    return [ordered]@{ prefix = 'wininet'; settings = 'HKU\' + $Sid + '\' + $script:BpFacts.wininetUserKey; hive = $Sid }
+}
+
+# The WinINet entries of one Internet Settings key: the plain values and both connection blobs, in agreement.
+function New-BpWininetEntries($State, $View) {
+    $bypass = @($State.wininet.bypass) -join ';'
+    $override = $null
+    if ($bypass) { $override = [ordered]@{ type = 'String'; data = $bypass } }
+    $blob = [ordered]@{ proxyServer = $State.wininet.proxyServer; bypass = $bypass; autoConfigUrl = '' }
+    $prefix = $View.prefix + ':'
+    $entries = @(
+        (New-BpEntry ($prefix + 'ProxyEnable') 'registry' ([ordered]@{ type = 'DWord'; data = 1 }) @{ path = $View.settings; name = 'ProxyEnable' }),
+        (New-BpEntry ($prefix + 'ProxyServer') 'registry' ([ordered]@{ type = 'String'; data = $State.wininet.proxyServer }) @{ path = $View.settings; name = 'ProxyServer' }),
+        (New-BpEntry ($prefix + 'ProxyOverride') 'registry' $override @{ path = $View.settings; name = 'ProxyOverride' }),
+        (New-BpEntry ($prefix + 'AutoConfigURL') 'registry' $null @{ path = $View.settings; name = 'AutoConfigURL' }),
+        (New-BpEntry ($prefix + 'DefaultConnectionSettings') 'blob' $blob @{ path = $View.settings + '\Connections'; name = 'DefaultConnectionSettings' }),
+        (New-BpEntry ($prefix + 'SavedLegacySettings') 'blob' $blob @{ path = $View.settings + '\Connections'; name = 'SavedLegacySettings' })
+    )
+    foreach ($entry in $entries) { $entry.hive = $View.hive }
+    return , $entries
 }
 
 function Get-BpBlobEntry($Entry) {
@@ -80,9 +106,15 @@ function Get-BpBlobEntry($Entry) {
     return $value.data
 }
 
+# $Exact (rollback): the captured blob, counter aside (a restore writes counter + 1 so WinINet sees it).
 function Test-BpBlobEntry($Entry, $Actual, $Expected, [bool]$Exact) {
-    if ($Exact -or $null -eq $Expected -or $null -eq $Actual) { return ([string]$Actual -ceq [string]$Expected) -and (($null -eq $Actual) -eq ($null -eq $Expected)) }
-    try { $blob = ConvertFrom-BpConnectionBlob ([System.Convert]::FromBase64String($Actual)) } catch { return $false }
+    if ($null -eq $Expected -or $null -eq $Actual) { return ($null -eq $Expected -and $null -eq $Actual) }
+    try { $blob = ConvertFrom-BpConnectionBlob ([System.Convert]::FromBase64String($Actual)) } catch { return ($Exact -and [string]$Actual -ceq [string]$Expected) }
+    if ($Exact) {
+        try { $captured = ConvertFrom-BpConnectionBlob ([System.Convert]::FromBase64String($Expected)) } catch { return ([string]$Actual -ceq [string]$Expected) }
+        foreach ($field in @('version', 'flags', 'proxyServer', 'bypass', 'autoConfigUrl', 'tail')) { if ([string]$blob[$field] -cne [string]$captured[$field]) { return $false } }
+        return $true
+    }
     $mask = $script:BpBlobFlags.Direct -bor $script:BpBlobFlags.Proxy -bor $script:BpBlobFlags.AutoProxyUrl
     return ($blob.version -ge $script:BpBlobMinVersion -and ($blob.flags -band $mask) -eq ($script:BpBlobFlags.Direct -bor $script:BpBlobFlags.Proxy) -and
         $blob.proxyServer -ceq $Expected.proxyServer -and $blob.bypass -ceq $Expected.bypass -and $blob.autoConfigUrl -ceq '')
@@ -90,10 +122,21 @@ function Test-BpBlobEntry($Entry, $Actual, $Expected, [bool]$Exact) {
 
 function Set-BpBlobEntry($Entry, $Value, [bool]$Restore) {
     if ($null -eq $Value) { Remove-BpRegistryValue $Entry.path $Entry.name; return }
-    if ($Restore) { Set-BpRegistryValue $Entry.path $Entry.name 'Binary' $Value; return }
     $current = $null
     $raw = Get-BpBlobEntry $Entry
     if ($null -ne $raw) { try { $current = ConvertFrom-BpConnectionBlob ([System.Convert]::FromBase64String($raw)) } catch { $current = $null } }
+    if ($Restore) {
+        # The captured settings with counter = current + 1: WinINet notices a change by the counter.
+        $bytes = [System.Convert]::FromBase64String([string]$Value)
+        try {
+            $captured = ConvertFrom-BpConnectionBlob $bytes
+            $captured.counter = [uint32]1
+            if ($null -ne $current) { $captured.counter = [uint32](([long]$current.counter + 1) % 4294967296) }
+            $bytes = ConvertTo-BpConnectionBlob $captured
+        } catch { }
+        Set-BpRegistryValue $Entry.path $Entry.name 'Binary' ([System.Convert]::ToBase64String($bytes))
+        return
+    }
     $bytes = ConvertTo-BpConnectionBlob (New-BpConnectionSettings $current $Value)
     Set-BpRegistryValue $Entry.path $Entry.name 'Binary' ([System.Convert]::ToBase64String($bytes))
 }
