@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { encodeDesiredState, renderDesiredState, type DesiredState } from '../../lambdas/core/desired-state.js';
 import { parseRequest, type RequestInput } from '../../lambdas/core/request.js';
 import { judgeResult, ResultLineSchema, type ResultLine, type Verdict } from '../../lambdas/core/result.js';
-import { DEFAULT_PASSWORD, DEFAULT_SECRET_ARN, readBeaconModel, writeBeaconModel, type BeaconModel } from '../../local/beacon-model.js';
+import { DEFAULT_PASSWORD, DEFAULT_SECRET_ARN, decodeConnectionSettings, encodeConnectionSettings, readBeaconModel, writeBeaconModel, type BeaconModel } from '../../local/beacon-model.js';
 import { runBeaconDocument, type BeaconDocumentRun } from '../../local/run-document.js';
 import { factsScriptLine, moduleSourcePaths } from '../../ssm-documents/documents.js';
 
@@ -86,6 +86,26 @@ export function newBeacon(dir: string, model: BeaconModel, name = 'beacon'): str
 /** The beacon's state: the model without the fake layer's journal, fault settings and the capture files' ACLs. */
 export function beaconState(model: BeaconModel): Omit<BeaconModel, 'journal' | 'faults' | 'files'> {
   const { journal: _journal, faults: _faults, files: _files, ...state } = model;
+  return state;
+}
+
+/**
+ * The beacon as a user sees it: its state with the WinINet blobs' change counters set aside (a restore
+ * writes the captured settings with counter = current + 1, as Windows counts every change).
+ */
+export function comparableState(model: BeaconModel): unknown {
+  const state = JSON.parse(JSON.stringify(beaconState(model))) as BeaconModel;
+  const strip = (keys: BeaconModel['registry']) => {
+    for (const values of Object.values(keys)) {
+      for (const [name, value] of Object.entries(values)) {
+        if (value.type === 'Binary' && /ConnectionSettings$/.test(name)) {
+          value.data = encodeConnectionSettings({ ...decodeConnectionSettings(Buffer.from(String(value.data), 'base64')), counter: 0 }).toString('base64');
+        }
+      }
+    }
+  };
+  strip(state.registry);
+  for (const hive of Object.values(state.hives)) strip(hive.keys);
   return state;
 }
 

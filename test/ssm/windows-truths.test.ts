@@ -14,7 +14,6 @@ import {
   WININET_KEY,
   configuredBeacon,
   decodeConnectionSettings,
-  encodeConnectionSettings,
   flexnetRoot,
   freshBeacon,
   registryValue,
@@ -23,7 +22,7 @@ import {
 } from '../../local/beacon-model.js';
 import { encodeDesiredState } from '../../lambdas/core/desired-state.js';
 import { runBeaconDocument } from '../../local/run-document.js';
-import { beaconState, captureFiles, configure, desiredState, failedChecks, newBeacon, resultLine, rollback, scenarioDir, verify } from './helpers.js';
+import { beaconState, captureFiles, comparableState, configure, desiredState, failedChecks, newBeacon, resultLine, rollback, scenarioDir, verify } from './helpers.js';
 
 const SID = DEFAULT_ACCOUNT.sid;
 const ROOT = flexnetRoot('64');
@@ -31,24 +30,6 @@ const WOW_WININET_KEY = 'HKLM\\SOFTWARE\\WOW6432Node\\Microsoft\\Windows\\Curren
 
 function blob(data: unknown) {
   return decodeConnectionSettings(Buffer.from(String(data), 'base64'));
-}
-
-/** The beacon as a user sees it: WinINet blobs compared without their change counter (Windows bumps it on every write). */
-function withoutBlobCounters(model: BeaconModel): unknown {
-  const state = JSON.parse(JSON.stringify(beaconState(model))) as BeaconModel;
-  const strip = (keys: BeaconModel['registry']) => {
-    for (const values of Object.values(keys)) {
-      for (const [name, value] of Object.entries(values)) {
-        if (value.type === 'Binary' && /ConnectionSettings$/.test(name)) {
-          const settings = blob(value.data);
-          value.data = encodeConnectionSettings({ ...settings, counter: 0 }).toString('base64');
-        }
-      }
-    }
-  };
-  strip(state.registry);
-  for (const hive of Object.values(state.hives)) strip(hive.keys);
-  return state;
 }
 
 const OLD_ACCOUNT = { name: 'CORP\\old-svc', sid: 'S-1-5-21-3623811015-3361044348-30300820-1044', password: 'Old-svc#Pa55', arn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:beacon/old-svc-XyZ123' };
@@ -241,7 +222,7 @@ describe.concurrent('machine scope, services, hives and the seed procedure', () 
     expect(result.error?.code).toBe('VERIFY_FAILED');
     expect(model.journal).toContain('profile loaded by service BeaconEngine');
     expect(result.rollback).toMatchObject({ attempted: true, ok: true });
-    expect(withoutBlobCounters(model)).toEqual(withoutBlobCounters(before));
+    expect(comparableState(model)).toEqual(comparableState(before));
   });
 
   test('the CRL value is left exactly as it is unless the request sets it', async () => {
@@ -280,7 +261,7 @@ describe.concurrent('machine scope, services, hives and the seed procedure', () 
     const restored = blob(undone.model.hives[SID]!.keys[`${WININET_KEY}\\Connections`]!.DefaultConnectionSettings!.data);
     const original = blob(before.hives[SID]!.keys[`${WININET_KEY}\\Connections`]!.DefaultConnectionSettings!.data);
     expect(restored).toEqual({ ...original, counter: counterNow + 1 });
-    expect(withoutBlobCounters(undone.model)).toEqual(withoutBlobCounters(before));
+    expect(comparableState(undone.model)).toEqual(comparableState(before));
   });
 });
 
