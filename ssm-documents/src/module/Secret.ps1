@@ -46,6 +46,12 @@ function Select-BpPassword([string]$Value) {
 # Texts masked in every line that leaves the beacon: each raw secret as read (before any parsing) and
 # each password taken from one.
 $script:BpSecretTexts = New-Object System.Collections.ArrayList
+$script:BpPassword = $null
+$script:BpSecretVersion = $null
+$script:BpCredentialRotated = $false
+# The account the service or tasks ran as before (a password account named by the request) and its password.
+$script:BpPreviousAccount = $null
+$script:BpPreviousPassword = $null
 
 function Add-BpSecretText([string]$Text) {
     if ($Text -and -not $script:BpSecretTexts.Contains($Text)) { [void]$script:BpSecretTexts.Add($Text) }
