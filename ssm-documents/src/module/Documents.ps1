@@ -91,7 +91,7 @@ function Invoke-BpConfigure($State, $Result) {
             $script:BpStep = 'probe'
             $probe = Invoke-BpEndpointProbe ([string]$State.probe.url) ([string]$State.wininet.proxyServer)
             [void]$Result.checks.Add((New-BpCheck 'endpoint' 'reachable' $probe.status $probe.ok))
-            if (-not $probe.ok) { throw (New-BpError 'ENDPOINT_UNREACHABLE' ('FNMS (' + $State.probe.url + ') is not reachable through ' + $probe.proxy + ': ' + $probe.status + '; check the proxy address and that it allows the beacon')) }
+            if (-not $probe.ok) { throw (New-BpError 'ENDPOINT_UNREACHABLE' ('FNMS (' + $State.probe.url + ') is not reachable through ' + $probe.proxy + ': ' + $probe.detail + '; check the proxy address and that it allows the beacon')) }
         }
         $Result.ok = $true
     } catch {

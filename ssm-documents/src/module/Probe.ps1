@@ -16,7 +16,7 @@ function Select-BpProxyForUrl([string]$ProxyServer, [string]$Url) {
 
 function Invoke-BpEndpointProbe([string]$Url, [string]$ProxyServer) {
     $hostPort = Select-BpProxyForUrl $ProxyServer $Url
-    if (-not $hostPort) { return [ordered]@{ ok = $false; status = 'no proxy for ' + ([System.Uri]$Url).Scheme; proxy = $ProxyServer } }
+    if (-not $hostPort) { return [ordered]@{ ok = $false; status = 'unreachable'; detail = ('no proxy for ' + ([System.Uri]$Url).Scheme); proxy = $ProxyServer } }
     $address = Get-BpProxyEndpoint $hostPort
     $response = $null
     try {
@@ -27,15 +27,17 @@ function Invoke-BpEndpointProbe([string]$Url, [string]$ProxyServer) {
         $response = $request.GetResponse()
         return [ordered]@{ ok = $true; status = [int]$response.StatusCode; proxy = $hostPort }
     } catch {
-        # An HTTP error status still proves the path through the proxy works; no answer at all does not,
-        # nor does the proxy's own 502/503/504 (it could not reach FNMS).
+        # An HTTP error status from FNMS still proves the path through the proxy works. No answer at all does
+        # not, nor does the proxy's own refusal (407) or its 502/503/504 (it could not reach FNMS).
         $exception = $_.Exception
         while ($null -ne $exception -and -not ($exception -is [System.Net.WebException])) { $exception = $exception.InnerException }
         if ($null -ne $exception -and $null -ne $exception.Response) {
             $status = [int]$exception.Response.StatusCode
             $exception.Response.Close()
-            return [ordered]@{ ok = ($status -lt 500); status = $status; proxy = $hostPort }
+            if ($status -eq 407) { return [ordered]@{ ok = $false; status = 'unreachable'; detail = 'the proxy refused the beacon (407)'; proxy = $hostPort } }
+            if ($status -ge 500) { return [ordered]@{ ok = $false; status = 'unreachable'; detail = ('HTTP ' + $status); proxy = $hostPort } }
+            return [ordered]@{ ok = $true; status = $status; proxy = $hostPort }
         }
-        return [ordered]@{ ok = $false; status = 'unreachable'; proxy = $hostPort }
+        return [ordered]@{ ok = $false; status = 'unreachable'; detail = 'no answer through the proxy'; proxy = $hostPort }
     } finally { if ($null -ne $response) { $response.Close() } }
 }
