@@ -53,6 +53,7 @@ export class BeaconProxyStack extends Stack {
       [ENV.beaconTagKey]: beaconTag.key,
       [ENV.beaconTagValue]: beaconTag.value,
       [ENV.documentNames]: JSON.stringify(this.documents.names),
+      ...(config.beaconProbeUrl !== 'none' ? { [ENV.endpointProbeUrl]: config.beaconProbeUrl } : {}),
     };
 
     const fnmsConfig: FnmsConfigInput = {

@@ -6,6 +6,8 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createProxy } from 'proxy';
+import { renderDesiredState } from '../lambdas/core/desired-state.js';
+import { parseRequest } from '../lambdas/core/request.js';
 
 export interface ProxyRequestRecord {
   method: string;
@@ -43,4 +45,25 @@ export async function startHttpProxy(options: { refuse?: boolean; port?: number 
         server.close(() => resolve());
       }),
   };
+}
+
+/** The FNMS stub path the twin's configure runs probe (a beacon's upload location on FNMS). */
+export const TWIN_PROBE_PATH = '/ManageSoftRL/';
+
+/**
+ * The hosts file of the twin's network: every proxy host:port the requests configure for WinINet maps to
+ * the one local proxy, so the beacons' probe really goes through a proxy. Requests that do not parse are
+ * left to the intake, which refuses them.
+ */
+export function proxyHostMap(requests: unknown[], hostPort: string): Record<string, string> {
+  const hosts: Record<string, string> = {};
+  for (const request of requests) {
+    try {
+      const proxyServer = renderDesiredState(parseRequest(typeof request === 'string' ? JSON.parse(request) : request)).wininet.proxyServer;
+      for (const entry of proxyServer.split(';')) hosts[entry.replace(/^[a-z]+=/, '')] = hostPort;
+    } catch {
+      // not a valid request: nothing to route
+    }
+  }
+  return hosts;
 }

@@ -81,6 +81,11 @@ export interface TwinOptions {
   defaultProfile?: string;
   /** Deliver queued messages as soon as they arrive (serve mode); otherwise `drain()` delivers. */
   autoDeliver?: boolean;
+  /**
+   * The beacons' network (local/http-proxy.ts): environment for the fake layer (BEACON_PROXY_HOSTS maps the
+   * requests' proxy names to a real local proxy) and the FNMS stub path every configure run probes through it.
+   */
+  beaconNetwork?: { env: Record<string, string>; probePath: string };
   /** Test hook: stop the first execution that completes this Task state on this beacon, dead (simulates a crash). */
   interruptAfter?: { state: string; instanceId: string };
 }
@@ -140,7 +145,7 @@ export class LocalTwin implements WorkflowStarter {
     const executor: DocumentExecutor =
       options.executor ??
       (async (beacon, kind, parameters) =>
-        runBeaconDocument({ document: kind, parameters, modelPath: beacon.modelPath, env: { BEACON_PROXY_CAPTURE_DIR: join(captureDir, beacon.instanceId) } }));
+        runBeaconDocument({ document: kind, parameters, modelPath: beacon.modelPath, env: { BEACON_PROXY_CAPTURE_DIR: join(captureDir, beacon.instanceId), ...options.beaconNetwork?.env } }));
     this.ssm = new LocalSsm(options.fleet, executor, options.limits);
     this.intake = createIntakeHandler({ store: this.store, commands: this.ssm, workflows: this, notifier: this.notifier, clock: this.clock });
     const documentNames = { ...BEACON_DOCUMENTS } as Record<BeaconDocumentKind, string>;
@@ -165,7 +170,13 @@ export class LocalTwin implements WorkflowStarter {
     const handlers: Record<WorkflowHandlerId, (input: never) => Promise<unknown>> = {
       ResolveTargetFn: createResolveTargetHandler({ commands: this.ssm, beaconTag: LOCAL_BEACON_TAG }),
       AcquireLockFn: createAcquireLockHandler({ lock: this.lock, store: this.store, clock: this.clock, ttlSeconds: WORKFLOW_TIMING.lockTtlSeconds }),
-      SendCommandFn: createSendCommandHandler({ commands: this.ssm, store: this.store, clock: this.clock, documentNames }),
+      SendCommandFn: createSendCommandHandler({
+        commands: this.ssm,
+        store: this.store,
+        clock: this.clock,
+        documentNames,
+        probeUrl: options.beaconNetwork ? `${fnms.url}${options.beaconNetwork.probePath}` : null,
+      }),
       PollCommandFn: createPollCommandHandler({
         commands: this.ssm,
         clock: this.clock,

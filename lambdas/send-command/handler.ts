@@ -12,7 +12,8 @@ import * as awsConfig from '../aws/clients/config.js';
 import * as awsDynamo from '../aws/clients/dynamo.js';
 import * as awsSdk from '../aws/clients/sdk.js';
 import * as awsSsm from '../aws/clients/ssm.js';
-import { lambdaEntry } from '../aws/runtime.js';
+import { ENV } from '../aws/env-names.js';
+import { lambdaEntry, optionalEnv } from '../aws/runtime.js';
 
 export interface SendCommandDeps {
   commands: BeaconCommands;
@@ -20,6 +21,8 @@ export interface SendCommandDeps {
   clock: Clock;
   /** The deployed document names (stack-unique). */
   documentNames: Record<BeaconDocumentKind, string>;
+  /** The stack's FNMS probe URL for configure runs (a request's own probeUrl wins); none when absent. */
+  probeUrl?: string | null;
 }
 
 export type SendCommandEvent =
@@ -37,7 +40,7 @@ export function createSendCommandHandler(deps: SendCommandDeps) {
     if (event.document === 'configure') {
       const request = parseRequest(event.request);
       if (request.dryRun) throw new Error(`request ${request.requestId} is a dry run; a dry run never sends a document`);
-      parameters = documentParameters(renderDesiredState(request));
+      parameters = documentParameters(renderDesiredState(request, { probeUrl: deps.probeUrl ?? null }));
       if (request.crl.disable) {
         await deps.store.appendAudit({ requestId: event.requestId, instanceId: event.instanceId, at, event: 'crl.disabled', detail: { reason: request.crl.reason } });
       }
@@ -57,5 +60,11 @@ export function createSendCommandHandler(deps: SendCommandDeps) {
 }
 
 export const handler = lambdaEntry(() =>
-  createSendCommandHandler({ commands: awsSsm.beaconCommands(), store: awsDynamo.requestStore(), clock: awsSdk.clock, documentNames: awsConfig.documentNames() }),
+  createSendCommandHandler({
+    commands: awsSsm.beaconCommands(),
+    store: awsDynamo.requestStore(),
+    clock: awsSdk.clock,
+    documentNames: awsConfig.documentNames(),
+    probeUrl: optionalEnv(ENV.endpointProbeUrl) ?? null,
+  }),
 );
