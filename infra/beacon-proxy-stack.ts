@@ -63,6 +63,7 @@ export class BeaconProxyStack extends Stack {
       [ENV.beaconTagKey]: beaconTag.key,
       [ENV.beaconTagValue]: beaconTag.value,
       [ENV.documentNames]: JSON.stringify(this.documents.names),
+      ...(config.beaconProbeUrl !== 'none' ? { [ENV.endpointProbeUrl]: config.beaconProbeUrl } : {}),
     };
 
     // The beacon inventory: a saved FNMS report through Flexera's documented report API (null: none configured).

@@ -12,6 +12,7 @@ import { ACCESS_CONFIG_FIELDS } from './access-config.js';
 
 /** FNMS and the pin gateway carry a bearer token or a password: never over plain http. */
 const httpsUrl = (key: string) => z.url({ protocol: /^https$/, error: `${key} must be an https:// URL (the call carries a token or a password)` });
+import { DOCUMENT_PARAMETERS } from '../lambdas/core/document-contract.js';
 
 const csv = z
   .union([z.string(), z.array(z.string())])
@@ -85,6 +86,11 @@ export const StackConfigSchema = z.object({
   driftCheckScheduleHours: positiveInt.default(24),
   /** `none` or an FNMS URL the verify document requests through the proxy during the drift check. */
   verifyCheckEndpoint: z.string().default('none'),
+  /**
+   * `none` or the FNMS URL every configure run requests through the proxy it just configured (for example
+   * https://fnms.corp.example/ManageSoftRL/); unreachable rolls the beacon back. A request's probeUrl wins.
+   */
+  beaconProbeUrl: z.string().regex(DOCUMENT_PARAMETERS.checkEndpoint.pattern).default('none'),
   /** Unique suffix of the SSM document names (defaults to the stack name). */
   documentNameSuffix: z.string().regex(/^[A-Za-z0-9_.-]{1,40}$/).optional(),
 });

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { FLEXNET_REGISTRY_ROOTS, REQUIRED_UPLOAD_TASKS } from '../lambdas/core/beacon-facts.js';
+import { BEACON_PROXY_STATE_KEY, FLEXNET_REGISTRY_ROOTS, REQUIRED_UPLOAD_TASKS, WININET_MACHINE_KEYS, WININET_POLICY_KEY } from '../lambdas/core/beacon-facts.js';
 import type { DesiredState } from '../lambdas/core/desired-state.js';
 
 /**
@@ -37,7 +37,8 @@ export interface ServiceModel {
   displayName: string;
   startName: string;
   passwordSha256: string | null;
-  state: 'Running' | 'Stopped';
+  /** As Win32_Service.State reports it. */
+  state: 'Running' | 'Stopped' | 'Start Pending' | 'Stop Pending';
 }
 
 export interface TaskModel {
@@ -67,10 +68,14 @@ export interface BeaconFaults {
   lsaAccessDenied?: boolean;
   /** Adding a member to a local group is denied. */
   groupAccessDenied?: boolean;
+  /** The run holds the document lock this long before it starts (to test two documents on one beacon). */
+  holdLockMs?: number;
   /** The next N hive unloads fail with "Access is denied" (handles still open). */
   hiveUnloadBusy?: number;
   /** CreateProfile fails. */
   profileCreateFails?: boolean;
+  /** The service hangs in this pending state (Stop Pending / Start Pending) and never leaves it. */
+  servicePendingForever?: 'stop' | 'start';
 }
 
 export interface BeaconModel {
@@ -90,9 +95,11 @@ export interface BeaconModel {
   tasks: TaskModel[];
   /** Stand-in for Secrets Manager / Parameter Store: reference -> value. The only place a password is. */
   secrets: Record<string, string>;
+  /** Version ids of the secrets (Secrets Manager VersionId, Parameter Store Version); default "1". */
+  secretVersions?: Record<string, string>;
   faults: BeaconFaults;
-  /** URLs the verify document's endpoint probe reaches. */
-  reachableEndpoints: string[];
+  /** Owner and protection of the capture folder and files the layer wrote (the file system's ACLs). */
+  files?: Record<string, { owner: string; protected: boolean }>;
   /** Where captures go; default `<model file without .json>.captures`. */
   captureDir?: string;
   /** What the fake layer did, in order (reg load/unload, service restarts...). Not beacon state. */
@@ -113,7 +120,8 @@ export const ADMINISTRATORS_SID = 'S-1-5-32-544';
 const BUILTIN_ADMINISTRATOR_SID = 'S-1-5-21-3623811015-3361044348-30300820-500';
 export const WININET_KEY = 'Software\\Microsoft\\Windows\\CurrentVersion\\Internet Settings';
 export const MACHINE_WININET_KEY = `HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Internet Settings`;
-export const WININET_POLICY_KEY = 'HKLM\\SOFTWARE\\Policies\\Microsoft\\Windows\\CurrentVersion\\Internet Settings';
+export const WOW_MACHINE_WININET_KEY = WININET_MACHINE_KEYS[1];
+export { WININET_POLICY_KEY };
 
 export interface FreshBeaconOptions {
   computerName?: string;
@@ -244,7 +252,6 @@ export function freshBeacon(options: FreshBeaconOptions = {}): BeaconModel {
     })),
     secrets: options.secrets ?? { [DEFAULT_SECRET_ARN]: DEFAULT_PASSWORD, [DEFAULT_PARAMETER_NAME]: DEFAULT_PASSWORD },
     faults: options.faults ?? {},
-    reachableEndpoints: [],
     journal: [],
   };
   if (options.captureDir) model.captureDir = options.captureDir;
@@ -302,39 +309,49 @@ export function configuredBeacon(state: DesiredState, options: FreshBeaconOption
     else key[value.name] = { type: 'String', data: value.value };
   }
   const bypass = state.wininet.bypass.join(';');
-  let keys: Record<string, RegistryKeyModel>;
-  let settingsKey: string;
+  const views: Array<{ keys: Record<string, RegistryKeyModel>; settingsKey: string }> = [];
   if (state.wininet.scope === 'machine') {
-    keys = model.registry;
-    settingsKey = MACHINE_WININET_KEY;
+    views.push({ keys: model.registry, settingsKey: MACHINE_WININET_KEY });
+    // On 64-bit Windows the 32-bit beacon reads the WOW6432Node view: both are written.
+    if ((options.root ?? '64') === '64') views.push({ keys: model.registry, settingsKey: WOW_MACHINE_WININET_KEY });
     model.registry[WININET_POLICY_KEY] = { ProxySettingsPerUser: { type: 'DWord', data: 0 } };
   } else {
     if (!model.profiles[account.sid]) {
       model.profiles[account.sid] = { path: `C:\\Users\\${account.name.split('\\').pop()!}` };
       model.hives[account.sid] = { loaded: false, keys: {} };
     }
-    keys = model.hives[account.sid]!.keys;
-    settingsKey = WININET_KEY;
+    // The service runs as the account, so Windows keeps the account's hive loaded.
+    model.hives[account.sid]!.loaded = true;
+    views.push({ keys: model.hives[account.sid]!.keys, settingsKey: WININET_KEY });
   }
-  const settings = (keys[settingsKey] ??= {});
-  settings.ProxyEnable = { type: 'DWord', data: 1 };
-  settings.ProxyServer = { type: 'String', data: state.wininet.proxyServer };
-  if (bypass) settings.ProxyOverride = { type: 'String', data: bypass };
-  else delete settings.ProxyOverride;
-  delete settings.AutoConfigURL;
-  const connections = (keys[`${settingsKey}\\Connections`] ??= {});
-  const previous = connections.DefaultConnectionSettings ? decodeConnectionSettings(Buffer.from(String(connections.DefaultConnectionSettings.data), 'base64')) : null;
-  connections.DefaultConnectionSettings = binary(
-    encodeConnectionSettings({
-      version: 0x46,
-      counter: (previous?.counter ?? 0) + 1,
-      flags: 0x03 | ((previous?.flags ?? 0) & 0x08),
-      proxyServer: state.wininet.proxyServer,
-      bypass,
-      autoConfigUrl: '',
-      ...(previous?.tail ? { tail: previous.tail } : {}),
-    }),
-  );
+  for (const { keys, settingsKey } of views) {
+    const settings = (keys[settingsKey] ??= {});
+    settings.ProxyEnable = { type: 'DWord', data: 1 };
+    settings.ProxyServer = { type: 'String', data: state.wininet.proxyServer };
+    if (bypass) settings.ProxyOverride = { type: 'String', data: bypass };
+    else delete settings.ProxyOverride;
+    delete settings.AutoConfigURL;
+    const connections = (keys[`${settingsKey}\\Connections`] ??= {});
+    // Both blobs in agreement, as the configure document writes them (auto-detect on for a new one).
+    for (const name of ['DefaultConnectionSettings', 'SavedLegacySettings']) {
+      const previous = connections[name] ? decodeConnectionSettings(Buffer.from(String(connections[name].data), 'base64')) : null;
+      connections[name] = binary(
+        encodeConnectionSettings({
+          version: 0x46,
+          counter: (previous?.counter ?? 0) + 1,
+          flags: 0x03 | (previous ? previous.flags & 0x08 : 0x08),
+          proxyServer: state.wininet.proxyServer,
+          bypass,
+          autoConfigUrl: '',
+          ...(previous?.tail ? { tail: previous.tail } : {}),
+        }),
+      );
+    }
+  }
+  // The secret version the configure document records (the fake's default version is "1").
+  if (state.account.passwordRef) {
+    model.registry[BEACON_PROXY_STATE_KEY] = { AppliedCredential: { type: 'String', data: `${ntName}|${state.account.passwordRef}|1` } };
+  }
   const rights = (model.rights[account.sid] ??= []);
   for (const right of state.account.rights) if (!rights.includes(right)) rights.push(right);
   const administrators = model.groups[ADMINISTRATORS_SID]!;
@@ -348,6 +365,32 @@ export function configuredBeacon(state: DesiredState, options: FreshBeaconOption
     task.passwordSha256 = account.passwordSha256;
   }
   return model;
+}
+
+/** The beacon's state: the model without the fake layer's journal, fault settings and the capture files' ACLs. */
+export function beaconState(model: BeaconModel): Omit<BeaconModel, 'journal' | 'faults' | 'files'> {
+  const { journal: _journal, faults: _faults, files: _files, ...state } = model;
+  return state;
+}
+
+/**
+ * The beacon as a user sees it: its state with the WinINet blobs' change counters set aside (a restore
+ * writes the captured settings with counter = current + 1, as Windows counts every change).
+ */
+export function comparableState(model: BeaconModel): unknown {
+  const state = JSON.parse(JSON.stringify(beaconState(model))) as BeaconModel;
+  const strip = (keys: BeaconModel['registry']) => {
+    for (const values of Object.values(keys)) {
+      for (const [name, value] of Object.entries(values)) {
+        if (value.type === 'Binary' && /ConnectionSettings$/.test(name)) {
+          value.data = encodeConnectionSettings({ ...decodeConnectionSettings(Buffer.from(String(value.data), 'base64')), counter: 0 }).toString('base64');
+        }
+      }
+    }
+  };
+  strip(state.registry);
+  for (const hive of Object.values(state.hives)) strip(hive.keys);
+  return state;
 }
 
 export function writeBeaconModel(directory: string, name: string, model: BeaconModel): string {

@@ -14,7 +14,7 @@ import { basename, dirname, join } from 'node:path';
 import type { BeaconDocumentKind } from '../lambdas/core/document-contract.js';
 import { TERMINAL_BEACON_STATES } from '../lambdas/core/ports.js';
 import { STATES } from '../infra/workflow-states.js';
-import { type BeaconModel, freshBeacon, readBeaconModel, writeBeaconModel, DEFAULT_SECRET_ARN } from './beacon-model.js';
+import { type BeaconModel, comparableState, freshBeacon, readBeaconModel, writeBeaconModel, DEFAULT_SECRET_ARN } from './beacon-model.js';
 import { BUILTIN_BEACON_VERSION, builtinFnmsState } from './builtin-fleet.js';
 import { FLEET_FILE, loadFleet } from './fleet.js';
 import { runBeaconDocument } from './run-document.js';
@@ -88,7 +88,11 @@ export function chaosCells(): ChaosCell[] {
 
 /** The parts of a beacon model a run may change. */
 const COMPARED = ['registry', 'hives', 'profiles', 'accounts', 'rights', 'groups', 'services', 'tasks'] as const;
-const comparable = (model: BeaconModel) => JSON.stringify(Object.fromEntries(COMPARED.map((key) => [key, (model as unknown as Record<string, unknown>)[key]])));
+/** What a user sees of those parts (WinINet blob change counters set aside: Windows counts every change, a restore included). */
+const comparable = (model: BeaconModel) => {
+  const state = comparableState(model) as Record<string, unknown>;
+  return JSON.stringify(Object.fromEntries(COMPARED.map((key) => [key, state[key]])));
+};
 
 export type BeaconEnd = 'unchanged' | 'configured' | 'HALF-CONFIGURED';
 
@@ -138,12 +142,15 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** Waits until the agent stops the script (cancel) or forever. */
 const untilStopped = (control: ExecutionControl) => new Promise<void>((resolve) => control.signal.addEventListener('abort', () => resolve(), { once: true }));
 
-/** Half of a configure run: the real run, then everything but the registry put back (the script died before the service step). */
+/**
+ * Half of a configure run: the real run, then everything but the registry put back (the script died before the
+ * service step). The capture it wrote stays, with the file system's record of its owner and protection.
+ */
 async function halfConfigure(modelPath: string, run: () => Promise<unknown>): Promise<void> {
   const before = readBeaconModel(modelPath);
   await run();
   const after = readBeaconModel(modelPath);
-  writeBeaconModel(dirname(modelPath), basename(modelPath), { ...before, registry: after.registry });
+  writeBeaconModel(dirname(modelPath), basename(modelPath), { ...before, registry: after.registry, ...(after.files ? { files: after.files } : {}) });
 }
 
 /** Runs one cell on its own twin and checks the invariants. */

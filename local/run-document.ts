@@ -100,16 +100,27 @@ export async function runBeaconDocument(options: RunBeaconDocumentOptions): Prom
   return workerPool().run(path, env, options.timeoutMs ?? 120_000);
 }
 
+/** Kills a pwsh run and the process the .tools/pwsh launcher started for it (its process group). */
+function killTree(child: ReturnType<typeof spawn>): void {
+  try {
+    if (process.platform !== 'win32' && child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+    else child.kill('SIGKILL');
+  } catch {
+    child.kill('SIGKILL');
+  }
+}
+
 function runInProcess(path: string, runEnv: Record<string, string>, timeoutMs: number): Promise<BeaconDocumentRun> {
   const started = Date.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(resolvePwsh(), [...PWSH_ARGS, '-File', path], { env: { ...baseEnvironment(), ...runEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
+    // Its own process group: the .tools/pwsh launcher runs pwsh as a child, and a timeout must end both.
+    const child = spawn(resolvePwsh(), [...PWSH_ARGS, '-File', path], { env: { ...baseEnvironment(), ...runEnv }, stdio: ['ignore', 'pipe', 'pipe'], detached: process.platform !== 'win32' });
     const stdout: Buffer[] = [];
     const stderr: Buffer[] = [];
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
-      child.kill('SIGKILL');
+      killTree(child);
     }, timeoutMs);
     child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
     child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
@@ -183,7 +194,7 @@ class PwshWorker {
   dead = false;
 
   constructor(scriptPath: string, private readonly onIdle: (worker: PwshWorker) => void) {
-    this.child = spawn(resolvePwsh(), [...PWSH_ARGS, '-File', scriptPath], { env: baseEnvironment(), stdio: ['pipe', 'pipe', 'pipe'] });
+    this.child = spawn(resolvePwsh(), [...PWSH_ARGS, '-File', scriptPath], { env: baseEnvironment(), stdio: ['pipe', 'pipe', 'pipe'], detached: process.platform !== 'win32' });
     this.child.stdout.setEncoding('utf8');
     this.child.stderr.setEncoding('utf8');
     this.child.stdout.on('data', (chunk: string) => this.onData(chunk));
@@ -207,7 +218,7 @@ class PwshWorker {
     this.setBusy(true);
     const timer = setTimeout(() => {
       this.fail(new Error(`the document run took longer than ${job.timeoutMs} ms`), -1);
-      this.child.kill('SIGKILL');
+      killTree(this.child);
     }, job.timeoutMs);
     timer.unref();
     (job as PendingJob & { timer?: NodeJS.Timeout }).timer = timer;

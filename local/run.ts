@@ -2,6 +2,7 @@ import { cp, mkdir, readFile, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { DEFAULT_REQUEST_FILE, builtinFnmsState, writeBuiltinFleet } from './builtin-fleet.js';
 import { loadFleet } from './fleet.js';
+import { TWIN_PROBE_PATH, proxyHostMap, startHttpProxy } from './http-proxy.js';
 import { Progress, type BeaconReport, type RunReport } from './report.js';
 import { LocalTwin } from './twin.js';
 
@@ -33,9 +34,12 @@ export async function runLocal(options: LocalRunOptions): Promise<RunReport> {
   const fleet = await loadFleet(fleetDir);
 
   const progress = new Progress(options.progressStream);
+  // A real proxy between the beacons and FNMS: configure probes FNMS through it after applying.
+  const proxy = await startHttpProxy();
   const twin = await LocalTwin.create({
     fleet,
     workDir,
+    beaconNetwork: { env: { BEACON_PROXY_HOSTS: JSON.stringify(proxyHostMap(texts, proxy.hostPort)) }, probePath: TWIN_PROBE_PATH },
     limits: { maxConcurrentInvocations: options.concurrency ?? 2 },
     fnms: { state: builtinFnmsState(fleet.beacons.map((b) => b.computerName)) },
     onState: (instanceId, _requestId, state) => progress.event(instanceId, state),
@@ -60,10 +64,12 @@ export async function runLocal(options: LocalRunOptions): Promise<RunReport> {
     await twin.saveStore();
   } catch (error) {
     await twin.stop();
+    await proxy.stop();
     throw error;
   }
   const dump = await twin.dump();
   await twin.stop();
+  await proxy.stop();
 
   const names = new Map(fleet.beacons.map((b) => [b.instanceId, b.computerName]));
   const beacons: BeaconReport[] = [];

@@ -116,6 +116,11 @@ export interface TwinOptions {
   defaultProfile?: string;
   /** Deliver queued messages as soon as they arrive (serve mode); otherwise `drain()` delivers. */
   autoDeliver?: boolean;
+  /**
+   * The beacons' network (local/http-proxy.ts): environment for the fake layer (BEACON_PROXY_HOSTS maps the
+   * requests' proxy names to a real local proxy) and the FNMS stub path every configure run probes through it.
+   */
+  beaconNetwork?: { env: Record<string, string>; probePath: string };
   /** Test hook: stop the first execution that completes this Task state on this beacon (an operator's StopExecution). */
   interruptAfter?: { state: string; instanceId: string };
   /**
@@ -228,7 +233,7 @@ export class LocalTwin implements WorkflowStarter {
     const executor: DocumentExecutor =
       options.executor ??
       (async (beacon, kind, parameters, control) =>
-        runBeaconDocument({ document: kind, parameters, modelPath: beacon.modelPath, timeoutMs: control.timeoutMs, env: { BEACON_PROXY_CAPTURE_DIR: join(captureDir, beacon.instanceId) } }));
+        runBeaconDocument({ document: kind, parameters, modelPath: beacon.modelPath, timeoutMs: control.timeoutMs, env: { BEACON_PROXY_CAPTURE_DIR: join(captureDir, beacon.instanceId), ...options.beaconNetwork?.env } }));
     // Real PowerShell runs at the machine's speed: it is never stopped sooner than 30 s (real) unless the caller says so.
     this.ssm = new LocalSsm(options.fleet, executor, { minExecutionMs: 30_000, ...options.limits, msPerSecond: this.scale });
     const intakeIdempotency = powertoolsIdempotency(dynamo.tables.idempotency, 24 * 60 * 60, dynamo.client);
@@ -258,7 +263,14 @@ export class LocalTwin implements WorkflowStarter {
     const handlers: Record<WorkflowHandlerId, (input: never, context: LambdaTime) => Promise<unknown>> = {
       ResolveTargetFn: createResolveTargetHandler({ commands: this.ssm, beaconTag: LOCAL_BEACON_TAG }),
       AcquireLockFn: createAcquireLockHandler({ lock: this.lock, store: this.store, clock: this.clock, timing }),
-      SendCommandFn: createSendCommandHandler({ commands: this.ssm, store: this.store, clock: this.clock, documentNames, timing }),
+      SendCommandFn: createSendCommandHandler({
+        commands: this.ssm,
+        store: this.store,
+        clock: this.clock,
+        documentNames,
+        timing,
+        probeUrl: options.beaconNetwork ? `${fnms.url}${options.beaconNetwork.probePath}` : null,
+      }),
       PollCommandFn: createPollCommandHandler({ commands: this.ssm, store: this.store, clock: this.clock, documentNames, timing }),
       PinVersionFn: createPinVersionHandler(
         options.pinMode === 'none' ? { mode: 'none', store: this.store, clock: this.clock } : { mode: 'gateway', gateway: fnmsClient, inventory, store: this.store, clock: this.clock },

@@ -3,7 +3,20 @@ import { existsSync, readFileSync } from 'node:fs';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BEACON_DOCUMENTS, DOCUMENT_PARAMETERS, type BeaconDocumentKind } from '../lambdas/core/document-contract.js';
+import {
+  ADMINISTRATORS_GROUP_SID,
+  BEACON_PROXY_STATE_KEY,
+  BEACON_SERVICE_DISPLAY_NAME,
+  FLEXNET_REGISTRY_ROOTS,
+  OPTIONAL_UPLOAD_TASKS,
+  REQUIRED_UPLOAD_TASKS,
+  UPLOAD_TASK_ALIASES,
+  USER_RIGHTS,
+  WININET_MACHINE_KEYS,
+  WININET_POLICY_KEY,
+  WININET_USER_KEY,
+} from '../lambdas/core/beacon-facts.js';
+import { BEACON_DOCUMENTS, DOCUMENT_LOCK, DOCUMENT_PARAMETERS, type BeaconDocumentKind } from '../lambdas/core/document-contract.js';
 import { DOCUMENT_EXECUTION_TIMEOUT_SECONDS } from '../lambdas/core/timing.js';
 
 /**
@@ -49,10 +62,63 @@ const SPECS: Record<BeaconDocumentKind, DocumentSpec> = {
   },
 };
 
+/**
+ * The beacon module, one file per concern (as DSC resources are split), in load order: shared helpers, the
+ * plan and its dispatch, each concern with its Get / Test / Set, capture and restore, the result, the documents.
+ */
+export const MODULE_SOURCES = [
+  'module/Common.ps1',
+  'module/Secret.ps1',
+  'module/Plan.ps1',
+  'module/Registry.ps1',
+  'module/Wininet.ps1',
+  'module/Account.ps1',
+  'module/Rights.ps1',
+  'module/Group.ps1',
+  'module/Profile.ps1',
+  'module/Service.ps1',
+  'module/Tasks.ps1',
+  'module/Capture.ps1',
+  'module/Probe.ps1',
+  'module/Lock.ps1',
+  'module/Result.ps1',
+  'module/Documents.ps1',
+] as const;
 /** Sources packed into every document (gzip + base64), then unpacked by Loader.ps1 on the beacon. */
-export const PACKED_SOURCES = ['BeaconProxy.psm1', 'WindowsLayer.ps1'] as const;
+export const PACKED_SOURCES = [...MODULE_SOURCES, 'WindowsLayer.ps1'] as const;
 /** Every PowerShell source file a document is built from. */
 export const DOCUMENT_SOURCES = ['Prelude.ps1', ...PACKED_SOURCES, 'Loader.ps1', 'SelectLayer.ps1', 'Configure.ps1', 'Verify.ps1', 'Rollback.ps1'] as const;
+
+/**
+ * Facts the scripts need even without a desired state (the Rollback document has none): the keys, group,
+ * service, tasks and rights a restore may touch, and the document lock. Rendered from lambdas/core, so the
+ * PowerShell holds no copy; the line is part of the fixed script text (build-time data, never request data).
+ */
+export function beaconScriptFacts(): Record<string, unknown> {
+  const tasks = new Set<string>([...REQUIRED_UPLOAD_TASKS, ...OPTIONAL_UPLOAD_TASKS, ...Object.values(UPLOAD_TASK_ALIASES).flat()]);
+  return {
+    wininetUserKey: WININET_USER_KEY,
+    wininetMachineKeys: [...WININET_MACHINE_KEYS],
+    wininetPolicyKey: WININET_POLICY_KEY,
+    stateKey: BEACON_PROXY_STATE_KEY,
+    administratorsSid: ADMINISTRATORS_GROUP_SID,
+    rollbackRegistryKeys: [...FLEXNET_REGISTRY_ROOTS.map((root) => `HKLM\\${root}`), ...WININET_MACHINE_KEYS, WININET_POLICY_KEY, BEACON_PROXY_STATE_KEY],
+    serviceDisplayName: BEACON_SERVICE_DISPLAY_NAME,
+    tasks: [...tasks],
+    rights: Object.values(USER_RIGHTS),
+    lock: { ...DOCUMENT_LOCK },
+  };
+}
+
+/** The script line that defines $script:BpFacts (after the payload, which defines ConvertFrom-BpJson). */
+export function factsScriptLine(): string {
+  return `$script:BpFacts = ConvertFrom-BpJson '${JSON.stringify(beaconScriptFacts()).replace(/'/g, "''")}'`;
+}
+
+/** Absolute paths of the module's files, in load order (tests dot-source them to unit-check functions). */
+export function moduleSourcePaths(): string[] {
+  return MODULE_SOURCES.map((name) => join(SOURCE_DIR, name));
+}
 const PAYLOAD_LINE_LENGTH = 120;
 
 export interface BeaconDocumentParameter {
@@ -150,11 +216,12 @@ export function renderDocumentScript(kind: BeaconDocumentKind): string {
   const lines = [
     `# ${BEACON_DOCUMENTS[kind]}: generated from ssm-documents/src by ssm-documents/build.ts; edit the sources, not this text.`,
     compactPowerShell(readSource('Prelude.ps1')),
-    `# Payload: BeaconProxy.psm1 and WindowsLayer.ps1, compacted; SHA-256 of the text ${digest}.`,
+    `# Payload: the module (src/module/*.ps1) and WindowsLayer.ps1, compacted; SHA-256 of the text ${digest}.`,
     '$BpPayload = @(',
     ...(committedPayloadLines(kind, packed) ?? payloadLines(packed)),
     ") -join ''",
     compactPowerShell(readSource('Loader.ps1')),
+    factsScriptLine(),
     compactPowerShell(readSource('SelectLayer.ps1')),
     compactPowerShell(readSource(spec.entry)),
   ];

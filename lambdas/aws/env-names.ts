@@ -25,6 +25,8 @@ export const ENV = {
   teamsSecretName: 'TEAMS_SECRET_NAME',
   chatAllowlist: 'CHAT_ALLOWLIST',
   verifyCheckEndpoint: 'VERIFY_CHECK_ENDPOINT',
+  /** FNMS URL the configure document probes through the proxy after applying (stack config beaconProbeUrl). */
+  endpointProbeUrl: 'ENDPOINT_PROBE_URL',
 } as const;
 
 export type EnvName = (typeof ENV)[keyof typeof ENV];

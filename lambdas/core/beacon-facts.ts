@@ -52,3 +52,22 @@ export const USER_RIGHTS = {
 export const SERVICE_START_TIMEOUT_SECONDS = 120;
 
 export const WININET_LOCAL_BYPASS = '<local>';
+
+/** Internet Settings of a user, relative to HKU\<SID>. */
+export const WININET_USER_KEY = 'Software\\Microsoft\\Windows\\CurrentVersion\\Internet Settings';
+/** Machine-wide Internet Settings (ProxySettingsPerUser = 0), 64-bit view and the WOW6432Node view 32-bit programs read. */
+export const WININET_MACHINE_KEYS = [
+  'HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Internet Settings',
+  'HKLM\\SOFTWARE\\WOW6432Node\\Microsoft\\Windows\\CurrentVersion\\Internet Settings',
+] as const;
+/** The policy key that switches WinINet to per-machine settings (shared by both registry views). */
+export const WININET_POLICY_KEY = 'HKLM\\SOFTWARE\\Policies\\Microsoft\\Windows\\CurrentVersion\\Internet Settings';
+/** This tool's own key on a beacon: the secret version applied (never a password). */
+export const BEACON_PROXY_STATE_KEY = 'HKLM\\SOFTWARE\\BeaconProxy';
+export const ADMINISTRATORS_GROUP_SID = 'S-1-5-32-544';
+
+/**
+ * Always bypassed in machine scope: a machine-wide proxy also applies to LocalSystem, so the SSM Agent
+ * (it reads the IE proxy at start), IMDS and the endpoints it talks to must stay direct.
+ */
+export const MACHINE_SCOPE_BYPASS = ['169.254.169.254', 'ssm.*.amazonaws.com', 'ssmmessages.*.amazonaws.com', 'ec2messages.*.amazonaws.com'] as const;

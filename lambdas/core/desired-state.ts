@@ -2,6 +2,7 @@ import {
   BEACON_SERVICE_DISPLAY_NAME,
   CRL_CHECK_DISABLED_VALUE,
   FLEXNET_REGISTRY_ROOTS,
+  MACHINE_SCOPE_BYPASS,
   OPTIONAL_UPLOAD_TASKS,
   REGISTRY_PATHS,
   REGISTRY_VALUE_NAMES,
@@ -9,6 +10,7 @@ import {
   SERVICE_START_TIMEOUT_SECONDS,
   UPLOAD_TASK_ALIASES,
   USER_RIGHTS,
+  WININET_LOCAL_BYPASS,
 } from './beacon-facts.js';
 import { canonicalJson } from './canonical-json.js';
 import { DOCUMENT_PARAMETERS } from './document-contract.js';
@@ -59,6 +61,10 @@ export interface DesiredState {
     localAdmin: true;
     createIfMissing: boolean;
   };
+  /** The password account the beacon runs as today and its secret, so a rollback can restore it; or null. */
+  previousAccount: { name: string; passwordRef: string } | null;
+  /** FNMS URL the configure document requests through the proxy after applying; null: no probe. */
+  probe: { url: string } | null;
   service: { displayName: string; restart: true; startTimeoutSeconds: number };
   tasks: string[];
   taskAliases: Record<string, string[]>;
@@ -70,6 +76,8 @@ export interface RenderOptions {
   tasks?: readonly string[];
   optionalTasks?: readonly string[];
   serviceStartTimeoutSeconds?: number;
+  /** The stack's FNMS probe URL (infra/config.ts `beaconProbeUrl`); a request's own probeUrl wins. */
+  probeUrl?: string | null;
 }
 
 // Ordinal comparison: the order must not depend on the machine's locale.
@@ -98,12 +106,15 @@ export function renderRegistry(request: BeaconRequest): RegistryValue[] {
   const values = [
     value(REGISTRY_PATHS.common, chosen, proxyUrl(protocol, proxy)),
     value(REGISTRY_PATHS.common, other, null),
-    value(REGISTRY_PATHS.common, REGISTRY_VALUE_NAMES.checkCertificateRevocation, request.crl.disable ? CRL_CHECK_DISABLED_VALUE : null),
     value(REGISTRY_PATHS.downloadReplicator, REGISTRY_VALUE_NAMES.replicatorProxy, proxyUrl(protocol, endpoints.download)),
     value(REGISTRY_PATHS.uploadReplicator, REGISTRY_VALUE_NAMES.replicatorProxy, proxyUrl(protocol, endpoints.upload)),
     value(REGISTRY_PATHS.launcher, chosen, proxyUrl('http', endpoints.launcher)),
     value(REGISTRY_PATHS.launcher, other, null),
   ];
+  // The CRL switch is the administrator's unless the request sets it (the seed procedure leaves it alone).
+  if (request.crl.set) {
+    values.push(value(REGISTRY_PATHS.common, REGISTRY_VALUE_NAMES.checkCertificateRevocation, request.crl.disable ? CRL_CHECK_DISABLED_VALUE : null));
+  }
   return values.sort(byPathThenName);
 }
 
@@ -119,6 +130,16 @@ export function renderWininetProxyServer(request: BeaconRequest): string {
   const http = protocol === 'http' ? wininet : proxy;
   const https = protocol === 'https' ? wininet : proxy;
   return `http=${formatHostPort(http)};https=${formatHostPort(https)}`;
+}
+
+/**
+ * The WinINet bypass list. In machine scope the proxy also applies to LocalSystem, so IMDS and the SSM
+ * endpoints are always bypassed (the agent must keep reaching them); `<local>` stays last.
+ */
+export function renderBypass(request: BeaconRequest): string[] {
+  const entries = request.wininetScope === 'machine' ? [...MACHINE_SCOPE_BYPASS, ...request.bypass] : [...request.bypass];
+  const unique = [...new Set(entries.map((entry) => entry.toLowerCase()))];
+  return [...unique.filter((entry) => entry !== WININET_LOCAL_BYPASS), ...unique.filter((entry) => entry === WININET_LOCAL_BYPASS)];
 }
 
 export function accountRights(request: BeaconRequest): string[] {
@@ -181,7 +202,7 @@ function buildDesiredState(request: BeaconRequest, options: RenderOptions): Desi
       scope: request.wininetScope,
       enable: true,
       proxyServer: renderWininetProxyServer(request),
-      bypass: [...request.bypass],
+      bypass: renderBypass(request),
       autoConfigUrl: null,
       autoDetect: 'keep',
     },
@@ -193,6 +214,8 @@ function buildDesiredState(request: BeaconRequest, options: RenderOptions): Desi
       localAdmin: true,
       createIfMissing: request.account.kind === 'local',
     },
+    previousAccount: request.previousAccount ? { ...request.previousAccount } : null,
+    probe: probeOf(request, options),
     service: {
       displayName: BEACON_SERVICE_DISPLAY_NAME,
       restart: true,
@@ -202,6 +225,11 @@ function buildDesiredState(request: BeaconRequest, options: RenderOptions): Desi
     taskAliases,
     optionalTasks: [...(options.optionalTasks ?? OPTIONAL_UPLOAD_TASKS)],
   };
+}
+
+function probeOf(request: BeaconRequest, options: RenderOptions): DesiredState['probe'] {
+  const url = request.probeUrl ?? options.probeUrl ?? null;
+  return url && url !== 'none' ? { url } : null;
 }
 
 /** The desired state as it travels: canonical JSON, base64, checked against the document's allowedPattern. */

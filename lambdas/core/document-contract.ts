@@ -32,3 +32,15 @@ export const BEACON_DOCUMENTS = {
 } as const;
 
 export type BeaconDocumentKind = keyof typeof BEACON_DOCUMENTS;
+
+/**
+ * The document lock (issue 9): configure, verify and rollback hold one named mutex on the beacon for the
+ * whole time they read or change it. A document that cannot take it within `waitSeconds` changes nothing
+ * and reports `busyCode`. The wait stays below every document's execution timeout (a test checks), so the
+ * workflow can derive its own timeouts from it.
+ */
+export const DOCUMENT_LOCK = {
+  name: 'Global\\BeaconProxy-Document',
+  waitSeconds: 120,
+  busyCode: 'BEACON_BUSY',
+} as const;

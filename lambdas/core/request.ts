@@ -3,6 +3,7 @@ import * as z from 'zod/mini';
 import { WININET_LOCAL_BYPASS } from './beacon-facts.js';
 import { canonicalJson } from './canonical-json.js';
 import { type ErrorCode, RequestError } from './errors.js';
+import { DOCUMENT_PARAMETERS } from './document-contract.js';
 import { LIMITS } from './limits.js';
 import { type ProxyAddress, parseProxyAddress } from './proxy-address.js';
 import { RolloutInputSchema, type RolloutSpec, parseRollout } from './rollout.js';
@@ -56,6 +57,16 @@ export const RequestInputSchema = z.strictObject({
     passwordParameterName: z.optional(z.string()),
     interactiveLogon: z.optional(z.boolean()),
   }),
+  /** The account the service or tasks run as today, when it has a password: its secret lets a rollback restore it. */
+  previousAccount: z.optional(
+    z.strictObject({
+      name: z.string(),
+      passwordSecretArn: z.optional(z.string()),
+      passwordParameterName: z.optional(z.string()),
+    }),
+  ),
+  /** FNMS URL the configure document requests through the proxy after applying (overrides the stack's). */
+  probeUrl: z.optional(z.string()),
   wininetScope: z.optional(z.enum(['account', 'machine'])),
   checkCertificateRevocation: z.optional(
     z.strictObject({
@@ -90,8 +101,13 @@ export interface BeaconRequest {
   endpoints: { download: ProxyAddress; upload: ProxyAddress; launcher: ProxyAddress; wininet: ProxyAddress };
   bypass: string[];
   account: { kind: AccountKind; name: string; passwordRef: string | null; interactiveLogon: boolean };
+  /** The password account the beacon runs as today (a rollback restores it with this secret), or null. */
+  previousAccount: { name: string; passwordRef: string } | null;
+  /** FNMS URL probed through the proxy after configure, or null (the stack's default applies). */
+  probeUrl: string | null;
   wininetScope: 'account' | 'machine';
-  crl: { disable: boolean; reason: string | null };
+  /** `set`: the request said something about the CRL check; otherwise the beacon's value is left as it is. */
+  crl: { set: boolean; disable: boolean; reason: string | null };
   beaconVersion: { pin: 'current' | string; allowDowngrade: boolean };
   dryRun: boolean;
   /** How the beacons are started: canary, waves, concurrency and error limits (defaults by target kind). */
@@ -234,7 +250,8 @@ function parseBypass(bypass: string[] | undefined): string[] {
 }
 
 function parseCrl(crl: RequestInput['checkCertificateRevocation']): BeaconRequest['crl'] {
-  if (!crl || !crl.disable) return { disable: false, reason: null };
+  if (!crl) return { set: false, disable: false, reason: null };
+  if (!crl.disable) return { set: true, disable: false, reason: null };
   const reason = (crl.reason ?? '').trim();
   if (crl.acknowledgeRisk !== true || reason.length === 0) {
     throw new RequestError(
@@ -247,7 +264,58 @@ function parseCrl(crl: RequestInput['checkCertificateRevocation']): BeaconReques
   if (reason.length > LIMITS.maxReasonLength || !PATTERNS.auditText.test(reason)) {
     throw new RequestError('INVALID_REQUEST', `checkCertificateRevocation.reason must be printable ASCII of at most ${LIMITS.maxReasonLength} characters`, 'checkCertificateRevocation.reason');
   }
-  return { disable: true, reason };
+  return { set: true, disable: true, reason };
+}
+
+function passwordRefOf(field: string, refs: { passwordSecretArn?: string | undefined; passwordParameterName?: string | undefined }): string {
+  const given = [refs.passwordSecretArn, refs.passwordParameterName].filter((ref) => ref !== undefined);
+  if (given.length !== 1) {
+    throw new RequestError('INVALID_ACCOUNT', `${field} needs exactly one of passwordSecretArn or passwordParameterName`, `${field}.passwordSecretArn`);
+  }
+  if (refs.passwordSecretArn !== undefined) {
+    requirePattern(refs.passwordSecretArn, PATTERNS.secretArn, 'INVALID_ACCOUNT', `${field}.passwordSecretArn`, 'a Secrets Manager secret ARN (arn:aws:secretsmanager:region:account:secret:name)');
+  }
+  if (refs.passwordParameterName !== undefined) {
+    requirePattern(refs.passwordParameterName, PATTERNS.parameterName, 'INVALID_ACCOUNT', `${field}.passwordParameterName`, 'an SSM parameter name (/path/name) or parameter ARN');
+  }
+  return given[0]!;
+}
+
+function parsePreviousAccount(previous: RequestInput['previousAccount'], account: BeaconRequest['account']): BeaconRequest['previousAccount'] {
+  if (!previous) return null;
+  const name = previous.name;
+  let normalised = name;
+  if (name.includes('\\')) {
+    const [domain, sam, extra] = name.split('\\');
+    if (extra !== undefined || !PATTERNS.netbiosDomain.test(domain ?? '') || !PATTERNS.samAccountName.test(sam ?? '')) {
+      throw new RequestError('INVALID_ACCOUNT', 'previousAccount.name is written DOMAIN\\name, name@dns.domain or a plain local name', 'previousAccount.name');
+    }
+    normalised = `${domain!.toUpperCase()}\\${sam}`;
+  } else if (!PATTERNS.upn.test(name) && !PATTERNS.samAccountName.test(name)) {
+    throw new RequestError('INVALID_ACCOUNT', 'previousAccount.name is written DOMAIN\\name, name@dns.domain or a plain local name', 'previousAccount.name');
+  }
+  if (normalised.toLowerCase() === account.name.toLowerCase()) {
+    throw new RequestError('INVALID_ACCOUNT', 'previousAccount names the account being configured; leave it out', 'previousAccount.name');
+  }
+  return { name: normalised, passwordRef: passwordRefOf('previousAccount', previous) };
+}
+
+/** Hybrid (mi-) nodes have no instance metadata, so a parameter given by name has no region there: its ARN is needed. */
+function requireParameterArnsOffEc2(target: Target, refs: Array<{ field: string; ref: string | null | undefined }>): void {
+  if (target.kind !== 'instances' || !target.instanceIds.some((id) => id.startsWith('mi-'))) return;
+  for (const { field, ref } of refs) {
+    if (ref && !ref.startsWith('arn:')) {
+      throw new RequestError('INVALID_ACCOUNT', `${field} must be the parameter's ARN for hybrid (mi-) nodes: they have no instance metadata to tell the region`, field);
+    }
+  }
+}
+
+function parseProbeUrl(url: string | undefined): string | null {
+  if (url === undefined) return null;
+  if (url === 'none' || !DOCUMENT_PARAMETERS.checkEndpoint.pattern.test(url)) {
+    throw new RequestError('INVALID_REQUEST', 'probeUrl must be an http(s) URL of FNMS: host, optional port and a plain path', 'probeUrl');
+  }
+  return url;
 }
 
 function parseBeaconVersion(version: RequestInput['beaconVersion']): BeaconRequest['beaconVersion'] {
@@ -290,6 +358,12 @@ export function parseRequest(input: unknown): BeaconRequest {
     const value = raw.endpoints?.[name];
     return value === undefined ? proxy : parseProxyAddress(value, `endpoints.${name}`);
   };
+  const account = parseAccount(raw.account);
+  const previousAccount = parsePreviousAccount(raw.previousAccount, account);
+  requireParameterArnsOffEc2(target, [
+    { field: 'account.passwordParameterName', ref: raw.account.passwordParameterName },
+    { field: 'previousAccount.passwordParameterName', ref: raw.previousAccount?.passwordParameterName },
+  ]);
   return {
     requestId,
     target,
@@ -297,7 +371,9 @@ export function parseRequest(input: unknown): BeaconRequest {
     proxy,
     endpoints: { download: endpoint('download'), upload: endpoint('upload'), launcher: endpoint('launcher'), wininet: endpoint('wininet') },
     bypass: parseBypass(raw.bypass),
-    account: parseAccount(raw.account),
+    account,
+    previousAccount,
+    probeUrl: parseProbeUrl(raw.probeUrl),
     wininetScope: raw.wininetScope ?? 'account',
     crl: parseCrl(raw.checkCertificateRevocation),
     beaconVersion: parseBeaconVersion(raw.beaconVersion),

@@ -16,8 +16,9 @@ import * as awsConfig from '../aws/clients/config.js';
 import * as awsDynamo from '../aws/clients/dynamo.js';
 import * as awsSdk from '../aws/clients/sdk.js';
 import * as awsSsm from '../aws/clients/ssm.js';
+import { ENV } from '../aws/env-names.js';
 import { workflowTiming } from '../aws/clients/timing.js';
-import { lambdaEntry } from '../aws/runtime.js';
+import { lambdaEntry, optionalEnv } from '../aws/runtime.js';
 
 export interface SendCommandDeps {
   commands: BeaconCommands;
@@ -26,6 +27,8 @@ export interface SendCommandDeps {
   /** The deployed document names (stack-unique). */
   documentNames: Record<BeaconDocumentKind, string>;
   timing: Pick<WorkflowTiming, 'deliveryTimeoutSeconds'>;
+  /** The stack's FNMS probe URL for configure runs (a request's own probeUrl wins); none when absent. */
+  probeUrl?: string | null;
 }
 
 interface SendCommon {
@@ -48,7 +51,7 @@ export function createSendCommandHandler(deps: SendCommandDeps) {
     if (event.document === 'configure') {
       const request = parseRequest(event.request);
       if (request.dryRun) throw new Error(`request ${request.requestId} is a dry run; a dry run never sends a document`);
-      parameters = documentParameters(renderDesiredState(request));
+      parameters = documentParameters(renderDesiredState(request, { probeUrl: deps.probeUrl ?? null }));
       if (request.crl.disable) {
         // Written before the command exists: nothing after SendCommand may fail this step.
         await deps.store.appendAudit({ requestId: event.requestId, instanceId: event.instanceId, at: deps.clock.now().toISOString(), event: 'crl.disabled', detail: { reason: request.crl.reason } });
@@ -73,5 +76,12 @@ export function createSendCommandHandler(deps: SendCommandDeps) {
 }
 
 export const handler = lambdaEntry(() =>
-  createSendCommandHandler({ commands: awsSsm.beaconCommands(), store: awsDynamo.requestStore(), clock: awsSdk.clock, documentNames: awsConfig.documentNames(), timing: workflowTiming() }),
+  createSendCommandHandler({
+    commands: awsSsm.beaconCommands(),
+    store: awsDynamo.requestStore(),
+    clock: awsSdk.clock,
+    documentNames: awsConfig.documentNames(),
+    timing: workflowTiming(),
+    probeUrl: optionalEnv(ENV.endpointProbeUrl) ?? null,
+  }),
 );

@@ -146,18 +146,29 @@ function Resolve-BpAccount([string]$Name) {
     if ($wanted -match '^\.\\(.+)$') { $wanted = $env:COMPUTERNAME + '\' + $Matches[1] }
     if ($wanted -eq 'LocalSystem') { $wanted = 'NT AUTHORITY\SYSTEM' }
     try {
-        $sid = (New-Object System.Security.Principal.NTAccount($wanted)).Translate([System.Security.Principal.SecurityIdentifier])
+        # The task scheduler may give a principal as a SID: take it as one.
+        if ($wanted -match '^S-1-\d+(-\d+)+$') { $sid = New-Object System.Security.Principal.SecurityIdentifier($wanted) }
+        else { $sid = (New-Object System.Security.Principal.NTAccount($wanted)).Translate([System.Security.Principal.SecurityIdentifier]) }
         $ntName = $sid.Translate([System.Security.Principal.NTAccount]).Value
         return [ordered]@{ sid = $sid.Value; name = $ntName }
     } catch { return $null }
 }
 
+# ADSI method calls, not cmdlets: module logging (event 4103) records cmdlet parameters, a password too.
 function New-BpLocalAccount([string]$Name, [string]$Password) {
-    $secure = ConvertTo-SecureString -String $Password -AsPlainText -Force
-    [void](New-LocalUser -Name $Name -Password $secure -PasswordNeverExpires -AccountNeverExpires -Description 'FlexNet Beacon service account (beacon-proxy)')
+    $computer = [ADSI]('WinNT://' + $env:COMPUTERNAME + ',computer')
+    $user = $computer.Create('User', $Name)
+    $user.SetPassword($Password)
+    $user.Put('Description', 'FlexNet Beacon service account (beacon-proxy)')
+    # ADS_UF_DONT_EXPIRE_PASSWD (0x10000) | ADS_UF_NORMAL_ACCOUNT (0x200)
+    $user.Put('UserFlags', 0x10200)
+    $user.SetInfo()
 }
 
-function Remove-BpLocalAccount([string]$Sid) { Remove-LocalUser -SID $Sid }
+function Remove-BpLocalAccount([string]$Sid) {
+    $name = (New-Object System.Security.Principal.SecurityIdentifier($Sid)).Translate([System.Security.Principal.NTAccount]).Value.Split('\')[-1]
+    ([ADSI]('WinNT://' + $env:COMPUTERNAME + ',computer')).Delete('User', $name)
+}
 
 function ConvertTo-BpSidBytes([string]$Sid) {
     $identifier = New-Object System.Security.Principal.SecurityIdentifier($Sid)
@@ -236,22 +247,33 @@ function Get-BpWin32Service([string]$Name) {
 function Get-BpService([string]$Name) {
     $service = Get-BpWin32Service $Name
     if ($null -eq $service) { return $null }
-    return [ordered]@{ name = $service.Name; displayName = $service.DisplayName; startName = $service.StartName; state = $service.State }
+    return [ordered]@{ name = $service.Name; displayName = $service.DisplayName; startName = $service.StartName; state = $service.State; exitCode = $service.ExitCode }
 }
 
+# Win32_Service.Change through a WMI method call: a cmdlet parameter would put the password in module logging.
 function Set-BpServiceLogon([string]$Name, [string]$StartName, $Password) {
     $service = Get-BpWin32Service $Name
-    $arguments = @{ StartName = $StartName }
-    if ($null -ne $Password) { $arguments.StartPassword = [string]$Password }
-    elseif ($StartName -eq 'LocalSystem') { $arguments.StartPassword = '' }
-    $outcome = Invoke-CimMethod -InputObject $service -MethodName Change -Arguments $arguments
+    $wmi = [System.Management.ManagementObject]('Win32_Service.Name=''' + $service.Name + '''')
+    $secret = $null
+    if ($null -ne $Password) { $secret = [string]$Password } elseif ($StartName -eq 'LocalSystem') { $secret = '' }
+    $outcome = $wmi.Change($null, $null, $null, $null, $null, $null, $StartName, $secret, $null, $null, $null)
     if ($outcome.ReturnValue -ne 0) { throw ('Win32_Service.Change returned ' + $outcome.ReturnValue + ' for ' + $StartName) }
 }
 
-function Restart-BpService([string]$Name) {
-    $service = Get-BpWin32Service $Name
-    if ($service.State -ne 'Stopped') { Stop-Service -Name $service.Name -Force }
-    Start-Service -Name $service.Name
+# Stop and start only ask; the module waits with a bound (Stop-Service / Start-Service wait without one).
+function Get-BpServiceController([string]$Name) {
+    Add-Type -AssemblyName System.ServiceProcess
+    return (New-Object System.ServiceProcess.ServiceController((Get-BpWin32Service $Name).Name))
+}
+
+function Request-BpServiceStop([string]$Name) {
+    $controller = Get-BpServiceController $Name
+    try { if ($controller.Status -ne [System.ServiceProcess.ServiceControllerStatus]::Stopped) { $controller.Stop() } } finally { $controller.Dispose() }
+}
+
+function Request-BpServiceStart([string]$Name) {
+    $controller = Get-BpServiceController $Name
+    try { $controller.Start() } finally { $controller.Dispose() }
 }
 
 # ---------------------------------------------------------------- scheduled tasks
@@ -264,55 +286,154 @@ function Find-BpTask([string]$Name) {
     return $found
 }
 
+# Through the Task Scheduler COM API: Set-ScheduledTask -Password would put the password in module logging.
 function Set-BpTaskPrincipal([string]$TaskPath, [string]$TaskName, [string]$UserId, [string]$LogonType, [string]$RunLevel, $Password) {
-    if ($LogonType -eq 'Password' -and $null -ne $Password) {
-        [void](Set-ScheduledTask -TaskPath $TaskPath -TaskName $TaskName -User $UserId -Password $Password)
-        return
-    }
-    $principal = New-ScheduledTaskPrincipal -UserId $UserId -LogonType $LogonType -RunLevel $RunLevel
-    [void](Set-ScheduledTask -TaskPath $TaskPath -TaskName $TaskName -Principal $principal)
+    $scheduler = New-Object -ComObject Schedule.Service
+    $scheduler.Connect()
+    $folder = $scheduler.GetFolder($TaskPath.TrimEnd('\'))
+    if (-not $TaskPath.TrimEnd('\')) { $folder = $scheduler.GetFolder('\') }
+    $definition = $folder.GetTask($TaskName).Definition
+    # TASK_RUNLEVEL_LUA = 0, TASK_RUNLEVEL_HIGHEST = 1
+    $definition.Principal.RunLevel = 0
+    if ($RunLevel -eq 'Highest') { $definition.Principal.RunLevel = 1 }
+    # TASK_LOGON_PASSWORD = 1, TASK_LOGON_S4U = 2, TASK_LOGON_INTERACTIVE_TOKEN = 3, TASK_LOGON_SERVICE_ACCOUNT = 5
+    $logon = @{ Password = 1; S4U = 2; Interactive = 3; ServiceAccount = 5 }[$LogonType]
+    if ($null -eq $logon) { throw ('unsupported task logon type ' + $LogonType) }
+    $definition.Principal.UserId = $UserId
+    $definition.Principal.LogonType = $logon
+    $secret = $null
+    if ($logon -eq 1 -and $null -ne $Password -and $Password -ne '') { $secret = [string]$Password }
+    # TASK_CREATE_OR_UPDATE = 6
+    [void]$folder.RegisterTaskDefinition($TaskName, $definition, 6, $UserId, $secret, $logon)
 }
 
 # ---------------------------------------------------------------- secrets through the instance role
 
-function Get-BpInstanceCredentials {
-    $imds = 'http://169.254.169.254/latest'
-    $token = Invoke-RestMethod -Method Put -Uri "$imds/api/token" -Headers @{ 'X-aws-ec2-metadata-token-ttl-seconds' = '300' } -TimeoutSec 5
-    $headers = @{ 'X-aws-ec2-metadata-token' = $token }
-    $role = (Invoke-RestMethod -Uri "$imds/meta-data/iam/security-credentials/" -Headers $headers -TimeoutSec 5).Trim()
-    $credentials = Invoke-RestMethod -Uri "$imds/meta-data/iam/security-credentials/$role" -Headers $headers -TimeoutSec 5
-    $region = Invoke-RestMethod -Uri "$imds/meta-data/placement/region" -Headers $headers -TimeoutSec 5
-    return [ordered]@{ accessKey = $credentials.AccessKeyId; secretKey = $credentials.SecretAccessKey; token = $credentials.Token; region = $region }
+# Base URLs of IMDS and the AWS endpoints: the real ones, unless a test points them at local stubs.
+function Get-BpAwsEndpoint([string]$Name, [string]$Default) {
+    if ($env:BEACON_PROXY_TEST_ENDPOINTS) {
+        $endpoints = ConvertFrom-BpJson $env:BEACON_PROXY_TEST_ENDPOINTS
+        if ($endpoints.Contains($Name)) { return [string]$endpoints[$Name] }
+    }
+    return $Default
+}
+
+# One HTTP call with an explicitly empty proxy: a machine-wide proxy must not catch the script's own AWS
+# and IMDS traffic. HttpWebRequest works the same on 5.1 and 7.
+function Invoke-BpHttp([string]$Method, [string]$Uri, $Headers, [string]$Body, [int]$TimeoutSeconds, [string]$HostHeader) {
+    $request = [System.Net.HttpWebRequest][System.Net.WebRequest]::Create($Uri)
+    $request.Method = $Method
+    $request.Proxy = $null
+    $request.Timeout = $TimeoutSeconds * 1000
+    if ($HostHeader) { $request.Host = $HostHeader }
+    if ($null -ne $Headers) {
+        foreach ($name in @($Headers.Keys)) {
+            if ($name -eq 'content-type') { $request.ContentType = [string]$Headers[$name] } else { $request.Headers.Add($name, [string]$Headers[$name]) }
+        }
+    }
+    if ($Body) {
+        $bytes = [System.Text.Encoding]::UTF8.GetBytes($Body)
+        $stream = $request.GetRequestStream()
+        try { $stream.Write($bytes, 0, $bytes.Length) } finally { $stream.Dispose() }
+    }
+    $response = $null
+    try {
+        try { $response = $request.GetResponse() }
+        catch [System.Net.WebException] { if ($null -eq $_.Exception.Response) { throw }; $response = $_.Exception.Response }
+        $reader = New-Object System.IO.StreamReader($response.GetResponseStream(), [System.Text.Encoding]::UTF8)
+        try { $text = $reader.ReadToEnd() } finally { $reader.Dispose() }
+        return [ordered]@{ status = [int]$response.StatusCode; body = $text }
+    } finally { if ($null -ne $response) { $response.Close() } }
+}
+
+function Get-BpImdsToken {
+    $imds = Get-BpAwsEndpoint 'imds' 'http://169.254.169.254'
+    try { $answer = Invoke-BpHttp 'PUT' ($imds + '/latest/api/token') @{ 'X-aws-ec2-metadata-token-ttl-seconds' = '300' } '' 2 '' } catch { return $null }
+    if ($answer.status -ne 200) { return $null }
+    return $answer.body
+}
+
+function Get-BpImdsValue([string]$Token, [string]$Path) {
+    $imds = Get-BpAwsEndpoint 'imds' 'http://169.254.169.254'
+    $answer = Invoke-BpHttp 'GET' ($imds + '/latest/' + $Path) @{ 'X-aws-ec2-metadata-token' = $Token } '' 5 ''
+    if ($answer.status -ne 200) { throw (New-BpError 'SECRET_NOT_FOUND' ('the instance metadata service answered ' + $answer.status + ' for ' + $Path)) }
+    return $answer.body
+}
+
+# The profile of an AWS shared credentials file (INI), or $null.
+function Read-BpSharedCredentials([string]$Path, [string]$ProfileName) {
+    $section = $null
+    $values = @{}
+    foreach ($line in [System.IO.File]::ReadAllLines($Path)) {
+        $text = $line.Trim()
+        if ($text -match '^\[\s*(.+?)\s*\]$') { $section = $Matches[1]; continue }
+        if ($section -eq $ProfileName -and $text -match '^([A-Za-z_]+)\s*=\s*(.*)$') { $values[$Matches[1].ToLowerInvariant()] = $Matches[2].Trim() }
+    }
+    if (-not $values['aws_access_key_id'] -or -not $values['aws_secret_access_key']) { return $null }
+    return [ordered]@{ accessKey = $values['aws_access_key_id']; secretKey = $values['aws_secret_access_key']; token = $values['aws_session_token']; source = 'shared credentials file' }
+}
+
+# The credentials the SSM Agent gives the script, in the order the AWS SDKs use: environment, the shared
+# credentials file (hybrid mi- nodes and Default Host Management have no instance profile), then IMDSv2.
+function Get-BpAwsCredentials {
+    if ($env:AWS_ACCESS_KEY_ID -and $env:AWS_SECRET_ACCESS_KEY) {
+        return [ordered]@{ accessKey = $env:AWS_ACCESS_KEY_ID; secretKey = $env:AWS_SECRET_ACCESS_KEY; token = $env:AWS_SESSION_TOKEN; source = 'environment' }
+    }
+    $file = $env:AWS_SHARED_CREDENTIALS_FILE
+    if (-not $file -and $env:USERPROFILE) { $file = Join-Path $env:USERPROFILE '.aws\credentials' }
+    if ($file -and (Test-Path -LiteralPath $file)) {
+        $profileName = 'default'
+        if ($env:AWS_PROFILE) { $profileName = $env:AWS_PROFILE }
+        $shared = Read-BpSharedCredentials $file $profileName
+        if ($null -ne $shared) { return $shared }
+    }
+    $token = Get-BpImdsToken
+    if (-not $token) { throw (New-BpError 'SECRET_NOT_FOUND' 'no AWS credentials: no AWS_* environment, no shared credentials file and no instance metadata; is the SSM Agent registered?') }
+    $role = (Get-BpImdsValue $token 'meta-data/iam/security-credentials/').Trim()
+    $credentials = ConvertFrom-BpJson (Get-BpImdsValue $token ('meta-data/iam/security-credentials/' + $role))
+    return [ordered]@{ accessKey = $credentials.AccessKeyId; secretKey = $credentials.SecretAccessKey; token = $credentials.Token; source = 'instance profile' }
+}
+
+# The region of a secret: its ARN, else the agent's environment, else IMDS. A parameter given by name
+# on a machine without any of these cannot be located: the request must give its ARN.
+function Get-BpAwsRegion([string]$Reference) {
+    if ($Reference -match '^arn:[^:]+:[^:]+:([^:]+):') { return $Matches[1] }
+    if ($env:AWS_REGION) { return $env:AWS_REGION }
+    if ($env:AWS_DEFAULT_REGION) { return $env:AWS_DEFAULT_REGION }
+    $token = Get-BpImdsToken
+    if ($token) { return (Get-BpImdsValue $token 'meta-data/placement/region').Trim() }
+    throw (New-BpError 'SECRET_REGION_UNKNOWN' ('the region of ' + $Reference + ' cannot be known on this machine (no instance metadata, no AWS_REGION); give the parameter as an ARN'))
 }
 
 function Invoke-BpAwsJson([string]$Service, [string]$Region, [string]$Target, [string]$Body, $Credentials) {
     $hostName = $Service + '.' + $Region + '.amazonaws.com'
     $headers = New-BpSigV4Headers 'POST' $hostName '/' $Body $Service $Region $Target $Credentials ([DateTime]::UtcNow)
-    $response = Invoke-WebRequest -UseBasicParsing -Method Post -Uri ('https://' + $hostName + '/') -Headers $headers -Body $Body -ContentType 'application/x-amz-json-1.1' -TimeoutSec 20
-    return ConvertFrom-BpJson $response.Content
+    $headers['content-type'] = 'application/x-amz-json-1.1'
+    $base = Get-BpAwsEndpoint 'aws' ('https://' + $hostName)
+    $hostHeader = ''
+    if ($base -ne ('https://' + $hostName)) { $hostHeader = $hostName }
+    $answer = Invoke-BpHttp 'POST' ($base + '/') $headers $Body 20 $hostHeader
+    if ($answer.status -ne 200) {
+        # Only the AWS error type goes into the message: the body of an error is not ours to print.
+        $type = 'unknown error'
+        try { $type = ([string](ConvertFrom-BpJson $answer.body).__type).Split('#')[-1] } catch { }
+        throw (New-BpError 'SECRET_NOT_FOUND' ($Service + ' answered ' + $answer.status + ' ' + $type + ' (credentials from the ' + $Credentials.source + ')'))
+    }
+    return ConvertFrom-BpJson $answer.body
 }
 
+# The secret as stored (the module picks the password out of it) and its version, through the REST API
+# signed with the agent's credentials. No AWS Tools: the same code runs on every beacon and in the tests.
 function Get-BpSecret([string]$Reference) {
-    [Net.ServicePointManager]::SecurityProtocol = [Net.ServicePointManager]::SecurityProtocol -bor [Net.SecurityProtocolType]::Tls12
     $isSecret = $Reference -like 'arn:*:secretsmanager:*'
-    $region = $null
-    if ($Reference -match '^arn:[^:]+:[^:]+:([^:]+):') { $region = $Matches[1] }
-    if ($isSecret -and (Get-Command Get-SECSecretValue -ErrorAction SilentlyContinue)) {
-        $value = (Get-SECSecretValue -SecretId $Reference -Region $region).SecretString
-    } elseif (-not $isSecret -and (Get-Command Get-SSMParameter -ErrorAction SilentlyContinue)) {
-        $arguments = @{ Name = $Reference; WithDecryption = $true }
-        if ($region) { $arguments.Region = $region }
-        $value = (Get-SSMParameter @arguments).Value
-    } else {
-        $credentials = Get-BpInstanceCredentials
-        if (-not $region) { $region = $credentials.region }
-        if ($isSecret) {
-            $value = (Invoke-BpAwsJson 'secretsmanager' $region 'secretsmanager.GetSecretValue' (ConvertTo-BpJson ([ordered]@{ SecretId = $Reference })) $credentials).SecretString
-        } else {
-            $value = (Invoke-BpAwsJson 'ssm' $region 'AmazonSSM.GetParameter' (ConvertTo-BpJson ([ordered]@{ Name = $Reference; WithDecryption = $true })) $credentials).Parameter.Value
-        }
+    $region = Get-BpAwsRegion $Reference
+    $credentials = Get-BpAwsCredentials
+    if ($isSecret) {
+        $answer = Invoke-BpAwsJson 'secretsmanager' $region 'secretsmanager.GetSecretValue' (ConvertTo-BpJson ([ordered]@{ SecretId = $Reference })) $credentials
+        return [ordered]@{ value = [string]$answer.SecretString; version = [string]$answer.VersionId }
     }
-    return (Select-BpPassword $value)
+    $answer = Invoke-BpAwsJson 'ssm' $region 'AmazonSSM.GetParameter' (ConvertTo-BpJson ([ordered]@{ Name = $Reference; WithDecryption = $true })) $credentials
+    return [ordered]@{ value = [string]$answer.Parameter.Value; version = [string]$answer.Parameter.Version }
 }
 
 function Get-BpBeaconVersion {
@@ -334,23 +455,62 @@ function Get-BpBeaconVersion {
 
 function Get-BpCaptureDirectory { return (Join-Path $env:ProgramData 'BeaconProxy\captures') }
 
-function Wait-BpInterval([int]$Seconds) { Start-Sleep -Seconds $Seconds }
+# SYSTEM and Administrators only, not inherited: %ProgramData% lets Users create files and folders.
+function New-BpProtectedSecurity([bool]$Directory) {
+    if ($Directory) { $security = New-Object System.Security.AccessControl.DirectorySecurity } else { $security = New-Object System.Security.AccessControl.FileSecurity }
+    $security.SetAccessRuleProtection($true, $false)
+    $inherit = [System.Security.AccessControl.InheritanceFlags]::None
+    if ($Directory) { $inherit = [System.Security.AccessControl.InheritanceFlags]'ContainerInherit, ObjectInherit' }
+    foreach ($sid in @('S-1-5-18', 'S-1-5-32-544')) {
+        $identity = New-Object System.Security.Principal.SecurityIdentifier($sid)
+        $security.AddAccessRule((New-Object System.Security.AccessControl.FileSystemAccessRule($identity, [System.Security.AccessControl.FileSystemRights]::FullControl, $inherit, [System.Security.AccessControl.PropagationFlags]::None, [System.Security.AccessControl.AccessControlType]::Allow)))
+    }
+    $security.SetOwner((New-Object System.Security.Principal.SecurityIdentifier('S-1-5-32-544')))
+    return $security
+}
 
-# Called once when a document finishes; the real layer writes through at once and has nothing to flush.
-function Complete-BpLayer { }
-
-function Test-BpEndpoint([string]$Url, [string]$Proxy) {
-    $first = ($Proxy -split ';')[0] -replace '^https?=', ''
-    try {
-        $response = Invoke-WebRequest -UseBasicParsing -Uri $Url -Proxy ('http://' + $first) -Method Head -TimeoutSec 20
-        return [ordered]@{ ok = $true; status = [int]$response.StatusCode }
-    } catch {
-        # An HTTP error status still proves the proxy path works; no response at all does not.
-        $exception = $_.Exception
-        if ($exception.PSObject.Properties['Response'] -and $null -ne $exception.Response) {
-            $status = [int]$exception.Response.StatusCode
-            return [ordered]@{ ok = ($status -lt 500); status = $status }
-        }
-        return [ordered]@{ ok = $false; status = 'unreachable' }
+# Creates the capture folder (and its parent) with the protected DACL, or takes back one a user created.
+function Initialize-BpCaptureDirectory([string]$Path) {
+    foreach ($directory in @((Split-Path -Parent $Path), $Path)) {
+        if (-not (Test-Path -LiteralPath $directory)) { [void](New-Item -ItemType Directory -Path $directory -Force) }
+        if ($null -ne (Test-BpProtectedPath $directory)) { [System.IO.Directory]::SetAccessControl($directory, (New-BpProtectedSecurity $true)) }
     }
 }
+
+function Write-BpProtectedFile([string]$Path, [string]$Text) {
+    [System.IO.File]::WriteAllText($Path, $Text, (New-Object System.Text.UTF8Encoding($false)))
+    [System.IO.File]::SetAccessControl($Path, (New-BpProtectedSecurity $false))
+}
+
+# $null when only SYSTEM and Administrators own and may change $Path; else why not.
+function Test-BpProtectedPath([string]$Path) {
+    if (Test-Path -LiteralPath $Path -PathType Container) { $security = [System.IO.Directory]::GetAccessControl($Path) } else { $security = [System.IO.File]::GetAccessControl($Path) }
+    $trusted = @('S-1-5-18', 'S-1-5-32-544')
+    $owner = $security.GetOwner([System.Security.Principal.SecurityIdentifier]).Value
+    if ($trusted -notcontains $owner) { return ('owned by ' + $owner) }
+    $write = [System.Security.AccessControl.FileSystemRights]'Write, Delete, ChangePermissions, TakeOwnership, DeleteSubdirectoriesAndFiles'
+    foreach ($rule in $security.GetAccessRules($true, $true, [System.Security.Principal.SecurityIdentifier])) {
+        if ($rule.AccessControlType -ne [System.Security.AccessControl.AccessControlType]::Allow) { continue }
+        if (($rule.FileSystemRights -band $write) -ne 0 -and $trusted -notcontains $rule.IdentityReference.Value) { return ($rule.IdentityReference.Value + ' may change it') }
+    }
+    return $null
+}
+
+function Test-BpProtectedFile([string]$Path) {
+    $reason = Test-BpProtectedPath (Split-Path -Parent $Path)
+    if ($reason) { return ('its folder is ' + $reason) }
+    return (Test-BpProtectedPath $Path)
+}
+
+function Wait-BpInterval([int]$Seconds) { Start-Sleep -Seconds $Seconds }
+
+# The real layer reads and writes Windows directly: nothing to open or flush around a document.
+function Open-BpLayer { }
+
+function Complete-BpLayer { }
+
+# The document lock as the contract names it (the fake gives each modelled beacon its own).
+function Get-BpDocumentLock($Contract) { return $Contract }
+
+# A proxy host:port as the beacon reaches it (the fake maps modelled proxy names to local test proxies).
+function Get-BpProxyEndpoint([string]$HostPort) { return $HostPort }

@@ -30,7 +30,7 @@ describe('beacon-proxy render', () => {
     expect(run.code).toBe(0);
     const out = JSON.parse(run.stdout);
     expect(out.requestId).toBe('example-https-one-proxy');
-    expect(out.desiredState.registry).toHaveLength(7);
+    expect(out.desiredState.registry).toHaveLength(6);
     expect(decodeDesiredState(out.documentParameters.DesiredState[0])).toEqual(out.desiredState);
   });
 

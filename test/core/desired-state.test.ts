@@ -11,9 +11,8 @@ function registryOf(input: unknown): Array<[string, string, string | null]> {
 }
 
 describe('FlexNet registry values', () => {
-  it('https sets exactly the seven values, with the Launcher https_proxy written as http://', () => {
+  it('https sets exactly the six proxy values, with the Launcher https_proxy written as http:// (the CRL switch is not touched)', () => {
     expect(registryOf(validInput({ protocol: 'https', proxy: 'proxy.corp.example:8080' }))).toEqual([
-      ['Common', 'CheckCertificateRevocation', null],
       ['Common', 'http_proxy', null],
       ['Common', 'https_proxy', 'https://proxy.corp.example:8080'],
       ['Common\\DownloadSettings\\ReplicatorParent', 'Proxy', 'https://proxy.corp.example:8080'],
@@ -25,7 +24,6 @@ describe('FlexNet registry values', () => {
 
   it('http is the mirror image: http_proxy set, https_proxy ensured absent', () => {
     expect(registryOf(validInput({ protocol: 'http', proxy: '10.0.0.5:3128' }))).toEqual([
-      ['Common', 'CheckCertificateRevocation', null],
       ['Common', 'http_proxy', 'http://10.0.0.5:3128'],
       ['Common', 'https_proxy', null],
       ['Common\\DownloadSettings\\ReplicatorParent', 'Proxy', 'http://10.0.0.5:3128'],

@@ -129,7 +129,7 @@ describe('CRL check', () => {
 
   it('is disabled with acknowledgement and a reason, which is kept for the audit', () => {
     const request = parseRequest(validInput({ checkCertificateRevocation: { disable: true, acknowledgeRisk: true, reason: ' CA unreachable, ticket 123 ' } }));
-    expect(request.crl).toEqual({ disable: true, reason: 'CA unreachable, ticket 123' });
+    expect(request.crl).toEqual({ set: true, disable: true, reason: 'CA unreachable, ticket 123' });
   });
 
   it('refuses a reason with control characters', () => {
@@ -139,8 +139,9 @@ describe('CRL check', () => {
     });
   });
 
-  it('stays enabled by default', () => {
-    expect(parseRequest(validInput()).crl).toEqual({ disable: false, reason: null });
+  it('is left to the beacon when the request does not mention it, enabled when it says disable: false', () => {
+    expect(parseRequest(validInput()).crl).toEqual({ set: false, disable: false, reason: null });
+    expect(parseRequest(validInput({ checkCertificateRevocation: { disable: false } })).crl).toEqual({ set: true, disable: false, reason: null });
   });
 });
 

@@ -10,6 +10,7 @@ import {
   WININET_POLICY_KEY,
   configuredBeacon,
   decodeConnectionSettings,
+  encodeConnectionSettings,
   flexnetRoot,
   freshBeacon,
   registryValue,
@@ -91,7 +92,7 @@ describe.concurrent('configure on a fresh beacon', () => {
     expect(model.journal.filter((line) => line.startsWith('service start'))).toHaveLength(1);
   });
 
-  test("WinINet in the account's unloaded hive: proxy on, bypass list, PAC URL removed, auto-detect kept, blob consistent, hive unloaded again", async () => {
+  test("WinINet in the account's unloaded hive: proxy on, bypass list, PAC URL removed, auto-detect kept, blob consistent, our hive load undone", async () => {
     const path = newBeacon(scenarioDir('wininet'), freshBeacon({ account: { profile: 'unloaded' } }));
     const { result, model } = await configure(path, desiredState());
     expect(result.ok).toBe(true);
@@ -102,7 +103,9 @@ describe.concurrent('configure on a fresh beacon', () => {
     const settings = blob(hiveValue(model, SID, `${WININET_KEY}\\Connections`, 'DefaultConnectionSettings'));
     // Was 0x0d (direct + PAC + auto-detect) at counter 7: now direct + proxy + auto-detect, counter 8.
     expect(settings).toMatchObject({ version: 0x46, counter: 8, flags: 0x0b, proxyServer: 'proxy.corp.example:8080', bypass: '*.corp.example;<local>', autoConfigUrl: '' });
-    expect(model.hives[SID]!.loaded).toBe(false);
+    // The service now runs as the account, so Windows holds its hive; the loads the script made are undone.
+    expect(model.hives[SID]!.loaded).toBe(true);
+    expect(model.journal).toContain('profile loaded by service BeaconEngine');
     const hiveEvents = model.journal.filter((line) => line.startsWith('reg '));
     expect(hiveEvents.length).toBeGreaterThan(0);
     // Every load is undone by an unload before the next one.
@@ -113,7 +116,9 @@ describe.concurrent('configure on a fresh beacon', () => {
   test('auto-detect that was off stays off in the connection blob', async () => {
     const beacon = freshBeacon();
     const keys = beacon.hives[SID]!.keys;
-    keys[`${WININET_KEY}\\Connections`] = {};
+    keys[`${WININET_KEY}\\Connections`] = {
+      DefaultConnectionSettings: { type: 'Binary', data: encodeConnectionSettings({ version: 0x46, counter: 0, flags: 0x01, proxyServer: '', bypass: '', autoConfigUrl: '' }).toString('base64') },
+    };
     const path = newBeacon(scenarioDir('autodetect-off'), beacon);
     const { model } = await configure(path, desiredState());
     const settings = blob(hiveValue(model, SID, `${WININET_KEY}\\Connections`, 'DefaultConnectionSettings'));
@@ -135,17 +140,19 @@ describe.concurrent('configure on a fresh beacon', () => {
     expect(result.ok).toBe(true);
     expect(result.changed).toContain('profile');
     expect(model.profiles[SID]).toEqual({ path: 'C:\\Users\\svc-beacon' });
-    expect(model.hives[SID]!.loaded).toBe(false);
+    const loads = model.journal.filter((line) => line === `reg load HKU\\${SID}`).length;
+    expect(loads).toBeGreaterThan(0);
+    expect(model.journal.filter((line) => line === `reg unload HKU\\${SID}`).length).toBe(loads);
     expect(hiveValue(model, SID, WININET_KEY, 'ProxyServer')).toBe('proxy.corp.example:8080');
-    expect(blob(hiveValue(model, SID, `${WININET_KEY}\\Connections`, 'DefaultConnectionSettings')).flags).toBe(0x03);
+    expect(blob(hiveValue(model, SID, `${WININET_KEY}\\Connections`, 'DefaultConnectionSettings')).flags).toBe(0x0b);
   });
 
   test('a hive that is busy at unload is retried until it unloads', async () => {
     const path = newBeacon(scenarioDir('unload-busy'), freshBeacon({ faults: { hiveUnloadBusy: 2 } }));
     const { result, model } = await configure(path, desiredState());
     expect(result.ok).toBe(true);
-    expect(model.hives[SID]!.loaded).toBe(false);
     expect(model.journal.filter((line) => line.endsWith('denied'))).toHaveLength(2);
+    expect(model.journal.filter((line) => line === `reg unload HKU\\${SID}`).length).toBe(model.journal.filter((line) => line === `reg load HKU\\${SID}`).length);
   });
 
   test('a second run with the same desired state changes nothing and says so', async () => {
@@ -194,8 +201,8 @@ describe.concurrent('configure on a fresh beacon', () => {
     expect(result.ok).toBe(true);
     expect(registryValue(model.registry, `${ROOT}\\Common`, 'CheckCertificateRevocation')).toEqual({ type: 'String', data: 'False' });
 
-    // A later request that does not disable the check puts the default back: the value is removed.
-    const later = await configure(path, desiredState({ requestId: 'req-crl-default' }));
+    // A later request that asks for the check (disable: false) puts the default back: the value is removed.
+    const later = await configure(path, desiredState({ requestId: 'req-crl-default', checkCertificateRevocation: { disable: false } }));
     expect(later.result.changed).toContain('registry:Common\\CheckCertificateRevocation');
     expect(registryValue(later.model.registry, `${ROOT}\\Common`, 'CheckCertificateRevocation')).toBeUndefined();
   });

@@ -75,8 +75,8 @@ describe('DefaultConnectionSettings codec (PowerShell, as shipped)', () => {
     expect(outcome.next).toMatchObject({ version: 0x46, counter: 0, flags: 0x0b, proxyServer: 'p:8080', bypass: '<local>', autoConfigUrl: '' });
   });
 
-  test('a beacon without a blob gets version 0x46, counter 1, direct + proxy and auto-detect off', () => {
-    expect(outcome.nextFromNothing).toMatchObject({ version: 0x46, counter: 1, flags: 0x03, autoConfigUrl: '' });
+  test("a beacon without a blob gets version 0x46, counter 1, direct + proxy and Windows' default auto-detect on", () => {
+    expect(outcome.nextFromNothing).toMatchObject({ version: 0x46, counter: 1, flags: 0x0b, autoConfigUrl: '' });
   });
 
   test('a truncated blob is refused with WININET_BLOB_INVALID instead of being misread', () => {

@@ -78,7 +78,10 @@ describe('generated SSM documents', () => {
   test('the fake layer implements every function of the Windows layer (no real call can slip through in tests)', () => {
     const windows = functionNames(readFileSync(join(SOURCE_DIR, 'WindowsLayer.ps1'), 'utf8'));
     const fake = functionNames(readFileSync(FAKE_LAYER_PATH, 'utf8'));
-    const windowsOnlyHelpers = ['Initialize-BpNative', 'Split-BpRegistryPath', 'Open-BpRegistryKey', 'ConvertTo-BpSidBytes', 'Get-BpGroup', 'Invoke-BpReg', 'Get-BpWin32Service', 'Get-BpInstanceCredentials', 'Invoke-BpAwsJson'];
+    const windowsOnlyHelpers = ['Initialize-BpNative', 'Split-BpRegistryPath', 'Open-BpRegistryKey', 'ConvertTo-BpSidBytes', 'Get-BpGroup', 'Invoke-BpReg', 'Get-BpWin32Service', 'Invoke-BpAwsJson'];
+    // The real secret path's own helpers (run under pwsh against local stubs in secret-path.test.ts).
+    windowsOnlyHelpers.push('Get-BpAwsEndpoint', 'Invoke-BpHttp', 'Get-BpImdsToken', 'Get-BpImdsValue', 'Read-BpSharedCredentials', 'Get-BpAwsCredentials', 'Get-BpAwsRegion');
+    windowsOnlyHelpers.push('Get-BpServiceController', 'New-BpProtectedSecurity', 'Test-BpProtectedPath');
     for (const name of windows.filter((entry) => !windowsOnlyHelpers.includes(entry))) expect(fake).toContain(name);
     // And the fake is not shipped.
     for (const document of Object.values(loadBeaconDocuments())) expect(unpackDocumentScript(documentScriptText(document))).not.toContain('BpFake');

@@ -5,7 +5,9 @@ import { encodeDesiredState, renderDesiredState, type DesiredState } from '../..
 import { parseRequest, type RequestInput } from '../../lambdas/core/request.js';
 import { judgeResult, ResultLineSchema, type ResultLine, type Verdict } from '../../lambdas/core/result.js';
 import { DEFAULT_PASSWORD, DEFAULT_SECRET_ARN, readBeaconModel, writeBeaconModel, type BeaconModel } from '../../local/beacon-model.js';
+export { beaconState, comparableState } from '../../local/beacon-model.js';
 import { runBeaconDocument, type BeaconDocumentRun } from '../../local/run-document.js';
+import { factsScriptLine, moduleSourcePaths } from '../../ssm-documents/documents.js';
 
 /** The request most tests start from: https, one proxy, domain account, account-scope WinINet. */
 export function baseRequest(overrides: Partial<RequestInput> = {}): RequestInput {
@@ -82,12 +84,6 @@ export function newBeacon(dir: string, model: BeaconModel, name = 'beacon'): str
   return writeBeaconModel(dir, name, model);
 }
 
-/** The beacon's state: the model without the fake layer's journal and fault settings. */
-export function beaconState(model: BeaconModel): Omit<BeaconModel, 'journal' | 'faults'> {
-  const { journal: _journal, faults: _faults, ...state } = model;
-  return state;
-}
-
 export function captureFiles(modelPath: string): string[] {
   const dir = modelPath.replace(/\.json$/, '') + '.captures';
   if (!existsSync(dir)) return [];
@@ -122,6 +118,6 @@ export async function runPwshScript(text: string, args: string[] = []): Promise<
 
 /** PowerShell that defines the module's functions (as the documents do), for unit checks. */
 export function loadModuleScript(): string {
-  const modulePath = join(process.cwd(), 'ssm-documents', 'src', 'BeaconProxy.psm1').replace(/'/g, "''");
-  return `Set-StrictMode -Version Latest\n$ErrorActionPreference = 'Stop'\n. ([scriptblock]::Create([System.IO.File]::ReadAllText('${modulePath}')))\n`;
+  const loads = moduleSourcePaths().map((path) => `. ([scriptblock]::Create([System.IO.File]::ReadAllText('${path.replace(/'/g, "''")}')))`);
+  return `Set-StrictMode -Version Latest\n$ErrorActionPreference = 'Stop'\n${loads.join('\n')}\n${factsScriptLine()}\n`;
 }

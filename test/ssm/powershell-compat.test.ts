@@ -1,8 +1,9 @@
-import { readdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { BEACON_DOCUMENTS } from '../../lambdas/core/document-contract.js';
-import { FAKE_LAYER_PATH, SOURCE_DIR, documentScriptText, loadBeaconDocuments, unpackDocumentScript } from '../../ssm-documents/documents.js';
+import { WINDOWS_POWERSHELL_51_CMDLETS } from '../../ssm-documents/powershell-51.js';
+import { DOCUMENT_SOURCES, FAKE_LAYER_PATH, SOURCE_DIR, documentScriptText, loadBeaconDocuments, unpackDocumentScript } from '../../ssm-documents/documents.js';
 import { runPwshScript, scenarioDir } from './helpers.js';
 
 const SCANNER = join(import.meta.dirname, 'compat-scan.ps1');
@@ -14,8 +15,10 @@ interface Finding {
   text: string;
 }
 
-async function scan(paths: string[]): Promise<Finding[]> {
-  const run = await runPwshScript(`& '${SCANNER.replace(/'/g, "''")}' -Paths @(${paths.map((path) => `'${path.replace(/'/g, "''")}'`).join(', ')})`);
+const psList = (items: readonly string[]) => `@(${items.map((item) => `'${item.replace(/'/g, "''")}'`).join(', ')})`;
+
+async function scan(paths: string[], shipped: string[]): Promise<Finding[]> {
+  const run = await runPwshScript(`& '${SCANNER.replace(/'/g, "''")}' -Paths ${psList(paths)} -Shipped ${psList(shipped)} -Cmdlets ${psList(WINDOWS_POWERSHELL_51_CMDLETS)}`);
   if (run.exitCode !== 0) throw new Error(`the scanner failed: ${run.stderr}`);
   const parsed = JSON.parse(run.stdout) as Finding[] | Finding | null;
   return parsed === null ? [] : Array.isArray(parsed) ? parsed : [parsed];
@@ -33,6 +36,10 @@ $j = Get-Content -AsByteStream -Path x
 1..3 | ForEach-Object -Parallel { $_ }
 if ($IsWindows) { }
 function K { process { } clean { } }
+$secure = ConvertTo-SecureString -String $pw -AsPlainText -Force
+Set-ScheduledTask -TaskPath '\\' -TaskName 'x' -User 'CORP\\svc' -Password $pw
+Invoke-CimMethod -InputObject $service -MethodName Change -Arguments @{ StartName = 'CORP\\svc'; StartPassword = $pw }
+$joined = 'a', 'b' | Join-String -Separator ','
 `;
 
 let shipped: Finding[];
@@ -40,21 +47,25 @@ let planted: Finding[];
 
 beforeAll(async () => {
   const dir = scenarioDir('compat');
-  const files = readdirSync(SOURCE_DIR).map((name) => join(SOURCE_DIR, name));
-  files.push(FAKE_LAYER_PATH, join(import.meta.dirname, 'compat-scan.ps1'));
+  const files = DOCUMENT_SOURCES.map((name) => join(SOURCE_DIR, name));
+  const shippedFiles = [...files];
   for (const [kind, document] of Object.entries(loadBeaconDocuments())) {
     const script = documentScriptText(document);
     const generated = join(dir, `${BEACON_DOCUMENTS[kind as keyof typeof BEACON_DOCUMENTS]}.ps1`);
     writeFileSync(generated, script);
     files.push(generated);
+    shippedFiles.push(generated);
   }
   // The packed payload is the same in every document (documents.test.ts checks that): scan it once.
   const payload = join(dir, 'payload.ps1');
   writeFileSync(payload, unpackDocumentScript(documentScriptText(loadBeaconDocuments().configure)));
   files.push(payload);
+  shippedFiles.push(payload);
+  // Never shipped: parsed for 7-only syntax only (the fake may call what Windows PowerShell lacks).
+  files.push(FAKE_LAYER_PATH, join(import.meta.dirname, 'compat-scan.ps1'));
   const sample = join(dir, 'seven-only.ps1');
   writeFileSync(sample, VIOLATIONS);
-  const findings = await scan([...files, sample]);
+  const findings = await scan([...files, sample], [...shippedFiles, sample]);
   shipped = findings.filter((finding) => finding.file !== sample);
   planted = findings.filter((finding) => finding.file === sample);
 });
@@ -78,9 +89,17 @@ describe('Windows PowerShell 5.1 compatibility (real PowerShell parser, AST walk
       'ForEach-Object -Parallel is PowerShell 7 only',
       '$IsWindows does not exist on 5.1',
       'clean block',
+      'Join-String is not a cmdlet of Windows PowerShell 5.1 on Server 2016 (ssm-documents/powershell-51.ts)',
     ]) {
       expect(found).toContain(expected);
     }
+  });
+
+  test('no shipped script hands a password to a cmdlet parameter (module logging, event 4103, records bindings in clear)', () => {
+    const bindings = planted.filter((finding) => finding.what.startsWith('a password bound to a cmdlet parameter'));
+    // The check finds each planted form: ConvertTo-SecureString -String, Set-ScheduledTask -Password, a StartPassword hashtable.
+    expect(bindings.map((finding) => finding.text.split(' ')[0] === '$secure' ? 'ConvertTo-SecureString' : finding.text.split(' ')[0])).toEqual(['ConvertTo-SecureString', 'Set-ScheduledTask', 'Invoke-CimMethod']);
+    expect(shipped.filter((finding) => finding.what.startsWith('a password bound'))).toEqual([]);
   });
 
   test('the C# of the Windows layer (LSA rights, CreateProfile) compiles with Add-Type', async () => {

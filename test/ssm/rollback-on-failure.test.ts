@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { DEFAULT_PARAMETER_NAME, configuredBeacon, freshBeacon, type BeaconFaults, type FreshBeaconOptions } from '../../local/beacon-model.js';
 import type { DesiredState } from '../../lambdas/core/desired-state.js';
-import { beaconState, configure, desiredState, newBeacon, scenarioDir } from './helpers.js';
+import { beaconState, comparableState, configure, desiredState, newBeacon, scenarioDir } from './helpers.js';
 
 interface FaultCase {
   rule: string;
@@ -56,7 +56,7 @@ describe.concurrent('a failure after the capture rolls the beacon back to exactl
       expect(result.error?.step).toMatch(fault.step);
       expect(result.rollback).toMatchObject({ attempted: true, ok: true, error: null });
       expect(verdict.status).toBe('rolled-back');
-      expect(beaconState(model)).toEqual(beaconState(before));
+      expect(comparableState(model)).toEqual(comparableState(before));
     });
   }
 
@@ -85,7 +85,7 @@ describe.concurrent('a failure after the capture rolls the beacon back to exactl
     expect(result.error?.step).toBe('apply:registry:Launcher\\CurrentVersion\\http_proxy');
     expect(result.rollback?.ok).toBe(true);
     expect(result.rollback?.restored).toEqual(expect.arrayContaining(['registry:Common\\http_proxy', 'registry:Common\\https_proxy']));
-    expect(beaconState(model)).toEqual(beaconState(before));
+    expect(comparableState(model)).toEqual(comparableState(before));
   });
 });
 

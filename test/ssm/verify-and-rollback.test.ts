@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
 import { DEFAULT_ACCOUNT, configuredBeacon, freshBeacon, readBeaconModel, writeBeaconModel } from '../../local/beacon-model.js';
 import { InvalidDocumentParameters, runBeaconDocument } from '../../local/run-document.js';
-import { beaconState, captureFiles, configure, desiredState, failedChecks, newBeacon, readText, rollback, runDocument, scenarioDir, verify } from './helpers.js';
+import { beaconState, captureFiles, comparableState, configure, desiredState, failedChecks, newBeacon, readText, rollback, runDocument, scenarioDir, verify } from './helpers.js';
 
 describe.concurrent('rollback document', () => {
   test('restores the capture of a successful configure run: the beacon is back to fresh, absent values absent again', async () => {
@@ -18,7 +18,7 @@ describe.concurrent('rollback document', () => {
     expect(undone.result.rollback).toMatchObject({ attempted: true, ok: true });
     expect(undone.result.changed).toEqual(expect.arrayContaining(['service:logon', 'registry:Common\\https_proxy', 'wininet:AutoConfigURL']));
     expect(failedChecks(undone.result)).toEqual([]);
-    expect(beaconState(undone.model)).toEqual(beaconState(before));
+    expect(comparableState(undone.model)).toEqual(comparableState(before));
     expect(undone.model.services[0]!.state).toBe('Running');
 
     const again = await rollback(path, 'req-ssm-test');
@@ -32,7 +32,7 @@ describe.concurrent('rollback document', () => {
     await configure(path, desiredState());
     await configure(path, desiredState());
     const undone = await rollback(path, 'req-ssm-test');
-    expect(beaconState(undone.model)).toEqual(beaconState(before));
+    expect(comparableState(undone.model)).toEqual(comparableState(before));
   });
 
   test('an unknown capture id is reported as CAPTURE_NOT_FOUND with a non-zero exit', async () => {
@@ -92,18 +92,6 @@ describe.concurrent('verify document', () => {
       expect.arrayContaining(['right:SeServiceLogonRight', 'group:Administrators', 'registry:Common\\https_proxy', 'wininet:ProxyServer', 'wininet:DefaultConnectionSettings', 'service:logon']),
     );
     expect(failedChecks(result)).not.toContain('registry:Common\\http_proxy');
-  });
-
-  test('the optional endpoint probe is reported as a check', async () => {
-    const state = desiredState();
-    const beacon = configuredBeacon(state);
-    beacon.reachableEndpoints = ['https://fnms.corp.example/ManageSoftRL'];
-    const path = newBeacon(scenarioDir('endpoint'), beacon);
-    const reached = await runDocument('verify', path, { DesiredState: Buffer.from(JSON.stringify(state)).toString('base64'), CheckEndpoint: 'https://fnms.corp.example/ManageSoftRL' });
-    expect(reached.result.checks.find((check) => check.name === 'endpoint')).toMatchObject({ ok: true });
-    const missed = await runDocument('verify', path, { DesiredState: Buffer.from(JSON.stringify(state)).toString('base64'), CheckEndpoint: 'https://other.corp.example/x' });
-    expect(missed.result.ok).toBe(false);
-    expect(failedChecks(missed.result)).toEqual(['endpoint']);
   });
 });
 

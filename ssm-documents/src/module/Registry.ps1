@@ -1,0 +1,15 @@
+# Concern: registry values (a null desired value means: ensure absent).
+# Runs on Windows PowerShell 5.1 and PowerShell 7; every access to Windows goes through the layer functions.
+
+function Get-BpRegistryEntry($Entry) { return Get-BpRegistryValue $Entry.path $Entry.name }
+
+function Test-BpRegistryEntry($Entry, $Actual, $Expected) {
+    if ($null -eq $Expected -or $null -eq $Actual) { return ($null -eq $Expected -and $null -eq $Actual) }
+    if ($Actual.type -ne $Expected.type) { return $false }
+    if ($Expected.type -eq 'DWord' -or $Expected.type -eq 'QWord') { return ([long]$Actual.data -eq [long]$Expected.data) }
+    return ((ConvertTo-BpJson $Actual.data) -ceq (ConvertTo-BpJson $Expected.data))
+}
+
+function Set-BpRegistryEntry($Entry, $Value) {
+    if ($null -eq $Value) { Remove-BpRegistryValue $Entry.path $Entry.name } else { Set-BpRegistryValue $Entry.path $Entry.name $Value.type $Value.data }
+}
