@@ -278,6 +278,21 @@ export class DynamoBaselineStore implements BaselineStore {
   async recordBaseline(baseline: BeaconBaseline): Promise<'recorded' | 'refreshed' | 'older'> {
     const names = { '#order': 'order' };
     try {
+      // A first baseline, or new content from a request at least as new as the stored one.
+      await this.db.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { ...this.key(baseline.instanceId), ...baseline },
+          ConditionExpression: 'attribute_not_exists(pk) OR (#order <= :order AND digest <> :digest)',
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: { ':order': baseline.order, ':digest': baseline.digest },
+        }),
+      );
+      return 'recorded';
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+    }
+    try {
       // The same content applied again (a drift re-apply): the request it came from stays.
       await this.db.send(
         new UpdateCommand({
@@ -290,20 +305,6 @@ export class DynamoBaselineStore implements BaselineStore {
         }),
       );
       return 'refreshed';
-    } catch (error) {
-      if (!isConditionFailure(error)) throw error;
-    }
-    try {
-      await this.db.send(
-        new PutCommand({
-          TableName: this.tableName,
-          Item: { ...this.key(baseline.instanceId), ...baseline },
-          ConditionExpression: 'attribute_not_exists(pk) OR #order <= :order',
-          ExpressionAttributeNames: names,
-          ExpressionAttributeValues: { ':order': baseline.order },
-        }),
-      );
-      return 'recorded';
     } catch (error) {
       if (isConditionFailure(error)) return 'older';
       throw error;
