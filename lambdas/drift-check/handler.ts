@@ -217,7 +217,9 @@ export function createDriftCheckHandler(deps: DriftCheckDeps) {
     const deadlinePassed = page.sentAt !== null && now.getTime() >= Date.parse(page.sentAt) + deps.timing.pollDeadlineSeconds.verify * 1000;
     const statuses = new Map<string, Array<{ instanceId: string; status: string }>>();
     for (const command of page.commands) {
-      const invocations = await deps.commands.listInvocations(command.commandId);
+      const listed = new Map((await deps.commands.listInvocations(command.commandId)).map((i) => [i.instanceId, i.status]));
+      // Right after SendCommand, SSM may not list every invocation yet: one it does not list is still pending.
+      const invocations = command.instanceIds.map((instanceId) => ({ instanceId, status: listed.get(instanceId) ?? 'Pending' }));
       if (!deadlinePassed && invocations.some((i) => !isTerminalCommandStatus(i.status))) return null;
       statuses.set(command.commandId, invocations);
     }

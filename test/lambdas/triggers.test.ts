@@ -381,6 +381,18 @@ describe('drift check', () => {
     expect(queue.messages).toEqual([]);
   });
 
+  it('an invocation SSM does not list yet (just sent) is waited for, never skipped', async () => {
+    const list = commands.listInvocations.bind(commands);
+    let listed = false;
+    commands.listInvocations = async (commandId) => (listed ? list(commandId) : []);
+    drifted = new Set([INSTANCE_A]);
+    const handler = createDriftCheckHandler(deps);
+    expect(await handler()).toMatchObject({ phase: 'reviewing', waitingForVerify: true });
+    listed = true;
+    const tick = await handler();
+    expect(tick.totals).toMatchObject({ inSync: 2, reapplied: 1 });
+  });
+
   it('a baseline replaced after the verify was sent is not re-applied over the newer request', async () => {
     await baselines.recordBaseline(baselineOf(INSTANCE_A, splitRequest));
     drifted = new Set([INSTANCE_A]);
