@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { loadWorkflow } from '../local/workflow-definition.js';
 import { beaconScriptFigures, measureBeaconScript } from './beacon-script.js';
 import { bundleFigures, bundleHandlers, coldInitFigures, measureColdInit } from './bundles.js';
+import { driftScaleFigures } from './drift-pass.js';
 import { measureCoreThroughput } from './core-throughput.js';
 import { WORKFLOW_CONSTANTS } from '../lambdas/core/timing.js';
 import { type FleetRunOptions, type FleetRunResult, throttleRetryWindowSeconds } from './fleet.js';
@@ -142,6 +143,9 @@ async function main(): Promise<void> {
   report('Beacon script cost (configure document under pwsh against a modelled beacon)', beaconScriptFigures(await measureBeaconScript(ROOT, 5)), [
     'Fresh pwsh process per run, as SSM Agent runs it; desired state from examples/https-one-proxy.json; fresh model per repetition for the first run, the second run on the configured model.',
   ]);
+
+  const drift = await driftScaleFigures();
+  report('Drift pass at fleet scale in the local twin (per-beacon baselines, checkpointed ticks)', drift.figures, drift.notes);
 
   // Everything must finish within ten minutes: the 10k fleet gets what is left, and says so if it was not enough.
   await fleetSection(started + 570_000);

@@ -5,7 +5,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { RemovalPolicy } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { ENV } from '../lambdas/aws/env-names.js';
-import { type StackConfig, gatewayConfigFrom, inventoryConfigFrom, workflowTimingFor } from './config.js';
+import { type StackConfig, chatConfigured, gatewayConfigFrom, inventoryConfigFrom, workflowTimingFor } from './config.js';
 import { Alarms } from './constructs/alarms.js';
 import { BeaconInstancePolicy } from './constructs/beacon-instance-policy.js';
 import { BeaconDocuments } from './constructs/beacon-documents.js';
@@ -36,7 +36,8 @@ export class BeaconProxyStack extends Stack {
   readonly state: StateTable;
   readonly notifications: Notifications;
   readonly api: RequestsApi;
-  readonly chatOps: ChatOpsWebhook;
+  /** Deployed only when chat is configured (chatAllowedUsers / chatAllowedChannels, or chatEnabled=true). */
+  readonly chatOps: ChatOpsWebhook | undefined;
   readonly config: StackConfig;
   readonly newBeacon: NewBeaconTriggers;
   readonly driftCheck: DriftCheck;
@@ -128,16 +129,19 @@ export class BeaconProxyStack extends Stack {
       readPrincipals: config.apiReadPrincipals,
     });
 
-    this.chatOps = new ChatOpsWebhook(this, 'ChatOps', {
-      encryptionKey: key,
-      queue: this.intake.queue,
-      table: this.state.table,
-      environment,
-      slackSigningSecretName: config.slackSigningSecretName,
-      teamsSecretName: config.teamsSecretName,
-      allowlist: { users: config.chatAllowedUsers, channels: config.chatAllowedChannels },
-      profileParameterPrefix: config.profileParameterPrefix,
-    });
+    // An internet-facing function URL and grants on the chat secrets only for a stack that uses chat.
+    this.chatOps = chatConfigured(config)
+      ? new ChatOpsWebhook(this, 'ChatOps', {
+          encryptionKey: key,
+          queue: this.intake.queue,
+          table: this.state.table,
+          environment,
+          slackSigningSecretName: config.slackSigningSecretName,
+          teamsSecretName: config.teamsSecretName,
+          allowlist: { users: config.chatAllowedUsers, channels: config.chatAllowedChannels },
+          profileParameterPrefix: config.profileParameterPrefix,
+        })
+      : undefined;
 
     const triggers = {
       encryptionKey: key,
@@ -147,14 +151,19 @@ export class BeaconProxyStack extends Stack {
       beaconTag,
       profileParameterPrefix: config.profileParameterPrefix,
       defaultProfile: config.defaultProfile,
+      mode: config.triggerMode,
+      autoApplyTagOnly: config.autoApplyTagOnly,
     };
-    this.newBeacon = new NewBeaconTriggers(this, 'NewBeacon', { ...triggers, inventory, scheduleMinutes: config.newBeaconScheduleMinutes });
+    this.newBeacon = new NewBeaconTriggers(this, 'NewBeacon', { ...triggers, inventory, scheduleMinutes: config.newBeaconScheduleMinutes, outcomeTopic: this.notifications.outcomeTopic });
     this.driftCheck = new DriftCheck(this, 'DriftCheck', {
       ...triggers,
+      inventory,
       verifyDocumentArn: this.documents.arnOf('verify'),
       checkEndpoint: config.verifyCheckEndpoint,
       scheduleHours: config.driftCheckScheduleHours,
+      tickMinutes: config.driftTickMinutes,
     });
+    this.announceTriggerMode(config, inventory !== null);
 
     this.cleanup = new ExecutionCleanup(this, 'ExecutionCleanup', {
       encryptionKey: key,
@@ -167,9 +176,9 @@ export class BeaconProxyStack extends Stack {
     // Every reader of the FNMS, pin gateway or chat secrets may decrypt them when a customer key encrypts them
     // (and only a reader: with no inventory the new-beacon function reads no secret; with pinMode none the pin step reads one only for the inventory).
     const secretReaders = [
-      this.chatOps.handler.fn,
+      ...(this.chatOps ? [this.chatOps.handler.fn] : []),
       ...(gatewayConfig || inventory ? [pin.fn] : []),
-      ...(inventory ? [this.newBeacon.handler.fn] : []),
+      ...(inventory ? [this.newBeacon.handler.fn, this.driftCheck.handler.fn] : []),
     ];
     grantSecretKeys(secretReaders, config.secretKmsKeyArns);
     this.beaconInstancePolicy = new BeaconInstancePolicy(this, 'BeaconInstance', {
@@ -200,7 +209,7 @@ export class BeaconProxyStack extends Stack {
       alarmTopic: this.notifications.alarmTopic,
       deadLetterQueue: this.intake.deadLetterQueue,
       stateMachine: this.workflow.stateMachine,
-      entryFunctions: [this.intake.intake.fn, this.api.handler.fn, this.chatOps.handler.fn, this.newBeacon.handler.fn, this.driftCheck.handler.fn],
+      entryFunctions: [this.intake.intake.fn, this.api.handler.fn, ...(this.chatOps ? [this.chatOps.handler.fn] : []), this.newBeacon.handler.fn, this.driftCheck.handler.fn],
       cleanupFunction: this.cleanup.fn,
       cleanupDeadLetterQueue: this.cleanup.deadLetterQueue,
     });
@@ -213,5 +222,29 @@ export class BeaconProxyStack extends Stack {
       alarms: this.node.findAll().filter((node): node is cloudwatch.AlarmBase => node instanceof cloudwatch.AlarmBase),
     });
     new CfnOutput(this, STACK_OUTPUTS.dashboardUrl, { value: this.dashboard.url(), description: 'CloudWatch dashboard of the pipeline' });
+  }
+
+  /** What the automatic triggers will do once deployed, said at synth (README, "First deploy"). */
+  private announceTriggerMode(config: StackConfig, hasInventory: boolean): void {
+    const notes = Annotations.of(this);
+    if (config.triggerMode === 'observe') {
+      notes.addInfoV2(
+        'beacon-proxy:triggers-observe',
+        'triggerMode is observe: the new-beacon, tag and drift triggers only plan (dry runs, nothing changes on a beacon). After a dry run and a canary, deploy with -c triggerMode=apply.',
+      );
+    } else if (config.triggerMode === 'off') {
+      notes.addInfoV2('beacon-proxy:triggers-off', 'triggerMode is off: the new-beacon schedule, the tag rule and the drift pass are disabled.');
+    }
+    if (config.autoApplyTagOnly) {
+      notes.addWarningV2(
+        'beacon-proxy:tag-only',
+        `autoApplyTagOnly is true: whoever may put the ${config.beaconTagKey} tag on an instance gets the default profile applied (its account added to the local Administrators). Protect the tag key with a tag policy or SCP (README, "The beacon tag is a security boundary").`,
+      );
+    } else if (!hasInventory) {
+      notes.addInfoV2(
+        'beacon-proxy:tag-gate-closed',
+        'fnmsInventory is none and autoApplyTagOnly is false: the tag rule and the drift pass never apply the default profile to a beacon nobody configured (they report why); beacons configured through requests are kept in their state as usual.',
+      );
+    }
   }
 }

@@ -8,6 +8,7 @@ import { FLEXERA_ONE_REGIONS } from '../lambdas/core/fnms/flexera-one.js';
 import { parseColumnMapping } from '../lambdas/core/fnms/inventory.js';
 import { InventoryConfigSchema, type InventoryConfigInput } from '../lambdas/core/fnms/report-inventory.js';
 import { deriveWorkflowTiming, TimingConfigError, type WorkflowTiming } from '../lambdas/core/timing.js';
+import { DEFAULT_TRIGGER_MODE, TRIGGER_MODES } from '../lambdas/core/triggers.js';
 import { ACCESS_CONFIG_FIELDS } from './access-config.js';
 
 /** FNMS and the pin gateway carry a bearer token or a password: never over plain http. */
@@ -19,6 +20,10 @@ const csv = z
   .transform((value) => (Array.isArray(value) ? value : value.split(',')).map((item) => item.trim()).filter(Boolean));
 
 const positiveInt = z.coerce.number().int().positive();
+
+/** `-c key=true` arrives as text, cdk.json as a boolean; anything else is refused (z.coerce.boolean would read "false" as true). */
+const contextBoolean = (key: string) =>
+  z.union([z.boolean(), z.enum(['true', 'false']).transform((value) => value === 'true')], { error: `${key} must be true or false` });
 
 export const StackConfigSchema = z.object({
   ...ACCESS_CONFIG_FIELDS,
@@ -68,6 +73,21 @@ export const StackConfigSchema = z.object({
   teamsSecretName: z.string().min(1).default('beacon-proxy/teams-security-token'),
   chatAllowedUsers: csv.default([]),
   chatAllowedChannels: csv.default([]),
+  /**
+   * Deploy the ChatOps webhook (function URL, chat secrets)? Default: only when chatAllowedUsers or
+   * chatAllowedChannels names someone. `true` deploys it admitting nobody yet; `false` with an allowlist is refused.
+   */
+  chatEnabled: contextBoolean('chatEnabled').optional(),
+  /**
+   * How far the automatic triggers (new beacon from FNMS, the beacon tag, the drift re-apply) go: `observe`
+   * (the default after a deploy: dry runs that show what would change, nothing changes), `apply`, or `off`.
+   */
+  triggerMode: z.enum(TRIGGER_MODES).default(DEFAULT_TRIGGER_MODE),
+  /**
+   * `true`: the beacon tag alone is enough to configure an instance automatically. Default false: only instances
+   * whose computer name the FNMS beacon inventory lists (protect the tag key either way: README, "The beacon tag").
+   */
+  autoApplyTagOnly: contextBoolean('autoApplyTagOnly').default(false),
   notificationEmail: z.email().optional(),
   alarmEmail: z.email().optional(),
   /** SendCommand TimeoutSeconds: how long a command may wait for an offline beacon before it never runs. */
@@ -83,7 +103,10 @@ export const StackConfigSchema = z.object({
   busyWaitMinutes: positiveInt.optional(),
   executionTimeoutMinutes: positiveInt.optional(),
   newBeaconScheduleMinutes: positiveInt.default(60),
+  /** A drift pass starts this often; the drift function runs every driftTickMinutes and continues the pass in progress. */
   driftCheckScheduleHours: positiveInt.default(24),
+  /** 5-60 minutes: never longer than the shortest drift interval (1 h). */
+  driftTickMinutes: positiveInt.min(5).max(60).default(15),
   /** `none` or an FNMS URL the verify document requests through the proxy during the drift check. */
   verifyCheckEndpoint: z.string().default('none'),
   /**
@@ -98,6 +121,11 @@ export const StackConfigSchema = z.object({
 export type StackConfig = z.infer<typeof StackConfigSchema>;
 
 export const CONTEXT_KEYS = Object.keys(StackConfigSchema.shape) as Array<keyof StackConfig>;
+
+/** The chat resources are deployed when chat is configured: someone is allowlisted, or chatEnabled=true. */
+export function chatConfigured(config: StackConfig): boolean {
+  return config.chatEnabled ?? (config.chatAllowedUsers.length > 0 || config.chatAllowedChannels.length > 0);
+}
 
 /** The pin gateway client's configuration, or null when pinMode is not gateway. */
 export function gatewayConfigFrom(config: StackConfig): FnmsConfigInput | null {
@@ -178,6 +206,9 @@ function requireTogether(config: StackConfig, ctx: z.RefinementCtx<StackConfig>)
   if (config.fnmsInventory === 'onPremises') {
     need('fnmsUrl', 'when fnmsInventory is onPremises (https://<FNMS web server>)');
     need('fnmsAccount', 'when fnmsInventory is onPremises (DOMAIN\\account with the Webservice role)');
+  }
+  if (config.chatEnabled === false && (config.chatAllowedUsers.length > 0 || config.chatAllowedChannels.length > 0)) {
+    ctx.addIssue({ code: 'custom', path: ['chatEnabled'], message: 'is false while chatAllowedUsers / chatAllowedChannels name chat callers: remove the allowlists, or drop chatEnabled=false to deploy the chat webhook' });
   }
   const vpcGiven = config.fnmsVpcId !== undefined || config.fnmsSubnetIds.length > 0 || config.fnmsSecurityGroupIds.length > 0;
   if (vpcGiven) {

@@ -106,7 +106,7 @@ export function acknowledgeNagFindings(stack: BeaconProxyStack): void {
     }
   }
 
-  const chatRole = stack.chatOps.handler.role.node.tryFindChild('DefaultPolicy');
+  const chatRole = stack.chatOps?.handler.role.node.tryFindChild('DefaultPolicy');
   if (chatRole) {
     ack(chatRole, `AwsSolutions-IAM5[Resource::${nagArn(stack, 'ssm', `parameter${stack.config.profileParameterPrefix}/*`)}]`, 'ssm:GetParameter on the profile path only: operators add named profiles under it without a redeploy.');
   }

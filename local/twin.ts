@@ -30,13 +30,14 @@ import {
   type WorkflowStarter,
   workflowExecutionName,
 } from '../lambdas/core/ports.js';
-import { DynamoBeaconLock, DynamoFleetMemory, DynamoRequestStore, documentClient } from '../lambdas/aws/dynamo.js';
+import { DynamoBaselineStore, DynamoBeaconLock, DynamoDriftPassStore, DynamoFleetMemory, DynamoRequestStore, documentClient } from '../lambdas/aws/dynamo.js';
 import { powertoolsIdempotency } from '../lambdas/aws/idempotency.js';
 import { createIntakeHandler } from '../lambdas/intake/handler.js';
 import { MESSAGE_ATTRIBUTES } from '../lambdas/intake/message-attributes.js';
 import { MemoryNotifier, MemoryProfileStore } from '../lambdas/memory/ports.js';
-import { type DriftCheckResult, createDriftCheckHandler } from '../lambdas/drift-check/handler.js';
-import { type NewBeaconResult, createNewBeaconHandler } from '../lambdas/new-beacon/handler.js';
+import { type DriftReport, type DriftTickResult, createDriftCheckHandler, readDriftReport } from '../lambdas/drift-check/handler.js';
+import { type NewBeaconResult, type TagChangeEvent, createNewBeaconHandler } from '../lambdas/new-beacon/handler.js';
+import type { TriggerMode } from '../lambdas/core/triggers.js';
 import { createAcquireLockHandler } from '../lambdas/acquire-lock/handler.js';
 import { type CleanupResult, createExecutionCleanupHandler, EXECUTION_STATUS_CHANGE, type ExecutionStatusEvent } from '../lambdas/execution-cleanup/handler.js';
 import { createNotifyRequesterHandler } from '../lambdas/notify-requester/handler.js';
@@ -112,8 +113,14 @@ export interface TwinOptions {
   onExecution?: (instanceId: string, requestId: string, event: 'started' | ExecutionStatus) => void;
   /** Named profiles for chat commands and the new-beacon/drift triggers; default examples/profiles/. */
   profiles?: Record<string, Record<string, unknown>>;
-  /** The profile new and drifted beacons get (the stack's default profile). */
+  /** The profile new and never-configured beacons get (the stack's default profile). */
   defaultProfile?: string;
+  /** The stack's triggerMode for the new-beacon, tag and drift triggers; default the stack's default (observe). */
+  triggerMode?: TriggerMode;
+  /** The stack's autoApplyTagOnly (default false: the FNMS inventory must list a tagged instance). */
+  autoApplyTagOnly?: boolean;
+  /** Hours between drift passes (the stack's driftCheckScheduleHours), in workflow time. */
+  driftIntervalHours?: number;
   /** Deliver queued messages as soon as they arrive (serve mode); otherwise `drain()` delivers. */
   autoDeliver?: boolean;
   /**
@@ -181,7 +188,8 @@ export function matchesEventPattern(pattern: Record<string, unknown>, event: Rec
   const keyOf: Record<string, string> = { detailType: 'detail-type' };
   return Object.entries(pattern).every(([key, allowed]) => {
     const value = event[keyOf[key] ?? key];
-    if (Array.isArray(allowed)) return allowed.includes(value as never);
+    // An array in the event matches when any of its elements does.
+    if (Array.isArray(allowed)) return Array.isArray(value) ? value.some((item) => allowed.includes(item as never)) : allowed.includes(value as never);
     if (allowed && typeof allowed === 'object') return value !== null && typeof value === 'object' && matchesEventPattern(allowed as Record<string, unknown>, value as Record<string, unknown>);
     return false;
   });
@@ -209,10 +217,15 @@ export class LocalTwin implements WorkflowStarter {
   /** What the triggers remember (beacons seen, the last drift pass, notified executions). */
   readonly fleetMemory: DynamoFleetMemory;
   readonly profiles: MemoryProfileStore;
-  /** The scheduled drift check: reviews the previous verify pass (re-applying where checks fail), then sends the next. */
-  readonly driftCheck: () => Promise<DriftCheckResult>;
+  /** Each beacon's drift baseline (written by RecordOutcome). */
+  readonly baselines: DynamoBaselineStore;
+  /** The drift pass's checkpoint and pages. */
+  readonly driftPasses: DynamoDriftPassStore;
+  /** One tick of the scheduled drift check, run like Lambda runs it: its template timeout (scaled) as the budget and the limit. */
+  readonly driftCheck: () => Promise<DriftTickResult>;
   /** The scheduled new-beacon poll: FNMS beacons matched to managed instances by computer name get the default profile. */
   readonly newBeaconPoll: () => Promise<NewBeaconResult>;
+  private readonly newBeacon: (event: TagChangeEvent) => Promise<NewBeaconResult>;
   private readonly failStateErrors: Set<string>;
   private machine: StateMachine | undefined;
 
@@ -228,6 +241,8 @@ export class LocalTwin implements WorkflowStarter {
     this.store = new DynamoRequestStore(db, dynamo.tables.state);
     this.lock = new DynamoBeaconLock(db, dynamo.tables.state, this.clock);
     this.fleetMemory = new DynamoFleetMemory(db, dynamo.tables.state, this.clock);
+    this.baselines = new DynamoBaselineStore(db, dynamo.tables.state);
+    this.driftPasses = new DynamoDriftPassStore(db, dynamo.tables.state, this.clock);
     const timing = workflow.timing;
     const captureDir = join(options.workDir, 'captures');
     const executor: DocumentExecutor =
@@ -250,16 +265,32 @@ export class LocalTwin implements WorkflowStarter {
     this.profiles = new MemoryProfileStore(options.profiles ?? {});
     const triggerDeps = {
       commands: this.ssm,
-      memory: this.fleetMemory,
       profiles: this.profiles,
       queue: this.requestQueue,
+      baselines: this.baselines,
+      inventory,
       beaconTag: LOCAL_BEACON_TAG,
       defaultProfile: options.defaultProfile ?? DEFAULT_PROFILE,
+      mode: options.triggerMode ?? STACK_DEFAULTS.triggerMode,
+      autoApplyTagOnly: options.autoApplyTagOnly ?? STACK_DEFAULTS.autoApplyTagOnly,
     };
-    const drift = createDriftCheckHandler({ ...triggerDeps, clock: this.clock, verifyDocumentName: BEACON_DOCUMENTS.verify, checkEndpoint: 'none' });
-    this.driftCheck = () => drift();
-    const newBeacon = createNewBeaconHandler({ ...triggerDeps, inventory });
-    this.newBeaconPoll = () => newBeacon({ source: 'beacon-proxy.schedule' });
+    const drift = createDriftCheckHandler({
+      ...triggerDeps,
+      passes: this.driftPasses,
+      clock: this.clock,
+      verifyDocumentName: BEACON_DOCUMENTS.verify,
+      checkEndpoint: 'none',
+      intervalSeconds: (options.driftIntervalHours ?? STACK_DEFAULTS.driftCheckScheduleHours) * 3600,
+      timing,
+    });
+    this.driftCheck = async () => {
+      const timeoutMs = this.functionTimeoutMs(workflow.triggers.driftFunction);
+      const deadline = Date.now() + timeoutMs;
+      return withTimeout(drift({ source: 'beacon-proxy.drift-check' }, { getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()) }), timeoutMs, 'the drift check function');
+    };
+    const newBeacon = createNewBeaconHandler({ ...triggerDeps, memory: this.fleetMemory, notifier: this.notifier });
+    this.newBeacon = (event) => withTimeout(newBeacon(event), this.functionTimeoutMs(workflow.triggers.newBeaconFunction), 'the new-beacon function');
+    this.newBeaconPoll = () => withTimeout(newBeacon({ source: 'beacon-proxy.schedule' }), this.functionTimeoutMs(workflow.triggers.newBeaconFunction), 'the new-beacon function');
     const handlers: Record<WorkflowHandlerId, (input: never, context: LambdaTime) => Promise<unknown>> = {
       ResolveTargetFn: createResolveTargetHandler({ commands: this.ssm, beaconTag: LOCAL_BEACON_TAG }),
       AcquireLockFn: createAcquireLockHandler({ lock: this.lock, store: this.store, clock: this.clock, timing }),
@@ -276,7 +307,7 @@ export class LocalTwin implements WorkflowStarter {
         options.pinMode === 'none' ? { mode: 'none', store: this.store, clock: this.clock } : { mode: 'gateway', gateway: fnmsClient, inventory, store: this.store, clock: this.clock },
       ),
       ReleaseLockFn: createReleaseLockHandler({ lock: this.lock }),
-      RecordOutcomeFn: createRecordOutcomeHandler({ store: this.store, clock: this.clock }),
+      RecordOutcomeFn: createRecordOutcomeHandler({ store: this.store, clock: this.clock, baselines: this.baselines }),
       NotifyRequesterFn: createNotifyRequesterHandler({ notifier: this.notifier, memory: this.fleetMemory }),
     };
     this.cleanup = createExecutionCleanupHandler({
@@ -328,6 +359,41 @@ export class LocalTwin implements WorkflowStarter {
       this.delivering = null;
       if (this.queue.length > 0) this.kick();
     });
+  }
+
+  /**
+   * Runs drift ticks until the pass in progress (or a new one, when due) is done, as the schedule would:
+   * between ticks it waits for the verify commands the pass sent. Returns the pass's report.
+   */
+  async runDriftPass(options: { maxTicks?: number } = {}): Promise<{ ticks: DriftTickResult[]; report: DriftReport | null }> {
+    const ticks: DriftTickResult[] = [];
+    for (let n = 0; n < (options.maxTicks ?? 1000); n += 1) {
+      const tick = await this.driftCheck();
+      ticks.push(tick);
+      if (tick.action !== 'worked' || tick.phase === 'done') break;
+      if (tick.waitingForVerify) await this.ssm.settle();
+    }
+    return { ticks, report: await readDriftReport(this.driftPasses) };
+  }
+
+  /**
+   * EventBridge "Tag Change on Resource" for these instances (the beacon tag now `value`), delivered to the
+   * new-beacon function when the template's tag rule matches it. Null when the rule does not match.
+   */
+  async tagChange(instanceIds: string[], tags: Record<string, string> = { [LOCAL_BEACON_TAG.key]: LOCAL_BEACON_TAG.value }): Promise<NewBeaconResult | null> {
+    const event = {
+      version: '0',
+      id: `local-tag-${Date.now()}`,
+      'detail-type': 'Tag Change on Resource',
+      source: 'aws.tag',
+      account: '000000000000',
+      time: new Date().toISOString(),
+      region: 'local-1',
+      resources: instanceIds.map((id) => (id.startsWith('mi-') ? `arn:aws:ssm:local-1:000000000000:managed-instance/${id}` : `arn:aws:ec2:local-1:000000000000:instance/${id}`)),
+      detail: { 'changed-tag-keys': Object.keys(tags), service: instanceIds[0]?.startsWith('mi-') ? 'ssm' : 'ec2', 'resource-type': instanceIds[0]?.startsWith('mi-') ? 'managed-instance' : 'instance', version: 1, tags },
+    };
+    if (!matchesEventPattern(this.workflow.triggers.tagRulePattern, event)) return null;
+    return this.newBeacon(event as unknown as TagChangeEvent);
   }
 
   /** Puts a request on the local intake queue, as SQS, the API, ChatOps or the new-beacon trigger would. */

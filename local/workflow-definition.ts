@@ -39,6 +39,8 @@ export interface SynthesizedWorkflow {
   intakeFunction: FunctionSpec;
   /** The state table (pk/sk) and the idempotency table. */
   tables: { state: TableSpec; idempotency: TableSpec };
+  /** The automatic triggers: the drift and new-beacon functions, and the event pattern of the beacon tag rule. */
+  triggers: { driftFunction: FunctionSpec; newBeaconFunction: FunctionSpec; tagRulePattern: Record<string, unknown> };
 }
 
 type Resources = Record<string, { Type: string; Properties?: Record<string, any> }>;
@@ -93,9 +95,18 @@ export function twinSpecFromTemplate(template: { Resources: Resources }): Synthe
   const idempotency = tables.find((t) => t !== state);
   if (!state || !idempotency) throw new Error('the template does not have the state and idempotency tables');
 
+  const functionNamed = (prefix: string): FunctionSpec => {
+    const found = Object.entries(resources).find(([id, r]) => r.Type === 'AWS::Lambda::Function' && id.startsWith(prefix));
+    if (!found) throw new Error(`the template has no ${prefix} function`);
+    return functionSpec(resources, found[0]);
+  };
+  const tagRule = Object.values(resources).find((r) => r.Type === 'AWS::Events::Rule' && JSON.stringify(r.Properties?.EventPattern?.source ?? []).includes('aws.tag'));
+  if (!tagRule) throw new Error('the template has no beacon tag rule');
+
   return {
     definition,
     taskFunctions,
+    triggers: { driftFunction: functionNamed('DriftCheckHandler'), newBeaconFunction: functionNamed('NewBeaconHandler'), tagRulePattern: tagRule.Properties!.EventPattern },
     timing,
     cleanup: { eventPattern: rule.Properties!.EventPattern, function: functionSpec(resources, cleanupId) },
     intakeQueue: { maxReceiveCount: Number(intake[1].Properties!.RedrivePolicy.maxReceiveCount), visibilityTimeoutSeconds: Number(intake[1].Properties!.VisibilityTimeout ?? 30) },

@@ -5,6 +5,7 @@ import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { ENV } from '../../lambdas/aws/env-names.js';
+import type { TriggerMode } from '../../lambdas/core/triggers.js';
 
 /** What a trigger that queues the default profile for beacons (new-beacon, drift check) is given. */
 export interface DefaultProfileTriggerProps {
@@ -15,6 +16,10 @@ export interface DefaultProfileTriggerProps {
   beaconTag: { key: string; value: string };
   profileParameterPrefix: string;
   defaultProfile: string;
+  /** How far the trigger goes: off (its schedules and rules are disabled), observe (dry runs only), apply. */
+  mode: TriggerMode;
+  /** The beacon tag alone configures an instance (otherwise the FNMS inventory must list it). */
+  autoApplyTagOnly: boolean;
 }
 
 /** The environment such a trigger's function needs, beside the stack-wide one. */
@@ -24,10 +29,12 @@ export function defaultProfileEnvironment(props: DefaultProfileTriggerProps): Re
     [ENV.queueUrl]: props.queue.queueUrl,
     [ENV.profilePrefix]: props.profileParameterPrefix,
     [ENV.defaultProfile]: props.defaultProfile,
+    [ENV.triggerMode]: props.mode,
+    [ENV.autoApplyTagOnly]: String(props.autoApplyTagOnly),
   };
 }
 
-/** Least privilege for such a trigger: read only the default profile, queue requests, remember what it saw. */
+/** Least privilege for such a trigger: read only the default profile, queue requests, remember what it saw and read the beacons' baselines. */
 export function grantDefaultProfileTrigger(fn: lambda.IFunction, props: DefaultProfileTriggerProps): void {
   const stack = Stack.of(fn);
   fn.addToRolePolicy(

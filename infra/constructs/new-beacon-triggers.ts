@@ -3,6 +3,7 @@ import * as events from 'aws-cdk-lib/aws-events';
 import * as eventTargets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
+import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as schedulerTargets from 'aws-cdk-lib/aws-scheduler-targets';
 import { Construct } from 'constructs';
 import { BeaconFunction } from './beacon-function.js';
@@ -13,6 +14,8 @@ export interface NewBeaconTriggersProps extends DefaultProfileTriggerProps {
   /** The beacon inventory (saved FNMS report); null: no schedule, only the tag rule. */
   inventory: FnmsInventoryProps | null;
   scheduleMinutes: number;
+  /** Where an instance the tag gate refused is reported. */
+  outcomeTopic: sns.ITopic;
 }
 
 /** A new beacon gets the default profile: found in the FNMS beacon inventory (a schedule), or by the beacon tag being put on an instance. */
@@ -36,6 +39,9 @@ export class NewBeaconTriggers extends Construct {
     if (props.inventory) grantFnmsInventory(this, fn, props.inventory);
     fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['ssm:DescribeInstanceInformation'], resources: ['*'] }));
     grantDefaultProfileTrigger(fn, props);
+    props.outcomeTopic.grantPublish(fn);
+    // triggerMode off: nothing invokes the function (the handler also does nothing when invoked by hand).
+    const enabled = props.mode !== 'off';
 
     this.schedule = !props.inventory
       ? undefined
@@ -44,10 +50,12 @@ export class NewBeaconTriggers extends Construct {
       schedule: scheduler.ScheduleExpression.rate(Duration.minutes(props.scheduleMinutes)),
       timeWindow: scheduler.TimeWindow.flexible(Duration.minutes(Math.min(15, props.scheduleMinutes))),
       target: new schedulerTargets.LambdaInvoke(fn, { input: scheduler.ScheduleTargetInput.fromObject({ source: 'beacon-proxy.schedule' }), retryAttempts: 2 }),
+      enabled,
     });
 
     this.tagRule = new events.Rule(this, 'BeaconTagAdded', {
       description: `beacon-proxy: the ${props.beaconTag.key} tag changed on an instance`,
+      enabled,
       eventPattern: {
         source: ['aws.tag'],
         detailType: ['Tag Change on Resource'],

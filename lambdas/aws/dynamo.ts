@@ -6,15 +6,23 @@
  *   REQ#<id> / AUDIT#<at>#<event>#<instance>
  *   LOCK#<instance> / LOCK        owner, expiresAtMs (absent when free), latestOrder (kept), ttl
  *   MARK#<key> / MARK             seen beacons, answered chat messages
- *   VALUE#<key> / VALUE           small state (the last drift pass)
+ *   VALUE#<key> / VALUE           small state
+ *   BASELINE#<instance> / BASELINE  the beacon's drift baseline (no TTL: it outlives every request)
+ *   DRIFT#checkpoint / CHECKPOINT the drift pass in progress or the last one
+ *   DRIFT#<passId> / PAGE#<n>     a page of a drift pass: its beacons, verify commands and review (TTL)
  */
 import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { BeaconBaseline } from '../core/baseline.js';
+import { DRIFT_PAGE_TTL_SECONDS, type DriftCheckpoint, type DriftPage } from '../core/drift-pass.js';
+import { TABLE_KEY_PREFIXES } from './table-keys.js';
 import type {
   AuditEvent,
+  BaselineStore,
   BeaconLock,
   BeaconStatusRecord,
   Clock,
+  DriftPassStore,
   FleetMemory,
   LockResult,
   RequestRecord,
@@ -224,5 +232,129 @@ export class DynamoFleetMemory implements FleetMemory {
 
   async putValue(key: string, value: Record<string, unknown>): Promise<void> {
     await this.db.send(new PutCommand({ TableName: this.tableName, Item: { pk: `VALUE#${key}`, sk: 'VALUE', value } }));
+  }
+}
+
+const strip = <T>(item: Record<string, unknown>): T => {
+  const { pk: _pk, sk: _sk, ttl: _ttl, ...rest } = item;
+  return rest as T;
+};
+
+/** BatchGetItem takes at most 100 keys; keys DynamoDB leaves unprocessed (throttling) are asked again with backoff. */
+const BATCH_GET_KEYS = 100;
+
+export class DynamoBaselineStore implements BaselineStore {
+  constructor(
+    private readonly db: DynamoDBDocumentClient,
+    private readonly tableName: string,
+    private readonly sleep: (ms: number) => Promise<void> = (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  ) {}
+
+  private key(instanceId: string) {
+    return { pk: `${TABLE_KEY_PREFIXES.baseline}${instanceId}`, sk: 'BASELINE' };
+  }
+
+  async getBaselines(instanceIds: string[]): Promise<Map<string, BeaconBaseline>> {
+    const found = new Map<string, BeaconBaseline>();
+    const unique = [...new Set(instanceIds)];
+    for (let start = 0; start < unique.length; start += BATCH_GET_KEYS) {
+      let keys: Array<Record<string, unknown>> = unique.slice(start, start + BATCH_GET_KEYS).map((id) => this.key(id));
+      for (let attempt = 0; keys.length > 0; attempt += 1) {
+        if (attempt > 0) {
+          if (attempt > 8) throw new Error(`DynamoDB left ${keys.length} baseline reads unprocessed after ${attempt} attempts`);
+          await this.sleep(Math.min(2000, 50 * 2 ** attempt));
+        }
+        const result = await this.db.send(new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: keys, ConsistentRead: true } } }));
+        for (const item of result.Responses?.[this.tableName] ?? []) {
+          const baseline = strip<BeaconBaseline>(item as Record<string, unknown>);
+          found.set(baseline.instanceId, baseline);
+        }
+        keys = (result.UnprocessedKeys?.[this.tableName]?.Keys ?? []) as Array<Record<string, unknown>>;
+      }
+    }
+    return found;
+  }
+
+  async recordBaseline(baseline: BeaconBaseline): Promise<'recorded' | 'refreshed' | 'older'> {
+    const names = { '#order': 'order' };
+    try {
+      // A first baseline, or new content from a request at least as new as the stored one.
+      await this.db.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { ...this.key(baseline.instanceId), ...baseline },
+          ConditionExpression: 'attribute_not_exists(pk) OR (#order <= :order AND digest <> :digest)',
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: { ':order': baseline.order, ':digest': baseline.digest },
+        }),
+      );
+      return 'recorded';
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+    }
+    try {
+      // The same content applied again (a drift re-apply): the request it came from stays.
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: this.key(baseline.instanceId),
+          UpdateExpression: 'SET lastAppliedBy = :by, appliedAt = :at, #order = :order',
+          ConditionExpression: 'digest = :digest AND #order <= :order',
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: { ':by': baseline.lastAppliedBy, ':at': baseline.appliedAt, ':order': baseline.order, ':digest': baseline.digest },
+        }),
+      );
+      return 'refreshed';
+    } catch (error) {
+      if (isConditionFailure(error)) return 'older';
+      throw error;
+    }
+  }
+}
+
+export class DynamoDriftPassStore implements DriftPassStore {
+  constructor(
+    private readonly db: DynamoDBDocumentClient,
+    private readonly tableName: string,
+    private readonly clock: Clock,
+  ) {}
+
+  private readonly checkpointKey = { pk: `${TABLE_KEY_PREFIXES.drift}checkpoint`, sk: 'CHECKPOINT' };
+
+  private pageKey(passId: string, index: number) {
+    return { pk: `${TABLE_KEY_PREFIXES.drift}${passId}`, sk: `PAGE#${String(index).padStart(6, '0')}` };
+  }
+
+  async getCheckpoint(): Promise<DriftCheckpoint | null> {
+    const result = await this.db.send(new GetCommand({ TableName: this.tableName, Key: this.checkpointKey, ConsistentRead: true }));
+    return result.Item ? strip<DriftCheckpoint>(result.Item) : null;
+  }
+
+  async saveCheckpoint(checkpoint: DriftCheckpoint, expectedVersion: number | null): Promise<boolean> {
+    try {
+      await this.db.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { ...this.checkpointKey, ...checkpoint },
+          ...(expectedVersion === null
+            ? { ConditionExpression: 'attribute_not_exists(pk)' }
+            : { ConditionExpression: '#version = :expected', ExpressionAttributeNames: { '#version': 'version' }, ExpressionAttributeValues: { ':expected': expectedVersion } }),
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
+  }
+
+  async putPage(page: DriftPage): Promise<void> {
+    const ttl = Math.ceil(this.clock.now().getTime() / 1000) + DRIFT_PAGE_TTL_SECONDS;
+    await this.db.send(new PutCommand({ TableName: this.tableName, Item: { ...this.pageKey(page.passId, page.index), ...page, ttl } }));
+  }
+
+  async getPage(passId: string, index: number): Promise<DriftPage | null> {
+    const result = await this.db.send(new GetCommand({ TableName: this.tableName, Key: this.pageKey(passId, index), ConsistentRead: true }));
+    return result.Item ? strip<DriftPage>(result.Item) : null;
   }
 }

@@ -25,6 +25,12 @@ export const ENV = {
   teamsSecretName: 'TEAMS_SECRET_NAME',
   chatAllowlist: 'CHAT_ALLOWLIST',
   verifyCheckEndpoint: 'VERIFY_CHECK_ENDPOINT',
+  /** How far the automatic triggers go: `off`, `observe` (dry runs only) or `apply` (infra/config.ts triggerMode). */
+  triggerMode: 'TRIGGER_MODE',
+  /** `true`: the beacon tag alone configures an instance (infra/config.ts autoApplyTagOnly); otherwise FNMS must list it. */
+  autoApplyTagOnly: 'AUTO_APPLY_TAG_ONLY',
+  /** Hours between the starts of two drift passes (infra/config.ts driftCheckScheduleHours). */
+  driftIntervalHours: 'DRIFT_INTERVAL_HOURS',
   /** FNMS URL the configure document probes through the proxy after applying (stack config beaconProbeUrl). */
   endpointProbeUrl: 'ENDPOINT_PROBE_URL',
 } as const;

@@ -12,6 +12,10 @@ export const TABLE_KEY_PREFIXES = {
   mark: 'MARK#',
   /** `VALUE#<key>`: small trigger state. */
   value: 'VALUE#',
+  /** `BASELINE#<instanceId>`: the beacon's drift baseline (the desired state last applied and verified). */
+  baseline: 'BASELINE#',
+  /** `DRIFT#checkpoint` and `DRIFT#<passId>`: the drift pass's checkpoint and pages. */
+  drift: 'DRIFT#',
 } as const;
 
 /** Chat replay memory: `MARK#` + this prefix + platform + message key. */

@@ -5,6 +5,8 @@
  */
 import { createHash } from 'node:crypto';
 import type { ErrorBody } from './errors.js';
+import type { BeaconBaseline } from './baseline.js';
+import type { DriftCheckpoint, DriftPage } from './drift-pass.js';
 import type { Check } from './result.js';
 
 /** Where a request came from; kept in the audit trail. */
@@ -241,6 +243,26 @@ export interface FleetMemory {
   isMarked(key: string): Promise<boolean>;
   getValue(key: string): Promise<Record<string, unknown> | null>;
   putValue(key: string, value: Record<string, unknown>): Promise<void>;
+}
+
+/** Each beacon's drift baseline (lambdas/core/baseline.ts): one item per beacon, kept across requests. */
+export interface BaselineStore {
+  /** The baselines of these beacons (beacons without one are absent from the map). */
+  getBaselines(instanceIds: string[]): Promise<Map<string, BeaconBaseline>>;
+  /**
+   * Records a beacon's baseline unless a newer request (by `order`) recorded one. The same content applied
+   * again keeps the request it came from and only moves `lastAppliedBy`/`appliedAt` (`refreshed`).
+   */
+  recordBaseline(baseline: BeaconBaseline): Promise<'recorded' | 'refreshed' | 'older'>;
+}
+
+/** The drift pass's checkpoint and pages (lambdas/core/drift-pass.ts): a pass continues across invocations. */
+export interface DriftPassStore {
+  getCheckpoint(): Promise<DriftCheckpoint | null>;
+  /** Writes when the stored version is `expectedVersion` (null: none stored yet); false when another invocation wrote first. */
+  saveCheckpoint(checkpoint: DriftCheckpoint, expectedVersion: number | null): Promise<boolean>;
+  putPage(page: DriftPage): Promise<void>;
+  getPage(passId: string, index: number): Promise<DriftPage | null>;
 }
 
 export interface Clock {

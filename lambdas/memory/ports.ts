@@ -2,14 +2,18 @@
  * In-memory implementations of the ports: for handler tests and for the local twin. They keep the same
  * rules as the AWS adapters (first record wins, conditional lock, release safe twice).
  */
+import type { BeaconBaseline } from '../core/baseline.js';
+import type { DriftCheckpoint, DriftPage } from '../core/drift-pass.js';
 import type {
   AuditEvent,
+  BaselineStore,
   BeaconCommands,
   BeaconLock,
   BeaconStatusRecord,
   Clock,
   CommandInvocation,
   DocumentParameters,
+  DriftPassStore,
   FleetMemory,
   InstanceFilter,
   LockResult,
@@ -237,5 +241,48 @@ export class MemoryFleetMemory implements FleetMemory {
   }
   async putValue(key: string, value: Record<string, unknown>): Promise<void> {
     this.values.set(key, structuredClone(value));
+  }
+}
+
+/** Baselines by instance id, with the adapter's rules: newer order wins, the same content keeps its origin. */
+export class MemoryBaselineStore implements BaselineStore {
+  readonly baselines = new Map<string, BeaconBaseline>();
+  async getBaselines(instanceIds: string[]): Promise<Map<string, BeaconBaseline>> {
+    const found = new Map<string, BeaconBaseline>();
+    for (const id of instanceIds) {
+      const baseline = this.baselines.get(id);
+      if (baseline) found.set(id, structuredClone(baseline));
+    }
+    return found;
+  }
+  async recordBaseline(baseline: BeaconBaseline): Promise<'recorded' | 'refreshed' | 'older'> {
+    const stored = this.baselines.get(baseline.instanceId);
+    if (stored && stored.order > baseline.order) return 'older';
+    if (stored && stored.digest === baseline.digest) {
+      Object.assign(stored, { lastAppliedBy: baseline.lastAppliedBy, appliedAt: baseline.appliedAt, order: baseline.order });
+      return 'refreshed';
+    }
+    this.baselines.set(baseline.instanceId, structuredClone(baseline));
+    return 'recorded';
+  }
+}
+
+export class MemoryDriftPassStore implements DriftPassStore {
+  checkpoint: DriftCheckpoint | null = null;
+  readonly pages = new Map<string, DriftPage>();
+  async getCheckpoint(): Promise<DriftCheckpoint | null> {
+    return this.checkpoint ? structuredClone(this.checkpoint) : null;
+  }
+  async saveCheckpoint(checkpoint: DriftCheckpoint, expectedVersion: number | null): Promise<boolean> {
+    if ((this.checkpoint?.version ?? null) !== expectedVersion) return false;
+    this.checkpoint = structuredClone(checkpoint);
+    return true;
+  }
+  async putPage(page: DriftPage): Promise<void> {
+    this.pages.set(`${page.passId}#${page.index}`, structuredClone(page));
+  }
+  async getPage(passId: string, index: number): Promise<DriftPage | null> {
+    const page = this.pages.get(`${passId}#${index}`);
+    return page ? structuredClone(page) : null;
   }
 }

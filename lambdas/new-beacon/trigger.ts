@@ -1,21 +1,43 @@
-/** Shared by the new-beacon and drift triggers: turn the default profile into a request for one beacon and queue it. */
-import { buildRequestFromProfile } from '../core/chatops/index.js';
-import type { ProfileStore, RequestQueue, RequestSource } from '../core/ports.js';
+/** Shared by the new-beacon and drift triggers: queue a request for one beacon, and read the FNMS inventory for the tag gate. */
+import { type BeaconInventory, isBeaconInventoryError } from '../core/fnms/index.js';
+import type { Log, ProfileStore, RequestQueue, RequestSource } from '../core/ports.js';
+import { type FnmsBeaconNames, fnmsBeaconNames, triggerRequest } from '../core/triggers.js';
 
-export async function enqueueDefaultProfile(
-  deps: { profiles: ProfileStore; queue: RequestQueue; defaultProfile: string },
+export { shortComputerName } from '../core/triggers.js';
+
+/** The default profile, or a loud failure: without it new and never-configured beacons cannot be configured. */
+export async function defaultProfileContent(deps: { profiles: ProfileStore; defaultProfile: string }): Promise<Record<string, unknown>> {
+  const profile = await deps.profiles.getProfile(deps.defaultProfile);
+  if (!profile) throw new Error(`the default profile "${deps.defaultProfile}" does not exist in Parameter Store; new and never-configured beacons cannot be configured`);
+  return profile;
+}
+
+/** Queues `content` (a profile or a baseline) for one beacon; a dry run in observe mode. Returns the request id. */
+export async function enqueueForBeacon(
+  queue: RequestQueue,
+  content: Record<string, unknown>,
   instanceId: string,
   requestId: string,
   source: RequestSource,
-): Promise<void> {
-  const profile = await deps.profiles.getProfile(deps.defaultProfile);
-  if (!profile) throw new Error(`the default profile "${deps.defaultProfile}" does not exist in Parameter Store; new and drifted beacons cannot be configured`);
-  const { input } = buildRequestFromProfile(profile, { kind: 'instances', instanceIds: [instanceId] }, requestId);
-  await deps.queue.enqueue(input as unknown as Record<string, unknown>, { source });
+  dryRun: boolean,
+): Promise<string> {
+  const input = triggerRequest(content, instanceId, requestId, dryRun);
+  await queue.enqueue(input as unknown as Record<string, unknown>, { source });
+  return requestId;
 }
 
-/** Windows computer names compare case-insensitively and without the DNS suffix SSM often reports. */
-export function shortComputerName(name: string | null | undefined): string | null {
-  const short = (name ?? '').trim().split('.')[0]?.toUpperCase() ?? '';
-  return short.length > 0 ? short : null;
+/**
+ * The FNMS beacon names for the tag gate: `none` without an inventory; `unavailable` when the report cannot
+ * be read (counted for the FnmsErrors alarm and logged): the gate then refuses, it never reads an empty fleet.
+ */
+export async function readFnmsBeaconNames(inventory: BeaconInventory | null, log: Log, countFnmsError?: () => void): Promise<FnmsBeaconNames> {
+  if (inventory === null) return { kind: 'none' };
+  try {
+    return fnmsBeaconNames((await inventory.listBeacons()).map((beacon) => beacon.computerName));
+  } catch (error) {
+    if (!isBeaconInventoryError(error)) throw error;
+    countFnmsError?.();
+    log.error('FNMS beacon inventory failed', { error: error.toJSON() });
+    return { kind: 'unavailable', error: `${error.code}: ${error.message}` };
+  }
 }

@@ -1,5 +1,9 @@
-/** RecordOutcome: the final per-beacon status and audit event, derived from everything the workflow did. */
-import type { BeaconState, Clock, RequestStore } from '../core/ports.js';
+/**
+ * RecordOutcome: the final per-beacon status and audit event, derived from everything the workflow did; and,
+ * when the beacon ends configured and verified, its drift baseline (a separate write).
+ */
+import { baselineAfterRun } from '../core/baseline.js';
+import type { BaselineStore, BeaconState, Clock, RequestStore } from '../core/ports.js';
 import { describeOutcome } from '../workflow/outcome.js';
 import type { RecordedOutcome, WorkflowState } from '../workflow/state.js';
 import * as awsDynamo from '../aws/clients/dynamo.js';
@@ -12,6 +16,8 @@ export interface RecordOutcomeDeps {
   clock: Clock;
   /** Counts the beacon's final state (the dashboard's beacons ok / rolled back / failed). */
   countOutcome?: (state: BeaconState) => void;
+  /** The beacons' drift baselines; written only for a run that ends configured and verified (never a dry run). */
+  baselines?: BaselineStore;
 }
 
 export function createRecordOutcomeHandler(deps: RecordOutcomeDeps) {
@@ -39,6 +45,8 @@ export function createRecordOutcomeHandler(deps: RecordOutcomeDeps) {
       detail: { summary: recorded.summary, reasons: recorded.reasons, ...(recorded.warnings.length > 0 ? { warnings: recorded.warnings } : {}) },
     });
     deps.countOutcome?.(recorded.state);
+    const baseline = baselineAfterRun(state, recorded.state, at);
+    if (baseline && deps.baselines) await deps.baselines.recordBaseline(baseline);
     return recorded;
   };
 }
@@ -47,6 +55,7 @@ export const handler = lambdaEntry(() =>
   createRecordOutcomeHandler({
     store: awsDynamo.requestStore(),
     clock: awsSdk.clock,
+    baselines: awsDynamo.baselineStore(),
     countOutcome: (state) => countMetric(METRICS.beaconOutcomes, 1, { [METRIC_DIMENSIONS.outcome]: state }),
   }),
 );

@@ -2,18 +2,21 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { renderDesiredState } from '../../lambdas/core/desired-state.js';
 import { parseRequest } from '../../lambdas/core/request.js';
 import { basename, dirname } from 'node:path';
-import { type BeaconModel, configuredBeacon, flexnetRoot, freshBeacon, registryValue, writeBeaconModel } from '../../local/beacon-model.js';
+import { type BeaconModel, beaconState, configuredBeacon, flexnetRoot, freshBeacon, registryValue, writeBeaconModel } from '../../local/beacon-model.js';
 import { BUILTIN_BEACON_VERSION, builtinFnmsState } from '../../local/builtin-fleet.js';
 import { runBeaconDocument } from '../../local/run-document.js';
 import type { DocumentExecutor } from '../../local/ssm-shim.js';
 import { loadProfiles } from '../../local/profiles.js';
 import { DEFAULT_PROFILE } from '../../local/twin.js';
-import { type Harness, requestFor, startTwin } from './twin-harness.js';
+import { example } from '../support/requests.js';
+import { type Harness, startTwin } from './twin-harness.js';
 
 const INTERRUPTED = 'i-0e2e00000000000c1';
 const UPGRADED = 'i-0e2e00000000000c2';
 const IN_SYNC = 'i-0e2e00000000000c3';
 const NEW_BEACON = 'i-0e2e00000000000c4';
+const SPLIT = 'i-0e2e00000000000d1';
+const GMSA_CRL = 'i-0e2e00000000000d2';
 
 let harness: Harness | undefined;
 afterEach(async () => {
@@ -41,7 +44,7 @@ function fullyConfigured(model: BeaconModel): void {
   expect(model.tasks.every((task) => task.userId === 'CORP\\svc-beacon')).toBe(true);
 }
 
-describe('the scheduled drift check', () => {
+describe('the scheduled drift check (triggerMode apply)', () => {
   it('a run interrupted after the command was sent, and a beacon reset by an upgrade, are found by the next verify pass and re-applied', async () => {
     const state = renderDesiredState(parseRequest(await defaultProfileRequest(INTERRUPTED, 'x')));
     // The agent died half way: registry partly written, the service still LocalSystem.
@@ -60,7 +63,7 @@ describe('the scheduled drift check', () => {
         { instanceId: UPGRADED, computerName: 'E2E-C2', model: upgraded(configuredBeacon(state, { computerName: 'E2E-C2', beaconVersion: BUILTIN_BEACON_VERSION })) },
         { instanceId: IN_SYNC, computerName: 'E2E-C3', model: configuredBeacon(state, { computerName: 'E2E-C3', beaconVersion: BUILTIN_BEACON_VERSION }) },
       ],
-      { executor, interruptAfter: { state: 'SendConfigure', instanceId: INTERRUPTED } },
+      { executor, interruptAfter: { state: 'SendConfigure', instanceId: INTERRUPTED }, triggerMode: 'apply' },
     );
     writeBeaconModel(dirname(harness.modelPath(INTERRUPTED)), basename(harness.modelPath(INTERRUPTED)), halfDone);
 
@@ -70,29 +73,94 @@ describe('the scheduled drift check', () => {
     const [stopped] = [...harness.twin.results.values()];
     expect(stopped).toMatchObject({ status: 'ABORTED', cleanup: { action: 'cleaned', lock: 'released', recorded: true, notified: true } });
     expect((await harness.twin.store.getRequestStatus('e2e-interrupted'))!.beacons[0]!.state).toBe('error');
-    const first = await harness.twin.driftCheck();
-    expect(first.reviewed).toBeNull();
-    await harness.twin.ssm.settle();
-    const second = await harness.twin.driftCheck();
-    expect(second.reviewed!.reapplied.sort()).toEqual([INTERRUPTED, UPGRADED]);
-    expect(second.reviewed!.inSync).toEqual([IN_SYNC]);
+    // An error leaves no baseline: these beacons were never configured through beacon-proxy (the default profile applies).
+    expect((await harness.twin.baselines.getBaselines([INTERRUPTED, UPGRADED, IN_SYNC])).size).toBe(0);
+
+    const { ticks, report } = await harness.twin.runDriftPass();
+    expect(ticks.at(-1)!.phase).toBe('done');
+    expect(report!.findings.map((f) => [f.instanceId, f.action, f.against.kind]).sort()).toEqual([
+      [INTERRUPTED, 'reapplied', 'default-profile'],
+      [UPGRADED, 'reapplied', 'default-profile'],
+    ]);
+    expect(report!.inSync).toEqual([IN_SYNC]);
     await harness.twin.drain();
 
     for (const id of [INTERRUPTED, UPGRADED]) {
-      const requestId = `drift-${first.sent.passId}-${id}`;
+      const requestId = `drift-${report!.passId}-${id}`;
       expect((await harness.twin.store.getRequestStatus(requestId))!.beacons[0]!.state, id).toBe('ok');
       fullyConfigured(harness.model(id));
     }
     // The beacon that was in sync was only read: one verify, no configure.
     expect(harness.twin.ssm.sent.filter((s) => s.kind === 'configure' && s.instanceIds.includes(IN_SYNC))).toEqual([]);
-  });
+    // Configured now: each has a baseline, and the next pass verifies against it.
+    expect([...(await harness.twin.baselines.getBaselines([INTERRUPTED, UPGRADED])).values()].map((b) => b.source)).toEqual(['drift', 'drift']);
+  }, 300_000);
+
+  it('a beacon configured through the API with split endpoints, a gMSA or a CRL exception keeps its own state: the drift pass verifies it against its baseline and re-applies that, never the default profile', async () => {
+    const split = { ...(example('split-endpoints') as Record<string, unknown>), requestId: 'api-split', target: { instanceIds: [SPLIT] } } as unknown as Record<string, unknown> & { endpoints: Record<string, string> };
+    const gmsaCrl = {
+      ...(example('gmsa') as Record<string, unknown>),
+      requestId: 'api-gmsa-crl',
+      target: { instanceIds: [GMSA_CRL] },
+      checkCertificateRevocation: { disable: true, acknowledgeRisk: true, reason: 'CA CRL endpoint unreachable, CHG-1234' },
+    };
+    const splitState = renderDesiredState(parseRequest(split));
+    const gmsaState = renderDesiredState(parseRequest(gmsaCrl));
+    harness = await startTwin(
+      [
+        { instanceId: SPLIT, computerName: 'E2E-D1', model: configuredBeacon(splitState, { computerName: 'E2E-D1', beaconVersion: BUILTIN_BEACON_VERSION, account: { kind: 'domain', name: 'svc-beacon@corp.example' } }) },
+        { instanceId: GMSA_CRL, computerName: 'E2E-D2', model: configuredBeacon(gmsaState, { computerName: 'E2E-D2', beaconVersion: BUILTIN_BEACON_VERSION, account: { kind: 'gmsa', name: 'CORP\\gmsa-beacon$', profile: 'missing' } }) },
+      ],
+      // A pass every 36 s of workflow time: the second pass below is due as soon as the first is done.
+      { triggerMode: 'apply', driftIntervalHours: 0.01 },
+    );
+    harness.twin.submit(split, { source: 'api' });
+    harness.twin.submit(gmsaCrl, { source: 'api' });
+    await harness.twin.drain();
+    for (const id of ['api-split', 'api-gmsa-crl']) expect((await harness.twin.store.getRequestStatus(id))!.beacons[0]!.state, id).toBe('ok');
+    const stored = await harness.twin.baselines.getBaselines([SPLIT, GMSA_CRL]);
+    expect(stored.get(SPLIT)).toMatchObject({ requestId: 'api-split', source: 'api', content: { endpoints: split.endpoints } });
+    expect(stored.get(GMSA_CRL)).toMatchObject({ requestId: 'api-gmsa-crl', content: { account: { kind: 'gmsa' }, checkCertificateRevocation: { disable: true } } });
+
+    // An upgrade resets the split-endpoint beacon's service account; the gMSA beacon stays as configured.
+    writeBeaconModel(dirname(harness.modelPath(SPLIT)), basename(harness.modelPath(SPLIT)), upgraded(harness.model(SPLIT)));
+    const gmsaBefore = JSON.stringify(beaconState(harness.model(GMSA_CRL)));
+
+    const { report } = await harness.twin.runDriftPass();
+    expect(report!.inSync).toEqual([GMSA_CRL]);
+    expect(report!.findings).toEqual([expect.objectContaining({ instanceId: SPLIT, action: 'reapplied', against: expect.objectContaining({ kind: 'baseline', requestId: 'api-split' }) })]);
+    await harness.twin.drain();
+
+    // Each beacon was verified against its own desired state.
+    const verifies = harness.twin.ssm.sent.filter((s) => s.kind === 'verify');
+    expect(verifies.map((s) => s.instanceIds).sort()).toEqual([[SPLIT], [GMSA_CRL]]);
+    // The re-apply was the API request's content again: split endpoints kept, service account restored.
+    const reapplied = await harness.twin.store.getRequestStatus(`drift-${report!.passId}-${SPLIT}`);
+    expect(reapplied!.beacons[0]!.state).toBe('ok');
+    expect(reapplied!.request.request).toMatchObject({ endpoints: split.endpoints, account: { name: 'svc-beacon@corp.example' } });
+    const splitModel = harness.model(SPLIT);
+    expect(JSON.stringify(splitModel.registry)).toContain('dl-proxy.corp.example:8080');
+    expect(JSON.stringify(splitModel.registry)).toContain('ul-proxy.corp.example:8443');
+    expect(splitModel.services[0]!.startName).not.toBe('LocalSystem');
+    // The gMSA / CRL beacon was only read: not a byte of its state changed.
+    expect(JSON.stringify(beaconState(harness.model(GMSA_CRL)))).toBe(gmsaBefore);
+    expect(harness.twin.ssm.sent.filter((s) => s.kind === 'configure' && s.instanceIds.includes(GMSA_CRL))).toHaveLength(1);
+    // The baseline still names the API request the content came from.
+    expect((await harness.twin.baselines.getBaselines([SPLIT])).get(SPLIT)).toMatchObject({ requestId: 'api-split', lastAppliedBy: `drift-${report!.passId}-${SPLIT}` });
+
+    // The next pass (due: the interval has passed) finds both in sync.
+    const next = await harness.twin.runDriftPass();
+    expect(next.report!.passId).not.toBe(report!.passId);
+    expect(next.report!.inSync.sort()).toEqual([SPLIT, GMSA_CRL]);
+    expect(next.report!.findings).toEqual([]);
+  }, 300_000);
 });
 
-describe('the new-beacon trigger', () => {
+describe('the new-beacon trigger (triggerMode apply)', () => {
   it('a beacon newly listed in FNMS and matched to a tagged SSM instance gets the default profile, once', async () => {
     harness = await startTwin(
       [{ instanceId: NEW_BEACON, computerName: 'E2E-NEW', model: freshBeacon({ computerName: 'E2E-NEW', beaconVersion: BUILTIN_BEACON_VERSION }) }],
-      { fnms: { state: { ...builtinFnmsState(['e2e-new.corp.example']) } } },
+      { fnms: { state: { ...builtinFnmsState(['e2e-new.corp.example']) } }, triggerMode: 'apply' },
     );
     const first = await harness.twin.newBeaconPoll();
     expect(first.enqueued).toEqual([NEW_BEACON]);
@@ -107,6 +175,8 @@ describe('the new-beacon trigger', () => {
     expect(status!.beacons[0]!.state).toBe('ok');
     fullyConfigured(harness.model(NEW_BEACON));
     const second = await harness.twin.newBeaconPoll();
-    expect(second).toMatchObject({ enqueued: [], alreadySeen: [NEW_BEACON] });
-  });
+    // Configured and verified now: it has a baseline, and the default profile is not for it any more.
+    expect(second).toMatchObject({ enqueued: [], alreadyConfigured: [NEW_BEACON] });
+    expect((await harness.twin.baselines.getBaselines([NEW_BEACON])).get(NEW_BEACON)).toMatchObject({ requestId: `new-beacon-${NEW_BEACON}`, source: 'new-beacon' });
+  }, 300_000);
 });

@@ -37,6 +37,8 @@ beforeAll(() => {
     beaconKmsKeyArns: BEACON_KEY,
     pinMode: 'gateway',
     gatewayUrl: 'https://fnms-gateway.corp.example',
+    chatAllowedUsers: 'U012ABC',
+    chatAllowedChannels: 'C034DEF',
   });
   defaults = synthStack();
   resources = configured.template.toJSON().Resources;

@@ -90,14 +90,14 @@ describe('the synthesized stack per FNMS setting', () => {
       fnmsSubnetIds: 'subnet-0123456789abcdef0,subnet-0123456789abcdef1',
     });
     const resources = template.toJSON().Resources as Resources;
-    for (const prefix of ['FnmsPinPinVersionFn', 'NewBeaconHandler']) {
+    for (const prefix of ['FnmsPinPinVersionFn', 'NewBeaconHandler', 'DriftCheckHandler']) {
       const fn = functionEnv(resources, prefix);
       expect(fn.VpcConfig.SubnetIds, prefix).toEqual(['subnet-0123456789abcdef0', 'subnet-0123456789abcdef1']);
       expect(JSON.parse(fn.Environment.Variables[ENV.inventoryConfig])).toMatchObject({ kind: 'onPremises', account: 'CORP\\svc-fnms-ws', reportId: 17 });
       expect(fn.Environment.Variables[ENV.inventorySecretName]).toBe('beacon-proxy/fnms-api');
     }
     const inVpc = Object.entries(resources).filter(([, r]) => r.Type === 'AWS::Lambda::Function' && r.Properties.VpcConfig);
-    expect(inVpc).toHaveLength(2);
+    expect(inVpc).toHaveLength(3);
     // Lambda creates the function's network interfaces with its execution role: without these the deployment fails.
     for (const [id, resource] of inVpc) {
       const fn = resource;

@@ -23,6 +23,8 @@ beforeAll(() => {
     fnmsReportId: '42',
     fnmsReportColumns: 'name=R2_a_Beacon_Name,computerName=R2_a_Beacon_ComputerName,version=R2_a_Beacon_Version,status=R2_a_Beacon_Status,lastContact=R2_a_Beacon_LastContact',
     fnmsSecretName: 'team/fnms-token',
+    chatAllowedUsers: 'U012ABC',
+    chatAllowedChannels: 'C034DEF',
   }));
   resources = template.toJSON().Resources;
 });
@@ -116,7 +118,8 @@ describe('least privilege', () => {
       expect(JSON.stringify(statement.Resource)).toMatch(/secret:(team\/fnms-token|team\/pin-gateway-token|beacon-proxy\/[a-z-]+)-\?\?\?\?\?\?/);
     }
     const fnmsReaders = reads.filter((s) => JSON.stringify(s.Resource).includes('team/fnms-token'));
-    expect(fnmsReaders.map((s) => s.policy).sort()).toEqual([expect.stringMatching(/^FnmsPinPinVersionFn/), expect.stringMatching(/^NewBeaconHandler/)]);
+    // The pin step, and the triggers' tag gate (new beacon, drift): FNMS must list a beacon before the default profile goes to it.
+    expect(fnmsReaders.map((s) => s.policy).sort()).toEqual([expect.stringMatching(/^DriftCheckHandler/), expect.stringMatching(/^FnmsPinPinVersionFn/), expect.stringMatching(/^NewBeaconHandler/)]);
     const gatewayReaders = reads.filter((s) => JSON.stringify(s.Resource).includes('team/pin-gateway-token'));
     expect(gatewayReaders.map((s) => s.policy)).toEqual([expect.stringMatching(/^FnmsPinPinVersionFn/)]);
   });

@@ -29,7 +29,7 @@ const db = documentClient(new DynamoDBClient({ region: 'eu-west-1', credentials:
 const clock = new FixedClock(NOW);
 
 beforeAll(() => {
-  const { template } = synthStack();
+  const { template } = synthStack({ chatAllowedUsers: 'U-OPS,aad-ops', chatAllowedChannels: 'C-OPS,19:ops@thread.tacv2' });
   chatStatements = withTableArn(
     Object.entries(template.toJSON().Resources as Record<string, { Type: string; Properties: any }>)
       .filter(([id, resource]) => resource.Type === 'AWS::IAM::Policy' && id.startsWith('ChatOpsHandler'))
