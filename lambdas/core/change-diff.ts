@@ -27,16 +27,29 @@ function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
-/** `text` cut to its first `keep` characters and the marker that says how many were cut (as the beacon does). */
+/**
+ * `text` cut to its first `keep` characters and the marker that says how many were cut (as the beacon does).
+ * A value already trimmed (by the beacon, or earlier here) is cut further from its kept text, and its marker
+ * then counts every character cut: trimming is idempotent.
+ */
 export function trimText(text: string, keep: number): string {
-  if (text.length <= keep) return text;
-  return `${text.slice(0, keep)}${MARKER.before}${text.length - keep}${MARKER.after}`;
+  const match = MARKER_PATTERN.exec(text);
+  const kept = match ? text.slice(0, match.index) : text;
+  const cut = match ? Number(match[1]) : 0;
+  if (kept.length <= keep) return text;
+  return `${kept.slice(0, keep)}${MARKER.before}${cut + kept.length - keep}${MARKER.after}`;
 }
 
 /** How many characters a trimmed value lost, or 0 when it is whole. */
 export function trimmedCharacters(text: string): number {
   const match = MARKER_PATTERN.exec(text);
   return match ? Number(match[1]) : 0;
+}
+
+/** The length of what a value shows of itself (its marker aside). */
+function shownLength(text: string): number {
+  const match = MARKER_PATTERN.exec(text);
+  return match ? match.index : text.length;
 }
 
 /**
@@ -80,7 +93,7 @@ export interface DiffBounds {
 export function boundDiffLists(lists: ReadonlyArray<readonly DiffEntry[]>, bounds: DiffBounds): BoundedDiff[] {
   const kept = lists.map((entries) => entries.slice(0, bounds.maxEntries));
   const cap = fairCap(
-    kept.flat().flatMap((entry) => [entry.before.length, entry.after.length]),
+    kept.flat().flatMap((entry) => [shownLength(entry.before), shownLength(entry.after)]),
     bounds.valueBudget,
     bounds.minValue,
   );

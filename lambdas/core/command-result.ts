@@ -62,7 +62,7 @@ export const VERDICT_LIMITS = {
   checkValueLength: 160,
   nameLength: 200,
   diffEntries: 64,
-  diffIdLength: 120,
+  diffIdLength: 100,
   diffValueBudget: 6000,
   diffValueMin: 32,
 } as const;

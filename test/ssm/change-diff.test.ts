@@ -1,6 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
-import { trimmedCharacters, type DiffEntry } from '../../lambdas/core/change-diff.js';
+import { trimText, trimmedCharacters, type DiffEntry } from '../../lambdas/core/change-diff.js';
 import { encodeDesiredState, renderDesiredState } from '../../lambdas/core/desired-state.js';
 import { RESULT_LINE } from '../../lambdas/core/document-contract.js';
 import { LIMITS } from '../../lambdas/core/limits.js';
@@ -19,7 +19,7 @@ import {
 } from '../../local/beacon-model.js';
 import { SSM_OUTPUT_LIMITS } from '../../local/ssm-shim.js';
 import { largestRequest } from '../support/requests.js';
-import { configure, desiredState, failedChecks, newBeacon, rollback, scenarioDir, verify } from './helpers.js';
+import { configure, desiredState, failedChecks, loadModuleScript, newBeacon, rollback, runPwshScript, scenarioDir, verify } from './helpers.js';
 
 const ROOT = flexnetRoot('64');
 const byId = (diff: DiffEntry[] | undefined) => Object.fromEntries((diff ?? []).map((entry) => [entry.id, `${entry.before} -> ${entry.after}`]));
@@ -189,6 +189,15 @@ describe.concurrent('the result line shows each change, before -> after', () => 
       expect(run.stdout).not.toContain('olduser');
       expect(JSON.stringify([result.diff, result.rollback?.diff])).toMatch(/http:\/\/\*\*\*@old-proxy\.old\.example:3128/);
     }
+  });
+});
+
+describe('one trim rule on both sides', () => {
+  test('the beacon cuts a long value exactly as the pipeline does (the marker of the contract)', async () => {
+    const value = `REG_SZ ${'a'.repeat(300)};<local>`;
+    const run = await runPwshScript(`${loadModuleScript()}\n[Console]::Out.Write((Limit-BpText '${value}' ${RESULT_LINE.minValueLength}))`);
+    expect(run.stderr).toBe('');
+    expect(run.stdout).toBe(trimText(value, RESULT_LINE.minValueLength));
   });
 });
 
