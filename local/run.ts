@@ -34,6 +34,7 @@ export async function runLocal(options: LocalRunOptions): Promise<RunReport> {
   const fleet = await loadFleet(fleetDir);
 
   const progress = new Progress(options.progressStream);
+  const fnmsState = builtinFnmsState(fleet.beacons.map((b) => b.computerName));
   // A real proxy between the beacons and FNMS: configure probes FNMS through it after applying.
   const proxy = await startHttpProxy();
   const twin = await LocalTwin.create({
@@ -41,7 +42,7 @@ export async function runLocal(options: LocalRunOptions): Promise<RunReport> {
     workDir,
     beaconNetwork: { env: { BEACON_PROXY_HOSTS: JSON.stringify(proxyHostMap(texts, proxy.hostPort)) }, probePath: TWIN_PROBE_PATH },
     limits: { maxConcurrentInvocations: options.concurrency ?? 2 },
-    fnms: { state: builtinFnmsState(fleet.beacons.map((b) => b.computerName)) },
+    fnms: { state: fnmsState },
     onState: (instanceId, _requestId, state) => progress.event(instanceId, state),
     onExecution: (instanceId, _requestId, event) => {
       if (event === 'started') progress.started();
@@ -91,6 +92,9 @@ export async function runLocal(options: LocalRunOptions): Promise<RunReport> {
       pinnedVersion: status.pinnedVersion ?? ((pin?.detail?.version as string | undefined) ?? null),
       reasons: status.reasons ?? [],
       warnings: status.warnings ?? [],
+      diff: status.diff ?? [],
+      restored: status.restored ?? [],
+      diffOmitted: status.diffOmitted ?? 0,
     });
   }
   beacons.sort((a, b) => (a.computerName ?? a.instanceId).localeCompare(b.computerName ?? b.instanceId));
@@ -102,7 +106,7 @@ export async function runLocal(options: LocalRunOptions): Promise<RunReport> {
     fleetDir,
     beacons,
     refused,
-    fnms: { approvedVersion: twin.fnms.state.approvedVersion, writes: twin.fnms.requestsTo(twin.fnms.paths.approvedVersion, 'PUT').length },
+    fnms: { approvedVersion: twin.fnms.state.approvedVersion, approvedBefore: fnmsState.approvedVersion, writes: twin.fnms.requestsTo(twin.fnms.paths.approvedVersion, 'PUT').length },
   };
 }
 

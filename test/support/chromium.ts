@@ -6,7 +6,7 @@
  * download of a test tool's own).
  */
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -110,12 +110,4 @@ export function ensureChromium(): ChromiumAvailability {
   } finally {
     rmSync(lock, { recursive: true, force: true });
   }
-}
-
-/** A fresh, empty profile directory for one browser start. */
-export function freshUserDataDir(): string {
-  const dir = join(tmpdir(), `beacon-proxy-chromium-${process.pid}-${Date.now()}`);
-  if (existsSync(dir)) rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true });
-  return dir;
 }
