@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DiffEntry } from '../lambdas/core/change-diff.js';
-import { countOutcomes, OUTCOME_GROUPS, outcomeGroup, renderBeaconChanges } from '../lambdas/core/change-summary.js';
+import { countOutcomes, formatCounts, OUTCOME_GROUPS, outcomeGroup, renderBeaconChanges } from '../lambdas/core/change-summary.js';
 
 /** What the local twin says about one beacon at the end of a run. */
 export interface BeaconReport {
@@ -82,10 +82,8 @@ export function renderTable(report: RunReport): string {
   for (const refused of report.refused) {
     lines.push(`refused request ${refused.requestId ?? '(no id)'} from ${refused.source}: ${refused.error.code} at ${refused.error.field}: ${refused.error.message}`);
   }
-  const counts = new Map<string, number>();
-  for (const beacon of report.beacons) counts.set(beacon.outcome, (counts.get(beacon.outcome) ?? 0) + 1);
-  const summary = [...counts].map(([outcome, count]) => `${count} ${OUTCOME_MARK[outcome]?.toLowerCase() ?? outcome}`).join(', ');
-  lines.push('', `${report.beacons.length} beacon(s): ${summary || 'none'}; FNMS approved version: ${report.fnms.approvedVersion ?? 'unknown'}`);
+  const summary = formatCounts(countOutcomes(report.beacons.map((b) => ({ state: b.outcome, diff: b.diff }))));
+  lines.push('', `${report.beacons.length} beacon(s): ${summary}; FNMS approved version: ${pinOutcome(report)}`);
   return `${lines.join('\n')}\n`;
 }
 
@@ -172,7 +170,7 @@ tr.rolled-back>td:nth-child(2),tr.skipped>td:nth-child(2),tr.busy>td:nth-child(2
 #summary ul{list-style:none;padding:0;display:flex;gap:1rem;flex-wrap:wrap}#summary li{border:1px solid #ccc;border-radius:.4rem;padding:.4rem .8rem}
 #summary li b{font-size:1.4rem;margin-right:.3rem}li.ok b{color:#176f2c}li.failed b{color:#b00020}li.rolled-back b,li.skipped b{color:#a05a00}li.would-change b{color:#1a4fa0}
 table.diff{margin:.4rem 0;font-family:ui-monospace,monospace;font-size:.85rem}table.diff caption{text-align:left;font-weight:bold;padding:.2rem 0}
-table.diff td,table.diff th{word-break:break-all;white-space:pre-wrap}details summary{cursor:pointer;margin-top:.3rem}p.no-change{color:#176f2c;margin:.3rem 0}
+table.diff td,table.diff th{overflow-wrap:anywhere;white-space:pre-wrap}table.diff th[scope=row]{width:28%}table.diff td{width:36%}details summary{cursor:pointer;margin-top:.3rem}p.no-change{color:#176f2c;margin:.3rem 0}
 </style></head><body>
 <h1>beacon-proxy local ${report.dryRun ? 'plan (dry run: nothing changed)' : 'run'}</h1>
 <section id="summary"><ul>${summary}</ul>

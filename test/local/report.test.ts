@@ -8,7 +8,7 @@ describe('the run report', () => {
     expect(table).toMatch(/B1 \(i-1\)\s+OK\s+2\s+0\s+13\.2\.0/);
     expect(table).toMatch(/ROLLED BACK\s+-/);
     expect(table).toContain('refused request bad from local: PAC_UNSUPPORTED at proxy: no PAC');
-    expect(table).toContain('4 beacon(s): 2 ok, 1 rolled back, 1 skipped; FNMS approved version: 13.2.0');
+    expect(table).toContain('4 beacon(s): 2 ok, 1 rolled back, 1 skipped; FNMS approved version: "Always use the latest version" -> 13.2.0 (pinned by this run, 1 write(s))');
     expect(table).toMatch(/B3 \(i-3\)\s+OK\s+0\s+0\s+-\s+warning: FNMS beacon version not pinned \(pinMode none\)/);
   });
 
@@ -17,6 +17,7 @@ describe('the run report', () => {
     expect(table).toContain('WOULD CHANGE');
     expect(table).toMatch(/PLAN\s+-\s+2\s+-\s+would change: registry:Common\\https_proxy, service:logon/);
     expect(table).toMatch(/B5 \(i-5\)\s+PLAN\s+-\s+0\s+-\s+no change: already as requested/);
+    expect(table).toContain('2 beacon(s): 1 would change, 1 no change; FNMS approved version: "Always use the latest version" (not touched: dry run)');
   });
 
   it('--diff: every beacon with its changes as id: before -> after, a rollback with what it restored', () => {
