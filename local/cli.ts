@@ -58,19 +58,23 @@ Example:
   echo '{"target":{"instanceIds":["i-0123456789abcdef0"]},"protocol":"https","proxy":"proxy.corp.example:8080",
          "account":{"kind":"gmsa","name":"CORP\\\\gmsa-beacon$"}}' | npx beacon-proxy render -
 `,
-  run: `beacon-proxy run [--request FILE]... [--fleet DIR] [--dry-run] [--out DIR] [--concurrency N]
+  run: `beacon-proxy run [--request FILE]... [--fleet DIR] [--dry-run] [--diff] [--out DIR] [--concurrency N]
 
 Runs the pipeline that deploys to AWS on this machine: the request enters a local queue and the real
 intake handler; each beacon's workflow is the synthesized Step Functions state machine run locally; the
 SSM documents' real PowerShell runs under pwsh against simulated beacons; FNMS is a local stub server.
-Prints a table per beacon and writes report.json and report.html.
+Prints a table per beacon and writes report.json and report.html (counts, the FNMS pin outcome, and each
+beacon's changes as a before/after table).
 
   --request FILE   a request to send (repeatable); default examples/fleet-by-tag.json
   --fleet DIR      a fleet directory (fleet.json + one model file per beacon); default: the built-in fleet
                    of five beacons (fresh, already configured, offline, service fails, old 32-bit).
                    It is copied first: your files are never changed.
   --dry-run        plan only: every request is sent with dryRun; each beacon runs the read-only verify
-                   document and the report lists what a real run would change
+                   document, and the plan lists per beacon every value a real run would change as
+                   "id: current -> wanted" (or "no change"), like terraform plan
+  --diff           after the table, every beacon's changes as "id: before -> after" (what a rollback
+                   restored too); a dry run always prints them
   --out DIR        where report.json, report.html and the run's files go (default beacon-proxy-run/)
   --concurrency N  beacons configured at once (default 2)
 
@@ -104,6 +108,7 @@ the stack's ApiUrl output. Prints {"requestId", "statusUrl"}.
   --profile P    a named AWS profile
   --dry-run      send it as a plan: each beacon runs the read-only verify document, nothing changes
   --watch        then show each beacon's state until all are final (as status --watch)
+  --diff         with --watch: each beacon's changes as "id: before -> after" once final
 
 Your role must be named in the stack's apiSubmitPrincipals (and apiReadPrincipals for --watch).
 
@@ -119,12 +124,14 @@ compares each beacon with that state, use submit --dry-run.
 Example:
   npx beacon-proxy plan examples/split-endpoints.json --stack BeaconProxy
 `,
-  status: `beacon-proxy status <requestId> --stack NAME [--region R] [--profile P] [--watch] [--interval S] [--timeout M] [--json]
+  status: `beacon-proxy status <requestId> --stack NAME [--region R] [--profile P] [--watch] [--diff] [--interval S] [--timeout M] [--json]
 
 Shows the request and each beacon's state with a progress bar (queued, locked, sent, then final: ok,
 rolled-back, failed, ...), read from the deployed stack's GET requests/{id} with your AWS credentials.
 
   --watch        keep polling until every beacon is final (redrawn in place on a terminal)
+  --diff         each final beacon's changes as "id: before -> after" (what a rollback restored too);
+                 a dry run (plan) always shows them: "id: current -> wanted", or "no change"
   --interval S   seconds between polls (default 5)
   --timeout M    give up watching after M minutes (default 120; exit 1)
   --json         print the API's JSON instead of the table
@@ -203,16 +210,18 @@ interface RunArgs {
   requestFiles: string[];
   fleetDir?: string;
   dryRun: boolean;
+  diff: boolean;
   out: string;
   concurrency: number;
 }
 
 function parseRunArgs(args: string[]): RunArgs | string {
-  const parsed: RunArgs = { requestFiles: [], dryRun: false, out: 'beacon-proxy-run', concurrency: 2 };
+  const parsed: RunArgs = { requestFiles: [], dryRun: false, diff: false, out: 'beacon-proxy-run', concurrency: 2 };
   for (let i = 0; i < args.length; i += 1) {
     const arg = args[i]!;
     const value = (): string | undefined => args[++i];
     if (arg === '--dry-run') parsed.dryRun = true;
+    else if (arg === '--diff') parsed.diff = true;
     else if (arg === '--request') {
       const file = value();
       if (!file) return '--request needs a file';
@@ -240,7 +249,7 @@ async function runCommand(args: string[], io: Io): Promise<number> {
     io.stderr(`beacon-proxy run: ${parsed}\n\n${HELP.run}`);
     return EXIT.failure;
   }
-  const [{ runLocal }, { renderTable, writeReports }] = await Promise.all([import('./run.js'), import('./report.js')]);
+  const [{ runLocal }, { renderChanges, renderTable, writeReports }] = await Promise.all([import('./run.js'), import('./report.js')]);
   try {
     io.stderr('beacon-proxy: starting the local twin (FNMS stub, synthesized workflow, simulated fleet)...\n');
     const report = await runLocal({
@@ -251,7 +260,8 @@ async function runCommand(args: string[], io: Io): Promise<number> {
       concurrency: parsed.concurrency,
     });
     const files = await writeReports(parsed.out, report);
-    io.stdout(`\n${renderTable(report)}\nReport: ${files.json}\n        ${files.html}\n`);
+    const changes = parsed.diff || report.dryRun ? `\n${renderChanges(report)}` : '';
+    io.stdout(`\n${renderTable(report)}${changes}\nReport: ${files.json}\n        ${files.html}\n`);
     return EXIT.ok;
   } catch (error) {
     io.stderr(`beacon-proxy run: ${(error as Error).stack ?? String(error)}\n`);
@@ -288,6 +298,7 @@ interface RemoteArgs {
   profile?: string;
   watch: boolean;
   dryRun: boolean;
+  diff: boolean;
   json: boolean;
   intervalSeconds: number;
   timeoutMinutes: number;
@@ -295,14 +306,14 @@ interface RemoteArgs {
 }
 
 const REMOTE_OPTIONS: Record<string, string[]> = {
-  submit: ['--stack', '--region', '--profile', '--dry-run', '--watch', '--interval', '--timeout'],
+  submit: ['--stack', '--region', '--profile', '--dry-run', '--watch', '--diff', '--interval', '--timeout'],
   plan: ['--stack', '--region', '--profile'],
-  status: ['--stack', '--region', '--profile', '--watch', '--interval', '--timeout', '--json'],
+  status: ['--stack', '--region', '--profile', '--watch', '--diff', '--interval', '--timeout', '--json'],
   redrive: ['--stack', '--region', '--profile', '--max-per-second'],
 };
 
 function parseRemoteArgs(command: string, args: string[]): RemoteArgs | string {
-  const parsed: RemoteArgs = { positional: [], watch: false, dryRun: false, json: false, intervalSeconds: 5, timeoutMinutes: 120 };
+  const parsed: RemoteArgs = { positional: [], watch: false, dryRun: false, diff: false, json: false, intervalSeconds: 5, timeoutMinutes: 120 };
   const allowed = REMOTE_OPTIONS[command]!;
   for (let i = 0; i < args.length; i += 1) {
     const arg = args[i]!;
@@ -345,6 +356,9 @@ function parseRemoteArgs(command: string, args: string[]): RemoteArgs | string {
         break;
       case '--dry-run':
         parsed.dryRun = true;
+        break;
+      case '--diff':
+        parsed.diff = true;
         break;
       case '--json':
         parsed.json = true;
@@ -389,7 +403,7 @@ async function remoteCommand(command: 'submit' | 'plan' | 'status' | 'redrive', 
   const stack = parsed.stack!;
   try {
     if (command === 'redrive') return await remote.redriveDeadLetters(allDeps, stack, target, { ...(parsed.maxPerSecond ? { maxPerSecond: parsed.maxPerSecond } : {}), pollSeconds: 2 }, io);
-    const watch = { watch: parsed.watch, intervalSeconds: parsed.intervalSeconds, timeoutMinutes: parsed.timeoutMinutes, json: parsed.json };
+    const watch = { watch: parsed.watch, intervalSeconds: parsed.intervalSeconds, timeoutMinutes: parsed.timeoutMinutes, json: parsed.json, diff: parsed.diff };
     if (command === 'status') {
       const requestId = parsed.positional[0]!;
       if (!PATTERNS.requestId.test(requestId)) {

@@ -12,6 +12,8 @@ import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import { Sha256 } from '@smithy/core/checksum';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
+import type { DiffEntry } from '../lambdas/core/change-diff.js';
+import { renderBeaconChanges } from '../lambdas/core/change-summary.js';
 import type { ErrorBody } from '../lambdas/core/errors.js';
 import { TERMINAL_BEACON_STATES, type BeaconState } from '../lambdas/core/ports.js';
 import { STACK_OUTPUTS, type StackOutputKey } from '../infra/stack-outputs.js';
@@ -192,6 +194,9 @@ export interface BeaconStatusView {
   state: BeaconState;
   reasons?: string[];
   pinnedVersion?: string | null;
+  diff?: DiffEntry[];
+  restored?: DiffEntry[];
+  diffOmitted?: number;
 }
 
 export interface RequestStatusView {
@@ -201,6 +206,8 @@ export interface RequestStatusView {
   receivedAt?: string;
   instanceIds?: string[];
   error?: ErrorBody;
+  /** The request as accepted (dryRun: a plan). */
+  request?: { dryRun?: boolean };
   beacons: BeaconStatusView[];
 }
 
@@ -220,8 +227,11 @@ function bar(fraction: number, width = 20): string {
   return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}]`;
 }
 
-/** Each beacon with its state and a progress bar, then the request as a whole. */
-export function renderStatus(status: RequestStatusView): { text: string; final: boolean } {
+/**
+ * Each beacon with its state and a progress bar, then the request as a whole; with `diff` (always for a plan)
+ * each final beacon's changes follow, `id: before -> after` (a plan: current -> wanted, or "no change").
+ */
+export function renderStatus(status: RequestStatusView, options: { diff?: boolean } = {}): { text: string; final: boolean } {
   const lines: string[] = [];
   const expected = status.instanceIds ?? status.beacons.map((b) => b.instanceId);
   lines.push(`request ${status.requestId}: ${status.state}${status.source ? ` (from ${status.source}` : ''}${status.receivedAt ? `, received ${status.receivedAt})` : status.source ? ')' : ''}`);
@@ -251,6 +261,12 @@ export function renderStatus(status: RequestStatusView): { text: string; final: 
   }
   const summary = [...counts.entries()].map(([state, n]) => `${n} ${state}`).join(', ');
   lines.push(`${expected.length} beacon(s): ${summary}  ${bar(finals / expected.length)} ${finals} of ${expected.length} final`);
+  const plan = status.request?.dryRun === true;
+  if (options.diff || plan) {
+    const done = [...expected].sort().map((id) => byId.get(id)).filter((beacon): beacon is BeaconStatusView => beacon !== undefined && isFinal(beacon.state));
+    if (done.length > 0) lines.push('', plan ? 'Plan (current -> wanted):' : 'Changes (before -> after):');
+    for (const beacon of done) lines.push(...renderBeaconChanges(beacon));
+  }
   return { text: `${lines.join('\n')}\n`, final: finals === expected.length };
 }
 
@@ -259,6 +275,8 @@ export interface WatchOptions {
   intervalSeconds: number;
   timeoutMinutes: number;
   json: boolean;
+  /** Each final beacon's changes after the table. */
+  diff?: boolean;
 }
 
 /** Shows the status once, or (watching) until every beacon is final. */
@@ -288,7 +306,7 @@ export async function showStatus(call: RemoteCall, requestId: string, options: W
       text = `${JSON.stringify(status, null, 2)}\n`;
       final = renderStatus(status).final;
     } else {
-      ({ text, final } = renderStatus(status));
+      ({ text, final } = renderStatus(status, { diff: options.diff === true }));
     }
     if (text !== previous || !options.watch) {
       if (io.isTTY && previousLines > 0) io.stdout(`\x1b[${previousLines}A\x1b[J`);

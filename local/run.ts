@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import { DEFAULT_REQUEST_FILE, builtinFnmsState, writeBuiltinFleet } from './builtin-fleet.js';
 import { loadFleet } from './fleet.js';
 import { TWIN_PROBE_PATH, proxyHostMap, startHttpProxy } from './http-proxy.js';
+import type { AuditEvent, BeaconStatusRecord } from '../lambdas/core/ports.js';
 import { Progress, type BeaconReport, type RunReport } from './report.js';
 import { LocalTwin } from './twin.js';
 
@@ -20,6 +21,27 @@ export interface LocalRunOptions {
   concurrency?: number;
 }
 
+/** One beacon's line of the report, from its status record and the request's audit trail. */
+export function beaconReport(status: BeaconStatusRecord, computerName: string | null, audit: AuditEvent[]): BeaconReport {
+  const pin = audit.find((e) => e.requestId === status.requestId && e.instanceId === status.instanceId && e.event === 'fnms.pinned');
+  return {
+    instanceId: status.instanceId,
+    computerName,
+    requestId: status.requestId,
+    outcome: status.state,
+    changed: status.changed ?? [],
+    failedChecks: (status.checks ?? []).filter((c) => !c.ok).map((c) => `${c.name}: expected ${JSON.stringify(c.expected)}, found ${JSON.stringify(c.actual)}`),
+    failedCheckNames: (status.checks ?? []).filter((c) => !c.ok).map((c) => c.name),
+    beaconVersion: status.beaconVersion ?? null,
+    pinnedVersion: status.pinnedVersion ?? ((pin?.detail?.version as string | undefined) ?? null),
+    reasons: status.reasons ?? [],
+    warnings: status.warnings ?? [],
+    diff: status.diff ?? [],
+    restored: status.restored ?? [],
+    diffOmitted: status.diffOmitted ?? 0,
+  };
+}
+
 /** Runs requests through the local twin and reports per beacon. */
 export async function runLocal(options: LocalRunOptions): Promise<RunReport> {
   const startedAt = new Date().toISOString();
@@ -34,6 +56,7 @@ export async function runLocal(options: LocalRunOptions): Promise<RunReport> {
   const fleet = await loadFleet(fleetDir);
 
   const progress = new Progress(options.progressStream);
+  const fnmsState = builtinFnmsState(fleet.beacons.map((b) => b.computerName));
   // A real proxy between the beacons and FNMS: configure probes FNMS through it after applying.
   const proxy = await startHttpProxy();
   const twin = await LocalTwin.create({
@@ -41,7 +64,7 @@ export async function runLocal(options: LocalRunOptions): Promise<RunReport> {
     workDir,
     beaconNetwork: { env: { BEACON_PROXY_HOSTS: JSON.stringify(proxyHostMap(texts, proxy.hostPort)) }, probePath: TWIN_PROBE_PATH },
     limits: { maxConcurrentInvocations: options.concurrency ?? 2 },
-    fnms: { state: builtinFnmsState(fleet.beacons.map((b) => b.computerName)) },
+    fnms: { state: fnmsState },
     onState: (instanceId, _requestId, state) => progress.event(instanceId, state),
     onExecution: (instanceId, _requestId, event) => {
       if (event === 'started') progress.started();
@@ -77,22 +100,7 @@ export async function runLocal(options: LocalRunOptions): Promise<RunReport> {
   for (const record of dump.requests) {
     if (record.state === 'invalid' && record.error) refused.push({ requestId: record.requestId, source: record.source, error: record.error });
   }
-  for (const status of dump.beacons) {
-    const pin = dump.audit.find((e) => e.requestId === status.requestId && e.instanceId === status.instanceId && e.event === 'fnms.pinned');
-    beacons.push({
-      instanceId: status.instanceId,
-      computerName: names.get(status.instanceId) ?? null,
-      requestId: status.requestId,
-      outcome: status.state,
-      changed: status.changed ?? [],
-      failedChecks: (status.checks ?? []).filter((c) => !c.ok).map((c) => `${c.name}: expected ${JSON.stringify(c.expected)}, found ${JSON.stringify(c.actual)}`),
-      failedCheckNames: (status.checks ?? []).filter((c) => !c.ok).map((c) => c.name),
-      beaconVersion: status.beaconVersion ?? null,
-      pinnedVersion: status.pinnedVersion ?? ((pin?.detail?.version as string | undefined) ?? null),
-      reasons: status.reasons ?? [],
-      warnings: status.warnings ?? [],
-    });
-  }
+  for (const status of dump.beacons) beacons.push(beaconReport(status, names.get(status.instanceId) ?? null, dump.audit));
   beacons.sort((a, b) => (a.computerName ?? a.instanceId).localeCompare(b.computerName ?? b.instanceId));
   return {
     tool: 'beacon-proxy local twin',
@@ -102,7 +110,7 @@ export async function runLocal(options: LocalRunOptions): Promise<RunReport> {
     fleetDir,
     beacons,
     refused,
-    fnms: { approvedVersion: twin.fnms.state.approvedVersion, writes: twin.fnms.requestsTo(twin.fnms.paths.approvedVersion, 'PUT').length },
+    fnms: { approvedVersion: twin.fnms.state.approvedVersion, approvedBefore: fnmsState.approvedVersion, writes: twin.fnms.requestsTo(twin.fnms.paths.approvedVersion, 'PUT').length },
   };
 }
 

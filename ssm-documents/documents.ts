@@ -16,7 +16,7 @@ import {
   WININET_POLICY_KEY,
   WININET_USER_KEY,
 } from '../lambdas/core/beacon-facts.js';
-import { BEACON_DOCUMENTS, DOCUMENT_LOCK, DOCUMENT_PARAMETERS, type BeaconDocumentKind } from '../lambdas/core/document-contract.js';
+import { BEACON_DOCUMENTS, DOCUMENT_LOCK, DOCUMENT_PARAMETERS, RESULT_LINE, type BeaconDocumentKind } from '../lambdas/core/document-contract.js';
 import { DOCUMENT_EXECUTION_TIMEOUT_SECONDS } from '../lambdas/core/timing.js';
 
 /**
@@ -91,7 +91,7 @@ export const DOCUMENT_SOURCES = ['Prelude.ps1', ...PACKED_SOURCES, 'Loader.ps1',
 
 /**
  * Facts the scripts need even without a desired state (the Rollback document has none): the keys, group,
- * service, tasks and rights a restore may touch, and the document lock. Rendered from lambdas/core, so the
+ * service, tasks and rights a restore may touch, the document lock and the result line's budget. Rendered from lambdas/core, so the
  * PowerShell holds no copy; the line is part of the fixed script text (build-time data, never request data).
  */
 export function beaconScriptFacts(): Record<string, unknown> {
@@ -107,6 +107,7 @@ export function beaconScriptFacts(): Record<string, unknown> {
     tasks: [...tasks],
     rights: Object.values(USER_RIGHTS),
     lock: { ...DOCUMENT_LOCK },
+    result: { maxLength: RESULT_LINE.maxLength, minValueLength: RESULT_LINE.minValueLength, trimBefore: RESULT_LINE.trimMarker.before, trimAfter: RESULT_LINE.trimMarker.after },
   };
 }
 

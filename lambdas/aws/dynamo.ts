@@ -3,7 +3,7 @@
  * and the triggers' memory. Items:
  *   REQ#<id> / REQUEST            the request record
  *   REQ#<id> / BEACON#<instance>  per-beacon status
- *   REQ#<id> / AUDIT#<at>#<event>#<instance>
+ *   REQ#<id> / AUDIT#<at>#<event>#<instance>[#<key>]   (key: one record per change of a beacon)
  *   LOCK#<instance> / LOCK        owner, expiresAtMs (absent when free), latestOrder (kept), ttl
  *   MARK#<key> / MARK             seen beacons, answered chat messages
  *   VALUE#<key> / VALUE           small state
@@ -71,7 +71,7 @@ export class DynamoRequestStore implements RequestStore {
       await this.db.send(
         new PutCommand({
           TableName: this.tableName,
-          Item: { pk: requestKey(event.requestId), sk: `AUDIT#${event.at}#${event.event}#${event.instanceId ?? ''}`, ...event },
+          Item: { pk: requestKey(event.requestId), sk: `AUDIT#${event.at}#${event.event}#${event.instanceId ?? ''}${event.key ? `#${event.key}` : ''}`, ...event },
           ConditionExpression: 'attribute_not_exists(pk)',
         }),
       );

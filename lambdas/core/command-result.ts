@@ -3,6 +3,7 @@
  * together, trimmed to what the workflow carries (the state of a Step Functions execution is limited to
  * 256 KB; the full transcript stays in CloudWatch Logs). Pure: no AWS client.
  */
+import { type BoundedDiff, boundDiffLists, type DiffEntry } from './change-diff.js';
 import type { BeaconDocumentKind } from './document-contract.js';
 import type { CommandInvocation } from './ports.js';
 import { type Check, judgeResult } from './result.js';
@@ -36,10 +37,35 @@ export interface CommandVerdict {
   checks: Check[];
   beaconVersion: string | null;
   captureId: string | null;
+  /**
+   * Configure: each value the run changed, before and after. Verify (a plan): each value a run would change.
+   * Absent in verdicts of executions started before issue 15 (read as none).
+   */
+  diff?: DiffEntry[];
+  /** What a rollback put back (the configure run's own, or the Rollback document's), before and after. */
+  restoredDiff?: DiffEntry[];
+  /** Entries of `diff` / `restoredDiff` left out past VERDICT_LIMITS.diffEntries (counted, never silent). */
+  diffOmitted?: { diff: number; restoredDiff: number };
 }
 
-/** Limits of what a verdict carries: a few KB whatever the document printed. */
-export const VERDICT_LIMITS = { reasons: 10, reasonLength: 300, changed: 60, changedLength: 200, checks: 64, checkValueLength: 160, nameLength: 200 } as const;
+/**
+ * Limits of what a verdict carries, whatever the document printed: the workflow state holds a configure and
+ * a rollback verdict besides the request, and stays far below Step Functions' 256 KB (a test measures the
+ * worst case). Diff values share one budget per verdict: long ones are trimmed with the marker.
+ */
+export const VERDICT_LIMITS = {
+  reasons: 10,
+  reasonLength: 300,
+  changed: 60,
+  changedLength: 200,
+  checks: 64,
+  checkValueLength: 160,
+  nameLength: 200,
+  diffEntries: 64,
+  diffIdLength: 100,
+  diffValueBudget: 6000,
+  diffValueMin: 32,
+} as const;
 
 function clip(text: string, length: number): string {
   return text.length <= length ? text : `${text.slice(0, length - 1)}…`;
@@ -56,8 +82,19 @@ export function trimVerdict(verdict: CommandVerdict): CommandVerdict {
   const checks = [...verdict.checks.filter((check) => !check.ok), ...verdict.checks.filter((check) => check.ok)].slice(0, VERDICT_LIMITS.checks);
   const reasons = verdict.reasons.slice(0, VERDICT_LIMITS.reasons).map((reason) => clip(reason, VERDICT_LIMITS.reasonLength));
   if (verdict.reasons.length > VERDICT_LIMITS.reasons) reasons.push(`and ${verdict.reasons.length - VERDICT_LIMITS.reasons} more (see the command transcript)`);
+  const [diff, restoredDiff] = boundDiffLists([verdict.diff ?? [], verdict.restoredDiff ?? []], {
+    maxEntries: VERDICT_LIMITS.diffEntries,
+    valueBudget: VERDICT_LIMITS.diffValueBudget,
+    minValue: VERDICT_LIMITS.diffValueMin,
+    idLength: VERDICT_LIMITS.diffIdLength,
+  }) as [BoundedDiff, BoundedDiff];
+  const omitted = { diff: diff.omitted + (verdict.diffOmitted?.diff ?? 0), restoredDiff: restoredDiff.omitted + (verdict.diffOmitted?.restoredDiff ?? 0) };
+  const { diffOmitted: _omitted, ...rest } = verdict;
   return {
-    ...verdict,
+    ...rest,
+    diff: diff.entries,
+    restoredDiff: restoredDiff.entries,
+    ...(omitted.diff + omitted.restoredDiff > 0 ? { diffOmitted: omitted } : {}),
     reasons,
     changed: verdict.changed.slice(0, VERDICT_LIMITS.changed).map((item) => clip(item, VERDICT_LIMITS.changedLength)),
     checks: checks.map((check) => ({ name: clip(check.name, VERDICT_LIMITS.nameLength), expected: clipValue(check.expected), actual: clipValue(check.actual), ok: check.ok })),
@@ -66,7 +103,7 @@ export function trimVerdict(verdict: CommandVerdict): CommandVerdict {
   };
 }
 
-const empty = { changed: [], checks: [], beaconVersion: null, captureId: null };
+const empty = { changed: [], checks: [], beaconVersion: null, captureId: null, diff: [], restoredDiff: [] };
 
 /** A verdict for a command that never ran (nothing changed on the beacon). */
 export function notRunVerdict(reason: NotRunReason, message: string): CommandVerdict {
@@ -111,7 +148,7 @@ export function judgeCommand(kind: BeaconDocumentKind, invocation: CommandInvoca
           : verdict.reasons;
     return trimVerdict({ status: 'unparseable', notRun: null, reasons: [...why, statusReason, ...lastStderrLine(invocation.stderr)], ...empty });
   }
-  const common = { checks: verdict.checks, beaconVersion: verdict.beaconVersion, captureId: verdict.captureId };
+  const common = { checks: verdict.checks, beaconVersion: verdict.beaconVersion, captureId: verdict.captureId, diff: verdict.diff, restoredDiff: verdict.restoredDiff };
   if (verdict.status === 'not-run') return trimVerdict({ status: 'not-run', notRun: 'busy', reasons: verdict.reasons, changed: [], ...common });
   if (kind === 'rollback' && verdict.status === 'failed' && verdict.result.error?.code === 'CAPTURE_NOT_FOUND') {
     return trimVerdict({ status: 'ok', notRun: null, reasons: ['nothing to restore: the configure run captured nothing, so it changed nothing'], changed: [], ...common });

@@ -44,3 +44,19 @@ export const DOCUMENT_LOCK = {
   waitSeconds: 120,
   busyCode: 'BEACON_BUSY',
 } as const;
+
+/**
+ * The budget of the one result line a document prints (issue 15: the diff of every entry rides in it).
+ * GetCommandInvocation returns the first 24,000 characters of stdout; the line stays within `maxLength`
+ * whatever the beacon holds. Past it, the document trims long values (check values first, then diff
+ * values, each down to at most `minValueLength` characters kept) and marks each cut as
+ * `<kept text>...[+N chars]`; a diff entry is never dropped. Only when that is not enough are passing
+ * checks left out, and the line says how many (`checksOmitted`). The build renders this into every document.
+ */
+export const RESULT_LINE = {
+  maxLength: LIMITS.maxResultLineLength,
+  minValueLength: 48,
+  /** At most this many entries in one diff list (a desired state has about 35 entries). */
+  maxDiffEntries: 128,
+  trimMarker: { before: '...[+', after: ' chars]' },
+} as const;

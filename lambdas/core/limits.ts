@@ -11,4 +11,6 @@ export const LIMITS = {
   maxDesiredStateBase64Length: 16 * 1024,
   /** GetCommandInvocation returns the first 24,000 characters of stdout; the result line must fit well within. */
   maxResultLineLength: 16 * 1024,
+  /** DynamoDB refuses an item over 400 KB (attribute names and values counted): a status or audit record stays well below. */
+  maxStoreItemBytes: 400 * 1024,
 } as const;

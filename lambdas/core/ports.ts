@@ -4,6 +4,7 @@
  * Everything that crosses a port is plain JSON data.
  */
 import { createHash } from 'node:crypto';
+import type { DiffEntry } from './change-diff.js';
 import type { ErrorBody } from './errors.js';
 import type { BeaconBaseline } from './baseline.js';
 import type { DriftCheckpoint, DriftPage } from './drift-pass.js';
@@ -64,6 +65,14 @@ export interface BeaconStatusRecord {
   warnings?: string[];
   changed?: string[];
   checks?: Check[];
+  /**
+   * Each value the run changed (a plan: would change), before -> after, as the beacon rendered it. For a
+   * rolled-back beacon these changes were undone: `restored` lists what the rollback put back.
+   */
+  diff?: DiffEntry[];
+  restored?: DiffEntry[];
+  /** Diff entries left out past the verdict's limit (counted, never silent). */
+  diffOmitted?: number;
   beaconVersion?: string | null;
   pinnedVersion?: string | null;
   commandId?: string;
@@ -75,6 +84,8 @@ export interface AuditEvent {
   /** What happened, e.g. `request.accepted`, `beacon.sent`, `crl.disabled`. */
   event: string;
   instanceId?: string;
+  /** Tells apart several events of one kind at one time for one beacon (one audit record per change). */
+  key?: string;
   detail?: Record<string, unknown>;
 }
 
@@ -89,7 +100,7 @@ export interface RequestStore {
   /** 'exists' when a request with this id was recorded before (the first record wins). */
   recordRequest(record: RequestRecord): Promise<'created' | 'exists'>;
   putBeaconStatus(status: BeaconStatusRecord): Promise<void>;
-  /** Events are keyed by (requestId, at, event, instanceId): a repeated append is a no-op. */
+  /** Events are keyed by (requestId, at, event, instanceId, key): a repeated append is a no-op. */
   appendAudit(event: AuditEvent): Promise<void>;
   getRequestStatus(requestId: string): Promise<RequestStatus | null>;
 }

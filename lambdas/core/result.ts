@@ -1,4 +1,5 @@
 import * as z from 'zod/mini';
+import { type DiffEntry, DiffListSchema } from './change-diff.js';
 import { LIMITS } from './limits.js';
 
 /** One read-back comparison made on the beacon. */
@@ -23,8 +24,24 @@ export const ResultLineSchema = z.looseObject({
   beaconVersion: z.nullable(z.string()),
   captureId: z.nullable(z.string()),
   error: z.nullable(z.object({ code: z.string(), message: z.string(), step: z.nullish(z.string()) })),
-  rollback: z.nullish(z.object({ attempted: z.boolean(), ok: z.boolean(), restored: z.optional(z.array(z.string())), error: z.nullish(z.string()) })),
+  rollback: z.nullish(
+    z.object({
+      attempted: z.boolean(),
+      ok: z.boolean(),
+      restored: z.optional(z.array(z.string())),
+      error: z.nullish(z.string()),
+      /** What the rollback put back: each value before it and as restored. */
+      diff: z.optional(DiffListSchema),
+    }),
+  ),
   tasksFound: z.optional(z.array(z.string())),
+  /**
+   * Configure: what the run changed, each value before and after (read back). Verify (a plan): what a run
+   * would change, the current value and the one a run writes. Absent from documents older than issue 15.
+   */
+  diff: z.optional(DiffListSchema),
+  /** Passing checks the document left out to keep the line within its budget (RESULT_LINE). */
+  checksOmitted: z.optional(z.number()),
 });
 export type ResultLine = z.infer<typeof ResultLineSchema>;
 
@@ -34,11 +51,23 @@ export type ResultLine = z.infer<typeof ResultLineSchema>;
  */
 export const BEACON_BUSY_CODE = 'BEACON_BUSY';
 
+/** What every parsed verdict carries besides its status. */
+interface ParsedVerdict {
+  checks: Check[];
+  beaconVersion: string | null;
+  captureId: string | null;
+  /** The document's diff (configure: changed; verify: would change). */
+  diff: DiffEntry[];
+  /** What a rollback put back (the configure run's own, or the Rollback document's). */
+  restoredDiff: DiffEntry[];
+  result: ResultLine;
+}
+
 export type Verdict =
-  | { status: 'not-run'; reasons: string[]; checks: Check[]; beaconVersion: string | null; captureId: string | null; result: ResultLine }
-  | { status: 'ok'; reasons: []; changed: string[]; checks: Check[]; beaconVersion: string | null; captureId: string | null; result: ResultLine }
-  | { status: 'failed'; reasons: string[]; checks: Check[]; beaconVersion: string | null; captureId: string | null; result: ResultLine }
-  | { status: 'rolled-back'; reasons: string[]; restored: string[]; checks: Check[]; beaconVersion: string | null; captureId: string | null; result: ResultLine }
+  | ({ status: 'not-run'; reasons: string[] } & ParsedVerdict)
+  | ({ status: 'ok'; reasons: []; changed: string[] } & ParsedVerdict)
+  | ({ status: 'failed'; reasons: string[] } & ParsedVerdict)
+  | ({ status: 'rolled-back'; reasons: string[]; restored: string[] } & ParsedVerdict)
   | { status: 'unparseable'; reasons: string[] };
 
 function failureReasons(line: ResultLine): string[] {
@@ -82,7 +111,7 @@ export function judgeResult(stdout: string | undefined | null): Verdict {
     return { status: 'unparseable', reasons: [`the result line does not match the contract at ${issue?.path.join('.') || '$'}: ${issue?.message ?? 'invalid'}`] };
   }
   const line = parsed.data;
-  const common = { checks: line.checks, beaconVersion: line.beaconVersion, captureId: line.captureId, result: line };
+  const common = { checks: line.checks, beaconVersion: line.beaconVersion, captureId: line.captureId, diff: line.diff ?? [], restoredDiff: line.rollback?.diff ?? [], result: line };
   if (!line.ok && line.error?.code === BEACON_BUSY_CODE) {
     // The document never took the beacon: it did not run and changed nothing.
     return { status: 'not-run', reasons: [`${BEACON_BUSY_CODE}: ${line.error.message}`], ...common };

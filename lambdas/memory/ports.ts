@@ -32,6 +32,7 @@ import type {
   WorkflowInput,
   WorkflowStarter,
 } from '../core/ports.js';
+import { LIMITS } from '../core/limits.js';
 import { workflowExecutionName } from '../core/ports.js';
 
 export class FixedClock implements Clock {
@@ -44,6 +45,30 @@ export class FixedClock implements Clock {
   }
 }
 
+/**
+ * The size DynamoDB counts for an item (its documented rule: attribute names plus values; a string by its
+ * UTF-8 bytes, a number by about one byte per two digits, a list or map 3 bytes plus one per element plus its
+ * elements): the memory store refuses what DynamoDB would refuse (400 KB), as dynalite does in the twin.
+ */
+export function dynamoItemBytes(value: unknown): number {
+  if (value === null || value === undefined || typeof value === 'boolean') return 1;
+  if (typeof value === 'string') return Buffer.byteLength(value, 'utf8');
+  if (typeof value === 'number') return Math.ceil(String(Math.abs(value)).replace(/[.-]/g, '').length / 2) + 1;
+  if (Array.isArray(value)) return 3 + value.reduce((sum: number, entry) => sum + 1 + dynamoItemBytes(entry), 0);
+  if (typeof value === 'object') {
+    return 3 + Object.entries(value as Record<string, unknown>).reduce((sum, [name, entry]) => (entry === undefined ? sum : sum + 1 + Buffer.byteLength(name, 'utf8') + dynamoItemBytes(entry)), 0);
+  }
+  return Buffer.byteLength(String(value), 'utf8');
+}
+
+/** The error DynamoDB answers for an item over its size limit (a ValidationException). */
+function assertItemSize(item: Record<string, unknown>): void {
+  const bytes = dynamoItemBytes(item) - 3;
+  if (bytes > LIMITS.maxStoreItemBytes) {
+    throw Object.assign(new Error(`Item size has exceeded the maximum allowed size (${bytes} bytes)`), { name: 'ValidationException' });
+  }
+}
+
 export class MemoryRequestStore implements RequestStore {
   readonly requests = new Map<string, RequestRecord>();
   readonly beacons = new Map<string, BeaconStatusRecord>();
@@ -51,16 +76,19 @@ export class MemoryRequestStore implements RequestStore {
 
   async recordRequest(record: RequestRecord): Promise<'created' | 'exists'> {
     if (this.requests.has(record.requestId)) return 'exists';
+    assertItemSize({ pk: `REQ#${record.requestId}`, sk: 'REQUEST', ...record });
     this.requests.set(record.requestId, structuredClone(record));
     return 'created';
   }
 
   async putBeaconStatus(status: BeaconStatusRecord): Promise<void> {
+    assertItemSize({ pk: `REQ#${status.requestId}`, sk: `BEACON#${status.instanceId}`, ...status });
     this.beacons.set(`${status.requestId}\u0000${status.instanceId}`, structuredClone(status));
   }
 
   async appendAudit(event: AuditEvent): Promise<void> {
-    const key = [event.requestId, event.at, event.event, event.instanceId ?? ''].join('\u0000');
+    const key = [event.requestId, event.at, event.event, event.instanceId ?? '', event.key ?? ''].join('\u0000');
+    assertItemSize({ pk: `REQ#${event.requestId}`, sk: `AUDIT#${key}`, ...event });
     if (!this.audit.has(key)) this.audit.set(key, structuredClone(event));
   }
 

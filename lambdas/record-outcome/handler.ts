@@ -1,9 +1,12 @@
 /**
- * RecordOutcome: the final per-beacon status and audit event, derived from everything the workflow did; and,
- * when the beacon ends configured and verified, its drift baseline (a separate write).
+ * RecordOutcome: the final per-beacon status and audit event, derived from everything the workflow did; the
+ * change trail: one audit record per value changed (a plan: would change; a rollback: put back), with its
+ * value before and after; and, when the beacon ends configured and verified, its drift baseline (a separate
+ * write).
  */
 import { baselineAfterRun } from '../core/baseline.js';
 import type { BaselineStore, BeaconState, Clock, RequestStore } from '../core/ports.js';
+import { beaconChanges, changeAuditEvents } from '../workflow/changes.js';
 import { describeOutcome } from '../workflow/outcome.js';
 import type { RecordedOutcome, WorkflowState } from '../workflow/state.js';
 import * as awsDynamo from '../aws/clients/dynamo.js';
@@ -20,12 +23,16 @@ export interface RecordOutcomeDeps {
   baselines?: BaselineStore;
 }
 
+/** Change records written in parallel by the record step. */
+export const AUDIT_WRITES_AT_ONCE = 8;
+
 export function createRecordOutcomeHandler(deps: RecordOutcomeDeps) {
   return async function recordOutcome(state: WorkflowState): Promise<RecordedOutcome> {
     const recorded = describeOutcome(state);
     const at = deps.clock.now().toISOString();
     const verdict = state.poll?.verdict;
     const commandId = state.poll?.commandId ?? state.command?.commandId;
+    const changes = beaconChanges(state);
     await deps.store.putBeaconStatus({
       requestId: state.requestId,
       instanceId: state.instanceId,
@@ -34,6 +41,8 @@ export function createRecordOutcomeHandler(deps: RecordOutcomeDeps) {
       reasons: recorded.reasons,
       ...(recorded.warnings.length > 0 ? { warnings: recorded.warnings } : {}),
       ...(verdict ? { changed: verdict.changed, checks: verdict.checks, beaconVersion: verdict.beaconVersion } : {}),
+      ...(verdict || changes.restored.length > 0 ? { diff: changes.diff, restored: changes.restored } : {}),
+      ...(changes.omitted > 0 ? { diffOmitted: changes.omitted } : {}),
       ...(state.pin?.pinned ? { pinnedVersion: state.pin.version } : {}),
       ...(commandId ? { commandId } : {}),
     });
@@ -44,6 +53,11 @@ export function createRecordOutcomeHandler(deps: RecordOutcomeDeps) {
       event: `beacon.${recorded.state}`,
       detail: { summary: recorded.summary, reasons: recorded.reasons, ...(recorded.warnings.length > 0 ? { warnings: recorded.warnings } : {}) },
     });
+    // A few at a time: each is one small conditional put (a repeat is a no-op).
+    const trail = changeAuditEvents(state, changes, at);
+    for (let i = 0; i < trail.length; i += AUDIT_WRITES_AT_ONCE) {
+      await Promise.all(trail.slice(i, i + AUDIT_WRITES_AT_ONCE).map((event) => deps.store.appendAudit(event)));
+    }
     deps.countOutcome?.(recorded.state);
     const baseline = baselineAfterRun(state, recorded.state, at);
     if (baseline && deps.baselines) await deps.baselines.recordBaseline(baseline);

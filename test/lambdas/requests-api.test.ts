@@ -70,6 +70,18 @@ describe('GET /requests/{id}', () => {
     expect(JSON.parse(response.body)).toMatchObject({ requestId: 'r1', state: 'accepted', beacons: [{ instanceId: INSTANCE_A, state: 'ok', pinnedVersion: '13.2.0', checks: [{ ok: true }] }] });
   });
 
+  it('shows per beacon each change before -> after, what a rollback restored, and the change trail', async () => {
+    const diff = [{ id: 'service:logon', before: 'NT AUTHORITY\\SYSTEM', after: 'CORP\\svc-beacon' }];
+    const restored = [{ id: 'service:logon', before: 'CORP\\svc-beacon', after: 'NT AUTHORITY\\SYSTEM' }];
+    await store.recordRequest({ requestId: 'r2', state: 'accepted', source: 'api', receivedAt: '2026-01-01T00:00:00Z', instanceIds: [INSTANCE_A] });
+    await store.putBeaconStatus({ requestId: 'r2', instanceId: INSTANCE_A, state: 'rolled-back', updatedAt: '2026-01-01T00:05:00Z', diff, restored });
+    await store.appendAudit({ requestId: 'r2', instanceId: INSTANCE_A, at: '2026-01-01T00:05:00Z', event: 'change.restored', key: '000', detail: { ...restored[0], document: 'rollback' } });
+    const response = await api()(apiEvent('GET', '/requests/{id}', undefined, { id: 'r2' }));
+    const body = JSON.parse(response.body);
+    expect(body.beacons).toEqual([expect.objectContaining({ instanceId: INSTANCE_A, state: 'rolled-back', diff, restored })]);
+    expect(body.audit).toEqual([expect.objectContaining({ event: 'change.restored', instanceId: INSTANCE_A, detail: { ...restored[0], document: 'rollback' } })]);
+  });
+
   it('an unknown request is 404 in the error shape', async () => {
     const response = await api()(apiEvent('GET', '/requests/{id}', undefined, { id: 'missing' }));
     expect(response.statusCode).toBe(404);

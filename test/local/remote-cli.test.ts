@@ -118,6 +118,16 @@ async function cli(args: string[], stdin = '', deps: Partial<RemoteDeps> = {}): 
 const forwarded = () => front.log.filter((entry) => entry.reason === 'forwarded').length;
 
 describe('beacon-proxy submit / status against the deployed stack', () => {
+  it('a plan (submit --dry-run --watch) lists per beacon every value a run would change, current -> wanted', async () => {
+    const request = requestFor([BEACON_A, BEACON_B], { requestId: 'cli-plan-fresh' });
+    const run = await cli(['submit', '-', '--dry-run', '--watch', '--interval', '1'], JSON.stringify(request));
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toContain('Plan (current -> wanted):');
+    expect(run.stdout).toMatch(new RegExp(`${BEACON_A}: would change \\d+ value\\(s\\), current -> wanted:\n`));
+    expect(run.stdout).toContain('  registry:Common\\https_proxy: absent -> REG_SZ https://proxy.corp.example:8080\n');
+    expect(run.stdout).toContain('  service:logon: NT AUTHORITY\\SYSTEM -> CORP\\svc-beacon\n');
+  });
+
   it('submit signs the call with the caller\'s credentials, --watch shows each beacon with a progress bar until all are final', async () => {
     const request = requestFor([BEACON_A, BEACON_B], { requestId: 'cli-submit-watch' });
     const run = await cli(['submit', '-', '--watch', '--interval', '1'], JSON.stringify(request));
@@ -137,6 +147,20 @@ describe('beacon-proxy submit / status against the deployed stack', () => {
     expect(run.stdout).toContain('request cli-submit-watch: accepted (from api');
     expect(run.stdout).toContain(`${BEACON_B}`);
     expect(front.log.at(-1)).toMatchObject({ principal: READER.arn, method: 'GET', status: 200 });
+  });
+
+  it('status --diff shows each final beacon\'s changes, id: before -> after; a plan of configured beacons says no change', async () => {
+    signInAs(READER);
+    const run = await cli(['status', 'cli-submit-watch', '--diff']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('Changes (before -> after):');
+    expect(run.stdout).toMatch(new RegExp(`${BEACON_B}: ok, changed \\d+ value\\(s\\):\n`));
+    expect(run.stdout).toContain('  service:logon: NT AUTHORITY\\SYSTEM -> CORP\\svc-beacon\n');
+    expect(run.stdout).toContain('  credential: none -> updated\n');
+    signInAs(OPERATOR);
+    const plan = await cli(['submit', '-', '--dry-run', '--watch', '--interval', '1'], JSON.stringify(requestFor([BEACON_A, BEACON_B], { requestId: 'cli-plan-done' })));
+    expect(plan.stdout).toContain(`${BEACON_A}: no change (already as requested)`);
+    expect(plan.stdout).toContain(`${BEACON_B}: no change (already as requested)`);
   });
 
   it('a read-only role may not submit: exit 1, the message names the context that admits submitters, nothing is queued', async () => {

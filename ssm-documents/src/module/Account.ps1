@@ -79,3 +79,12 @@ function Get-BpPreviousPassword([string]$Account) {
     if (Test-BpSameAccount $Account $script:BpPreviousAccount) { return $script:BpPreviousPassword }
     return $null
 }
+
+# An account for people, as DOMAIN\name (LocalSystem is NT AUTHORITY\SYSTEM; .\name is COMPUTER\name).
+function Format-BpAccountName([string]$Name) {
+    if (-not $Name) { return 'none' }
+    $account = Resolve-BpAccount $Name
+    if ($null -ne $account -and $account.name) { return [string]$account.name }
+    if ($Name -match '^\.\\(.+)$') { return (Get-BpComputerName) + '\' + $Matches[1] }
+    return $Name
+}

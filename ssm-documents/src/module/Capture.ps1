@@ -111,10 +111,11 @@ function Add-BpCaptureEntries($Capture, $Entries) {
     Save-BpCapture $Capture
 }
 
-# Puts every captured entry back as it was, newest first. The service is restarted as soon as its logon is
+# Puts every captured entry back as it was, newest first, and lists each value it put back (before -> after). The service is restarted as soon as its logon is
 # back (so it lets go of the account's profile before that is touched), or at the end if it is not running.
 function Restore-BpCapture($Capture, $Checks) {
     $restored = New-Object System.Collections.ArrayList
+    $diff = New-Object System.Collections.ArrayList
     $failures = New-Object System.Collections.ArrayList
     $service = $Capture.service
     $serviceHandled = $false
@@ -127,6 +128,7 @@ function Restore-BpCapture($Capture, $Checks) {
                 if (-not (Test-BpEntry $entry $current $entry.before $true)) {
                     Set-BpEntry $entry $entry.before $true
                     [void]$restored.Add($entry.id)
+                    Add-BpDiff $diff $entry $current (Get-BpEntry $entry) 'restored'
                 }
                 # Keys this run created go too (parents included), once their last value is gone.
                 Remove-BpCreatedKeys $entry
@@ -158,5 +160,5 @@ function Restore-BpCapture($Capture, $Checks) {
     }
     $message = $null
     if ($failures.Count -gt 0) { $message = Protect-BpText ($failures -join '; ') }
-    return [ordered]@{ attempted = $true; ok = ($failures.Count -eq 0); restored = $restored.ToArray(); error = $message }
+    return [ordered]@{ attempted = $true; ok = ($failures.Count -eq 0); restored = $restored.ToArray(); error = $message; diff = $diff }
 }

@@ -54,7 +54,7 @@ function Invoke-BpConfigure($State, $Result) {
     try {
         $stage = New-BpAccountStage $State
         Add-BpCaptureEntries $capture $stage
-        Invoke-BpApply $stage $Result.changed
+        Invoke-BpApply $stage $Result.changed $Result.diff
         foreach ($entry in $stage) { [void]$all.Add($entry) }
 
         $script:BpStep = 'capture'
@@ -66,9 +66,9 @@ function Invoke-BpConfigure($State, $Result) {
         $profileEntries = @($stage | Where-Object { $_.concern -eq 'profile' })
         $rest = @($stage | Where-Object { $_.concern -ne 'profile' })
         Add-BpCaptureEntries $capture $profileEntries
-        Invoke-BpApply $profileEntries $Result.changed
+        Invoke-BpApply $profileEntries $Result.changed $Result.diff
         Add-BpCaptureEntries $capture $rest
-        Invoke-BpApply $rest $Result.changed
+        Invoke-BpApply $rest $Result.changed $Result.diff
         foreach ($entry in $stage) { [void]$all.Add($entry) }
         $script:BpCredentialRotated = $false
 
@@ -77,6 +77,7 @@ function Invoke-BpConfigure($State, $Result) {
         if ($Result.changed.Count -gt 0 -or $current.state -ne 'Running') {
             Restart-BpServiceAndWait $plan.service.name ([int]$State.service.startTimeoutSeconds)
             [void]$Result.changed.Add('service:restarted')
+            Add-BpDiffText $Result.diff 'service:restarted' ([string]$current.state) ([string](Get-BpService $plan.service.name).state + ' (restarted)')
         }
 
         $script:BpStep = 'verify'
@@ -107,18 +108,33 @@ function Invoke-BpVerify($State, $Result, [string]$CheckEndpoint) {
     $script:BpStep = 'verify'
     $account = Resolve-BpAccount (Get-BpAccountLookupName $State)
     [void]$Result.checks.Add((New-BpCheck ('account:' + $State.account.name) $true ($null -ne $account) ($null -ne $account)))
-    if ($null -ne $account) {
+    # A local account that does not exist yet is one a run creates (a domain account it only refuses): the
+    # plan still shows every value a run would set, those of the account itself as not there yet.
+    $creates = ($null -eq $account -and $State.account.createIfMissing)
+    if ($creates) { Add-BpDiffText $Result.diff ('account:' + $State.account.name) 'absent' 'present' }
+    if ($null -ne $account -or $creates) {
+        $sid = $null
+        if ($null -ne $account) { $sid = $account.sid }
         $names = Get-BpAccountNames $State $account
-        $entries = New-BpSettingsStage $State $plan.root $account.sid $names $plan.service $plan.tasks.found
-        $hiveEntries = @($entries | Where-Object { $_.hive })
-        if ($hiveEntries.Count -gt 0 -and $null -eq (Get-BpProfile $account.sid)) {
-            $entries = @($entries | Where-Object { -not $_.hive })
+        $entries = New-BpSettingsStage $State $plan.root $sid $names $plan.service $plan.tasks.found
+        # Settings of an account or a profile that does not exist yet: none of them is there, a run writes them all.
+        $absent = @()
+        if ($null -eq $sid) { $absent = @($entries | Where-Object { $_.Contains('sid') -or ($_.Contains('path') -and ([string]$_.path).StartsWith('HKU\')) }) }
+        elseif (@($entries | Where-Object { $_.hive }).Count -gt 0 -and $null -eq (Get-BpProfile $sid)) {
+            $absent = @($entries | Where-Object { $_.hive })
             [void]$Result.checks.Add((New-BpCheck 'wininet' 'profile with proxy settings' 'no profile' $false))
         }
-        Get-BpChecks $entries $Result.checks
+        if ($absent.Count -eq 0) { Get-BpChecks $entries $Result.checks $Result.diff }
+        else {
+            foreach ($entry in $entries) {
+                if ($absent -contains $entry) { if ($null -ne $entry.desired) { Add-BpDiff $Result.diff $entry $null (Get-BpPlannedValue $entry $null) 'planned' } }
+                else { Get-BpChecks @($entry) $Result.checks $Result.diff }
+            }
+        }
     }
     $service = Get-BpService $plan.service.name
     [void]$Result.checks.Add((New-BpCheck 'service:state' 'Running' $service.state ($service.state -eq 'Running')))
+    if ($service.state -ne 'Running') { Add-BpDiffText $Result.diff 'service:state' ([string]$service.state) 'Running' }
     if ($CheckEndpoint -and $CheckEndpoint -ne 'none') {
         $script:BpStep = 'probe'
         $probe = Invoke-BpEndpointProbe $CheckEndpoint ([string]$State.wininet.proxyServer)

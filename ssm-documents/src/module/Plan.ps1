@@ -96,14 +96,50 @@ function Set-BpEntry($Entry, $Value, [bool]$Restore) {
 }
 
 # The value as the result line shows it (expected / actual of a check).
+# A proxy address read from the beacon never shows user info (Hide-BpUserInfo).
 function Format-BpEntryValue($Entry, $Value) {
     if ($null -eq $Value) { return $null }
     switch ($Entry.concern) {
-        'registry' { return $Value.data }
-        'blob' { if ($Value -is [string]) { return Format-BpBlob $Value } return $Value }
+        'registry' { if ($Value.data -is [string]) { return Hide-BpUserInfo (Protect-BpText $Value.data) } return $Value.data }
+        'blob' {
+            if ($Value -is [string]) { $Value = Format-BpBlob $Value }
+            if ($Value -is [System.Collections.IDictionary]) {
+                $shown = [ordered]@{}
+                foreach ($key in $Value.Keys) { if ($Value[$key] -is [string]) { $shown[$key] = Hide-BpUserInfo (Protect-BpText $Value[$key]) } else { $shown[$key] = $Value[$key] } }
+                return $shown
+            }
+            return $Value
+        }
         'task' { return ([string]$Value.userId + ' (' + [string]$Value.logonType + ')') }
     }
     return $Value
+}
+
+# The value as people read it in a diff (before / after): registry type and data, the WinINet blob decoded,
+# an account as DOMAIN\name, a right, membership, profile or local account as present / absent, a task's
+# user and run level. Never a password: the credential entry reads `updated`, and user info in a proxy
+# address is hidden. $Role: 'before', 'after' (what a run writes) or 'restored' (what a rollback puts back).
+function Format-BpDiffValue($Entry, $Value, [string]$Role) {
+    $text = $null
+    if ($Entry.Contains('credential')) { $text = Format-BpCredentialValue $Value $Role }
+    else {
+        switch ($Entry.concern) {
+            'registry' { $text = Format-BpRegistryValue $Value }
+            'blob' { $text = Format-BpBlobValue $Value }
+            'serviceLogon' { $text = Format-BpAccountName $Value }
+            'task' { $text = Format-BpTaskValue $Value }
+            default { if ($Value) { $text = 'present' } else { $text = 'absent' } }
+        }
+    }
+    return Hide-BpUserInfo (Protect-BpText ([string]$text))
+}
+
+# The applied credential (account, secret reference and version; never the password) reads as a state only.
+function Format-BpCredentialValue($Value, [string]$Role) {
+    if ($Role -eq 'after') { return 'updated' }
+    if ($null -eq $Value) { return 'none' }
+    if ($Role -eq 'restored') { return 'previous secret version' }
+    return 'set'
 }
 
 # Runs $EntryAction for each entry, inside its hive; consecutive entries of the same hive share one load.
@@ -122,7 +158,8 @@ function Invoke-BpEntries($Entries, [scriptblock]$EntryAction) {
     }
 }
 
-function Invoke-BpApply($Entries, $Changed) {
+# Sets each entry that differs, and notes the change: its id, and its value before and as read back after.
+function Invoke-BpApply($Entries, $Changed, $Diff) {
     Invoke-BpEntries $Entries {
         param($entry)
         $script:BpStep = 'apply:' + $entry.id
@@ -130,18 +167,30 @@ function Invoke-BpApply($Entries, $Changed) {
         if (-not (Test-BpEntry $entry $current $entry.desired $false)) {
             Set-BpEntry $entry $entry.desired $false
             [void]$Changed.Add($entry.id)
+            Add-BpDiff $Diff $entry $current (Get-BpEntry $entry) 'after'
             # A new secret version (or a first one): the logons that hold the password are set again.
             if ($entry.Contains('credential')) { $script:BpCredentialRotated = $true }
         }
     }
 }
 
-# Reads every entry back from the system and compares it with the desired state.
-function Get-BpChecks($Entries, $Checks) {
+# What a run would write for an entry (a plan's "after"): the desired value; for a connection blob, the
+# blob built from the current one as a run builds it (auto-detect kept).
+function Get-BpPlannedValue($Entry, $Current) {
+    if ($Entry.concern -ne 'blob' -or $null -eq $Entry.desired) { return $Entry.desired }
+    $decoded = $null
+    if ($null -ne $Current) { try { $decoded = ConvertFrom-BpConnectionBlob ([System.Convert]::FromBase64String($Current)) } catch { $decoded = $null } }
+    return (New-BpConnectionSettings $decoded $Entry.desired)
+}
+
+# Reads every entry back from the system and compares it with the desired state. With $Diff (a plan), each
+# entry that differs is listed with its current value and the value a run would write.
+function Get-BpChecks($Entries, $Checks, $Diff) {
     Invoke-BpEntries $Entries {
         param($entry)
         $actual = Get-BpEntry $entry
         $ok = Test-BpEntry $entry $actual $entry.desired $false
         [void]$Checks.Add((New-BpCheck $entry.id (Format-BpEntryValue $entry $entry.desired) (Format-BpEntryValue $entry $actual) $ok))
+        if (-not $ok) { Add-BpDiff $Diff $entry $actual (Get-BpPlannedValue $entry $actual) 'planned' }
     }
 }

@@ -13,3 +13,21 @@ function Test-BpRegistryEntry($Entry, $Actual, $Expected) {
 function Set-BpRegistryEntry($Entry, $Value) {
     if ($null -eq $Value) { Remove-BpRegistryValue $Entry.path $Entry.name } else { Set-BpRegistryValue $Entry.path $Entry.name $Value.type $Value.data }
 }
+
+$script:BpRegistryTypeNames = @{ String = 'REG_SZ'; ExpandString = 'REG_EXPAND_SZ'; MultiString = 'REG_MULTI_SZ'; DWord = 'REG_DWORD'; QWord = 'REG_QWORD'; Binary = 'REG_BINARY' }
+
+# A registry value for people: `REG_SZ https://proxy:8080`, `REG_DWORD 1`, or `absent`.
+function Format-BpRegistryValue($Value) {
+    if ($null -eq $Value) { return 'absent' }
+    $type = [string]$Value.type
+    $name = $type
+    if ($script:BpRegistryTypeNames.ContainsKey($type)) { $name = $script:BpRegistryTypeNames[$type] }
+    $data = $Value.data
+    if ($type -eq 'MultiString') { return $name + ' ' + (@($data) -join ' | ') }
+    if ($type -eq 'Binary') {
+        $length = 0
+        try { $length = ([System.Convert]::FromBase64String([string]$data)).Length } catch { $length = ([string]$data).Length }
+        return $name + ' (' + $length + ' bytes)'
+    }
+    return $name + ' ' + [string]$data
+}

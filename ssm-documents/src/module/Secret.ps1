@@ -91,3 +91,13 @@ function Protect-BpText([string]$Text) {
     }
     return $Text
 }
+
+# A proxy address read from a beacon may carry a user name and password (`http://user:pass@host:port`,
+# `http=user:pass@host:port`) that FlexNet never needed: shown values never carry them. In a URL everything
+# between `://` and the last `@` before the path goes; in a WinINet entry everything up to its `@`. Call it
+# after Protect-BpText, so a known password is masked whole before any part of it is cut.
+function Hide-BpUserInfo([string]$Text) {
+    if (-not $Text -or $Text.IndexOf('@') -lt 0) { return $Text }
+    $Text = $Text -replace '([A-Za-z][A-Za-z0-9+.-]*://)[^/]*@', '$1***@'
+    return ($Text -replace '(^|[\s=;,])[^\s/@;=,*]+@(?=[A-Za-z0-9\[])', '$1***@')
+}

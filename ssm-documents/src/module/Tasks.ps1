@@ -54,3 +54,11 @@ function Set-BpTaskEntry($Entry, $Value, [bool]$Restore) {
     elseif ($Value.logonType -eq 'Password') { $password = Get-BpPreviousPassword $Value.userId }
     Set-BpTaskPrincipal $Entry.taskPath $Entry.taskName $Value.userId $Value.logonType $runLevel $password
 }
+
+# A task's principal for people: `CORP\svc-beacon (Password, run level Highest)`, or `absent`.
+function Format-BpTaskValue($Value) {
+    if ($null -eq $Value) { return 'absent' }
+    $text = (Format-BpAccountName ([string]$Value.userId)) + ' (' + [string]$Value.logonType
+    if ($Value.Contains('runLevel') -and $Value.runLevel) { $text += ', run level ' + [string]$Value.runLevel }
+    return $text + ')'
+}

@@ -146,3 +146,26 @@ function Format-BpBlob($Raw) {
     try { $blob = ConvertFrom-BpConnectionBlob ([System.Convert]::FromBase64String($Raw)) } catch { return 'invalid blob' }
     return [ordered]@{ flags = $blob.flags; proxyServer = $blob.proxyServer; bypass = $blob.bypass; autoConfigUrl = $blob.autoConfigUrl }
 }
+
+# Decoded connection settings for people: `flags direct+proxy+auto-detect, proxy p:8080, bypass a;<local>, auto-config URL none`.
+function Format-BpConnectionSettings($Settings) {
+    $flags = New-Object System.Collections.ArrayList
+    foreach ($flag in @(@('Direct', 'direct'), @('Proxy', 'proxy'), @('AutoProxyUrl', 'auto-config'), @('AutoDetect', 'auto-detect'))) {
+        if ([int]$Settings.flags -band $script:BpBlobFlags[$flag[0]]) { [void]$flags.Add($flag[1]) }
+    }
+    $flagText = 'none'
+    if ($flags.Count -gt 0) { $flagText = $flags -join '+' }
+    $show = { param($text) if ($text) { [string]$text } else { 'none' } }
+    return ('flags ' + $flagText + ', proxy ' + (& $show $Settings.proxyServer) + ', bypass ' + (& $show $Settings.bypass) + ', auto-config URL ' + (& $show $Settings.autoConfigUrl))
+}
+
+# A blob as read (base64), or the settings a run writes, for people; `absent` when there is none.
+function Format-BpBlobValue($Value) {
+    if ($null -eq $Value) { return 'absent' }
+    if ($Value -is [string]) {
+        $bytes = $null
+        try { $bytes = [System.Convert]::FromBase64String($Value) } catch { return 'invalid blob' }
+        try { return Format-BpConnectionSettings (ConvertFrom-BpConnectionBlob $bytes) } catch { return ('invalid blob (' + $bytes.Length + ' bytes)') }
+    }
+    return Format-BpConnectionSettings $Value
+}
