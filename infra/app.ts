@@ -17,7 +17,7 @@ export function buildApp(app = new App(), options: BuildOptions = { nag: true })
     // Account and region come from the deploying credentials; synth works without any.
     env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
   });
-  acknowledgeNagFindings(stack);
+  acknowledgeNagFindings(stack.beaconProxy);
   if (options.nag) Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));
   return { app, stack };
 }

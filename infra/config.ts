@@ -137,7 +137,7 @@ export function gatewayConfigFrom(config: StackConfig): FnmsConfigInput | null {
 }
 
 /** The report adapter's configuration, or null when fnmsInventory is none. Validated by the core (the same parse as at cold start). */
-export function inventoryConfigFrom(config: StackConfig): InventoryConfigInput | null {
+export function inventoryConfigFrom(config: StackConfig, source = 'context value'): InventoryConfigInput | null {
   if (config.fnmsInventory === 'none') return null;
   const input: InventoryConfigInput =
     config.fnmsInventory === 'flexeraOne'
@@ -162,7 +162,7 @@ export function inventoryConfigFrom(config: StackConfig): InventoryConfigInput |
     const issue = parsed.error.issues[0]!;
     const path = issue.path.join('.');
     const key = INVENTORY_CONTEXT_KEYS[path.split('.')[0] === 'auth' ? 'auth' : path.split('.')[0] ?? ''] ?? path;
-    throw new Error(`invalid context value ${key}: ${issue.message}`);
+    throw new Error(`invalid ${source} ${key}: ${issue.message}`);
   }
   return input;
 }
@@ -240,22 +240,42 @@ export function workflowTimingFor(config: StackConfig): WorkflowTiming {
   }
 }
 
-/** Reads every config key from CDK context; unknown or malformed values fail the synth with the key named. */
-export function stackConfigFrom(tryGetContext: (key: string) => unknown): StackConfig {
+/**
+ * The settings a BeaconProxy takes as props (README "Use it in your own CDK app"): the context keys, typed,
+ * each optional with its default.
+ */
+export type BeaconProxyOptions = z.input<typeof StackConfigSchema>;
+
+/** Validates settings once, with the same rules for CDK context and construct props; `source` names where a bad value came from. */
+export function beaconProxyConfig(options: BeaconProxyOptions | Record<string, unknown>, source = 'BeaconProxy prop'): StackConfig {
+  const given = options as Record<string, unknown>;
   for (const [key, replacement] of Object.entries(REPLACED_KEYS)) {
-    if (tryGetContext(key) !== undefined) throw new Error(`context value ${key} is no longer used: set ${replacement}`);
+    if (given[key] !== undefined) throw new Error(`${source} ${key} is no longer used: set ${replacement}`);
   }
+  const known = new Set<string>(CONTEXT_KEYS);
+  const unknown = Object.keys(given).filter((key) => !known.has(key));
+  if (unknown.length > 0) throw new Error(`unknown ${source} ${unknown[0]}: the settings are the context values of README "Deploying to AWS"`);
   const raw: Record<string, unknown> = {};
   for (const key of CONTEXT_KEYS) {
-    const value = tryGetContext(key);
+    const value = given[key];
     if (value !== undefined && value !== '') raw[key] = value;
   }
   const parsed = StackConfigSchema.superRefine(requireTogether).safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    throw new Error(`invalid context value ${issue.path.join('.')}: ${issue.message}`);
+    throw new Error(`invalid ${source} ${issue.path.join('.')}: ${issue.message}`);
   }
-  inventoryConfigFrom(parsed.data);
+  inventoryConfigFrom(parsed.data, source);
   workflowTimingFor(parsed.data);
   return parsed.data;
+}
+
+/** Reads every config key from CDK context; unknown or malformed values fail the synth with the key named. */
+export function stackConfigFrom(tryGetContext: (key: string) => unknown): StackConfig {
+  const raw: Record<string, unknown> = {};
+  for (const key of [...CONTEXT_KEYS, ...Object.keys(REPLACED_KEYS)]) {
+    const value = tryGetContext(key);
+    if (value !== undefined) raw[key] = value;
+  }
+  return beaconProxyConfig(raw, 'context value');
 }
