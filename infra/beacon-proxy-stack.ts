@@ -110,6 +110,7 @@ export class BeaconProxyStack extends Stack {
         ...environment,
         [ENV.idempotencyTableName]: this.state.idempotencyTable.tableName,
         [ENV.stateMachineArn]: this.workflow.stateMachine.stateMachineArn,
+        ...(config.traceSdkCalls ? { [ENV.traceSdkCalls]: 'true' } : {}),
       },
     });
     const intakeFn = this.intake.intake.fn;

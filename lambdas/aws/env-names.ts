@@ -27,6 +27,8 @@ export const ENV = {
   verifyCheckEndpoint: 'VERIFY_CHECK_ENDPOINT',
   /** FNMS URL the configure document probes through the proxy after applying (stack config beaconProbeUrl). */
   endpointProbeUrl: 'ENDPOINT_PROBE_URL',
+  /** `true`: the intake traces each AWS SDK call as an X-Ray subsegment (stack config traceSdkCalls). */
+  traceSdkCalls: 'TRACE_SDK_CALLS',
 } as const;
 
 export type EnvName = (typeof ENV)[keyof typeof ENV];

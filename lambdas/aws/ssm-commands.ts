@@ -11,12 +11,9 @@ import {
 } from '@aws-sdk/client-ssm';
 import { type BeaconCommands, type CommandInvocation, type DocumentParameters, type InstanceFilter, type ManagedInstance, type SendCommandOptions, ThrottledError } from '../core/ports.js';
 
-const THROTTLING = new Set(['ThrottlingException', 'TooManyRequestsException', 'RequestLimitExceeded', 'TooManyUpdates']);
+import { isThrottling } from './throttling.js';
 
-export function isThrottling(error: unknown): boolean {
-  const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
-  return THROTTLING.has(e?.name ?? '') || e?.$metadata?.httpStatusCode === 429;
-}
+export { isThrottling };
 
 /**
  * Counts every SSM answer that says "throttled", each attempt the SDK retries included: the dashboard's SSM
