@@ -9,6 +9,7 @@ import { type StackConfig, gatewayConfigFrom, inventoryConfigFrom, workflowTimin
 import { Alarms } from './constructs/alarms.js';
 import { BeaconInstancePolicy } from './constructs/beacon-instance-policy.js';
 import { BeaconDocuments } from './constructs/beacon-documents.js';
+import { BeaconModule } from './constructs/beacon-module.js';
 import { BeaconWorkflow } from './constructs/beacon-workflow.js';
 import { ChatOpsWebhook } from './constructs/chatops-webhook.js';
 import { DataKey } from './constructs/data-key.js';
@@ -33,6 +34,7 @@ export class BeaconProxyStack extends Stack {
   readonly intake: IntakeQueue;
   readonly workflow: BeaconWorkflow;
   readonly documents: BeaconDocuments;
+  readonly module: BeaconModule;
   readonly state: StateTable;
   readonly notifications: Notifications;
   readonly api: RequestsApi;
@@ -51,7 +53,8 @@ export class BeaconProxyStack extends Stack {
     const key = new DataKey(this, 'DataKey').key;
     this.state = new StateTable(this, 'State', { encryptionKey: key });
     this.notifications = new Notifications(this, 'Notifications', { encryptionKey: key, notificationEmail: config.notificationEmail, alarmEmail: config.alarmEmail });
-    this.documents = new BeaconDocuments(this, 'Documents', { nameSuffix: config.documentNameSuffix ?? this.stackName });
+    this.module = new BeaconModule(this, 'BeaconModule');
+    this.documents = new BeaconDocuments(this, 'Documents', { nameSuffix: config.documentNameSuffix ?? this.stackName, module: this.module });
     const commandLogGroup = new logs.LogGroup(this, 'CommandOutputLogs', { encryptionKey: key, retention: logs.RetentionDays.SIX_MONTHS, removalPolicy: RemovalPolicy.DESTROY });
 
     const beaconTag = { key: config.beaconTagKey, value: config.beaconTagValue };
@@ -178,6 +181,7 @@ export class BeaconProxyStack extends Stack {
       parameterNames: config.beaconParameterNames,
       kmsKeyArns: config.beaconKmsKeyArns,
       commandLogGroup,
+      module: { bucketArn: this.module.bucket.bucketArn, keyPrefix: this.module.keyPrefix },
     });
     if (config.apiSubmitPrincipals.length === 0 && config.apiReadPrincipals.length === 0) {
       Annotations.of(this).addInfoV2('beacon-proxy:api-admits-nobody', 'The HTTPS API admits nobody (apiSubmitPrincipals and apiReadPrincipals are empty): name the IAM roles that may submit and read.');
@@ -191,7 +195,7 @@ export class BeaconProxyStack extends Stack {
     new CfnOutput(this, STACK_OUTPUTS.beaconInstancePolicyArn, {
       value: this.beaconInstancePolicy.policy.managedPolicyArn,
       exportName: `${this.stackName}-${STACK_OUTPUTS.beaconInstancePolicyArn}`,
-      description: "Attach to the beacons' instance role: read their password secrets, decrypt them, write command output",
+      description: "Attach to the beacons' instance role: read their password secrets, decrypt them, download the documents' module, write command output",
     });
     new CfnOutput(this, STACK_OUTPUTS.intakeQueueUrl, { value: this.intake.queue.queueUrl, description: 'Send request JSON here' });
     new CfnOutput(this, 'OutcomeTopicArn', { value: this.notifications.outcomeTopic.topicArn, description: 'Outcomes of every beacon' });
