@@ -5,13 +5,15 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, test } from 'vitest';
+import { afterEach, describe, expect, test } from 'vitest';
 import { judgeCommand } from '../../lambdas/core/command-result.js';
 import { encodeDesiredState } from '../../lambdas/core/desired-state.js';
 import { freshBeacon, readBeaconModel } from '../../local/beacon-model.js';
+import { BUILTIN_BEACON_VERSION } from '../../local/builtin-fleet.js';
 import { deployedModuleBucket, documentsFor } from '../../local/module-bucket.js';
 import { runBeaconDocument } from '../../local/run-document.js';
 import { loadModuleFile, moduleLocationOf, moduleObjectKey, sha256Hex } from '../../ssm-documents/documents.js';
+import { type Harness, requestFor, startTwin } from '../e2e/twin-harness.js';
 import { desiredState, newBeacon, resultLine, scenarioDir } from './helpers.js';
 
 const parameters = () => ({ DesiredState: encodeDesiredState(desiredState()) });
@@ -68,5 +70,46 @@ describe('the beacon module is downloaded and checked by its SHA-256 before anyt
       expect(moduleLocationOf(document)).toEqual({ url: `https://bucket-of-this-stack.s3.local.amazonaws.com/${moduleObjectKey(sha256)}`, sha256 });
       expect(bucket.download(moduleLocationOf(document).url).equals(loadModuleFile())).toBe(true);
     }
+  });
+
+  test('a beacon role without the stack\'s policy: the agent\'s ListObjects is denied, the download step fails with AccessDenied, the script refuses with MODULE_NOT_FOUND and changes nothing', async () => {
+    const path = newBeacon(scenarioDir('module-denied'), freshBeacon());
+    const before = readFileSync(path, 'utf8');
+    // The instance role has SSM's managed core policy only: no statement of BeaconInstancePolicyArn.
+    const bucket = deployedModuleBucket(undefined, []);
+    const run = await runBeaconDocument({ document: 'configure', parameters: parameters(), modelPath: path, moduleBucket: bucket });
+    expect(run.download).toMatchObject({ status: 'Failed' });
+    expect(run.download!.output).toContain('AccessDenied');
+    expect(resultLine(run)).toMatchObject({ ok: false, document: 'configure', changed: [], error: { code: 'MODULE_NOT_FOUND', step: 'module' } });
+    expect(resultLine(run).error!.message).toContain('BeaconInstancePolicyArn');
+    expect(readFileSync(path, 'utf8')).toBe(before);
+  });
+});
+
+describe('the local twin downloads the module like a beacon\'s agent', () => {
+  const BEACON = 'i-0de10000000000a01';
+  let harness: Harness | undefined;
+  afterEach(async () => {
+    await harness?.twin.stop();
+    harness = undefined;
+  });
+
+  test('a request against a bucket whose module was changed after the deployment: the beacon is reported "not run" with MODULE_HASH_MISMATCH, unchanged, its lock released, nothing rolled back', async () => {
+    const bucket = deployedModuleBucket();
+    const key = moduleObjectKey(sha256Hex(loadModuleFile()));
+    bucket.put(key, Buffer.concat([loadModuleFile(), Buffer.from('\n# changed after the deployment\n')]));
+    harness = await startTwin([{ instanceId: BEACON, computerName: 'E2E-MOD', model: freshBeacon({ computerName: 'E2E-MOD', beaconVersion: BUILTIN_BEACON_VERSION }) }], { moduleBucket: bucket, pinMode: 'none' });
+    const before = readFileSync(harness.modelPath(BEACON), 'utf8');
+    harness.twin.submit(requestFor([BEACON], { requestId: 'e2e-module-tampered' }));
+    await harness.twin.drain();
+    const status = await harness.twin.store.getRequestStatus('e2e-module-tampered');
+    const beacon = status!.beacons[0]!;
+    expect(beacon.state).toBe('not-run');
+    expect(beacon.reasons!.join(' ')).toContain('MODULE_HASH_MISMATCH');
+    expect(readFileSync(harness.modelPath(BEACON), 'utf8')).toBe(before);
+    // The lock is free: another request (a later order) takes it at once.
+    expect(await harness.twin.lock.acquire(BEACON, 'next-request', 60, '9999')).toMatchObject({ acquired: true });
+    // Only the configure command was sent: a refusal is not a failed configure, so no rollback command follows.
+    expect(harness.twin.ssm.sent.map((command) => command.kind)).toEqual(['configure']);
   });
 });
