@@ -18,19 +18,28 @@ export interface Figure {
   met?: boolean;
   /** Context printed after the figure (what it includes, a breakdown). */
   note?: string;
+  /** Further named columns (e.g. both variants of a measurement), printed between the verdict and the note. */
+  columns?: Record<string, string>;
 }
 
 export function printFigures(title: string, figures: Figure[]): void {
   console.log(`\n## ${title}`);
   for (const figure of figures) {
     const verdict = figure.met === undefined ? '' : figure.met ? '  [target met]' : '  [TARGET MISSED]';
-    console.log(`  ${figure.name.padEnd(44)} ${figure.value.padStart(14)}${figure.target ? `  (target ${figure.target})` : ''}${verdict}${figure.note ? `  ${figure.note}` : ''}`);
+    const columns = Object.entries(figure.columns ?? {})
+      .map(([name, value]) => `  ${name} ${value}`)
+      .join('');
+    console.log(`  ${figure.name.padEnd(44)} ${figure.value.padStart(14)}${figure.target ? `  (target ${figure.target})` : ''}${verdict}${columns}${figure.note ? `  ${figure.note}` : ''}`);
   }
 }
 
 /** The figures as a Markdown table, for bench/results.md. */
 export function markdownTable(figures: Figure[]): string {
   const cell = (text: string) => text.replace(/\|/g, '\\|');
-  const rows = figures.map((f) => `| ${cell(f.name)} | ${cell(f.value)} | ${cell(f.target ?? '')} | ${f.met === undefined ? '' : f.met ? 'met' : '**missed**'} | ${cell(f.note ?? '')} |`);
-  return ['| Figure | Value | Target | | Note |', '|---|---:|---|---|---|', ...rows].join('\n');
+  const extra = [...new Set(figures.flatMap((f) => Object.keys(f.columns ?? {})))];
+  const rows = figures.map(
+    (f) =>
+      `| ${cell(f.name)} | ${cell(f.value)} | ${cell(f.target ?? '')} | ${f.met === undefined ? '' : f.met ? 'met' : '**missed**'} |${extra.map((name) => ` ${cell(f.columns?.[name] ?? '')} |`).join('')} ${cell(f.note ?? '')} |`,
+  );
+  return [`| Figure | Value | Target | |${extra.map((name) => ` ${name} |`).join('')} Note |`, `|---|---:|---|---|${extra.map(() => '---:|').join('')}---|`, ...rows].join('\n');
 }

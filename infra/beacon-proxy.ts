@@ -9,6 +9,7 @@ import { type BeaconProxyOptions, type StackConfig, beaconProxyConfig, chatConfi
 import { Alarms } from './constructs/alarms.js';
 import { BeaconInstancePolicy } from './constructs/beacon-instance-policy.js';
 import { BeaconDocuments } from './constructs/beacon-documents.js';
+import { BeaconModule } from './constructs/beacon-module.js';
 import { BeaconWorkflow } from './constructs/beacon-workflow.js';
 import { ChatOpsWebhook } from './constructs/chatops-webhook.js';
 import { DataKey } from './constructs/data-key.js';
@@ -42,6 +43,7 @@ export class BeaconProxy extends Construct {
   readonly intake: IntakeQueue;
   readonly workflow: BeaconWorkflow;
   readonly documents: BeaconDocuments;
+  readonly module: BeaconModule;
   readonly state: StateTable;
   readonly notifications: Notifications;
   readonly api: RequestsApi;
@@ -67,7 +69,8 @@ export class BeaconProxy extends Construct {
     const key = new DataKey(this, 'DataKey').key;
     this.state = new StateTable(this, 'State', { encryptionKey: key });
     this.notifications = new Notifications(this, 'Notifications', { encryptionKey: key, notificationEmail: config.notificationEmail, alarmEmail: config.alarmEmail });
-    this.documents = new BeaconDocuments(this, 'Documents', { nameSuffix: config.documentNameSuffix ?? stack.stackName });
+    this.module = new BeaconModule(this, 'BeaconModule');
+    this.documents = new BeaconDocuments(this, 'Documents', { nameSuffix: config.documentNameSuffix ?? stack.stackName, module: this.module });
     const commandLogGroup = new logs.LogGroup(this, 'CommandOutputLogs', { encryptionKey: key, retention: logs.RetentionDays.SIX_MONTHS, removalPolicy: RemovalPolicy.DESTROY });
 
     const beaconTag = { key: config.beaconTagKey, value: config.beaconTagValue };
@@ -126,6 +129,7 @@ export class BeaconProxy extends Construct {
         ...environment,
         [ENV.idempotencyTableName]: this.state.idempotencyTable.tableName,
         [ENV.stateMachineArn]: this.workflow.stateMachine.stateMachineArn,
+        ...(config.traceSdkCalls ? { [ENV.traceSdkCalls]: 'true' } : {}),
       },
     });
     const intakeFn = this.intake.intake.fn;
@@ -201,6 +205,7 @@ export class BeaconProxy extends Construct {
       parameterNames: config.beaconParameterNames,
       kmsKeyArns: config.beaconKmsKeyArns,
       commandLogGroup,
+      module: { bucketArn: this.module.bucket.bucketArn, keyPrefix: this.module.keyPrefix },
     });
     if (config.apiSubmitPrincipals.length === 0 && config.apiReadPrincipals.length === 0) {
       Annotations.of(this).addInfoV2('beacon-proxy:api-admits-nobody', 'The HTTPS API admits nobody (apiSubmitPrincipals and apiReadPrincipals are empty): name the IAM roles that may submit and read.');
@@ -214,7 +219,7 @@ export class BeaconProxy extends Construct {
     new CfnOutput(this, STACK_OUTPUTS.beaconInstancePolicyArn, {
       value: this.beaconInstancePolicy.policy.managedPolicyArn,
       exportName: `${stack.stackName}-${STACK_OUTPUTS.beaconInstancePolicyArn}`,
-      description: "Attach to the beacons' instance role: read their password secrets, decrypt them, write command output",
+      description: "Attach to the beacons' instance role: read their password secrets, decrypt them, download the documents' module, write command output",
     });
     new CfnOutput(this, STACK_OUTPUTS.intakeQueueUrl, { value: this.intake.queue.queueUrl, description: 'Send request JSON here' });
     new CfnOutput(this, 'OutcomeTopicArn', { value: this.notifications.outcomeTopic.topicArn, description: 'Outcomes of every beacon' });

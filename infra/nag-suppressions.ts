@@ -38,6 +38,20 @@ function nagArn(stack: Stack, service: string, resource: string): string {
   return `arn:<AWS::Partition>:${service}:${region}:${account}:${resource}`;
 }
 
+/** A resolved CloudFormation value as cdk-nag prints it in a finding id (Ref, GetAtt, Sub and Join). */
+function nagIntrinsic(value: unknown): string {
+  if (typeof value === 'string') return value;
+  const node = value as Record<string, unknown>;
+  if (typeof node.Ref === 'string') return `<${node.Ref}>`;
+  if (Array.isArray(node['Fn::GetAtt'])) return `<${(node['Fn::GetAtt'] as string[]).join('.')}>`;
+  if (typeof node['Fn::Sub'] === 'string') return (node['Fn::Sub'] as string).replace(/\$\{([^}]+)\}/g, '<$1>');
+  if (Array.isArray(node['Fn::Join'])) {
+    const [separator, parts] = node['Fn::Join'] as [string, unknown[]];
+    return parts.map(nagIntrinsic).join(separator);
+  }
+  return JSON.stringify(value);
+}
+
 /** `<LogicalId.Arn>` as cdk-nag prints a GetAtt. */
 function nagGetAtt(stack: Stack, arnToken: string): string {
   const resolved = stack.resolve(arnToken) as { 'Fn::GetAtt'?: [string, string] };
@@ -96,6 +110,11 @@ export function acknowledgeNagFindings(proxy: BeaconProxy): void {
   const prefixReason = 'A password prefix the operator listed in beaconSecretArns / beaconParameterNames: every secret or parameter under it is a beacon password.';
   for (const arn of proxy.config.beaconSecretArns.filter((item) => item.endsWith('*'))) ack(beaconPolicy, `AwsSolutions-IAM5[Resource::${arn}]`, prefixReason);
   for (const name of proxy.config.beaconParameterNames.filter((item) => item.endsWith('*'))) ack(beaconPolicy, `AwsSolutions-IAM5[Resource::${nagArn(stack, 'ssm', `parameter${name}`)}]`, prefixReason);
+  ack(
+    beaconPolicy,
+    `AwsSolutions-IAM5[Resource::${nagGetAtt(stack, proxy.module.bucket.bucketArn)}/${proxy.module.keyPrefix}*]`,
+    's3:GetObject under the module prefix of the stack\'s own module bucket only: every object there is a module file named by its SHA-256, and a document runs one only when its SHA-256 is the one it pins. The prefix (not one key) lets a command sent just before a deployment still fetch the module its document version pins.',
+  );
 
   // Step Functions invokes the functions by ARN; CDK's grant includes their versions (ARN:*).
   const stateMachineRole = proxy.workflow.stateMachine.role.node.tryFindChild('DefaultPolicy');
@@ -126,5 +145,39 @@ export function acknowledgeNagFindings(proxy: BeaconProxy): void {
     const policy = child.node.tryFindChild('DefaultPolicy');
     if (!policy) continue;
     for (const fn of scheduled) ack(policy, `AwsSolutions-IAM5[Resource::${nagGetAtt(stack, fn.functionArn)}:*]`, 'EventBridge Scheduler invokes this trigger function (and its versions) only.');
+  }
+
+  acknowledgeModuleUpload(proxy);
+}
+
+/**
+ * The beacon module's bucket and CDK's BucketDeployment handler that uploads the module file into it (a
+ * singleton Lambda of aws-s3-deployment with its own role, which CDK scopes to the asset bucket it reads from
+ * and the module bucket it writes to).
+ */
+function acknowledgeModuleUpload(proxy: BeaconProxy): void {
+  const stack = Stack.of(proxy);
+  ack(
+    proxy.module.bucket,
+    'AwsSolutions-S1',
+    'The bucket holds only the beacon module file, the repository\'s own PowerShell (not a secret), written by the deployment; every read is a beacon\'s aws:downloadContent, recorded per command in the step output, and the document runs the file only when its SHA-256 matches. Enable CloudTrail S3 data events account-wide if reads must be audited.',
+  );
+  // CDK creates the handler once per stack, outside the construct, on the runtime CDK picks for it.
+  for (const fn of stack.node.findAll().filter((node): node is lambda.Function => node instanceof lambda.Function && node.node.path.includes('/Custom::CDKBucketDeployment'))) {
+    ack(fn, 'AwsSolutions-L1', 'CDK\'s BucketDeployment handler (uploads the beacon module at deployment) runs on the runtime aws-s3-deployment ships it with; it moves with the aws-cdk-lib version, not with this project.');
+  }
+  for (const role of stack.node.findAll().filter((node): node is iam.Role => node instanceof iam.Role && node.node.path.includes('/Custom::CDKBucketDeployment'))) {
+    ack(role, 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]', 'CDK\'s BucketDeployment handler (uploads the beacon module at deployment) writes its own logs with the basic execution role; it runs only during deployments.');
+    const policy = role.node.tryFindChild('DefaultPolicy')?.node.defaultChild as iam.CfnPolicy | undefined;
+    if (!policy) continue;
+    const document = stack.resolve(policy.policyDocument) as { Statement: Array<{ Action: string | string[]; Resource: unknown }> };
+    const reason = 'CDK\'s BucketDeployment grant: read the deployment asset from the CDK asset bucket and write the module file into the module bucket; the wildcards are CDK\'s object-level action groups and the objects of those two buckets only.';
+    for (const statement of document.Statement) {
+      for (const action of ([] as string[]).concat(statement.Action).filter((item) => item.includes('*'))) ack(policy, `AwsSolutions-IAM5[Action::${action}]`, reason);
+      for (const resource of ([] as unknown[]).concat(statement.Resource)) {
+        const shown = nagIntrinsic(resource);
+        if (shown.includes('*')) ack(policy, `AwsSolutions-IAM5[Resource::${shown}]`, reason);
+      }
+    }
   }
 }

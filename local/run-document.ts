@@ -1,10 +1,11 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, writeFileSync, existsSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { BEACON_DOCUMENTS, type BeaconDocumentKind } from '../lambdas/core/document-contract.js';
-import { FAKE_LAYER_PATH, documentParameterDefaults, documentScriptText, loadBeaconDocuments, type BeaconDocument } from '../ssm-documents/documents.js';
+import { dirname, join } from 'node:path';
+import type { BeaconDocumentKind } from '../lambdas/core/document-contract.js';
+import { FAKE_LAYER_PATH, documentParameterDefaults, documentScriptText, type BeaconDocument } from '../ssm-documents/documents.js';
+import { type LocalModuleBucket, deployedModuleBucket, documentsFor } from './module-bucket.js';
 import { PWSH_ARGS, PWSH_ENV, resolvePwsh } from './pwsh.js';
 
 export interface RunBeaconDocumentOptions {
@@ -22,6 +23,17 @@ export interface RunBeaconDocumentOptions {
    * starts once per worker, not once per run. `process`: a fresh pwsh process, exactly as SSM Agent runs it.
    */
   isolation?: 'worker' | 'process';
+  /**
+   * The module bucket the documents download from (default: one holding the committed module file under its
+   * content-addressed key, as the stack deploys it). A test changes or removes the object to see the refusal.
+   */
+  moduleBucket?: LocalModuleBucket;
+}
+
+/** What the document's first step (aws:downloadContent) did. */
+export interface DownloadStepResult {
+  status: 'Success' | 'Failed';
+  output: string;
 }
 
 export interface BeaconDocumentRun {
@@ -30,6 +42,8 @@ export interface BeaconDocumentRun {
   /** The script's exit code; -1 when it was killed for taking too long. */
   exitCode: number;
   durationMs: number;
+  /** The download step that ran before the script (runBeaconDocument fills it in). */
+  download?: DownloadStepResult;
 }
 
 /** SendCommand refuses parameters that do not match a document's allowedPattern; so does this runner. */
@@ -37,24 +51,56 @@ export class InvalidDocumentParameters extends Error {
   readonly code = 'InvalidParameters';
 }
 
-let documents: Record<BeaconDocumentKind, BeaconDocument> | undefined;
-const scriptFiles = new Map<BeaconDocumentKind, string>();
+let defaultBucket: LocalModuleBucket | undefined;
+const documentsByBucket = new WeakMap<LocalModuleBucket, Record<BeaconDocumentKind, BeaconDocument>>();
+let runCounter = 0;
 
-/** Writes the committed document's script text to a file once per process, as SSM Agent does on a beacon. */
-function scriptFileFor(kind: BeaconDocumentKind): { path: string; document: BeaconDocument } {
-  documents ??= loadBeaconDocuments();
-  const document = documents[kind];
-  let path = scriptFiles.get(kind);
-  if (!path) {
-    const text = documentScriptText(document);
-    const digest = createHash('sha256').update(text).digest('hex').slice(0, 16);
-    const directory = join(tmpdir(), 'beacon-proxy-documents');
-    mkdirSync(directory, { recursive: true });
-    path = join(directory, `${BEACON_DOCUMENTS[kind]}-${digest}.ps1`);
-    if (!existsSync(path)) writeFileSync(path, text);
-    scriptFiles.set(kind, path);
+/** What the SSM Agent does for one command before its script runs: a folder of its own, the download step, the script file. */
+interface PreparedRun {
+  /** The command's orchestration folder (removed after the run). */
+  folder: string;
+  scriptPath: string;
+  document: BeaconDocument;
+  download: DownloadStepResult;
+}
+
+/**
+ * Models the agent's orchestration of one command: `<root>/<command>/` holds `downloads/` (where
+ * aws:downloadContent writes a relative destinationPath) and one folder per step with its script file. The
+ * download step fetches the module from the bucket the document names; when that fails the step fails and,
+ * with no onFailure in the document, the agent still runs the script step.
+ */
+function documentsOf(bucket: LocalModuleBucket): Record<BeaconDocumentKind, BeaconDocument> {
+  let documents = documentsByBucket.get(bucket);
+  if (!documents) {
+    documents = documentsFor(bucket);
+    documentsByBucket.set(bucket, documents);
   }
-  return { path, document };
+  return documents;
+}
+
+function prepareRun(kind: BeaconDocumentKind, bucket: LocalModuleBucket): PreparedRun {
+  const document = documentsOf(bucket)[kind];
+  runCounter += 1;
+  const root = join(tmpdir(), 'beacon-proxy-orchestration');
+  mkdirSync(root, { recursive: true });
+  const folder = mkdtempSync(join(root, `${process.pid}-${runCounter}-`));
+  const [downloadStep, script] = document.mainSteps;
+  const { path: url } = JSON.parse(downloadStep.inputs.sourceInfo) as { path: string };
+  let download: DownloadStepResult;
+  try {
+    const body = bucket.download(url);
+    const target = join(folder, 'downloads', downloadStep.inputs.destinationPath);
+    mkdirSync(dirname(target), { recursive: true });
+    writeFileSync(target, body);
+    download = { status: 'Success', output: `Content downloaded to ${target}` };
+  } catch (error) {
+    download = { status: 'Failed', output: `failed to download ${url}: ${(error as Error).name}: ${(error as Error).message}` };
+  }
+  const scriptPath = join(folder, script.name, '_script.ps1');
+  mkdirSync(dirname(scriptPath), { recursive: true });
+  writeFileSync(scriptPath, documentScriptText(document));
+  return { folder, scriptPath, document, download };
 }
 
 /** The parameters SSM would hand over: defaults filled in, unknown names and pattern mismatches refused. */
@@ -93,11 +139,17 @@ function baseEnvironment(): NodeJS.ProcessEnv {
  * files may go in parallel, runs on the same model file must be awaited one after the other.
  */
 export async function runBeaconDocument(options: RunBeaconDocumentOptions): Promise<BeaconDocumentRun> {
-  const { path, document } = scriptFileFor(options.document);
-  const parameters = resolveDocumentParameters(document, options.parameters);
+  const bucket = options.moduleBucket ?? (defaultBucket ??= deployedModuleBucket());
+  // SendCommand refuses bad parameters before anything reaches the beacon.
+  const parameters = resolveDocumentParameters(documentsOf(bucket)[options.document], options.parameters);
+  const prepared = prepareRun(options.document, bucket);
   const env = runEnvironment(options, parameters);
-  if (options.isolation === 'process') return runInProcess(path, env, options.timeoutMs ?? 120_000);
-  return workerPool().run(path, env, options.timeoutMs ?? 120_000);
+  try {
+    const run = options.isolation === 'process' ? await runInProcess(prepared.scriptPath, env, options.timeoutMs ?? 120_000) : await workerPool().run(prepared.scriptPath, env, options.timeoutMs ?? 120_000);
+    return { ...run, download: prepared.download };
+  } finally {
+    rmSync(prepared.folder, { recursive: true, force: true });
+  }
 }
 
 /** Kills a pwsh run and the process the .tools/pwsh launcher started for it (its process group). */

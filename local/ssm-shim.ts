@@ -8,7 +8,7 @@ import {
   type SendCommandOptions,
   ThrottledError,
 } from '../lambdas/core/ports.js';
-import { loadBeaconDocuments } from '../ssm-documents/documents.js';
+import { loadBeaconDocuments, scriptStep } from '../ssm-documents/documents.js';
 import type { Fleet, FleetBeacon } from './fleet.js';
 
 /** GetCommandInvocation returns only the start of the output (platform-facts: SSM Run Command). */
@@ -108,7 +108,7 @@ let documentTimeouts: Record<BeaconDocumentKind, number> | undefined;
 /** Each committed document's step timeoutSeconds: the execution limit the agent enforces. */
 export function documentExecutionTimeoutSeconds(kind: BeaconDocumentKind): number {
   documentTimeouts ??= Object.fromEntries(
-    Object.entries(loadBeaconDocuments()).map(([name, document]) => [name, Number(document.mainSteps[0].inputs.timeoutSeconds)]),
+    Object.entries(loadBeaconDocuments()).map(([name, document]) => [name, Number(scriptStep(document).inputs.timeoutSeconds)]),
   ) as Record<BeaconDocumentKind, number>;
   return documentTimeouts[kind];
 }

@@ -54,6 +54,7 @@ import { type FnmsStub, type FnmsStubOptions, STUB_REFRESH_TOKEN, startFnmsStub 
 import type { Fleet } from './fleet.js';
 import { startLocalDynamo, type LocalDynamo } from './local-dynamo.js';
 import { type DocumentExecutor, LocalSsm, type ShimLimits } from './ssm-shim.js';
+import type { LocalModuleBucket } from './module-bucket.js';
 import { runBeaconDocument } from './run-document.js';
 import { type Retrier, retryDelaysSeconds } from '../infra/workflow-definition.js';
 import { loadProfiles } from './profiles.js';
@@ -87,6 +88,11 @@ export interface TwinOptions {
   fleet: Fleet;
   /** Where captures, the store dump and transcripts go. */
   workDir: string;
+  /**
+   * The module bucket the documents download from (default: the committed module under its content-addressed
+   * key, as the stack deploys it). A missing or changed module fails there like on a beacon.
+   */
+  moduleBucket?: LocalModuleBucket;
   /** Runs documents on beacons; default: the real PowerShell against each beacon's model. */
   executor?: DocumentExecutor;
   limits?: ShimLimits;
@@ -248,7 +254,7 @@ export class LocalTwin implements WorkflowStarter {
     const executor: DocumentExecutor =
       options.executor ??
       (async (beacon, kind, parameters, control) =>
-        runBeaconDocument({ document: kind, parameters, modelPath: beacon.modelPath, timeoutMs: control.timeoutMs, env: { BEACON_PROXY_CAPTURE_DIR: join(captureDir, beacon.instanceId), ...options.beaconNetwork?.env } }));
+        runBeaconDocument({ document: kind, parameters, modelPath: beacon.modelPath, timeoutMs: control.timeoutMs, ...(options.moduleBucket ? { moduleBucket: options.moduleBucket } : {}), env: { BEACON_PROXY_CAPTURE_DIR: join(captureDir, beacon.instanceId), ...options.beaconNetwork?.env } }));
     // Real PowerShell runs at the machine's speed: it is never stopped sooner than 30 s (real) unless the caller says so.
     this.ssm = new LocalSsm(options.fleet, executor, { minExecutionMs: 30_000, ...options.limits, msPerSecond: this.scale });
     const intakeIdempotency = powertoolsIdempotency(dynamo.tables.idempotency, 24 * 60 * 60, dynamo.client);

@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { gunzipSync, gzipSync } from 'node:zlib';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
@@ -16,13 +15,15 @@ import {
   WININET_POLICY_KEY,
   WININET_USER_KEY,
 } from '../lambdas/core/beacon-facts.js';
-import { BEACON_DOCUMENTS, DOCUMENT_LOCK, DOCUMENT_PARAMETERS, RESULT_LINE, type BeaconDocumentKind } from '../lambdas/core/document-contract.js';
+import { BEACON_DOCUMENTS, DOCUMENT_LOCK, DOCUMENT_PARAMETERS, DOCUMENT_STEPS, RESULT_LINE, type BeaconDocumentKind } from '../lambdas/core/document-contract.js';
 import { DOCUMENT_EXECUTION_TIMEOUT_SECONDS } from '../lambdas/core/timing.js';
 
 /**
- * The three beacon Run Command documents, generated from the PowerShell sources in ssm-documents/src.
- * Each document is one fixed script: prelude, module, Windows layer, layer selection, entry. Request data
- * only ever arrives as parameters (environment variables SSM_<name>), never as script text.
+ * The three beacon Run Command documents and their module file, generated from the PowerShell sources in
+ * ssm-documents/src. Each document has two steps: aws:downloadContent fetches the module file (the module
+ * and the Windows layer, content-addressed in the stack's module bucket), then one fixed, readable script:
+ * prelude, the module's SHA-256 check and load, layer selection, entry. Request data only ever arrives as
+ * parameters (environment variables SSM_<name>), never as script text.
  */
 export const DOCUMENTS_DIR = dirname(fileURLToPath(import.meta.url));
 export const SOURCE_DIR = join(DOCUMENTS_DIR, 'src');
@@ -30,7 +31,7 @@ export const GENERATED_DIR = join(DOCUMENTS_DIR, 'generated');
 /** The fake Windows layer used off Windows (tests, local twin); never part of a document. */
 export const FAKE_LAYER_PATH = join(DOCUMENTS_DIR, 'fake', 'FakeBeaconLayer.ps1');
 
-/** SSM counts the document content against a 64 KB limit (parameters included). */
+/** SSM counts the document content against a 64 KB limit (parameter values included). */
 export const MAX_DOCUMENT_BYTES = 64 * 1024;
 
 type ParameterKey = keyof typeof DOCUMENT_PARAMETERS;
@@ -84,10 +85,10 @@ export const MODULE_SOURCES = [
   'module/Result.ps1',
   'module/Documents.ps1',
 ] as const;
-/** Sources packed into every document (gzip + base64), then unpacked by Loader.ps1 on the beacon. */
-export const PACKED_SOURCES = [...MODULE_SOURCES, 'WindowsLayer.ps1'] as const;
-/** Every PowerShell source file a document is built from. */
-export const DOCUMENT_SOURCES = ['Prelude.ps1', ...PACKED_SOURCES, 'Loader.ps1', 'SelectLayer.ps1', 'Configure.ps1', 'Verify.ps1', 'Rollback.ps1'] as const;
+/** The module file the documents download (aws:downloadContent) and run after checking its SHA-256: the module and the Windows layer. */
+export const MODULE_FILE_SOURCES = [...MODULE_SOURCES, 'WindowsLayer.ps1'] as const;
+/** Every PowerShell source file a document or its module file is built from. */
+export const DOCUMENT_SOURCES = ['Prelude.ps1', ...MODULE_FILE_SOURCES, 'Loader.ps1', 'SelectLayer.ps1', 'Configure.ps1', 'Verify.ps1', 'Rollback.ps1'] as const;
 
 /**
  * Facts the scripts need even without a desired state (the Rollback document has none): the keys, group,
@@ -120,8 +121,6 @@ export function factsScriptLine(): string {
 export function moduleSourcePaths(): string[] {
   return MODULE_SOURCES.map((name) => join(SOURCE_DIR, name));
 }
-const PAYLOAD_LINE_LENGTH = 120;
-
 export interface BeaconDocumentParameter {
   type: 'String';
   description: string;
@@ -130,101 +129,109 @@ export interface BeaconDocumentParameter {
   default?: string;
 }
 
+const WINDOWS_ONLY = { StringEquals: ['platformType', 'Windows'] } as { StringEquals: ['platformType', 'Windows'] };
+
+/** Step 1: the agent downloads the module file from the stack's module bucket into this command's own folder. */
+export interface ModuleDownloadStep {
+  action: 'aws:downloadContent';
+  name: typeof DOCUMENT_STEPS.download;
+  precondition: typeof WINDOWS_ONLY;
+  inputs: { sourceType: 'S3'; sourceInfo: string; destinationPath: string };
+}
+
+/** Step 2: the script: checks the module's SHA-256, loads it, runs the document. */
+export interface ScriptStep {
+  action: 'aws:runPowerShellScript';
+  name: typeof DOCUMENT_STEPS.script;
+  precondition: typeof WINDOWS_ONLY;
+  inputs: { timeoutSeconds: string; runCommand: string[] };
+}
+
 export interface BeaconDocument {
   schemaVersion: '2.2';
   description: string;
   parameters: Record<string, BeaconDocumentParameter>;
-  mainSteps: [
-    {
-      action: 'aws:runPowerShellScript';
-      name: string;
-      precondition: { StringEquals: ['platformType', 'Windows'] };
-      inputs: { timeoutSeconds: string; runCommand: string[] };
-    },
-  ];
+  mainSteps: [ModuleDownloadStep, ScriptStep];
 }
 
 function readSource(name: string): string {
-  return readFileSync(join(SOURCE_DIR, name), 'utf8').replace(/\r\n/g, '\n').replace(/\s+$/, '');
+  return readFileSync(join(SOURCE_DIR, name), 'utf8').replace(/\r\n/g, '\n').replace(/[ \t]+$/gm, '').replace(/\s+$/, '');
 }
 
+/** Where the module file is committed (the exact bytes the stack uploads; reviewers read it here or in the bucket). */
+export const MODULE_FILE_PATH = join(GENERATED_DIR, 'BeaconProxy-Module.ps1');
+/** Objects in the module bucket are named by the SHA-256 of their content under this prefix. */
+export const MODULE_KEY_PREFIX = 'beacon-proxy/module/';
+/** The file name the download step writes (relative destinationPath: the command's own downloads folder). */
+export const MODULE_DOWNLOAD_FILE = 'beacon-proxy-module.ps1';
 /**
- * Drops comment lines, blank lines and indentation outside here-strings: the 64 KB document limit counts
- * every byte, and the readable text stays in the sources.
+ * The module's URL in the committed documents. The stack (infra/constructs/beacon-documents.ts) and the local
+ * twin put the real bucket in its place with `withModuleUrl`; the key and the SHA-256 the script checks stay.
  */
-export function compactPowerShell(text: string): string {
-  const out: string[] = [];
-  let inHereString = false;
-  for (const line of text.split('\n')) {
-    if (inHereString) {
-      out.push(line);
-      if (/^['"]@/.test(line)) inHereString = false;
-      continue;
-    }
-    const trimmed = line.trim();
-    if (trimmed === '' || trimmed.startsWith('#')) continue;
-    out.push(trimmed);
-    if (/@['"]$/.test(trimmed)) inHereString = true;
-  }
-  return out.join('\n');
+export const MODULE_URL_PLACEHOLDER_HOST = '<module-bucket>.s3.<region>.amazonaws.com';
+
+/** The module file: every file of MODULE_FILE_SOURCES in load order, readable (comments kept), each under a header naming its source. */
+export function moduleText(): string {
+  const header = [
+    '# beacon-proxy beacon module: generated from ssm-documents/src by ssm-documents/build.ts; edit the sources, not this file.',
+    '# The Configure, Verify and Rollback documents download this file (aws:downloadContent), check its SHA-256',
+    '# against the one they pin and only then run it. Windows PowerShell 5.1 and PowerShell 7.',
+  ];
+  const parts = MODULE_FILE_SOURCES.map((name) => `# ===== ssm-documents/src/${name} =====\n${readSource(name)}`);
+  return `${[...header, '', parts.join('\n\n')].join('\n')}\n`;
 }
 
-/** The text packed into the documents: the module and the Windows layer, compacted. */
-export function packedSourceText(): string {
-  return `${PACKED_SOURCES.map((name) => compactPowerShell(readSource(name))).join('\n')}\n`;
+export function sha256Hex(text: string | Buffer): string {
+  return createHash('sha256').update(text).digest('hex');
 }
 
-/** The gzip + base64 payload of a document script, as the lines of a PowerShell array of strings. */
-function payloadLines(text: string): string[] {
-  // level 9 and a zero mtime: the same sources give the same bytes (on the same zlib).
-  const encoded = gzipSync(Buffer.from(text, 'utf8'), { level: 9 }).toString('base64');
-  const lines: string[] = [];
-  for (let start = 0; start < encoded.length; start += PAYLOAD_LINE_LENGTH) lines.push(`'${encoded.slice(start, start + PAYLOAD_LINE_LENGTH)}'`);
-  return lines;
+/** The bucket key of a module file: content-addressed by its SHA-256. */
+export function moduleObjectKey(sha256: string): string {
+  return `${MODULE_KEY_PREFIX}${sha256}.ps1`;
 }
 
-/** Reads the packed text back out of a document script (for tests and reviewers). */
-export function unpackDocumentScript(script: string): string {
-  const match = /\$BpPayload = @\(\n([\s\S]*?)\n\) -join ''/.exec(script);
-  if (!match) throw new Error('the document script has no $BpPayload');
-  const encoded = match[1]!.split('\n').map((line) => line.replace(/^'|'$/g, '')).join('');
-  return gunzipSync(Buffer.from(encoded, 'base64')).toString('utf8');
+/** The virtual-hosted-style S3 URL of an object, as the download step's sourceInfo names it. */
+export function moduleUrl(host: string, sha256: string): string {
+  return `https://${host}/${moduleObjectKey(sha256)}`;
 }
 
-/**
- * The payload lines of the committed document when they still unpack to `packed`: gzip output may differ
- * between zlib versions, so a regeneration on another machine keeps the committed bytes when the content
- * is the same, and the stale-document check only fails when the sources really changed.
- */
-function committedPayloadLines(kind: BeaconDocumentKind, packed: string): string[] | undefined {
-  const path = generatedDocumentPath(kind);
-  if (!existsSync(path)) return undefined;
-  try {
-    const script = documentScriptText(JSON.parse(readFileSync(path, 'utf8')) as BeaconDocument);
-    if (unpackDocumentScript(script) !== packed) return undefined;
-    const match = /\$BpPayload = @\(\n([\s\S]*?)\n\) -join ''/.exec(script);
-    return match ? match[1]!.split('\n') : undefined;
-  } catch {
-    return undefined;
-  }
+/** The S3 location of the module file of the given documents (they all name the same one). */
+export function moduleLocationOf(document: BeaconDocument): { url: string; sha256: string } {
+  const { path } = JSON.parse(document.mainSteps[0].inputs.sourceInfo) as { path: string };
+  const sha256 = /([0-9a-f]{64})\.ps1$/.exec(path)?.[1];
+  if (!sha256) throw new Error(`the download step of the document names no content-addressed module: ${path}`);
+  return { url: path, sha256 };
 }
 
-/** The script a document runs, assembled from the sources (what the generated file holds, line by line). */
-export function renderDocumentScript(kind: BeaconDocumentKind): string {
+/** A copy of `document` that downloads its module from `host` (a bucket's virtual-hosted-style host, a CDK token in the stack). */
+export function withModuleUrl(document: BeaconDocument, host: string): BeaconDocument {
+  const { sha256 } = moduleLocationOf(document);
+  const [download, script] = document.mainSteps;
+  return { ...document, mainSteps: [{ ...download, inputs: { ...download.inputs, sourceInfo: JSON.stringify({ path: moduleUrl(host, sha256) }) } }, script] };
+}
+
+/** The lines that pin the module in a document script: its file name, SHA-256 and the document kind (for a refusal line). */
+function moduleLines(kind: BeaconDocumentKind, sha256: string): string[] {
+  return [
+    `# The module this document runs: ${MODULE_DOWNLOAD_FILE}, fetched by the step ${DOCUMENT_STEPS.download} from`,
+    `# ${MODULE_KEY_PREFIX}${sha256}.ps1 in the stack's module bucket (ssm-documents/generated/BeaconProxy-Module.ps1`,
+    '# in the repository). Get-FileHash -Algorithm SHA256 on either gives the SHA-256 below.',
+    `$BpModule = @{ File = '${MODULE_DOWNLOAD_FILE}'; Sha256 = '${sha256}'; Document = '${kind}' }`,
+  ];
+}
+
+/** The script a document runs (what the generated file holds, line by line): readable, comments kept. */
+export function renderDocumentScript(kind: BeaconDocumentKind, sha256 = sha256Hex(moduleText())): string {
   const spec = SPECS[kind];
-  const packed = packedSourceText();
-  const digest = createHash('sha256').update(packed, 'utf8').digest('hex');
   const lines = [
     `# ${BEACON_DOCUMENTS[kind]}: generated from ssm-documents/src by ssm-documents/build.ts; edit the sources, not this text.`,
-    compactPowerShell(readSource('Prelude.ps1')),
-    `# Payload: the module (src/module/*.ps1) and WindowsLayer.ps1, compacted; SHA-256 of the text ${digest}.`,
-    '$BpPayload = @(',
-    ...(committedPayloadLines(kind, packed) ?? payloadLines(packed)),
-    ") -join ''",
-    compactPowerShell(readSource('Loader.ps1')),
+    readSource('Prelude.ps1'),
+    ...moduleLines(kind, sha256),
+    readSource('Loader.ps1'),
+    '# Facts of lambdas/core the scripts need (registry keys, service, tasks, rights, the document lock), rendered by the build.',
     factsScriptLine(),
-    compactPowerShell(readSource('SelectLayer.ps1')),
-    compactPowerShell(readSource(spec.entry)),
+    readSource('SelectLayer.ps1'),
+    readSource(spec.entry),
   ];
   return `${lines.join('\n')}\n`;
 }
@@ -234,9 +241,9 @@ export function parametersReadBy(script: string): string[] {
   return [...script.matchAll(/Get-BpParameter '([A-Za-z]+)'/g)].map((match) => match[1]!).sort();
 }
 
-export function renderBeaconDocument(kind: BeaconDocumentKind): BeaconDocument {
+export function renderBeaconDocument(kind: BeaconDocumentKind, sha256 = sha256Hex(moduleText())): BeaconDocument {
   const spec = SPECS[kind];
-  const script = renderDocumentScript(kind);
+  const script = renderDocumentScript(kind, sha256);
   const parameters: Record<string, BeaconDocumentParameter> = {};
   for (const key of spec.parameters) {
     const contract = DOCUMENT_PARAMETERS[key];
@@ -261,9 +268,16 @@ export function renderBeaconDocument(kind: BeaconDocumentKind): BeaconDocument {
     parameters,
     mainSteps: [
       {
+        action: 'aws:downloadContent',
+        name: DOCUMENT_STEPS.download,
+        precondition: WINDOWS_ONLY,
+        // No onFailure: when the download fails the script step still runs and reports MODULE_NOT_FOUND in its result line.
+        inputs: { sourceType: 'S3', sourceInfo: JSON.stringify({ path: moduleUrl(MODULE_URL_PLACEHOLDER_HOST, sha256) }), destinationPath: MODULE_DOWNLOAD_FILE },
+      },
+      {
         action: 'aws:runPowerShellScript',
-        name: `beaconProxy${kind[0]!.toUpperCase()}${kind.slice(1)}`,
-        precondition: { StringEquals: ['platformType', 'Windows'] },
+        name: DOCUMENT_STEPS.script,
+        precondition: WINDOWS_ONLY,
         // The execution limit the agent enforces; the workflow's poll deadline is derived from the same value.
         inputs: { timeoutSeconds: String(DOCUMENT_EXECUTION_TIMEOUT_SECONDS[kind]), runCommand: script.replace(/\n$/, '').split('\n') },
       },
@@ -282,7 +296,13 @@ export function generatedDocumentPath(kind: BeaconDocumentKind): string {
 
 export const BEACON_DOCUMENT_KINDS = Object.keys(BEACON_DOCUMENTS) as BeaconDocumentKind[];
 
-/** The committed documents, as the CDK registers them (AWS::SSM::Document content, documentType Command). */
+/** The committed module file (the bytes the stack uploads and the documents pin). */
+export function loadModuleFile(): Buffer {
+  if (!existsSync(MODULE_FILE_PATH)) throw new Error(`${MODULE_FILE_PATH} is missing; run npm run build:documents`);
+  return readFileSync(MODULE_FILE_PATH);
+}
+
+/** The committed documents, as the CDK registers them (AWS::SSM::Document content, documentType Command) before the module URL is filled in. */
 export function loadBeaconDocuments(): Record<BeaconDocumentKind, BeaconDocument> {
   const documents = {} as Record<BeaconDocumentKind, BeaconDocument>;
   for (const kind of BEACON_DOCUMENT_KINDS) {
@@ -293,9 +313,16 @@ export function loadBeaconDocuments(): Record<BeaconDocumentKind, BeaconDocument
   return documents;
 }
 
+/** The script step of a document. */
+export function scriptStep(document: BeaconDocument): ScriptStep {
+  const step = document.mainSteps.find((candidate): candidate is ScriptStep => candidate.action === 'aws:runPowerShellScript');
+  if (!step) throw new Error('the document has no aws:runPowerShellScript step');
+  return step;
+}
+
 /** The PowerShell text a document runs (what SSM Agent writes to its script file). */
 export function documentScriptText(document: BeaconDocument): string {
-  return `${document.mainSteps[0].inputs.runCommand.join('\n')}\n`;
+  return `${scriptStep(document).inputs.runCommand.join('\n')}\n`;
 }
 
 /** Default values SSM fills in for parameters not given. */
@@ -305,4 +332,25 @@ export function documentParameterDefaults(document: BeaconDocument): Record<stri
     if (parameter.default !== undefined) defaults[name] = parameter.default;
   }
   return defaults;
+}
+
+/**
+ * The compacted text of the module file (no comments, blank lines or indentation): what a document would have
+ * to carry inline. Measured by the build against the 64 KB limit to show why the module is a file of its own.
+ */
+export function compactPowerShell(text: string): string {
+  const out: string[] = [];
+  let inHereString = false;
+  for (const line of text.split('\n')) {
+    if (inHereString) {
+      out.push(line);
+      if (/^['"]@/.test(line)) inHereString = false;
+      continue;
+    }
+    const trimmed = line.trim();
+    if (trimmed === '' || trimmed.startsWith('#')) continue;
+    out.push(trimmed);
+    if (/@['"]$/.test(trimmed)) inHereString = true;
+  }
+  return out.join('\n');
 }

@@ -1,15 +1,104 @@
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Duration, Fn, RemovalPolicy } from 'aws-cdk-lib';
+import { AssetHashType, DockerImage, Duration, Fn, type ILocalBundling, RemovalPolicy } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { type BuildOptions, buildSync } from 'esbuild';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/**
+ * Where a function's AWS SDK v3 comes from: `bundled` (the clients it imports, tree-shaken and minified into
+ * its own bundle) or `external` (the copy the Lambda runtime ships, imported from outside the bundle).
+ */
+export type SdkPlacement = 'bundled' | 'external';
+
+export interface FunctionBundling {
+  sdk: SdkPlacement;
+}
+
+/**
+ * The bundling of each function (by its lambdas/<folder>), chosen by cold init: `npm run bench` measures every
+ * function of the stack both ways in one run and reports both columns (bench/results.md, "Cold init"), with
+ * the faster one marked. Importing the runtime's SDK from outside the bundle costs 230-480 ms of init (the
+ * package files are many and read one by one); the same clients bundled cost a fraction of that. A folder
+ * without an entry gets DEFAULT_FUNCTION_BUNDLING (the bench says "default" beside it).
+ */
+export const DEFAULT_FUNCTION_BUNDLING: FunctionBundling = { sdk: 'bundled' };
+export const FUNCTION_BUNDLING: Readonly<Record<string, FunctionBundling>> = {
+  'acquire-lock': { sdk: 'bundled' },
+  'chatops-webhook': { sdk: 'bundled' },
+  'drift-check': { sdk: 'bundled' },
+  'execution-cleanup': { sdk: 'bundled' },
+  intake: { sdk: 'bundled' },
+  'new-beacon': { sdk: 'bundled' },
+  'notify-requester': { sdk: 'bundled' },
+  'pin-version': { sdk: 'bundled' },
+  'poll-command': { sdk: 'bundled' },
+  'record-outcome': { sdk: 'bundled' },
+  'release-lock': { sdk: 'bundled' },
+  'requests-api': { sdk: 'bundled' },
+  'resolve-target': { sdk: 'bundled' },
+  'send-command': { sdk: 'bundled' },
+};
+
+export function functionBundling(folder: string): FunctionBundling {
+  return FUNCTION_BUNDLING[folder] ?? DEFAULT_FUNCTION_BUNDLING;
+}
+
+/** NODE_OPTIONS of every function: stack traces point at the TypeScript sources (the bench measures init with it). */
+export const FUNCTION_NODE_OPTIONS = '--enable-source-maps';
+
+/** The entry module a function's asset starts with (the Lambda handler is `index.handler`). */
+export const FUNCTION_ENTRY_FILE = 'index.mjs';
+
+/**
+ * The esbuild options of a function's bundle: the one definition the stack's assets and `npm run bench` both
+ * build with. ESM for node22, minified; code split into chunks, so what a function imports with `import()`
+ * (adapters of another configured mode, clients of rare paths, the SDK's other credential providers) is a
+ * file of its own, read only when that path runs. Source maps without the sources' text: the stack traces
+ * name the TypeScript file and line, and the map stays small enough to parse at init.
+ */
+export function functionBuildOptions(folder: string, outdir: string, bundling: FunctionBundling = functionBundling(folder)): BuildOptions {
+  return {
+    absWorkingDir: REPO_ROOT,
+    entryPoints: { index: path.join(REPO_ROOT, 'lambdas', folder, 'handler.ts') },
+    outdir,
+    bundle: true,
+    splitting: true,
+    minify: true,
+    sourcemap: true,
+    sourcesContent: false,
+    format: 'esm',
+    target: 'node22',
+    platform: 'node',
+    outExtension: { '.js': '.mjs' },
+    chunkNames: 'chunk-[hash]',
+    mainFields: ['module', 'main'],
+    external: bundling.sdk === 'external' ? ['@aws-sdk/*'] : [],
+    // Some bundled CommonJS dependencies call require() at run time.
+    banner: { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" },
+    legalComments: 'none',
+    logLevel: 'silent',
+  };
+}
+
+/** Bundles a function with the local esbuild (no Docker). Its fields are part of CDK's asset cache key. */
+class LocalFunctionBundling implements ILocalBundling {
+  constructor(
+    readonly folder: string,
+    readonly bundling: FunctionBundling,
+  ) {}
+
+  tryBundle(outputDir: string): boolean {
+    buildSync(functionBuildOptions(this.folder, outputDir, this.bundling));
+    return true;
+  }
+}
 
 /**
  * Context flag for tests only: `stub` replaces the bundled code with an inline stub so a test synth
@@ -62,14 +151,19 @@ function vpcProps(scope: Construct, vpc: FunctionVpc): Pick<lambda.FunctionProps
   };
 }
 
-/** A handler of lambdas/<folder>/handler.ts: Node 22, ESM bundle by the local esbuild (no Docker), X-Ray, encrypted log group. */
+/** A handler of lambdas/<folder>/handler.ts: Node 22, ESM bundle by the local esbuild (no Docker, functionBuildOptions), X-Ray, encrypted log group. */
 export class BeaconFunction extends Construct {
   readonly fn: lambda.Function;
   readonly logGroup: logs.LogGroup;
   readonly role: iam.Role;
+  /** lambdas/<folder> of the handler, and how it is bundled (the bench finds the stack's functions by these). */
+  readonly folder: string;
+  readonly bundling: FunctionBundling;
 
   constructor(scope: Construct, id: string, props: BeaconFunctionProps) {
     super(scope, id);
+    this.folder = props.folder;
+    this.bundling = functionBundling(props.folder);
     this.logGroup = new logs.LogGroup(this, 'Logs', {
       encryptionKey: props.encryptionKey,
       retention: logs.RetentionDays.THREE_MONTHS,
@@ -93,7 +187,7 @@ export class BeaconFunction extends Construct {
       environment: {
         POWERTOOLS_SERVICE_NAME: 'beacon-proxy',
         POWERTOOLS_METRICS_NAMESPACE: 'BeaconProxy',
-        NODE_OPTIONS: '--enable-source-maps',
+        NODE_OPTIONS: FUNCTION_NODE_OPTIONS,
         ...props.environment,
       },
     };
@@ -107,24 +201,17 @@ export class BeaconFunction extends Construct {
       if (props.vpc) this.fn.node.addDependency(this.role);
       return;
     }
-    this.fn = new NodejsFunction(this, 'Function', {
+    this.fn = new lambda.Function(this, 'Function', {
       ...common,
-      entry: path.join(REPO_ROOT, 'lambdas', props.folder, 'handler.ts'),
-      handler: 'handler',
-      projectRoot: REPO_ROOT,
-      depsLockFilePath: path.join(REPO_ROOT, 'package-lock.json'),
-      bundling: {
-        minify: true,
-        sourceMap: true,
-        target: 'node22',
-        format: OutputFormat.ESM,
-        mainFields: ['module', 'main'],
-        // The runtime ships the v3 SDK; bundling it would only slow the cold start.
-        externalModules: ['@aws-sdk/*'],
-        // Some bundled CommonJS dependencies call require() at run time.
-        banner: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
-        forceDockerBundling: false,
-      },
+      handler: 'index.handler',
+      code: lambda.Code.fromAsset(path.join(REPO_ROOT, 'lambdas', props.folder), {
+        assetHashType: AssetHashType.OUTPUT,
+        bundling: {
+          local: new LocalFunctionBundling(props.folder, this.bundling),
+          // Never used: the local esbuild always bundles (it throws on a build error instead of falling back).
+          image: DockerImage.fromRegistry('public.ecr.aws/sam/build-nodejs22.x'),
+        },
+      }),
     });
     if (props.vpc) this.fn.node.addDependency(this.role);
   }

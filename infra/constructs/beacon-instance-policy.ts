@@ -12,6 +12,8 @@ export interface BeaconInstancePolicyProps {
   kmsKeyArns: string[];
   /** Where SSM streams the documents' full output (the workflow's CloudWatchOutputConfig). */
   commandLogGroup: logs.ILogGroup;
+  /** Where the documents' module files are (aws:downloadContent with the instance's credentials): bucket and key prefix. */
+  module: { bucketArn: string; keyPrefix: string };
 }
 
 /** The AWS service endpoints through which a beacon decrypts its password: nothing else may use the keys. */
@@ -20,7 +22,8 @@ export const PASSWORD_VIA_SERVICES = ['secretsmanager.*.amazonaws.com', 'ssm.*.a
 /**
  * What a beacon's instance role needs beside SSM's own AmazonSSMManagedInstanceCore: read exactly the
  * password secrets and parameters named in the stack's context, decrypt them with their keys (only through
- * Secrets Manager or Parameter Store), and stream the documents' output to the command log group.
+ * Secrets Manager or Parameter Store), download the documents' module file, and stream the documents' output
+ * to the command log group.
  * Operators attach it to the beacons' role (README: "Beacon instance role").
  */
 export class BeaconInstancePolicy extends Construct {
@@ -53,6 +56,17 @@ export class BeaconInstancePolicy extends Construct {
       );
     }
     statements.push(
+      // aws:downloadContent (SSM Agent) first lists the URL's key as a folder (ListObjects, prefix "<key>/"; an
+      // error there fails the step), then gets the object. Both are allowed under the module prefix only: read,
+      // nothing else in the bucket. The prefix, not the one key: a command sent just before a deployment still
+      // runs the module its document version pins (earlier modules stay in the bucket).
+      new iam.PolicyStatement({ sid: 'ReadBeaconModule', actions: ['s3:GetObject'], resources: [`${props.module.bucketArn}/${props.module.keyPrefix}*`] }),
+      new iam.PolicyStatement({
+        sid: 'LookUpBeaconModule',
+        actions: ['s3:ListBucket'],
+        resources: [props.module.bucketArn],
+        conditions: { StringLike: { 's3:prefix': `${props.module.keyPrefix}*` } },
+      }),
       new iam.PolicyStatement({
         sid: 'WriteCommandOutput',
         actions: ['logs:CreateLogStream', 'logs:PutLogEvents', 'logs:DescribeLogStreams'],

@@ -33,6 +33,8 @@ export const ENV = {
   driftIntervalHours: 'DRIFT_INTERVAL_HOURS',
   /** FNMS URL the configure document probes through the proxy after applying (stack config beaconProbeUrl). */
   endpointProbeUrl: 'ENDPOINT_PROBE_URL',
+  /** `true`: the intake traces each AWS SDK call as an X-Ray subsegment (stack config traceSdkCalls). */
+  traceSdkCalls: 'TRACE_SDK_CALLS',
 } as const;
 
 export type EnvName = (typeof ENV)[keyof typeof ENV];

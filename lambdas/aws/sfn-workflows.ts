@@ -1,7 +1,7 @@
 /** Step Functions: one execution per (request, beacon), named deterministically, so a redelivery starts nothing new. */
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { type WorkflowInput, type WorkflowStarter, workflowExecutionName, ThrottledError } from '../core/ports.js';
-import { isThrottling } from './ssm-commands.js';
+import { isThrottling } from './throttling.js';
 
 export class SfnWorkflowStarter implements WorkflowStarter {
   constructor(

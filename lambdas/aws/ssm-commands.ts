@@ -9,14 +9,12 @@ import {
   type InstanceInformationStringFilter,
   SSMClient,
 } from '@aws-sdk/client-ssm';
+import { DOCUMENT_STEPS } from '../core/document-contract.js';
 import { type BeaconCommands, type CommandInvocation, type DocumentParameters, type InstanceFilter, type ManagedInstance, type SendCommandOptions, ThrottledError } from '../core/ports.js';
 
-const THROTTLING = new Set(['ThrottlingException', 'TooManyRequestsException', 'RequestLimitExceeded', 'TooManyUpdates']);
+import { isThrottling } from './throttling.js';
 
-export function isThrottling(error: unknown): boolean {
-  const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
-  return THROTTLING.has(e?.name ?? '') || e?.$metadata?.httpStatusCode === 429;
-}
+export { isThrottling };
 
 /**
  * Counts every SSM answer that says "throttled", each attempt the SDK retries included: the dashboard's SSM
@@ -82,7 +80,8 @@ export class SsmBeaconCommands implements BeaconCommands {
   getInvocation(commandId: string, instanceId: string): Promise<CommandInvocation | null> {
     return mapThrottling(async () => {
       try {
-        const result = await this.ssm.send(new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: instanceId }));
+        // The documents have two steps (download the module, run the script): GetCommandInvocation must name the step.
+        const result = await this.ssm.send(new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: instanceId, PluginName: DOCUMENT_STEPS.script }));
         return {
           status: result.Status ?? 'Pending',
           // The API documents details with spaces ("Delivery Timed Out"); compare without them.

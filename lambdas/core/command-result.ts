@@ -6,7 +6,7 @@
 import { type BoundedDiff, boundDiffLists, type DiffEntry } from './change-diff.js';
 import type { BeaconDocumentKind } from './document-contract.js';
 import type { CommandInvocation } from './ports.js';
-import { type Check, judgeResult } from './result.js';
+import { BEACON_BUSY_CODE, type Check, judgeResult } from './result.js';
 
 /**
  * Run Command statuses after which nothing more happens. `Cancelling` is not one: CancelCommand is
@@ -21,8 +21,11 @@ export function isTerminalCommandStatus(status: string): boolean {
   return (TERMINAL_COMMAND_STATUSES as readonly string[]).includes(status) || TERMINAL_DETAILS.includes(status);
 }
 
-/** Why a document did not run (nothing changed on the beacon). */
-export type NotRunReason = 'undelivered' | 'cancelled' | 'busy' | 'not-sent';
+/**
+ * Why a document did not run (nothing changed on the beacon). `module-refused`: the document would not run
+ * its module file (the download failed, or the file is not the SHA-256 the document pins).
+ */
+export type NotRunReason = 'undelivered' | 'cancelled' | 'busy' | 'not-sent' | 'module-refused';
 
 export interface CommandVerdict {
   /**
@@ -149,7 +152,10 @@ export function judgeCommand(kind: BeaconDocumentKind, invocation: CommandInvoca
     return trimVerdict({ status: 'unparseable', notRun: null, reasons: [...why, statusReason, ...lastStderrLine(invocation.stderr)], ...empty });
   }
   const common = { checks: verdict.checks, beaconVersion: verdict.beaconVersion, captureId: verdict.captureId, diff: verdict.diff, restoredDiff: verdict.restoredDiff };
-  if (verdict.status === 'not-run') return trimVerdict({ status: 'not-run', notRun: 'busy', reasons: verdict.reasons, changed: [], ...common });
+  if (verdict.status === 'not-run') {
+    const reason: NotRunReason = verdict.result.error?.code === BEACON_BUSY_CODE ? 'busy' : 'module-refused';
+    return trimVerdict({ status: 'not-run', notRun: reason, reasons: verdict.reasons, changed: [], ...common });
+  }
   if (kind === 'rollback' && verdict.status === 'failed' && verdict.result.error?.code === 'CAPTURE_NOT_FOUND') {
     return trimVerdict({ status: 'ok', notRun: null, reasons: ['nothing to restore: the configure run captured nothing, so it changed nothing'], changed: [], ...common });
   }

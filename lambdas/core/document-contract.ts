@@ -34,6 +34,22 @@ export const BEACON_DOCUMENTS = {
 export type BeaconDocumentKind = keyof typeof BEACON_DOCUMENTS;
 
 /**
+ * The steps of every beacon document: `download` (aws:downloadContent) fetches the module file, `script`
+ * (aws:runPowerShellScript) checks its SHA-256 and runs it. With more than one step, GetCommandInvocation must
+ * name the step (PluginName) whose status and output it returns: the script's.
+ */
+export const DOCUMENT_STEPS = {
+  download: 'downloadBeaconModule',
+  script: 'runBeaconScript',
+} as const;
+
+/**
+ * Codes a document reports when it refused to run its module (the download failed, or the file's SHA-256 is
+ * not the one the document pins): nothing ran on the beacon, nothing changed.
+ */
+export const MODULE_REFUSAL_CODES = ['MODULE_NOT_FOUND', 'MODULE_HASH_MISMATCH'] as const;
+
+/**
  * The document lock (issue 9): configure, verify and rollback hold one named mutex on the beacon for the
  * whole time they read or change it. A document that cannot take it within `waitSeconds` changes nothing
  * and reports `busyCode`. The wait stays below every document's execution timeout (a test checks), so the

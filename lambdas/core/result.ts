@@ -1,5 +1,6 @@
 import * as z from 'zod/mini';
 import { type DiffEntry, DiffListSchema } from './change-diff.js';
+import { MODULE_REFUSAL_CODES } from './document-contract.js';
 import { LIMITS } from './limits.js';
 
 /** One read-back comparison made on the beacon. */
@@ -115,6 +116,10 @@ export function judgeResult(stdout: string | undefined | null): Verdict {
   if (!line.ok && line.error?.code === BEACON_BUSY_CODE) {
     // The document never took the beacon: it did not run and changed nothing.
     return { status: 'not-run', reasons: [`${BEACON_BUSY_CODE}: ${line.error.message}`], ...common };
+  }
+  if (!line.ok && line.error && (MODULE_REFUSAL_CODES as readonly string[]).includes(line.error.code)) {
+    // The document refused its module (not downloaded, or not the SHA-256 it pins) before touching the beacon.
+    return { status: 'not-run', reasons: [`${line.error.code}: ${line.error.message}`], ...common };
   }
   const failedChecks = line.checks.some((check) => !check.ok);
   if (line.ok && !failedChecks && !line.error) {

@@ -6,7 +6,6 @@
  */
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
-import { Tracer } from '@aws-lambda-powertools/tracer';
 import { isRequestError, RequestError } from '../core/errors.js';
 import {
   type BeaconCommands,
@@ -23,12 +22,11 @@ import { type BeaconRequest, PATTERNS, parseRequestJson } from '../core/request.
 import { MESSAGE_ATTRIBUTES } from './message-attributes.js';
 import * as awsDynamo from '../aws/clients/dynamo.js';
 import * as awsSdk from '../aws/clients/sdk.js';
+import { lazyPort } from '../aws/clients/lazy.js';
 import * as awsSfn from '../aws/clients/sfn.js';
-import * as awsSns from '../aws/clients/sns.js';
-import * as awsSsm from '../aws/clients/ssm.js';
 import { ENV, METRICS, METRIC_DIMENSIONS, type RequestOutcome } from '../aws/env-names.js';
 import { powertoolsIdempotency } from '../aws/idempotency.js';
-import { countMetric, env, lambdaEntry, log } from '../aws/runtime.js';
+import { countMetric, env, lambdaEntry, log, optionalEnv } from '../aws/runtime.js';
 
 export { MESSAGE_ATTRIBUTES };
 
@@ -203,17 +201,18 @@ export function createIntakeHandler(deps: IntakeDeps) {
   };
 }
 
-// The intake is the front door every request passes: its SDK calls are traced (X-Ray subsegments). The other
-// functions rely on Lambda's active tracing alone, which keeps the X-Ray SDK out of their bundles.
-const tracer = new Tracer({ serviceName: 'beacon-proxy' });
-awsSdk.instrumentClients((client) => tracer.captureAWSv3Client(client));
+// Lambda's active tracing records every invocation. X-Ray subsegments for each SDK call come only with the stack
+// setting traceSdkCalls: the X-Ray SDK under Powertools Tracer costs about 60 ms of cold init (npm run bench).
+const tracing = optionalEnv(ENV.traceSdkCalls) === 'true' ? await import('../aws/tracing.js') : null;
+tracing?.traceSdkClients();
 
 const intake = lambdaEntry(() =>
   createIntakeHandler({
     store: awsDynamo.requestStore(),
-    commands: awsSsm.beaconCommands(),
+    // Only tag targets (SSM) and refused or empty requests (SNS) need these: their clients load on first use.
+    commands: lazyPort(() => import('../aws/clients/ssm.js').then((ssm) => ssm.beaconCommands())),
     workflows: awsSfn.workflowStarter(),
-    notifier: awsSns.notifier(),
+    notifier: lazyPort(() => import('../aws/clients/sns.js').then((sns) => sns.notifier())),
     clock: awsSdk.clock,
     idempotency: powertoolsIdempotency(env(ENV.idempotencyTableName)),
     log,
@@ -223,6 +222,6 @@ const intake = lambdaEntry(() =>
 );
 
 export const handler: typeof intake = async (event, context) => {
-  tracer.annotateColdStart();
+  tracing?.annotateColdStart();
   return intake(event, context);
 };

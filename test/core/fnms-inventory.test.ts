@@ -11,13 +11,11 @@ import {
   type FlexeraOneConfigInput,
   type OnPremisesConfigInput,
   createFlexeraOneInventory,
-  createOnPremisesInventory,
   createReportInventory,
-  decodeXmlName,
   parseColumnMapping,
-  parseGetCustomViewAnswer,
   skipTokenOf,
 } from '../../lambdas/core/fnms/index.js';
+import { createOnPremisesInventory, decodeXmlName, parseGetCustomViewAnswer } from '../../lambdas/core/fnms/on-premises.js';
 import { FnmsStub, STUB_CLIENT, STUB_REFRESH_TOKEN, STUB_WINDOWS_ACCOUNT, type StubBeacon } from '../../local/fnms-stub.js';
 
 const BEACONS: StubBeacon[] = [
@@ -289,6 +287,16 @@ describe('FNMS on premises: GetCustomView (SOAP) with Windows authentication aga
   it('a UPN account (name@dns.domain) authenticates too', async () => {
     const h = await startStub();
     await expect(onPremises(h, { account: `${STUB_WINDOWS_ACCOUNT.user}@corp.example` }).listBeacons()).resolves.toHaveLength(5);
+  });
+
+  it('the configured adapter (createReportInventory, as the functions build it) loads the SOAP adapter on first use and reads the report', async () => {
+    const h = await startStub();
+    const inventory = createReportInventory(h.stub.onPremisesConfig({ retry: { timeoutMs: 2000 } }), deps(h, STUB_WINDOWS_ACCOUNT.password));
+    expect(inventory.source).toBe('onPremises');
+    expect(h.stub.requestsTo(h.stub.paths.soap)).toEqual([]);
+    await expect(inventory.listBeacons()).resolves.toEqual(expected);
+    await expect(inventory.listBeacons()).resolves.toEqual(expected);
+    expect(h.stub.requestsTo(h.stub.paths.soap).map((r) => r.status)).toEqual([401, 200, 401, 200]);
   });
 
   it('a wrong password is refused by the server: re-read once (rotation), then an auth error without the password', async () => {

@@ -5,7 +5,7 @@ import ntlm from '@ewsjs/ntlm-client';
 
 const { createType1Message, createType3Message, decodeType2Message } = ntlm;
 import { Client } from 'undici';
-import { GET_CUSTOM_VIEW_ACTION, createOnPremisesInventory, getCustomViewEnvelope } from '../../lambdas/core/fnms/index.js';
+import { GET_CUSTOM_VIEW_ACTION, createOnPremisesInventory, getCustomViewEnvelope } from '../../lambdas/core/fnms/on-premises.js';
 import { FnmsStub, STUB_CLIENT, STUB_REFRESH_TOKEN, STUB_WINDOWS_ACCOUNT, startFnmsStub } from '../../local/fnms-stub.js';
 import { ROOT } from '../support/requests.js';
 

@@ -10,7 +10,9 @@ import { API_PERMISSIONS } from '../../infra/constructs/requests-api.js';
 import { PASSWORD_VIA_SERVICES } from '../../infra/constructs/beacon-instance-policy.js';
 import { STACK_OUTPUTS } from '../../infra/stack-outputs.js';
 import { apiGatewayDecision } from '../../local/api-gateway-front.js';
-import type { PolicyStatementJson } from '../../local/iam-policy.js';
+import { type PolicyStatementJson, evaluatePolicies } from '../../local/iam-policy.js';
+import { BEACON_INSTANCE_ROLE_ARN, deployedModuleBucket, documentsFor } from '../../local/module-bucket.js';
+import { MODULE_KEY_PREFIX, loadModuleFile, moduleLocationOf } from '../../ssm-documents/documents.js';
 import { synthStack } from './synth.js';
 
 const ACCOUNT = '123456789012';
@@ -199,7 +201,7 @@ describe('6. the managed policy for beacon instance roles', () => {
     });
     const actions = statements.flatMap((statement) => [].concat(statement.Action as never)) as string[];
     expect(actions.sort()).toEqual(
-      ['kms:Decrypt', 'logs:CreateLogStream', 'logs:DescribeLogGroups', 'logs:DescribeLogStreams', 'logs:PutLogEvents', 'secretsmanager:GetSecretValue', 'ssm:GetParameter'].sort(),
+      ['kms:Decrypt', 'logs:CreateLogStream', 'logs:DescribeLogGroups', 'logs:DescribeLogStreams', 'logs:PutLogEvents', 's3:GetObject', 's3:ListBucket', 'secretsmanager:GetSecretValue', 'ssm:GetParameter'].sort(),
     );
   });
 
@@ -210,9 +212,59 @@ describe('6. the managed policy for beacon instance roles', () => {
     });
   });
 
-  it('with nothing listed it only writes command output (gMSA fleets need no password)', () => {
+  it('with nothing listed it only downloads the documents\' module and writes command output (gMSA fleets need no password)', () => {
     const [policy] = ofType(defaults.template.toJSON().Resources, 'AWS::IAM::ManagedPolicy');
-    expect(policy![1].Properties.PolicyDocument.Statement.map((statement: PolicyStatementJson) => statement.Sid)).toEqual(['WriteCommandOutput', 'FindCommandOutputLogGroup']);
+    expect(policy![1].Properties.PolicyDocument.Statement.map((statement: PolicyStatementJson) => statement.Sid)).toEqual(['ReadBeaconModule', 'LookUpBeaconModule', 'WriteCommandOutput', 'FindCommandOutputLogGroup']);
+  });
+
+  describe('reads the documents\' module, and nothing else of the module bucket', () => {
+    const LOCAL_BUCKET = 'module-bucket-of-this-stack';
+    /** The policy as IAM sees it once deployed: the module bucket's ARN in place of its GetAtt. */
+    function deployedStatements(): PolicyStatementJson[] {
+      const resolve = (value: unknown): unknown => {
+        if (Array.isArray(value)) return value.map(resolve);
+        if (value && typeof value === 'object') {
+          const node = value as Record<string, unknown>;
+          const getAtt = node['Fn::GetAtt'] as [string, string] | undefined;
+          if (getAtt) {
+            expect(getAtt[0]).toMatch(/^BeaconModuleBucket/);
+            return `arn:aws:s3:::${LOCAL_BUCKET}`;
+          }
+          if (node['Fn::Join']) {
+            const [separator, parts] = node['Fn::Join'] as [string, unknown[]];
+            return parts.map(resolve).join(separator);
+          }
+          return Object.fromEntries(Object.entries(node).map(([key, inner]) => [key, resolve(inner)]));
+        }
+        return value;
+      };
+      return statements.filter((statement) => /Module/.test(statement.Sid ?? '')).map((statement) => resolve(statement) as PolicyStatementJson);
+    }
+
+    it('read only (GetObject, and ListBucket held by a prefix condition), on the module prefix of the stack\'s own bucket', () => {
+      const module = resources[Object.keys(resources).find((id) => /^BeaconModuleBucket[0-9A-F]+$/.test(id))!];
+      expect(module?.Type).toBe('AWS::S3::Bucket');
+      expect(deployedStatements()).toEqual([
+        { Sid: 'ReadBeaconModule', Effect: 'Allow', Action: 's3:GetObject', Resource: `arn:aws:s3:::${LOCAL_BUCKET}/${MODULE_KEY_PREFIX}*` },
+        { Sid: 'LookUpBeaconModule', Effect: 'Allow', Action: 's3:ListBucket', Resource: `arn:aws:s3:::${LOCAL_BUCKET}`, Condition: { StringLike: { 's3:prefix': `${MODULE_KEY_PREFIX}*` } } },
+      ]);
+    });
+
+    it('aws:downloadContent with exactly this policy gets the module the documents pin (its ListObjects and GetObject pass); other keys, other buckets and writes are denied', () => {
+      const policy = deployedStatements();
+      const bucket = deployedModuleBucket(LOCAL_BUCKET, policy);
+      const { url } = moduleLocationOf(documentsFor(bucket).configure);
+      expect(bucket.download(url).equals(loadModuleFile())).toBe(true);
+      // An object of the bucket outside the module prefix: the download is refused (AccessDenied), not served.
+      bucket.put('other/notes.txt', 'not for beacons');
+      expect(() => bucket.download(`https://${bucket.host}/other/notes.txt`)).toThrow(expect.objectContaining({ code: 'AccessDenied' }));
+      // Without the policy's statements (SSM's managed core policy only) the agent's ListObjects is already denied.
+      expect(() => deployedModuleBucket(LOCAL_BUCKET, []).download(url)).toThrow(expect.objectContaining({ code: 'AccessDenied' }));
+      const request = (action: string, resource: string) => evaluatePolicies(policy, { principal: { arn: BEACON_INSTANCE_ROLE_ARN }, action, resource });
+      const moduleObject = `arn:aws:s3:::${LOCAL_BUCKET}/${MODULE_KEY_PREFIX}${'0'.repeat(64)}.ps1`;
+      for (const action of ['s3:PutObject', 's3:DeleteObject', 's3:PutObjectAcl', 's3:GetObjectVersion']) expect(request(action, moduleObject), action).toBe('implicit-deny');
+      expect(request('s3:GetObject', `arn:aws:s3:::another-bucket/${MODULE_KEY_PREFIX}x.ps1`)).toBe('implicit-deny');
+    });
   });
 });
 

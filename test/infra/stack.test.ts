@@ -2,7 +2,9 @@ import { readFileSync } from 'node:fs';
 import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BEACON_DOCUMENTS } from '../../lambdas/core/document-contract.js';
-import { generatedDocumentPath } from '../../ssm-documents/documents.js';
+import { Stack } from 'aws-cdk-lib';
+import { BeaconDocuments } from '../../infra/constructs/beacon-documents.js';
+import { type BeaconDocument, generatedDocumentPath, loadModuleFile, moduleObjectKey, sha256Hex } from '../../ssm-documents/documents.js';
 import { synthStack } from './synth.js';
 
 let template: ReturnType<typeof synthStack>['template'];
@@ -133,7 +135,12 @@ describe('least privilege', () => {
 
 describe('functions', () => {
   it('run Node.js 22 on arm64 with active tracing and their own log group', () => {
-    const functions = ofType('AWS::Lambda::Function');
+    // CDK's BucketDeployment handler (it uploads the documents' module file during deployments) is CDK's own
+    // function and the only other one: it serves no request and is acknowledged in the cdk-nag suppressions.
+    const all = ofType('AWS::Lambda::Function');
+    const cdkUpload = all.filter(([id]) => id.startsWith('CustomCDKBucketDeployment'));
+    expect(cdkUpload).toHaveLength(1);
+    const functions = all.filter(([id]) => !id.startsWith('CustomCDKBucketDeployment'));
     expect(functions.length).toBeGreaterThanOrEqual(10);
     for (const [id, fn] of functions) {
       expect(fn.Properties.Runtime, id).toBe('nodejs22.x');
@@ -151,13 +158,31 @@ describe('functions', () => {
 });
 
 describe('beacon documents', () => {
-  it('registers the three generated documents as Command documents with stack-unique names', () => {
+  it('registers the three generated documents as Command documents with stack-unique names, downloading the module from the stack\'s bucket', () => {
     const documents = ofType('AWS::SSM::Document');
     expect(documents).toHaveLength(3);
+    const sha256 = sha256Hex(loadModuleFile());
+    const withoutSource = (content: BeaconDocument) => ({ ...content, mainSteps: [{ ...content.mainSteps[0], inputs: { ...content.mainSteps[0].inputs, sourceInfo: '<source>' } }, content.mainSteps[1]] });
     for (const [kind, name] of Object.entries(BEACON_DOCUMENTS)) {
-      const content = JSON.parse(readFileSync(generatedDocumentPath(kind as keyof typeof BEACON_DOCUMENTS), 'utf8'));
-      template.hasResourceProperties('AWS::SSM::Document', { Name: `${name}-BeaconTest`, DocumentType: 'Command', DocumentFormat: 'JSON', UpdateMethod: 'NewVersion', Content: content });
+      const committed = JSON.parse(readFileSync(generatedDocumentPath(kind as keyof typeof BEACON_DOCUMENTS), 'utf8')) as BeaconDocument;
+      const [, document] = documents.find(([, resource]) => resource.Properties.Name === `${name}-BeaconTest`)!;
+      expect(document.Properties).toMatchObject({ DocumentType: 'Command', DocumentFormat: 'JSON', UpdateMethod: 'NewVersion' });
+      // Everything but the bucket's host is the committed document: the script, its pinned SHA-256, the parameters.
+      expect(withoutSource(document.Properties.Content)).toEqual(withoutSource(committed));
+      const source = JSON.stringify(document.Properties.Content.mainSteps[0].inputs.sourceInfo);
+      expect(source).toMatch(/"Fn::GetAtt":\["BeaconModuleBucket[0-9A-F]+","RegionalDomainName"\]/);
+      expect(source).toContain(`/${moduleObjectKey(sha256)}`);
+      // Registered only once the module file is in the bucket.
+      expect((document as { DependsOn?: string[] }).DependsOn?.some((id) => /^BeaconModuleUpload/.test(id)), 'DependsOn the upload').toBe(true);
     }
+    const [upload] = ofType('Custom::CDKBucketDeployment');
+    expect(upload![1].Properties).toMatchObject({ Prune: false, DestinationBucketName: { Ref: expect.stringMatching(/^BeaconModuleBucket/) } });
+  });
+
+  it('refuses to synthesize when the committed documents pin another module than the file the stack uploads', () => {
+    expect(() => new BeaconDocuments(new Stack(), 'Documents', { nameSuffix: 'x', module: { sha256: 'f'.repeat(64), host: 'bucket.s3.eu-west-1.amazonaws.com', deployment: undefined } as never })).toThrow(
+      /pins module [0-9a-f]{64} but the stack uploads f{64}: run npm run build:documents/,
+    );
   });
 });
 

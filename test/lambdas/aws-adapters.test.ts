@@ -9,6 +9,7 @@ import {
   GetCommandInvocationCommand,
   ListCommandsCommand,
   GetParameterCommand,
+  InvalidPluginName,
   InvocationDoesNotExist,
   ParameterNotFound,
   SendCommandCommand,
@@ -26,6 +27,8 @@ import { SqsRequestQueue } from '../../lambdas/aws/sqs-queue.js';
 import { workflowExecutionName } from '../../lambdas/core/ports.js';
 import { FixedClock } from '../../lambdas/memory/ports.js';
 import { INSTANCE_A } from './fixtures.js';
+import { DOCUMENT_STEPS } from '../../lambdas/core/document-contract.js';
+import { loadBeaconDocuments } from '../../ssm-documents/documents.js';
 
 const ddb = mockClient(DynamoDBDocumentClient);
 const ssm = mockClient(SSMClient);
@@ -132,6 +135,19 @@ describe('SsmBeaconCommands', () => {
   it('an invocation that does not exist yet is null (pending), not an error', async () => {
     ssm.on(GetCommandInvocationCommand).rejects(new InvocationDoesNotExist({ message: 'no', ...meta }));
     expect(await commands().getInvocation('cmd-1', INSTANCE_A)).toBeNull();
+  });
+
+  it('reads the script step of a two-step document: SSM refuses GetCommandInvocation without the step name (PluginName)', async () => {
+    // SSM's rule for documents with more than one step (download the module, run the script): the step must be named.
+    const steps: string[] = loadBeaconDocuments().configure.mainSteps.map((step) => step.name);
+    ssm.on(GetCommandInvocationCommand).callsFake((input: { PluginName?: string }) => {
+      if (!input.PluginName || !steps.includes(input.PluginName)) throw new InvalidPluginName({ message: 'The plugin name is not valid.', ...meta });
+      return input.PluginName === DOCUMENT_STEPS.script
+        ? { Status: 'Success', StatusDetails: 'Success', StandardOutputContent: '{"ok":true}', StandardErrorContent: '', ExecutionStartDateTime: '2026-12-02T06:00:00Z' }
+        : { Status: 'Success', StatusDetails: 'Success', StandardOutputContent: 'Content downloaded to C:\\ProgramData\\Amazon\\SSM\\...', StandardErrorContent: '', ExecutionStartDateTime: '2026-12-02T05:59:59Z' };
+    });
+    expect(steps).toHaveLength(2);
+    expect(await commands().getInvocation('cmd-1', INSTANCE_A)).toMatchObject({ status: 'Success', stdout: '{"ok":true}' });
   });
 
   it('returns status, details, stdout, stderr and whether the script started', async () => {

@@ -10,7 +10,7 @@ import { DOCUMENT_LOCK } from '../../lambdas/core/document-contract.js';
 import { encodeDesiredState } from '../../lambdas/core/desired-state.js';
 import { freshBeacon, readBeaconModel } from '../../local/beacon-model.js';
 import { runBeaconDocument } from '../../local/run-document.js';
-import { BEACON_DOCUMENT_KINDS, FAKE_LAYER_PATH, loadBeaconDocuments } from '../../ssm-documents/documents.js';
+import { BEACON_DOCUMENT_KINDS, FAKE_LAYER_PATH, documentScriptText, loadBeaconDocuments, scriptStep } from '../../ssm-documents/documents.js';
 import { PWSH_ARGS, PWSH_ENV, resolvePwsh } from '../../local/pwsh.js';
 import { beaconState, desiredState, loadModuleScript, newBeacon, resultLine, runPwshScript, scenarioDir } from './helpers.js';
 
@@ -45,8 +45,8 @@ describe('the document lock', () => {
   test('its wait is below every document execution timeout, and every document carries the contract', () => {
     for (const kind of BEACON_DOCUMENT_KINDS) {
       const document = loadBeaconDocuments()[kind];
-      expect(DOCUMENT_LOCK.waitSeconds).toBeLessThan(Number(document.mainSteps[0].inputs.timeoutSeconds));
-      const script = document.mainSteps[0].inputs.runCommand.join('\n');
+      expect(DOCUMENT_LOCK.waitSeconds).toBeLessThan(Number(scriptStep(document).inputs.timeoutSeconds));
+      const script = documentScriptText(document);
       expect(script).toContain(JSON.stringify(DOCUMENT_LOCK.name).slice(1, -1));
       expect(script).toContain(`"busyCode":"${DOCUMENT_LOCK.busyCode}"`);
     }

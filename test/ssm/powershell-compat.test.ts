@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { BEACON_DOCUMENTS } from '../../lambdas/core/document-contract.js';
 import { WINDOWS_POWERSHELL_51_CMDLETS } from '../../ssm-documents/powershell-51.js';
-import { DOCUMENT_SOURCES, FAKE_LAYER_PATH, SOURCE_DIR, documentScriptText, loadBeaconDocuments, unpackDocumentScript } from '../../ssm-documents/documents.js';
+import { DOCUMENT_SOURCES, FAKE_LAYER_PATH, MODULE_FILE_PATH, SOURCE_DIR, documentScriptText, loadBeaconDocuments, scriptStep } from '../../ssm-documents/documents.js';
 import { runPwshScript, scenarioDir } from './helpers.js';
 
 const SCANNER = join(import.meta.dirname, 'compat-scan.ps1');
@@ -56,11 +56,9 @@ beforeAll(async () => {
     files.push(generated);
     shippedFiles.push(generated);
   }
-  // The packed payload is the same in every document (documents.test.ts checks that): scan it once.
-  const payload = join(dir, 'payload.ps1');
-  writeFileSync(payload, unpackDocumentScript(documentScriptText(loadBeaconDocuments().configure)));
-  files.push(payload);
-  shippedFiles.push(payload);
+  // The module file every document downloads and runs (documents.test.ts checks it is the sources' module).
+  files.push(MODULE_FILE_PATH);
+  shippedFiles.push(MODULE_FILE_PATH);
   // Never shipped: parsed for 7-only syntax only (the fake may call what Windows PowerShell lacks).
   files.push(FAKE_LAYER_PATH, join(import.meta.dirname, 'compat-scan.ps1'));
   const sample = join(dir, 'seven-only.ps1');
@@ -71,7 +69,7 @@ beforeAll(async () => {
 });
 
 describe('Windows PowerShell 5.1 compatibility (real PowerShell parser, AST walk)', () => {
-  test('no source, generated document script or packed payload uses PowerShell 7-only syntax or parameters', () => {
+  test('no source, generated document script or module file uses PowerShell 7-only syntax or parameters', () => {
     expect(shipped).toEqual([]);
   });
 
@@ -114,7 +112,7 @@ describe('Windows PowerShell 5.1 compatibility (real PowerShell parser, AST walk
 
   test('every script runs under Set-StrictMode -Version Latest', () => {
     for (const document of Object.values(loadBeaconDocuments())) {
-      expect(document.mainSteps[0].inputs.runCommand.slice(0, 3)).toContain('Set-StrictMode -Version Latest');
+      expect(scriptStep(document).inputs.runCommand.slice(0, 3)).toContain('Set-StrictMode -Version Latest');
     }
   });
 });

@@ -162,7 +162,7 @@ describe('the real layer reads the password with the credentials the agent provi
 describe('TLS 1.2 before any HTTPS call', () => {
   test('the document prelude turns TLS 1.2 on, whatever the process started with', async () => {
     const script = documentScriptText(loadBeaconDocuments().verify);
-    const prelude = script.slice(0, script.indexOf('$BpPayload = @('));
+    const prelude = script.slice(0, script.indexOf('$BpModule = @{'));
     const file = join(scenarioDir('tls'), 'prelude.ps1');
     writeFileSync(file, prelude);
     const run = await runPwshScript(`[Net.ServicePointManager]::SecurityProtocol = [Net.SecurityProtocolType]::Tls11\n. '${file}'\n[Console]::Out.WriteLine([int]([Net.ServicePointManager]::SecurityProtocol -band [Net.SecurityProtocolType]::Tls12))`);

@@ -10,7 +10,7 @@ export const SDK_CONFIG = { retryMode: 'adaptive', maxAttempts: 5 } as const;
 
 let instrument: <T>(client: T) => T = (client) => client;
 
-/** Wraps every client built after this call (the intake uses it to trace its SDK calls with Powertools Tracer). */
+/** Wraps every client built after this call (the intake's SDK-call tracing, lambdas/aws/tracing.ts, when the stack sets traceSdkCalls). */
 export function instrumentClients(wrap: <T>(client: T) => T): void {
   instrument = wrap;
 }

@@ -12,5 +12,6 @@ export * from './inventory.js';
 export * from './release.js';
 export * from './report-http.js';
 export * from './flexera-one.js';
-export * from './on-premises.js';
+// The on-premises SOAP adapter itself is imported from './on-premises.js' where it is used (report-inventory.ts loads it lazily).
+export * from './on-premises-config.js';
 export * from './report-inventory.js';

@@ -15,36 +15,13 @@ const { createType1Message, createType3Message, decodeType2Message } = ntlm;
 import { XMLParser } from 'fast-xml-parser';
 import * as http from 'node:http';
 import * as https from 'node:https';
-import * as z from 'zod/mini';
-import { type BeaconInventory, BeaconInventoryError, ColumnMappingSchema, type InventoryBeacon, beaconFromRow, requireColumns } from './inventory.js';
-import { type HttpAnswer, type ReportAdapterDeps, RetryPolicySchema, createRedactor, createRetryingCaller, secureUrl } from './report-http.js';
+import { type BeaconInventory, BeaconInventoryError, type InventoryBeacon, beaconFromRow, requireColumns } from './inventory.js';
+import { GET_CUSTOM_VIEW_ACTION, OnPremisesConfigSchema, type OnPremisesConfigInput, SOAP_NAMESPACE } from './on-premises-config.js';
+import { type HttpAnswer, type ReportAdapterDeps, createRedactor, createRetryingCaller } from './report-http.js';
 
-export const COMPLIANCE_API_PATH = '/ManageSoftServices/ComplianceAPIService/ComplianceAPIService.asmx';
-export const SOAP_NAMESPACE = 'http://tempuri.org/';
-export const GET_CUSTOM_VIEW_ACTION = `${SOAP_NAMESPACE}GetCustomView`;
+export * from './on-premises-config.js';
+
 const SOAP_ENVELOPE_NS = 'http://schemas.xmlsoap.org/soap/envelope/';
-
-/** `DOMAIN\name` or `name@dns.domain` (the Windows account with the Webservice role). */
-const windowsAccount = z.string().check(z.regex(/^(?:[A-Za-z0-9][A-Za-z0-9.-]{0,62}\\[^\\/@\s"[\]:;|=,+*?<>]{1,104}|[^\\/@\s"[\]:;|=,+*?<>]{1,104}@[A-Za-z0-9.-]{1,253})$/, 'DOMAIN\\name or name@dns.domain'));
-
-export const OnPremisesConfigSchema = z.strictObject({
-  kind: z.literal('onPremises'),
-  /** Root of the FNMS web server, e.g. https://fnms.corp.example (the service path is appended). */
-  url: secureUrl,
-  servicePath: z._default(z.string().check(z.regex(/^\/[A-Za-z0-9._~/-]*$/, 'a path starting with /')), COMPLIANCE_API_PATH),
-  /** The custom view (saved report) id. */
-  reportId: z.int().check(z.positive()),
-  /** GetCustomView's rowLimit; an answer that reaches it is refused as possibly truncated. */
-  rowLimit: z._default(z.int().check(z.minimum(1), z.maximum(1_000_000)), 50_000),
-  /** The Windows account; its password is the secret. */
-  account: windowsAccount,
-  /** The workstation name sent in the NTLM handshake. */
-  workstation: z._default(z.string().check(z.regex(/^[A-Za-z0-9-]{1,15}$/)), 'BEACON-PROXY'),
-  columns: ColumnMappingSchema,
-  retry: z._default(RetryPolicySchema, RetryPolicySchema.parse({})),
-});
-export type OnPremisesConfig = z.infer<typeof OnPremisesConfigSchema>;
-export type OnPremisesConfigInput = z.input<typeof OnPremisesConfigSchema>;
 
 const CONFIG_KEY = 'fnmsReportColumns';
 

@@ -1,8 +1,12 @@
-/** The configured report adapter: Flexera One (REST) or FNMS on premises (SOAP), chosen by `kind`. */
+/**
+ * The configured report adapter: Flexera One (REST) or FNMS on premises (SOAP), chosen by `kind`. The SOAP
+ * adapter (an XML parser, the NTLM client) is imported on first use, so a function of a Flexera One stack
+ * never loads it (its bundle keeps it in a chunk of its own, read only in on-premises mode).
+ */
 import * as z from 'zod/mini';
 import { FlexeraOneConfigSchema, createFlexeraOneInventory } from './flexera-one.js';
 import type { BeaconInventory } from './inventory.js';
-import { OnPremisesConfigSchema, createOnPremisesInventory } from './on-premises.js';
+import { OnPremisesConfigSchema } from './on-premises-config.js';
 import type { ReportAdapterDeps } from './report-http.js';
 
 export const InventoryConfigSchema = z.discriminatedUnion('kind', [FlexeraOneConfigSchema, OnPremisesConfigSchema]);
@@ -21,5 +25,13 @@ export function parseInventoryConfig(input: unknown): InventoryConfig {
 
 export function createReportInventory(input: InventoryConfigInput, deps: ReportAdapterDeps): BeaconInventory {
   const config = parseInventoryConfig(input);
-  return config.kind === 'flexeraOne' ? createFlexeraOneInventory(config, deps) : createOnPremisesInventory(config, deps);
+  if (config.kind === 'flexeraOne') return createFlexeraOneInventory(config, deps);
+  let adapter: Promise<BeaconInventory> | undefined;
+  return {
+    source: 'onPremises',
+    async listBeacons() {
+      adapter ??= import('./on-premises.js').then((soap) => soap.createOnPremisesInventory(config, deps));
+      return (await adapter).listBeacons();
+    },
+  };
 }
