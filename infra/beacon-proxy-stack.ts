@@ -127,6 +127,7 @@ export class BeaconProxyStack extends Stack {
       environment,
       submitPrincipals: config.apiSubmitPrincipals,
       readPrincipals: config.apiReadPrincipals,
+      stateMachine: this.workflow.stateMachine,
     });
 
     // An internet-facing function URL and grants on the chat secrets only for a stack that uses chat.

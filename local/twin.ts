@@ -30,9 +30,10 @@ import {
   type WorkflowStarter,
   workflowExecutionName,
 } from '../lambdas/core/ports.js';
-import { DynamoBaselineStore, DynamoBeaconLock, DynamoDriftPassStore, DynamoFleetMemory, DynamoRequestStore, documentClient } from '../lambdas/aws/dynamo.js';
+import { DynamoBaselineStore, DynamoBeaconHistory, DynamoBeaconLock, DynamoDriftPassStore, DynamoFleetMemory, DynamoRequestStore, documentClient } from '../lambdas/aws/dynamo.js';
 import { powertoolsIdempotency } from '../lambdas/aws/idempotency.js';
 import { createIntakeHandler } from '../lambdas/intake/handler.js';
+import type { BeaconRoutesDeps } from '../lambdas/requests-api/beacons.js';
 import { MESSAGE_ATTRIBUTES } from '../lambdas/intake/message-attributes.js';
 import { MemoryNotifier, MemoryProfileStore } from '../lambdas/memory/ports.js';
 import { type DriftReport, type DriftTickResult, createDriftCheckHandler, readDriftReport } from '../lambdas/drift-check/handler.js';
@@ -221,6 +222,8 @@ export class LocalTwin implements WorkflowStarter {
   readonly baselines: DynamoBaselineStore;
   /** The drift pass's checkpoint and pages. */
   readonly driftPasses: DynamoDriftPassStore;
+  /** Each beacon's history across requests (the byBeacon index of the state table). */
+  readonly beaconHistory: DynamoBeaconHistory;
   /** One tick of the scheduled drift check, run like Lambda runs it: its template timeout (scaled) as the budget and the limit. */
   readonly driftCheck: () => Promise<DriftTickResult>;
   /** The scheduled new-beacon poll: FNMS beacons matched to managed instances by computer name get the default profile. */
@@ -243,6 +246,7 @@ export class LocalTwin implements WorkflowStarter {
     this.fleetMemory = new DynamoFleetMemory(db, dynamo.tables.state, this.clock);
     this.baselines = new DynamoBaselineStore(db, dynamo.tables.state);
     this.driftPasses = new DynamoDriftPassStore(db, dynamo.tables.state, this.clock);
+    this.beaconHistory = new DynamoBeaconHistory(db, dynamo.tables.state);
     const timing = workflow.timing;
     const captureDir = join(options.workDir, 'captures');
     const executor: DocumentExecutor =
@@ -341,6 +345,11 @@ export class LocalTwin implements WorkflowStarter {
   /** Real milliseconds a function of the template may run (its timeout, scaled, never below the floor). */
   functionTimeoutMs(spec: FunctionSpec): number {
     return Math.max(spec.timeoutSeconds * this.scale, this.options.minFunctionTimeoutMs ?? 1000);
+  }
+
+  /** What the API's per-beacon routes use (history, rollback, retry), as the deployed API Lambda has them. */
+  get beaconRoutes(): BeaconRoutesDeps {
+    return { history: this.beaconHistory, store: this.store, workflows: this, clock: this.clock };
   }
 
   /** The intake queue as the API, ChatOps and new-beacon handlers see it (the RequestQueue port). */
