@@ -7,7 +7,8 @@ import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { afterEach, describe, expect, it } from 'vitest';
 import { linkedRun } from '../../lambdas/core/beacon-history.js';
 import { createRequestsApiHandler } from '../../lambdas/requests-api/handler.js';
-import { comparableState, freshBeacon } from '../../local/beacon-model.js';
+import { basename, dirname } from 'node:path';
+import { comparableState, freshBeacon, writeBeaconModel } from '../../local/beacon-model.js';
 import { BUILTIN_BEACON_VERSION } from '../../local/builtin-fleet.js';
 import { type Harness, requestFor, startTwin } from './twin-harness.js';
 
@@ -150,5 +151,44 @@ describe('per-beacon rollback (POST /beacons/{instanceId}/rollback)', () => {
     expect((await harness.twin.store.getRequestStatus('day2-racing-rollback'))!.beacons[0]!.state).toBe('rolled-back');
     // The capture of the second request put the beacon back as the first request left it.
     expect(comparableState(harness.model(ROLLED))).toEqual(afterFirst);
+  }, 300_000);
+});
+
+describe('per-beacon retry (POST /beacons/{instanceId}/retry)', () => {
+  it('runs the beacon\'s last request again, for that beacon only, as a new run; the new and the old record name each other', async () => {
+    const failing = freshBeacon({ computerName: 'E2E-DA1', beaconVersion: BUILTIN_BEACON_VERSION, faults: { secretNotFound: true } });
+    harness = await startTwin([{ instanceId: ROLLED, computerName: 'E2E-DA1', model: failing }]);
+    const call = api(harness);
+    harness.twin.submit(requestFor([ROLLED], { requestId: 'day2-flaky', proxy: 'retry-proxy.corp.example:3128' }), { source: 'api' });
+    await harness.twin.drain();
+    expect((await harness.twin.store.getRequestStatus('day2-flaky'))!.beacons[0]!.state).toBe('rolled-back');
+
+    // The cause is fixed on the beacon (the instance role may read the secret now); the operator retries.
+    const fixed = harness.model(ROLLED);
+    fixed.faults = {};
+    writeBeaconModel(dirname(harness.modelPath(ROLLED)), basename(harness.modelPath(ROLLED)), fixed);
+    const retry = await call('POST', '/beacons/{instanceId}/retry', ROLLED);
+    expect(retry.status).toBe(202);
+    expect(retry.body).toMatchObject({ instanceId: ROLLED, retries: 'day2-flaky', requestId: expect.stringMatching(/^retry-i-0e2e0000000000da1-/) });
+    const retryId = retry.body.requestId as string;
+    await harness.twin.drain();
+
+    const rerun = (await harness.twin.store.getRequestStatus(retryId))!;
+    expect(rerun.request).toMatchObject({ linkedTo: { kind: 'retry', requestId: 'day2-flaky' }, requestedBy: OPERATOR, instanceIds: [ROLLED] });
+    expect(rerun.request.request).toMatchObject({ requestId: retryId, target: { instanceIds: [ROLLED] }, proxy: 'retry-proxy.corp.example:3128' });
+    expect(rerun.beacons[0]!.state).toBe('ok');
+    expect(rerun.audit).toEqual(expect.arrayContaining([expect.objectContaining({ event: 'request.accepted', detail: expect.objectContaining({ linkedTo: { kind: 'retry', requestId: 'day2-flaky' } }) })]));
+    const original = (await harness.twin.store.getRequestStatus('day2-flaky'))!;
+    expect(original.audit).toEqual(expect.arrayContaining([expect.objectContaining({ event: 'request.retried', instanceId: ROLLED, detail: expect.objectContaining({ by: retryId }) })]));
+    // The old run's record is untouched: it still says what happened then.
+    expect(original.beacons[0]!.state).toBe('rolled-back');
+
+    const history = await call('GET', '/beacons/{instanceId}', ROLLED);
+    expect(history.body.entries.map((e: any) => [e.requestId, e.state, e.linkedTo])).toEqual([
+      [retryId, 'ok', { kind: 'retry', requestId: 'day2-flaky' }],
+      ['day2-flaky', 'rolled-back', null],
+    ]);
+    // A retry is a configure: its baseline is the retried content.
+    expect((await harness.twin.baselines.getBaselines([ROLLED])).get(ROLLED)).toMatchObject({ requestId: retryId, content: { proxy: 'retry-proxy.corp.example:3128' } });
   }, 300_000);
 });
