@@ -12,6 +12,7 @@ import { LIMITS } from '../lambdas/core/limits.js';
 import { createChatOpsHandler } from '../lambdas/chatops-webhook/handler.js';
 import { MemoryFleetMemory, MemoryProfileStore, MemorySecretSource } from '../lambdas/memory/ports.js';
 import { createRequestsApiHandler } from '../lambdas/requests-api/handler.js';
+import { VERIFIED_PRINCIPAL_HEADER } from './api-gateway-front.js';
 import { loadProfiles } from './profiles.js';
 import type { LocalTwin } from './twin.js';
 
@@ -119,7 +120,8 @@ export async function startLocalServer(twin: LocalTwin, options: LocalServerOpti
       headers: headersOf(req),
       body: body.toString('utf8'),
       isBase64Encoded: false,
-      requestContext: { domainName: host.host, stage: 'local' },
+      // Behind the API Gateway stand-in the caller is the principal it verified (API Gateway's identity.userArn).
+      requestContext: { domainName: host.host, stage: 'local', identity: { userArn: headersOf(req)[VERIFIED_PRINCIPAL_HEADER] ?? null } },
     } as unknown as APIGatewayProxyEvent;
     const result = await api(event);
     // The deployed status URL carries the API stage; locally the routes sit at the root.
