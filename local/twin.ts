@@ -256,7 +256,7 @@ export class LocalTwin implements WorkflowStarter {
     // Real PowerShell runs at the machine's speed: it is never stopped sooner than 30 s (real) unless the caller says so.
     this.ssm = new LocalSsm(options.fleet, executor, { minExecutionMs: 30_000, ...options.limits, msPerSecond: this.scale });
     const intakeIdempotency = powertoolsIdempotency(dynamo.tables.idempotency, 24 * 60 * 60, dynamo.client);
-    this.intake = createIntakeHandler({ store: this.store, commands: this.ssm, workflows: this, notifier: this.notifier, clock: this.clock, idempotency: intakeIdempotency });
+    this.intake = createIntakeHandler({ store: this.store, commands: this.ssm, workflows: this, notifier: this.notifier, clock: this.clock, idempotency: intakeIdempotency, history: this.beaconHistory });
     const documentNames = { ...BEACON_DOCUMENTS } as Record<BeaconDocumentKind, string>;
     // The stub shares this process's event loop; the pin step budgets every call from its scaled function timeout.
     const fnmsClient = createFnmsClient(fnms.clientConfig('refreshToken', { baseDelayMs: 20, maxDelayMs: 200, timeoutMs: 60_000 }), {

@@ -5,7 +5,7 @@
  * reads the history through `BeaconHistory` and starts the run through the workflow port.
  */
 import type { DiffEntry } from './change-diff.js';
-import { type BeaconState, type RequestRecord, type RequestSource, TERMINAL_BEACON_STATES, type WorkflowInput } from './ports.js';
+import { type BeaconState, type ReplyTo, type RequestRecord, type RequestSource, TERMINAL_BEACON_STATES, type WorkflowInput } from './ports.js';
 import { PATTERNS } from './request.js';
 
 /** What a beacon run does besides a configure (a plan is a configure request with dryRun). */
@@ -184,6 +184,8 @@ export function linkedRun(args: {
   requestedBy: string | null;
   source: RequestSource;
   at: string;
+  /** Where the outcome goes besides the topic (a chat command's thread). */
+  replyTo?: ReplyTo | null;
 }): { record: RequestRecord; input: WorkflowInput; audit: Array<{ requestId: string; at: string; event: string; instanceId: string; detail: Record<string, unknown> }> } {
   const request = args.request ?? { requestId: args.requestId, target: { instanceIds: [args.instanceId] } };
   const record: RequestRecord = {
@@ -203,7 +205,7 @@ export function linkedRun(args: {
     request,
     source: args.source,
     dryRun: request.dryRun === true,
-    replyTo: null,
+    replyTo: args.replyTo ?? null,
     receivedAt: args.at,
     ...(args.action ? { action: args.action } : {}),
   };

@@ -8,11 +8,12 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DynamoBeaconHistory, DynamoRequestStore, documentClient } from '../../lambdas/aws/dynamo.js';
 import { type BeaconHistoryEntry, decideRetry, decideRollback } from '../../lambdas/core/beacon-history.js';
 import type { BeaconState, RequestRecord } from '../../lambdas/core/ports.js';
-import { FixedClock, MemoryRequestQueue, MemoryWorkflowStarter } from '../../lambdas/memory/ports.js';
+import { FixedClock, MemoryBeaconCommands, MemoryNotifier, MemoryRequestQueue, MemoryWorkflowStarter } from '../../lambdas/memory/ports.js';
+import { createIntakeHandler } from '../../lambdas/intake/handler.js';
 import { createRequestsApiHandler } from '../../lambdas/requests-api/handler.js';
 import { type LocalDynamo, startLocalDynamo } from '../../local/local-dynamo.js';
 import { loadWorkflow } from '../../local/workflow-definition.js';
-import { INSTANCE_A, INSTANCE_B, validRequest } from './fixtures.js';
+import { INSTANCE_A, INSTANCE_B, lambdaContext, sqsEvent, sqsRecord, validRequest } from './fixtures.js';
 
 let dynamo: LocalDynamo;
 let store: DynamoRequestStore;
@@ -232,5 +233,44 @@ describe('which capture a rollback restores (decideRollback)', () => {
   it('a retry never repeats a rollback: it runs the newest configure or plan', () => {
     expect(decideRetry([entry('rb', 'rollback', 'rolled-back'), entry('chg-1', 'configure', 'ok')], INSTANCE_A).requestId).toBe('chg-1');
     expect(() => decideRetry([entry('q', 'configure', 'sent')], INSTANCE_A)).toThrow(expect.objectContaining({ code: 'BEACON_BUSY' }));
+  });
+});
+
+describe('a per-beacon command through the intake queue (chat rollback / retry)', () => {
+  const intake = () =>
+    createIntakeHandler({ store, commands: new MemoryBeaconCommands(), workflows, notifier, clock: new FixedClock(new Date('2026-04-01T12:00:00Z')), history: new DynamoBeaconHistory(documentClient(dynamo.client), tableName()) });
+  let notifier: MemoryNotifier;
+  beforeEach(() => {
+    notifier = new MemoryNotifier();
+  });
+  const tableName = () => `State${table}`;
+
+  it('starts the rollback under the id the chat answer named, with the chat caller as requestedBy', async () => {
+    await ran('chg-1', '2026-03-01T00:00:00.000Z', { [INSTANCE_A]: 'ok' });
+    const body = JSON.stringify({ beaconCommand: 'rollback', instanceId: INSTANCE_A, requestId: 'slack-abc', requestedBy: 'chatops:U1 in C1' });
+    const result = await intake()(sqsEvent(sqsRecord(body, 'm1')), lambdaContext);
+    expect(result.batchItemFailures).toEqual([]);
+    expect([...workflows.executions.values()]).toEqual([expect.objectContaining({ requestId: 'slack-abc', action: { kind: 'rollback', captureId: 'chg-1' } })]);
+    expect((await store.getRequestStatus('slack-abc'))!.request).toMatchObject({ requestedBy: 'chatops:U1 in C1', linkedTo: { kind: 'rollback', requestId: 'chg-1' } });
+    // Delivered again (SQS at-least-once): the same request, nothing recorded twice.
+    await intake()(sqsEvent(sqsRecord(body, 'm1')), lambdaContext);
+    expect(workflows.executions.size).toBe(1);
+  });
+
+  it('a refused or malformed command is recorded as refused with its code, the requester is told, and the message is not retried', async () => {
+    const noCapture = JSON.stringify({ beaconCommand: 'retry', instanceId: INSTANCE_A, requestId: 'slack-none', requestedBy: null });
+    const badId = JSON.stringify({ beaconCommand: 'rollback', instanceId: 'i-bad', requestId: 'slack-bad', requestedBy: null });
+    const extra = JSON.stringify({ beaconCommand: 'rollback', instanceId: INSTANCE_A, requestId: 'slack-extra', requestedBy: null, captureId: 'chg-0' });
+    const result = await intake()(sqsEvent(sqsRecord(noCapture, 'm1'), sqsRecord(badId, 'm2'), sqsRecord(extra, 'm3')), lambdaContext);
+    expect(result.batchItemFailures).toEqual([]);
+    expect((await store.getRequestStatus('slack-none'))!.request).toMatchObject({ state: 'invalid', error: { code: 'NOTHING_TO_RETRY' } });
+    expect((await store.getRequestStatus('slack-bad'))!.request).toMatchObject({ state: 'invalid', error: { code: 'INVALID_INSTANCE_ID' } });
+    expect((await store.getRequestStatus('slack-extra'))!.request).toMatchObject({ state: 'invalid', error: { code: 'INVALID_REQUEST', field: 'captureId' } });
+    expect(notifier.sent.map((n) => [n.outcome.requestId, n.outcome.state]).sort()).toEqual([
+      ['slack-bad', 'invalid'],
+      ['slack-extra', 'invalid'],
+      ['slack-none', 'invalid'],
+    ]);
+    expect(workflows.executions.size).toBe(0);
   });
 });
