@@ -32,6 +32,7 @@ import {
 } from '../lambdas/core/ports.js';
 import { DynamoBaselineStore, DynamoBeaconHistory, DynamoBeaconLock, DynamoDriftPassStore, DynamoFleetMemory, DynamoRequestStore, documentClient } from '../lambdas/aws/dynamo.js';
 import { powertoolsIdempotency } from '../lambdas/aws/idempotency.js';
+import { BEACON_HISTORY_INDEX } from '../lambdas/aws/table-keys.js';
 import { createIntakeHandler } from '../lambdas/intake/handler.js';
 import type { BeaconRoutesDeps } from '../lambdas/requests-api/beacons.js';
 import { MESSAGE_ATTRIBUTES } from '../lambdas/intake/message-attributes.js';
@@ -711,7 +712,7 @@ export class LocalTwin implements WorkflowStarter {
   async dump(): Promise<{ requests: RequestRecord[]; beacons: BeaconStatusRecord[]; audit: AuditEvent[] }> {
     const items = await this.dynamo.scan(this.dynamo.tables.state);
     const strip = <T>(item: Record<string, unknown>): T => {
-      const { pk: _pk, sk: _sk, ...rest } = item;
+      const { pk: _pk, sk: _sk, [BEACON_HISTORY_INDEX.partitionKey]: _beacon, [BEACON_HISTORY_INDEX.sortKey]: _at, ...rest } = item;
       return rest as T;
     };
     const of = (prefix: string) => items.filter((item) => String(item.pk).startsWith('REQ#') && String(item.sk).startsWith(prefix));
