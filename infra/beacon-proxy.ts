@@ -146,6 +146,7 @@ export class BeaconProxy extends Construct {
       environment,
       submitPrincipals: config.apiSubmitPrincipals,
       readPrincipals: config.apiReadPrincipals,
+      stateMachine: this.workflow.stateMachine,
     });
 
     // An internet-facing function URL and grants on the chat secrets only for a stack that uses chat.

@@ -19,6 +19,8 @@ export const STATES = {
   waitForLock: 'WaitForLock',
   beaconBusy: 'BeaconBusy',
   superseded: 'Superseded',
+  checkAction: 'CheckAction',
+  startBeaconRollback: 'StartBeaconRollback',
   sendConfigure: 'SendConfigure',
   configureSendUnconfirmed: 'ConfigureSendUnconfirmed',
   startConfigurePolling: 'StartConfigurePolling',

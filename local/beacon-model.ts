@@ -374,7 +374,7 @@ export function beaconState(model: BeaconModel): Omit<BeaconModel, 'journal' | '
 }
 
 /**
- * The beacon as a user sees it: its state with the WinINet blobs' change counters set aside (a restore
+ * The beacon as a user sees it: its state with the WinINet blobs' change counters set aside (DefaultConnectionSettings and SavedLegacySettings) (a restore
  * writes the captured settings with counter = current + 1, as Windows counts every change).
  */
 export function comparableState(model: BeaconModel): unknown {
@@ -382,7 +382,7 @@ export function comparableState(model: BeaconModel): unknown {
   const strip = (keys: BeaconModel['registry']) => {
     for (const values of Object.values(keys)) {
       for (const [name, value] of Object.entries(values)) {
-        if (value.type === 'Binary' && /ConnectionSettings$/.test(name)) {
+        if (value.type === 'Binary' && /(ConnectionSettings|SavedLegacySettings)$/.test(name)) {
           value.data = encodeConnectionSettings({ ...decodeConnectionSettings(Buffer.from(String(value.data), 'base64')), counter: 0 }).toString('base64');
         }
       }

@@ -40,6 +40,9 @@ Against a deployed stack (your AWS credentials, the stack's outputs):
   beacon-proxy plan <request.json | -> --stack NAME               the desired state the stack would apply
   beacon-proxy status <requestId> --stack NAME [--watch]          each beacon's state, until all are final
   beacon-proxy redrive --stack NAME                               move dead-lettered requests back to the intake
+  beacon-proxy beacon <instanceId> --stack NAME [--diff]          the beacon's history across requests
+  beacon-proxy rollback <instanceId> --stack NAME [--watch]       restore the beacon's last capture
+  beacon-proxy retry <instanceId> --stack NAME [--watch]          run the beacon's last request again
 
   beacon-proxy <command> --help              help for one command
 
@@ -88,6 +91,9 @@ the stack deploys behind API Gateway and the ChatOps function URL:
   POST /requests       a request (202, requestId and status URL)
   GET  /requests/{id}  the request and each beacon's status with its checks
   POST /plans          dry run: the desired state, nothing changes
+  GET  /beacons/{instanceId}           the beacon's history across requests (?limit, ?cursor)
+  POST /beacons/{instanceId}/rollback  restore its last capture under its lock
+  POST /beacons/{instanceId}/retry     run its last request again, linked to it
   POST /slack          a Slack slash command (signing secret v0; printed at start)
   POST /teams          a Teams outgoing webhook (HMAC; token printed at start)
 Profiles for chat commands come from examples/profiles/. Stop with Ctrl-C.
@@ -155,6 +161,47 @@ Exit codes: 0 moved (or nothing to move), 1 the task failed or could not start.
 
 Example:
   npx beacon-proxy redrive --stack BeaconProxy
+`,
+  beacon: `beacon-proxy beacon <instanceId> --stack NAME [--region R] [--profile P] [--diff] [--limit N] [--cursor C] [--all] [--json]
+
+The beacon's history across requests, newest first (the stack's GET beacons/{instanceId}): when, which
+request, configure / plan / rollback, the outcome, from where and by whom, and what it links to (a retry
+of, a rollback of).
+
+  --diff       each run's changes as "id: before -> after" (what a rollback put back too)
+  --limit N    runs per page, 1-100 (default 20)
+  --cursor C   the next (older) page, as the previous page printed it
+  --all        every page
+  --json       the API's JSON
+
+Your role must be named in apiReadPrincipals.
+
+Example:
+  npx beacon-proxy beacon i-0123456789abcdef0 --stack BeaconProxy --diff
+`,
+  rollback: `beacon-proxy rollback <instanceId> --stack NAME [--region R] [--profile P] [--watch] [--diff]
+
+Restores the beacon's last capture (taken by the newest configure whose changes are still in place) with
+the Rollback document, under the beacon's lock, as a new request linked to the one it undoes. The drift
+check then leaves the beacon as it is until its next configure. Prints {"requestId", "restores",
+"statusUrl"}; refused with NO_CAPTURE (beacon-proxy never changed it), ALREADY_ROLLED_BACK or
+BEACON_BUSY (a request still runs on it), changing nothing.
+
+  --watch      then show the rollback's state until it is final (as status --watch)
+
+Your role must be named in apiSubmitPrincipals (and apiReadPrincipals for --watch).
+
+Example:
+  npx beacon-proxy rollback i-0123456789abcdef0 --stack BeaconProxy --watch --diff
+`,
+  retry: `beacon-proxy retry <instanceId> --stack NAME [--region R] [--profile P] [--watch] [--diff]
+
+Runs the beacon's last request (configure or plan) again, for this beacon only, as a new request linked
+to the old one (both records show the link). The request is checked against today's rules first.
+Refused with NOTHING_TO_RETRY or BEACON_BUSY.
+
+Example:
+  npx beacon-proxy retry i-0123456789abcdef0 --stack BeaconProxy --watch
 `,
   validate: `beacon-proxy validate <request.json | ->
 
@@ -303,6 +350,9 @@ interface RemoteArgs {
   intervalSeconds: number;
   timeoutMinutes: number;
   maxPerSecond?: number;
+  limit?: number;
+  cursor?: string;
+  all: boolean;
 }
 
 const REMOTE_OPTIONS: Record<string, string[]> = {
@@ -310,10 +360,17 @@ const REMOTE_OPTIONS: Record<string, string[]> = {
   plan: ['--stack', '--region', '--profile'],
   status: ['--stack', '--region', '--profile', '--watch', '--diff', '--interval', '--timeout', '--json'],
   redrive: ['--stack', '--region', '--profile', '--max-per-second'],
+  beacon: ['--stack', '--region', '--profile', '--diff', '--limit', '--cursor', '--all', '--json'],
+  rollback: ['--stack', '--region', '--profile', '--watch', '--diff', '--interval', '--timeout', '--json'],
+  retry: ['--stack', '--region', '--profile', '--watch', '--diff', '--interval', '--timeout', '--json'],
 };
 
+type RemoteCommand = 'submit' | 'plan' | 'status' | 'redrive' | 'beacon' | 'rollback' | 'retry';
+const REMOTE_COMMANDS: readonly string[] = Object.keys(REMOTE_OPTIONS);
+const BEACON_COMMANDS: readonly string[] = ['beacon', 'rollback', 'retry'];
+
 function parseRemoteArgs(command: string, args: string[]): RemoteArgs | string {
-  const parsed: RemoteArgs = { positional: [], watch: false, dryRun: false, diff: false, json: false, intervalSeconds: 5, timeoutMinutes: 120 };
+  const parsed: RemoteArgs = { positional: [], watch: false, dryRun: false, diff: false, json: false, intervalSeconds: 5, timeoutMinutes: 120, all: false };
   const allowed = REMOTE_OPTIONS[command]!;
   for (let i = 0; i < args.length; i += 1) {
     const arg = args[i]!;
@@ -363,6 +420,21 @@ function parseRemoteArgs(command: string, args: string[]): RemoteArgs | string {
       case '--json':
         parsed.json = true;
         break;
+      case '--all':
+        parsed.all = true;
+        break;
+      case '--limit': {
+        const n = number(1, 100);
+        if (n === undefined || !Number.isInteger(n)) return '--limit takes a whole number from 1 to 100';
+        parsed.limit = n;
+        break;
+      }
+      case '--cursor': {
+        const cursor = value();
+        if (!cursor) return '--cursor needs the cursor the previous page printed';
+        parsed.cursor = cursor;
+        break;
+      }
       case '--interval': {
         const n = number(1, 300);
         if (n === undefined) return '--interval takes seconds from 1 to 300';
@@ -386,12 +458,14 @@ function parseRemoteArgs(command: string, args: string[]): RemoteArgs | string {
   if (!parsed.stack) return '--stack NAME is required (the CloudFormation stack of beacon-proxy, e.g. BeaconProxy)';
   const wanted = command === 'redrive' ? 0 : 1;
   if (parsed.positional.length !== wanted) {
-    return command === 'redrive' ? `unexpected argument ${parsed.positional[0]}` : command === 'status' ? 'give one request id' : 'give one request file, or - for stdin';
+    if (command === 'redrive') return `unexpected argument ${parsed.positional[0]}`;
+    if (BEACON_COMMANDS.includes(command)) return 'give one instance id';
+    return command === 'status' ? 'give one request id' : 'give one request file, or - for stdin';
   }
   return parsed;
 }
 
-async function remoteCommand(command: 'submit' | 'plan' | 'status' | 'redrive', args: string[], io: Io, deps?: Partial<RemoteDeps>): Promise<number> {
+async function remoteCommand(command: RemoteCommand, args: string[], io: Io, deps?: Partial<RemoteDeps>): Promise<number> {
   const parsed = parseRemoteArgs(command, args);
   if (typeof parsed === 'string') {
     io.stderr(`beacon-proxy ${command}: ${parsed}\n\n${HELP[command]}`);
@@ -412,6 +486,19 @@ async function remoteCommand(command: 'submit' | 'plan' | 'status' | 'redrive', 
       }
       const call = await remote.connectApi(allDeps, stack, target);
       return await remote.showStatus(call, requestId, watch, io, allDeps);
+    }
+    if (command === 'beacon' || command === 'rollback' || command === 'retry') {
+      const instanceId = parsed.positional[0]!;
+      if (!PATTERNS.instanceId.test(instanceId)) {
+        io.stdout(json({ error: { code: 'INVALID_INSTANCE_ID', message: 'the instance id is an SSM managed instance id: i- with 8 or 17 hex digits, or mi- with 17', field: 'instanceId' } }));
+        return EXIT.refused;
+      }
+      const beacons = await import('./remote-beacons.js');
+      const call = await remote.connectApi(allDeps, stack, target);
+      if (command === 'beacon') {
+        return await beacons.showBeaconHistory(call, instanceId, { ...(parsed.limit ? { limit: parsed.limit } : {}), cursor: parsed.cursor ?? null, all: parsed.all, json: parsed.json, diff: parsed.diff }, io);
+      }
+      return await beacons.runBeaconCommand(call, instanceId, command, watch, io, allDeps);
     }
     const source = parsed.positional[0]!;
     let text: string;
@@ -472,12 +559,12 @@ export async function main(argv: string[], io: Io = defaultIo, remoteDeps?: Part
     }
     return serveCommand(rest, io);
   }
-  if (command === 'submit' || command === 'plan' || command === 'status' || command === 'redrive') {
+  if (REMOTE_COMMANDS.includes(command)) {
     if (rest.includes('--help') || rest.includes('-h')) {
       io.stdout(HELP[command]!);
       return EXIT.ok;
     }
-    return remoteCommand(command, rest, io, remoteDeps);
+    return remoteCommand(command as RemoteCommand, rest, io, remoteDeps);
   }
   if (command === 'run') {
     if (rest.includes('--help') || rest.includes('-h')) {

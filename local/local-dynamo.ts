@@ -27,7 +27,13 @@ export async function startLocalDynamo(spec: { state: TableSpec; idempotency: Ta
   const client = new DynamoDBClient({ endpoint, region: 'local-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, maxAttempts: 3 });
   for (const table of [spec.state, spec.idempotency]) {
     await client.send(
-      new CreateTableCommand({ TableName: table.logicalId, KeySchema: table.keySchema, AttributeDefinitions: table.attributeDefinitions, BillingMode: 'PAY_PER_REQUEST' }),
+      new CreateTableCommand({
+        TableName: table.logicalId,
+        KeySchema: table.keySchema,
+        AttributeDefinitions: table.attributeDefinitions,
+        BillingMode: 'PAY_PER_REQUEST',
+        ...(table.globalSecondaryIndexes ? { GlobalSecondaryIndexes: table.globalSecondaryIndexes as never } : {}),
+      }),
     );
   }
   const db = documentClient(client);

@@ -34,6 +34,8 @@ Teams security token: ${server.teamsSecurityToken}
 Try:
   curl -s -X POST --data @examples/fleet-by-tag.json ${server.url}/requests
   curl -s ${server.url}/requests/local-fleet-https
+  curl -s ${server.url}/beacons/${fleet.beacons[0]?.instanceId ?? 'i-...'}              # its history
+  curl -s -X POST ${server.url}/beacons/${fleet.beacons[0]?.instanceId ?? 'i-...'}/rollback   # undo its last change
   # a signed Slack command:
   body='command=/beacon-proxy&text=apply+${fleet.beacons[0]?.instanceId ?? 'i-...'}+corp-https&user_id=U1&channel_id=C1&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT1%2F1%2Fx'
   ts=$(date +%s); sig="v0=$(printf 'v0:%s:%s' "$ts" "$body" | openssl dgst -sha256 -hmac '${server.slackSigningSecret}' | sed 's/^.* //')"

@@ -12,6 +12,7 @@ import { LIMITS } from '../lambdas/core/limits.js';
 import { createChatOpsHandler } from '../lambdas/chatops-webhook/handler.js';
 import { MemoryFleetMemory, MemoryProfileStore, MemorySecretSource } from '../lambdas/memory/ports.js';
 import { createRequestsApiHandler } from '../lambdas/requests-api/handler.js';
+import { VERIFIED_PRINCIPAL_HEADER } from './api-gateway-front.js';
 import { loadProfiles } from './profiles.js';
 import type { LocalTwin } from './twin.js';
 
@@ -59,6 +60,10 @@ function apiRoute(method: string, path: string): { resource: string; pathParamet
   if (path === '/plans' && method === 'POST') return { resource: '/plans', pathParameters: null };
   const match = /^\/requests\/([^/]+)$/.exec(path);
   if (match && method === 'GET') return { resource: '/requests/{id}', pathParameters: { id: decodeURIComponent(match[1]!) } };
+  const beacon = /^\/beacons\/([^/]+)(\/(rollback|retry))?$/.exec(path);
+  if (beacon && method === (beacon[3] ? 'POST' : 'GET')) {
+    return { resource: `/beacons/{instanceId}${beacon[2] ?? ''}`, pathParameters: { instanceId: decodeURIComponent(beacon[1]!) } };
+  }
   return null;
 }
 
@@ -66,7 +71,7 @@ export async function startLocalServer(twin: LocalTwin, options: LocalServerOpti
   const slackSigningSecret = options.slackSigningSecret ?? randomBytes(16).toString('hex');
   const teamsSecurityToken = options.teamsSecurityToken ?? randomBytes(32).toString('base64');
   const profiles = options.profiles ?? (await loadProfiles());
-  const api = createRequestsApiHandler({ queue: twin.requestQueue, store: twin.store });
+  const api = createRequestsApiHandler({ queue: twin.requestQueue, store: twin.store, beacons: twin.beaconRoutes });
   const chatOps = createChatOpsHandler({
     secrets: new MemorySecretSource({ [SECRET_NAMES.slack]: slackSigningSecret, [SECRET_NAMES.teams]: teamsSecurityToken }),
     slackSecretName: SECRET_NAMES.slack,
@@ -104,17 +109,19 @@ export async function startLocalServer(twin: LocalTwin, options: LocalServerOpti
       return send(result.statusCode ?? 200, result.headers, result.body);
     }
     const route = apiRoute(method, url.pathname);
-    if (!route) return send(404, undefined, JSON.stringify({ error: { code: 'NOT_FOUND', message: 'routes: POST /requests, GET /requests/{id}, POST /plans, POST /slack, POST /teams', field: '$' } }));
+    if (!route) return send(404, undefined, JSON.stringify({ error: { code: 'NOT_FOUND', message: 'routes: POST /requests, GET /requests/{id}, POST /plans, GET /beacons/{instanceId}, POST /beacons/{instanceId}/rollback, POST /beacons/{instanceId}/retry, POST /slack, POST /teams', field: '$' } }));
     const host = new URL(baseUrl);
     const event = {
       httpMethod: method,
       resource: route.resource,
       path: url.pathname,
       pathParameters: route.pathParameters,
+      queryStringParameters: url.searchParams.size > 0 ? Object.fromEntries(url.searchParams) : null,
       headers: headersOf(req),
       body: body.toString('utf8'),
       isBase64Encoded: false,
-      requestContext: { domainName: host.host, stage: 'local' },
+      // Behind the API Gateway stand-in the caller is the principal it verified (API Gateway's identity.userArn).
+      requestContext: { domainName: host.host, stage: 'local', identity: { userArn: headersOf(req)[VERIFIED_PRINCIPAL_HEADER] ?? null } },
     } as unknown as APIGatewayProxyEvent;
     const result = await api(event);
     // The deployed status URL carries the API stage; locally the routes sit at the root.

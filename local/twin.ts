@@ -30,9 +30,11 @@ import {
   type WorkflowStarter,
   workflowExecutionName,
 } from '../lambdas/core/ports.js';
-import { DynamoBaselineStore, DynamoBeaconLock, DynamoDriftPassStore, DynamoFleetMemory, DynamoRequestStore, documentClient } from '../lambdas/aws/dynamo.js';
+import { DynamoBaselineStore, DynamoBeaconHistory, DynamoBeaconLock, DynamoDriftPassStore, DynamoFleetMemory, DynamoRequestStore, documentClient } from '../lambdas/aws/dynamo.js';
 import { powertoolsIdempotency } from '../lambdas/aws/idempotency.js';
+import { BEACON_HISTORY_INDEX } from '../lambdas/aws/table-keys.js';
 import { createIntakeHandler } from '../lambdas/intake/handler.js';
+import type { BeaconRoutesDeps } from '../lambdas/requests-api/beacons.js';
 import { MESSAGE_ATTRIBUTES } from '../lambdas/intake/message-attributes.js';
 import { MemoryNotifier, MemoryProfileStore } from '../lambdas/memory/ports.js';
 import { type DriftReport, type DriftTickResult, createDriftCheckHandler, readDriftReport } from '../lambdas/drift-check/handler.js';
@@ -227,6 +229,8 @@ export class LocalTwin implements WorkflowStarter {
   readonly baselines: DynamoBaselineStore;
   /** The drift pass's checkpoint and pages. */
   readonly driftPasses: DynamoDriftPassStore;
+  /** Each beacon's history across requests (the byBeacon index of the state table). */
+  readonly beaconHistory: DynamoBeaconHistory;
   /** One tick of the scheduled drift check, run like Lambda runs it: its template timeout (scaled) as the budget and the limit. */
   readonly driftCheck: () => Promise<DriftTickResult>;
   /** The scheduled new-beacon poll: FNMS beacons matched to managed instances by computer name get the default profile. */
@@ -249,6 +253,7 @@ export class LocalTwin implements WorkflowStarter {
     this.fleetMemory = new DynamoFleetMemory(db, dynamo.tables.state, this.clock);
     this.baselines = new DynamoBaselineStore(db, dynamo.tables.state);
     this.driftPasses = new DynamoDriftPassStore(db, dynamo.tables.state, this.clock);
+    this.beaconHistory = new DynamoBeaconHistory(db, dynamo.tables.state);
     const timing = workflow.timing;
     const captureDir = join(options.workDir, 'captures');
     const executor: DocumentExecutor =
@@ -258,7 +263,7 @@ export class LocalTwin implements WorkflowStarter {
     // Real PowerShell runs at the machine's speed: it is never stopped sooner than 30 s (real) unless the caller says so.
     this.ssm = new LocalSsm(options.fleet, executor, { minExecutionMs: 30_000, ...options.limits, msPerSecond: this.scale });
     const intakeIdempotency = powertoolsIdempotency(dynamo.tables.idempotency, 24 * 60 * 60, dynamo.client);
-    this.intake = createIntakeHandler({ store: this.store, commands: this.ssm, workflows: this, notifier: this.notifier, clock: this.clock, idempotency: intakeIdempotency });
+    this.intake = createIntakeHandler({ store: this.store, commands: this.ssm, workflows: this, notifier: this.notifier, clock: this.clock, idempotency: intakeIdempotency, history: this.beaconHistory });
     const documentNames = { ...BEACON_DOCUMENTS } as Record<BeaconDocumentKind, string>;
     // The stub shares this process's event loop; the pin step budgets every call from its scaled function timeout.
     const fnmsClient = createFnmsClient(fnms.clientConfig('refreshToken', { baseDelayMs: 20, maxDelayMs: 200, timeoutMs: 60_000 }), {
@@ -347,6 +352,11 @@ export class LocalTwin implements WorkflowStarter {
   /** Real milliseconds a function of the template may run (its timeout, scaled, never below the floor). */
   functionTimeoutMs(spec: FunctionSpec): number {
     return Math.max(spec.timeoutSeconds * this.scale, this.options.minFunctionTimeoutMs ?? 1000);
+  }
+
+  /** What the API's per-beacon routes use (history, rollback, retry), as the deployed API Lambda has them. */
+  get beaconRoutes(): BeaconRoutesDeps {
+    return { history: this.beaconHistory, store: this.store, workflows: this, clock: this.clock };
   }
 
   /** The intake queue as the API, ChatOps and new-beacon handlers see it (the RequestQueue port). */
@@ -708,7 +718,7 @@ export class LocalTwin implements WorkflowStarter {
   async dump(): Promise<{ requests: RequestRecord[]; beacons: BeaconStatusRecord[]; audit: AuditEvent[] }> {
     const items = await this.dynamo.scan(this.dynamo.tables.state);
     const strip = <T>(item: Record<string, unknown>): T => {
-      const { pk: _pk, sk: _sk, ...rest } = item;
+      const { pk: _pk, sk: _sk, [BEACON_HISTORY_INDEX.partitionKey]: _beacon, [BEACON_HISTORY_INDEX.sortKey]: _at, ...rest } = item;
       return rest as T;
     };
     const of = (prefix: string) => items.filter((item) => String(item.pk).startsWith('REQ#') && String(item.sk).startsWith(prefix));

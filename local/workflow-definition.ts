@@ -23,6 +23,8 @@ export interface TableSpec {
   keySchema: Array<{ AttributeName: string; KeyType: 'HASH' | 'RANGE' }>;
   attributeDefinitions: Array<{ AttributeName: string; AttributeType: 'S' | 'N' | 'B' }>;
   ttlAttribute: string | null;
+  /** As the template declares them (CreateTable takes the same shape). */
+  globalSecondaryIndexes?: Array<{ IndexName: string; KeySchema: Array<{ AttributeName: string; KeyType: 'HASH' | 'RANGE' }>; Projection: { ProjectionType: string } }>;
 }
 
 /** What the twin takes from the synthesized stack: the same definition, limits and wiring AWS would get. */
@@ -90,6 +92,7 @@ export function twinSpecFromTemplate(template: { Resources: Resources }): Synthe
       keySchema: r.Properties!.KeySchema,
       attributeDefinitions: r.Properties!.AttributeDefinitions,
       ttlAttribute: r.Properties!.TimeToLiveSpecification?.Enabled ? r.Properties!.TimeToLiveSpecification.AttributeName : null,
+      ...(r.Properties!.GlobalSecondaryIndexes ? { globalSecondaryIndexes: r.Properties!.GlobalSecondaryIndexes } : {}),
     }));
   const state = tables.find((t) => t.keySchema.some((k) => k.AttributeName === 'sk'));
   const idempotency = tables.find((t) => t !== state);

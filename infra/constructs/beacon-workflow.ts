@@ -160,8 +160,11 @@ export class BeaconWorkflow extends Construct {
       error: FAIL_ERRORS.finallyIncomplete,
       cause: 'releasing the lock, recording the outcome or notifying the requester failed; the cleanup function completes it',
     });
+    // A per-beacon rollback that restored its capture did what was asked.
+    const rollbackAsked = sfn.Condition.and(sfn.Condition.isPresent('$.action.kind'), sfn.Condition.stringEquals('$.action.kind', 'rollback'));
     const checkOutcome = new sfn.Choice(this, STATES.checkOutcome)
       .when(sfn.Condition.or(...['ok', 'dry-run', 'skipped'].map((state) => sfn.Condition.stringEquals('$.outcome.state', state))), succeeded)
+      .when(sfn.Condition.and(rollbackAsked, sfn.Condition.stringEquals('$.outcome.state', 'rolled-back')), succeeded)
       .otherwise(failed);
     const checkFinally = new sfn.Choice(this, STATES.checkFinally)
       .when(sfn.Condition.or(sfn.Condition.isPresent('$.releaseError'), sfn.Condition.isPresent('$.recordError')), finallyIncomplete)
@@ -241,13 +244,19 @@ export class BeaconWorkflow extends Construct {
       STATES.sendRollback,
       fns.SendCommandFn,
       '$.rollbackCommand',
-      { document: 'rollback', ...ids, captureId: path.stringAt('$.requestId'), comment: rollbackComment },
+      { document: 'rollback', ...ids, captureId: path.stringAt('$.rollbackAttempt.captureId'), comment: rollbackComment },
       { kind: 'send' },
     );
-    const startRollback = new sfn.Pass(this, STATES.startRollback, { stateName: STATES.startRollback, result: sfn.Result.fromObject({ n: 1 }), resultPath: '$.rollbackAttempt' });
+    // The capture a failed configure restores is its own (the request id); a per-beacon rollback names one.
+    const startRollback = new sfn.Pass(this, STATES.startRollback, { stateName: STATES.startRollback, parameters: { n: 1, 'captureId.$': '$.requestId' }, resultPath: '$.rollbackAttempt' });
+    const startBeaconRollback = new sfn.Pass(this, STATES.startBeaconRollback, {
+      stateName: STATES.startBeaconRollback,
+      parameters: { n: 1, 'captureId.$': '$.action.captureId' },
+      resultPath: '$.rollbackAttempt',
+    });
     const nextAttempt = new sfn.Pass(this, STATES.nextRollbackAttempt, {
       stateName: STATES.nextRollbackAttempt,
-      parameters: { 'n.$': 'States.MathAdd($.rollbackAttempt.n, 1)' },
+      parameters: { 'n.$': 'States.MathAdd($.rollbackAttempt.n, 1)', 'captureId.$': '$.rollbackAttempt.captureId' },
       resultPath: '$.rollbackAttempt',
     });
     const waitBeforeRetry = new sfn.Wait(this, STATES.waitBeforeRollbackRetry, { stateName: STATES.waitBeforeRollbackRetry, time: sfn.WaitTime.duration(Duration.seconds(timing.maxPollSeconds)) });
@@ -277,6 +286,7 @@ export class BeaconWorkflow extends Construct {
     sendRollback.addCatch(sendUnconfirmed(STATES.rollbackSendUnconfirmed, 'rollback', '$.rollbackCommand', rollbackComment).next(watchRollback), { errors: [sfn.Errors.ALL], resultPath: '$.rollbackSendError' });
     sendRollback.next(watchRollback);
     startRollback.next(sendRollback);
+    startBeaconRollback.next(sendRollback);
 
     // Pin after success.
     const pin = task(STATES.pinVersion, fns.PinVersionFn, '$.pin', {
@@ -329,7 +339,7 @@ export class BeaconWorkflow extends Construct {
     const waitForLock = new sfn.Wait(this, STATES.waitForLock, { stateName: STATES.waitForLock, time: sfn.WaitTime.secondsPath('$.lock.waitSeconds') });
     startLocking.next(acquire).next(
       new sfn.Choice(this, STATES.checkLock)
-        .when(sfn.Condition.booleanEquals('$.lock.acquired', true), sendConfigure)
+        .when(sfn.Condition.booleanEquals('$.lock.acquired', true), new sfn.Choice(this, STATES.checkAction).when(rollbackAsked, startBeaconRollback).otherwise(sendConfigure))
         .when(sfn.Condition.booleanEquals('$.lock.superseded', true), superseded)
         .when(sfn.Condition.booleanEquals('$.lock.giveUp', true), beaconBusy)
         .otherwise(waitForLock.next(acquire)),

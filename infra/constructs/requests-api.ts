@@ -5,8 +5,10 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { ENV } from '../../lambdas/aws/env-names.js';
+import { TABLE_KEY_PREFIXES } from '../../lambdas/aws/table-keys.js';
 import { BeaconFunction } from './beacon-function.js';
 
 export interface RequestsApiProps {
@@ -18,6 +20,8 @@ export interface RequestsApiProps {
   submitPrincipals: string[];
   /** IAM role/user ARNs (patterns) that may read: every GET. Nobody when empty. */
   readPrincipals: string[];
+  /** The per-beacon workflow: a per-beacon rollback or retry starts it for one beacon. */
+  stateMachine: sfn.IStateMachine;
 }
 
 /**
@@ -72,7 +76,8 @@ const ERROR_TEMPLATE = (code: string) =>
   `{"error":{"code":"${code}","message":$context.error.messageString,"field":"$"}}`;
 
 /**
- * HTTPS API, IAM-authorised (SigV4): POST /requests (202 + status URL), GET /requests/{id}, POST /plans.
+ * HTTPS API, IAM-authorised (SigV4): POST /requests (202 + status URL), GET /requests/{id}, POST /plans, and the
+ * per-beacon GET /beacons/{instanceId}, POST /beacons/{instanceId}/rollback and /retry.
  * A resource policy admits only the principals named for each permission (submit, read). API Gateway
  * checks the body's shape; the Lambda applies the full request rules.
  */
@@ -86,10 +91,20 @@ export class RequestsApi extends Construct {
       folder: 'requests-api',
       description: 'beacon-proxy HTTPS API: requests, status, plans',
       encryptionKey: props.encryptionKey,
-      environment: { ...props.environment, [ENV.queueUrl]: props.queue.queueUrl },
+      environment: { ...props.environment, [ENV.queueUrl]: props.queue.queueUrl, [ENV.stateMachineArn]: props.stateMachine.stateMachineArn },
     });
     props.queue.grantSendMessages(this.handler.fn);
     props.table.grantReadData(this.handler.fn);
+    // A per-beacon rollback or retry records its request, audit trail and first status: request items only.
+    this.handler.fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'WriteRequestRecordsOnly',
+        actions: ['dynamodb:PutItem'],
+        resources: [props.table.tableArn],
+        conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${TABLE_KEY_PREFIXES.request}*`] } },
+      }),
+    );
+    props.stateMachine.grantStartExecution(this.handler.fn);
 
     const accessLogs = new logs.LogGroup(this, 'AccessLogs', { encryptionKey: props.encryptionKey, retention: logs.RetentionDays.SIX_MONTHS, removalPolicy: RemovalPolicy.DESTROY });
     this.api = new apigateway.RestApi(this, 'Api', {
@@ -137,5 +152,15 @@ export class RequestsApi extends Construct {
     requests.addMethod('POST', integration, withBody);
     requests.addResource('{id}').addMethod('GET', integration, { requestValidator, requestParameters: { 'method.request.path.id': true } });
     this.api.root.addResource('plans').addMethod('POST', integration, withBody);
+
+    // Per-beacon day-2 commands (lambdas/requests-api/beacons.ts): history (read), rollback and retry (submit).
+    const beacon = this.api.root.addResource('beacons').addResource('{instanceId}');
+    const instanceParameter = { 'method.request.path.instanceId': true };
+    beacon.addMethod('GET', integration, {
+      requestValidator,
+      requestParameters: { ...instanceParameter, 'method.request.querystring.limit': false, 'method.request.querystring.cursor': false },
+    });
+    beacon.addResource('rollback').addMethod('POST', integration, { requestValidator, requestParameters: instanceParameter });
+    beacon.addResource('retry').addMethod('POST', integration, { requestValidator, requestParameters: instanceParameter });
   }
 }

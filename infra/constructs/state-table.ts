@@ -2,6 +2,7 @@ import { RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
+import { BEACON_HISTORY_INDEX } from '../../lambdas/aws/table-keys.js';
 
 export interface StateTableProps {
   encryptionKey: kms.IKey;
@@ -30,6 +31,13 @@ export class StateTable extends Construct {
       timeToLiveAttribute: 'ttl',
       // The audit trail outlives a stack deletion.
       removalPolicy: RemovalPolicy.RETAIN,
+    });
+    // A beacon's history across requests (GET /beacons/{instanceId}): a Query by instance id, never a scan.
+    this.table.addGlobalSecondaryIndex({
+      indexName: BEACON_HISTORY_INDEX.name,
+      partitionKey: { name: BEACON_HISTORY_INDEX.partitionKey, type: dynamodb.AttributeType.STRING },
+      sortKey: { name: BEACON_HISTORY_INDEX.sortKey, type: dynamodb.AttributeType.STRING },
+      projectionType: dynamodb.ProjectionType.ALL,
     });
     this.idempotencyTable = new dynamodb.Table(this, 'IdempotencyTable', {
       ...common,

@@ -2,7 +2,8 @@
  * DynamoDB adapters over one table (pk, sk, ttl): requests, per-beacon status, audit trail, beacon locks,
  * and the triggers' memory. Items:
  *   REQ#<id> / REQUEST            the request record
- *   REQ#<id> / BEACON#<instance>  per-beacon status
+ *   REQ#<id> / BEACON#<instance>  per-beacon status; historyBeacon = <instance>, historyAt = <updatedAt>#<id>
+ *                                 (the byBeacon index: a beacon's history across requests)
  *   REQ#<id> / AUDIT#<at>#<event>#<instance>[#<key>]   (key: one record per change of a beacon)
  *   LOCK#<instance> / LOCK        owner, expiresAtMs (absent when free), latestOrder (kept), ttl
  *   MARK#<key> / MARK             seen beacons, answered chat messages
@@ -15,7 +16,15 @@ import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client
 import { BatchGetCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { BeaconBaseline } from '../core/baseline.js';
 import { DRIFT_PAGE_TTL_SECONDS, type DriftCheckpoint, type DriftPage } from '../core/drift-pass.js';
-import { TABLE_KEY_PREFIXES } from './table-keys.js';
+import { BEACON_HISTORY_INDEX, TABLE_KEY_PREFIXES } from './table-keys.js';
+import {
+  type BeaconHistory,
+  type BeaconHistoryEntry,
+  type BeaconHistoryPage,
+  BeaconCommandError,
+  appliedSettings,
+  requestKind,
+} from '../core/beacon-history.js';
 import type {
   AuditEvent,
   BaselineStore,
@@ -63,7 +72,18 @@ export class DynamoRequestStore implements RequestStore {
   }
 
   async putBeaconStatus(status: BeaconStatusRecord): Promise<void> {
-    await this.db.send(new PutCommand({ TableName: this.tableName, Item: { pk: requestKey(status.requestId), sk: `BEACON#${status.instanceId}`, ...status } }));
+    await this.db.send(
+      new PutCommand({
+        TableName: this.tableName,
+        Item: {
+          pk: requestKey(status.requestId),
+          sk: `BEACON#${status.instanceId}`,
+          ...status,
+          [BEACON_HISTORY_INDEX.partitionKey]: status.instanceId,
+          [BEACON_HISTORY_INDEX.sortKey]: `${status.updatedAt}#${status.requestId}`,
+        },
+      }),
+    );
   }
 
   async appendAudit(event: AuditEvent): Promise<void> {
@@ -91,7 +111,7 @@ export class DynamoRequestStore implements RequestStore {
       startKey = page.LastEvaluatedKey;
     } while (startKey);
     const strip = <T>(item: Record<string, unknown>): T => {
-      const { pk: _pk, sk: _sk, ...rest } = item;
+      const { pk: _pk, sk: _sk, [BEACON_HISTORY_INDEX.partitionKey]: _beacon, [BEACON_HISTORY_INDEX.sortKey]: _at, ...rest } = item;
       return rest as T;
     };
     const request = items.find((item) => item.sk === 'REQUEST');
@@ -356,5 +376,98 @@ export class DynamoDriftPassStore implements DriftPassStore {
   async getPage(passId: string, index: number): Promise<DriftPage | null> {
     const result = await this.db.send(new GetCommand({ TableName: this.tableName, Key: this.pageKey(passId, index), ConsistentRead: true }));
     return result.Item ? strip<DriftPage>(result.Item) : null;
+  }
+}
+
+/**
+ * A beacon's history: one Query on the byBeacon index (newest first, `limit` items), then the page's
+ * request records in one BatchGetItem. The cursor is the Query's LastEvaluatedKey, checked on the way back
+ * in: it must be a key of this beacon's index.
+ */
+export class DynamoBeaconHistory implements BeaconHistory {
+  constructor(
+    private readonly db: DynamoDBDocumentClient,
+    private readonly tableName: string,
+    private readonly sleep: (ms: number) => Promise<void> = (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  ) {}
+
+  private static readonly CURSOR_KEYS = ['pk', 'sk', BEACON_HISTORY_INDEX.partitionKey, BEACON_HISTORY_INDEX.sortKey].sort();
+
+  private decodeCursor(cursor: string, instanceId: string): Record<string, string> {
+    const refused = new BeaconCommandError('INVALID_CURSOR', 'the cursor is not one this API gave for this beacon; start again without it', 'cursor', 400);
+    let key: unknown;
+    try {
+      key = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    } catch {
+      throw refused;
+    }
+    if (!key || typeof key !== 'object' || Array.isArray(key)) throw refused;
+    const entries = Object.entries(key as Record<string, unknown>);
+    const names = entries.map(([name]) => name).sort();
+    if (names.join() !== DynamoBeaconHistory.CURSOR_KEYS.join() || entries.some(([, value]) => typeof value !== 'string')) throw refused;
+    const typed = key as Record<string, string>;
+    if (typed[BEACON_HISTORY_INDEX.partitionKey] !== instanceId || !typed.pk!.startsWith(TABLE_KEY_PREFIXES.request) || typed.sk !== `BEACON#${instanceId}`) throw refused;
+    return typed;
+  }
+
+  async beaconHistory(instanceId: string, options: { limit: number; cursor?: string | null }): Promise<BeaconHistoryPage> {
+    const startKey = options.cursor ? this.decodeCursor(options.cursor, instanceId) : undefined;
+    const page = await this.db.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        IndexName: BEACON_HISTORY_INDEX.name,
+        KeyConditionExpression: '#beacon = :beacon',
+        ExpressionAttributeNames: { '#beacon': BEACON_HISTORY_INDEX.partitionKey },
+        ExpressionAttributeValues: { ':beacon': instanceId },
+        ScanIndexForward: false,
+        Limit: options.limit,
+        ...(startKey ? { ExclusiveStartKey: startKey } : {}),
+      }),
+    );
+    const items = (page.Items ?? []) as Array<Record<string, unknown>>;
+    const requests = await this.requestRecords([...new Set(items.map((item) => String(item.requestId)))]);
+    const entries = items.map((item): BeaconHistoryEntry => {
+      const status = item as unknown as BeaconStatusRecord;
+      const request = requests.get(status.requestId) ?? null;
+      return {
+        requestId: status.requestId,
+        instanceId: status.instanceId,
+        kind: requestKind(request),
+        source: request?.source ?? null,
+        requestedBy: request?.requestedBy ?? null,
+        receivedAt: request?.receivedAt ?? null,
+        state: status.state,
+        updatedAt: status.updatedAt,
+        applied: appliedSettings(request),
+        reasons: status.reasons ?? [],
+        diff: status.diff ?? [],
+        restored: status.restored ?? [],
+        ...(status.diffOmitted ? { diffOmitted: status.diffOmitted } : {}),
+        commandId: status.commandId ?? null,
+        linkedTo: request?.linkedTo ?? null,
+      };
+    });
+    const last = page.LastEvaluatedKey;
+    return { entries, nextCursor: last ? Buffer.from(JSON.stringify(last), 'utf8').toString('base64url') : null };
+  }
+
+  private async requestRecords(requestIds: string[]): Promise<Map<string, RequestRecord>> {
+    const found = new Map<string, RequestRecord>();
+    for (let start = 0; start < requestIds.length; start += BATCH_GET_KEYS) {
+      let keys: Array<Record<string, unknown>> = requestIds.slice(start, start + BATCH_GET_KEYS).map((id) => ({ pk: requestKey(id), sk: 'REQUEST' }));
+      for (let attempt = 0; keys.length > 0; attempt += 1) {
+        if (attempt > 0) {
+          if (attempt > 8) throw new Error(`DynamoDB left ${keys.length} request reads unprocessed after ${attempt} attempts`);
+          await this.sleep(Math.min(2000, 50 * 2 ** attempt));
+        }
+        const result = await this.db.send(new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: keys } } }));
+        for (const item of result.Responses?.[this.tableName] ?? []) {
+          const record = strip<RequestRecord>(item as Record<string, unknown>);
+          found.set(record.requestId, record);
+        }
+        keys = (result.UnprocessedKeys?.[this.tableName]?.Keys ?? []) as Array<Record<string, unknown>>;
+      }
+    }
+    return found;
   }
 }

@@ -20,3 +20,16 @@ export const TABLE_KEY_PREFIXES = {
 
 /** Chat replay memory: `MARK#` + this prefix + platform + message key. */
 export const CHAT_REPLAY_KEY_PREFIX = 'replay#';
+
+/**
+ * The state table's index of each beacon's history across requests: every per-beacon status item
+ * (`REQ#<requestId>` / `BEACON#<instanceId>`) carries these two attributes, so `GET /beacons/{instanceId}`
+ * is one Query on the index, newest first, never a scan. No other item has them (a sparse index).
+ */
+export const BEACON_HISTORY_INDEX = {
+  name: 'byBeacon',
+  /** The beacon's instance id. */
+  partitionKey: 'historyBeacon',
+  /** `<updatedAt>#<requestId>`: newest activity last (the Query reads backwards). */
+  sortKey: 'historyAt',
+} as const;

@@ -29,6 +29,7 @@ import {
   verifySlackSignature,
   verifyTeamsSignature,
 } from '../core/chatops/index.js';
+import { beaconCommandMessage } from '../core/beacon-commands.js';
 import { isRequestError } from '../core/errors.js';
 import { type Clock, type FleetMemory, type Log, type ProfileStore, type ReplyTo, type RequestQueue, type RequestStore, type SecretSource, silentLog } from '../core/ports.js';
 import * as awsDynamo from '../aws/clients/dynamo.js';
@@ -72,7 +73,7 @@ export function createChatOpsHandler(deps: ChatOpsDeps) {
   const logger = deps.log ?? silentLog;
 
   /** Runs a verified, allowlisted command. `apply` only enqueues, so the answer stays within Slack's 3 s. */
-  async function run(command: ChatCommand, requestId: string, replyTo: ReplyTo | undefined): Promise<ChatReply> {
+  async function run(command: ChatCommand, requestId: string, replyTo: ReplyTo | undefined, caller: ChatCaller): Promise<ChatReply> {
     switch (command.kind) {
       case 'help':
         return replyHelp();
@@ -96,6 +97,12 @@ export function createChatOpsHandler(deps: ChatOpsDeps) {
         await deps.queue.enqueue(input as unknown as Record<string, unknown>, { source: 'chatops', ...(replyTo ? { replyTo } : {}) });
         return replyAccepted(request.requestId, { target: request.target, profile: command.profile });
       }
+      case 'rollback':
+      case 'retry': {
+        // Queued like apply: the intake decides and starts it (this function starts nothing itself).
+        await deps.queue.enqueue(beaconCommandMessage(command.kind, command.instanceId, requestId, caller), { source: 'chatops', ...(replyTo ? { replyTo } : {}) });
+        return replyAccepted(requestId, { target: { kind: 'instances', instanceIds: [command.instanceId] } });
+      }
     }
   }
 
@@ -107,7 +114,7 @@ export function createChatOpsHandler(deps: ChatOpsDeps) {
     const parsed = parseChatCommand(text);
     if (!parsed.ok) return replyError(parsed.error);
     try {
-      return await run(parsed.command, requestId, replyTo);
+      return await run(parsed.command, requestId, replyTo, caller);
     } catch (error) {
       if (isRequestError(error)) return replyError(error.toJSON().error);
       throw error;

@@ -26,8 +26,17 @@ export const BASELINE_STATES: readonly BeaconState[] = [
 
 export interface BeaconBaseline {
   instanceId: string;
-  /** The request in input form without its delivery fields (a profile: no target, no requestId). Holds secret references only, never a secret. */
-  content: Record<string, unknown>;
+  /**
+   * The request in input form without its delivery fields (a profile: no target, no requestId). Holds secret
+   * references only, never a secret. null while the beacon is held (`hold`): there is nothing to verify against.
+   */
+  content: Record<string, unknown> | null;
+  /**
+   * Set by a per-beacon rollback that restored a capture: the operator undid beacon-proxy's change, so the
+   * drift pass neither verifies nor re-applies anything on the beacon (nor gives it the default profile)
+   * until a configure records a new baseline.
+   */
+  hold?: { reason: 'rolled-back'; restoredCapture: string };
   /** sha256 of the canonical JSON of `content`: beacons with the same baseline share one verify command. */
   digest: string;
   /** The request whose content this is: the first one that applied it (a re-apply of the same content keeps it). */
@@ -53,6 +62,8 @@ export function contentDigest(content: Record<string, unknown>): string {
 
 /** What the workflow knows when a beacon's run ended. */
 export interface AppliedRun {
+  /** A per-beacon rollback (lambdas/core/beacon-history.ts) rather than a configure. */
+  action?: { kind: 'rollback'; captureId: string };
   instanceId: string;
   requestId: string;
   request: Record<string, unknown>;
@@ -63,12 +74,31 @@ export interface AppliedRun {
 
 /** The baseline a finished run leaves, or null when the run does not change it (dry run, not configured and verified). */
 export function baselineAfterRun(run: AppliedRun, state: BeaconState, at: string): BeaconBaseline | null {
+  if (run.action?.kind === 'rollback') return state === 'rolled-back' ? heldBaseline(run, run.action.captureId, at) : null;
   if (run.dryRun || !BASELINE_STATES.includes(state)) return null;
   const content = baselineContent(run.request);
   return {
     instanceId: run.instanceId,
     content,
     digest: contentDigest(content),
+    requestId: run.requestId,
+    source: run.source,
+    order: requestOrder(run.receivedAt, run.requestId),
+    lastAppliedBy: run.requestId,
+    appliedAt: at,
+  };
+}
+
+/**
+ * The baseline a confirmed per-beacon rollback leaves: a hold, newer than the configure it undid (its own
+ * request order), so the drift pass does not re-apply what the operator undid.
+ */
+export function heldBaseline(run: AppliedRun, restoredCapture: string, at: string): BeaconBaseline {
+  return {
+    instanceId: run.instanceId,
+    content: null,
+    hold: { reason: 'rolled-back', restoredCapture },
+    digest: createHash('sha256').update(`hold\0${run.requestId}`).digest('hex'),
     requestId: run.requestId,
     source: run.source,
     order: requestOrder(run.receivedAt, run.requestId),

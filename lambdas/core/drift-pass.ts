@@ -45,7 +45,9 @@ export type DriftAction =
   /** The baseline changed after the verify was sent (another request applied a newer state): checked again next pass. */
   | 'superseded'
   /** The stored baseline is no longer a valid request (e.g. after an upgrade of the rules); fix it with a new request. */
-  | 'invalid-baseline';
+  | 'invalid-baseline'
+  /** An operator rolled the beacon back (its baseline is a hold): not verified, nothing re-applied, until its next configure. */
+  | 'held';
 
 export interface DriftFinding {
   instanceId: string;
@@ -71,7 +73,7 @@ export interface DriftPage {
   /** Verify commands sent for this page so far, one per distinct baseline. */
   commands: DriftCommand[];
   /** Beacons no verify could be sent to (their baseline is no longer a valid request, or the default profile is missing). */
-  unverified: Array<{ instanceId: string; against: VerifiedAgainst; action: 'invalid-baseline' | 'unknown'; reason: string }>;
+  unverified: Array<{ instanceId: string; against: VerifiedAgainst; action: 'invalid-baseline' | 'unknown' | 'held'; reason: string }>;
   /** When the last verify command of the page was sent; null until the page is sent completely. */
   sentAt: string | null;
   review: DriftPageReview | null;
@@ -86,6 +88,8 @@ export interface DriftTotals {
   unknown: number;
   superseded: number;
   invalidBaseline: number;
+  /** Beacons rolled back by an operator: left alone. */
+  held: number;
 }
 
 export type DriftPhase = 'sending' | 'reviewing' | 'done';
@@ -105,7 +109,7 @@ export interface DriftCheckpoint {
   lease: { owner: string; until: string } | null;
 }
 
-export const emptyTotals = (): DriftTotals => ({ beacons: 0, inSync: 0, reapplied: 0, planned: 0, gated: 0, unknown: 0, superseded: 0, invalidBaseline: 0 });
+export const emptyTotals = (): DriftTotals => ({ beacons: 0, inSync: 0, reapplied: 0, planned: 0, gated: 0, unknown: 0, superseded: 0, invalidBaseline: 0, held: 0 });
 
 /** A pass id from its start time: sortable, short enough for request ids (`drift-plan-<passId>-<instanceId>` fits 64). */
 export function driftPassId(startedAt: Date): string {
@@ -135,7 +139,7 @@ export function judgeVerify(status: string, verdict: Verdict): VerifyJudgement {
 }
 
 export function addFinding(totals: DriftTotals, action: DriftAction): void {
-  const key = ({ reapplied: 'reapplied', planned: 'planned', gated: 'gated', unknown: 'unknown', superseded: 'superseded', 'invalid-baseline': 'invalidBaseline' } as const)[action];
+  const key = ({ reapplied: 'reapplied', planned: 'planned', gated: 'gated', unknown: 'unknown', superseded: 'superseded', 'invalid-baseline': 'invalidBaseline', held: 'held' } as const)[action];
   totals[key] += 1;
 }
 

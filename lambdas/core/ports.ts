@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import type { DiffEntry } from './change-diff.js';
 import type { ErrorBody } from './errors.js';
 import type { BeaconBaseline } from './baseline.js';
+import type { BeaconAction, BeaconCommandCode, RunLink } from './beacon-history.js';
 import type { DriftCheckpoint, DriftPage } from './drift-pass.js';
 import type { Check } from './result.js';
 
@@ -49,10 +50,16 @@ export interface RequestRecord {
   receivedAt: string;
   /** The validated request as accepted (its input form, requestId filled in); absent when invalid. */
   request?: Record<string, unknown>;
-  /** Why the request was refused. */
-  error?: ErrorBody;
+  /** Why the request was refused (a per-beacon command: its own codes, lambdas/core/beacon-history.ts). */
+  error?: ErrorBody | { code: BeaconCommandCode; message: string; field: string };
   /** Instance ids the request expanded to (one workflow each). */
   instanceIds?: string[];
+  /** The earlier request this run repeats (retry) or undoes (rollback): lambdas/core/beacon-history.ts. */
+  linkedTo?: RunLink;
+  /** A per-beacon run that is not a configure (a rollback restores a capture). */
+  action?: BeaconAction;
+  /** Who asked, when the entry point knows it (the API caller's IAM ARN). */
+  requestedBy?: string;
 }
 
 export interface BeaconStatusRecord {
@@ -195,6 +202,8 @@ export interface WorkflowInput {
   replyTo: ReplyTo | null;
   /** When the intake accepted the request: requests for one beacon apply in this order. */
   receivedAt: string;
+  /** A per-beacon rollback instead of a configure: after the lock, the Rollback document restores `captureId`. */
+  action?: BeaconAction;
 }
 
 /**

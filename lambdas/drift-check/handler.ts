@@ -162,6 +162,18 @@ export function createDriftCheckHandler(deps: DriftCheckDeps) {
       const baseline = baselines.get(instanceId);
       let against: VerifiedAgainst;
       let content: Record<string, unknown> | null;
+      if (baseline?.content === null) {
+        // Rolled back by an operator: nothing to verify against, nothing to re-apply.
+        if (!page.unverified.some((u) => u.instanceId === instanceId)) {
+          page.unverified.push({
+            instanceId,
+            against: { kind: 'baseline', requestId: baseline.requestId, digest: baseline.digest },
+            action: 'held',
+            reason: `rolled back by request ${baseline.requestId} (the capture of ${baseline.hold?.restoredCapture ?? 'its last configure'} restored); left as it is until its next configure`,
+          });
+        }
+        continue;
+      }
       if (baseline) {
         against = { kind: 'baseline', requestId: baseline.requestId, digest: baseline.digest };
         content = baseline.content;
@@ -234,7 +246,7 @@ export function createDriftCheckHandler(deps: DriftCheckDeps) {
       const baseline = current.get(instanceId);
       let content: Record<string, unknown>;
       if (against.kind === 'baseline') {
-        if (baseline?.digest !== against.digest) {
+        if (baseline?.digest !== against.digest || baseline.content === null) {
           return { ...finding, action: 'superseded', reason: `another request set a new baseline (${baseline?.requestId ?? 'none'}) after this verify was sent; the next pass verifies that one` };
         }
         content = baseline.content;

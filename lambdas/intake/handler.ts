@@ -20,6 +20,9 @@ import {
 } from '../core/ports.js';
 import { type BeaconRequest, PATTERNS, parseRequestJson } from '../core/request.js';
 import { MESSAGE_ATTRIBUTES } from './message-attributes.js';
+import { parseBeaconCommandMessage } from '../core/beacon-commands.js';
+import { type BeaconHistory, isBeaconCommandError } from '../core/beacon-history.js';
+import { refuse, runQueuedBeaconCommand } from './beacon-command.js';
 import * as awsDynamo from '../aws/clients/dynamo.js';
 import * as awsSdk from '../aws/clients/sdk.js';
 import { lazyPort } from '../aws/clients/lazy.js';
@@ -66,6 +69,8 @@ export interface IntakeDeps {
   count?: (metric: 'RequestsAccepted' | 'RequestsInvalid' | 'WorkflowsStarted', value: number) => void;
   /** Counts each request once, by where it came from and what became of it (the dashboard's requests by source and outcome). */
   countRequest?: (source: RequestSource, outcome: RequestOutcome) => void;
+  /** Beacons' histories, for per-beacon commands sent through the queue (chat rollback / retry); without it they are refused. */
+  history?: BeaconHistory;
 }
 
 const SOURCES: readonly RequestSource[] = ['queue', 'api', 'chatops', 'new-beacon', 'drift', 'local'];
@@ -160,6 +165,23 @@ export function createIntakeHandler(deps: IntakeDeps) {
     return { requestId: accepted.requestId, instanceIds, started };
   });
 
+  /** A per-beacon command (lambdas/intake/beacon-command.ts) rather than a request: true when it was one. */
+  async function processBeaconCommand(record: SQSRecord): Promise<boolean> {
+    const meta = { source: sourceOf(record), replyTo: replyToOf(record), record };
+    try {
+      const message = parseBeaconCommandMessage(record.body);
+      if (!message) return false;
+      if (!deps.history) throw new Error('this intake has no beacon history: per-beacon commands cannot run');
+      await runQueuedBeaconCommand({ history: deps.history, store: deps.store, workflows: deps.workflows, clock: deps.clock, notifier: deps.notifier }, message, meta);
+      return true;
+    } catch (error) {
+      // A malformed command message: recorded as refused under its id (or the message id), never retried.
+      if (!isBeaconCommandError(error)) throw error;
+      await refuse(deps, invalidRecordId(record.body, record.messageId), meta, error.toJSON().error);
+      return true;
+    }
+  }
+
   async function recordInvalid(error: RequestError, record: SQSRecord): Promise<void> {
     const requestId = invalidRecordId(record.body, record.messageId);
     const at = deps.clock.now().toISOString();
@@ -174,6 +196,7 @@ export function createIntakeHandler(deps: IntakeDeps) {
   }
 
   async function processRecord(record: SQSRecord): Promise<void> {
+    if (await processBeaconCommand(record)) return;
     let request: BeaconRequest;
     let input: Record<string, unknown>;
     try {
@@ -218,6 +241,7 @@ const intake = lambdaEntry(() =>
     log,
     count: (metric, value) => countMetric(metric, value),
     countRequest: (source, outcome) => countMetric(METRICS.requests, 1, { [METRIC_DIMENSIONS.source]: source, [METRIC_DIMENSIONS.outcome]: outcome }),
+    history: awsDynamo.beaconHistory(),
   }),
 );
 

@@ -5,10 +5,14 @@
  */
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { documentParameters, renderDesiredState } from '../core/desired-state.js';
+import { isBeaconCommandError } from '../core/beacon-history.js';
 import { isRequestError } from '../core/errors.js';
 import { type Log, type RequestQueue, type RequestStore, silentLog } from '../core/ports.js';
 import { PATTERNS, parseRequestJson } from '../core/request.js';
 import * as awsDynamo from '../aws/clients/dynamo.js';
+import * as awsSdk from '../aws/clients/sdk.js';
+import * as awsSfn from '../aws/clients/sfn.js';
+import { type BeaconRoutesDeps, createBeaconRoutes } from './beacons.js';
 import * as awsSqs from '../aws/clients/sqs.js';
 import { METRICS, METRIC_DIMENSIONS } from '../aws/env-names.js';
 import { countMetric, lambdaEntry, log } from '../aws/runtime.js';
@@ -19,6 +23,8 @@ export interface RequestsApiDeps {
   log?: Log;
   /** Counts a request the API refused (accepted ones are counted by the intake, source api). */
   countRefused?: () => void;
+  /** The per-beacon day-2 routes (beacons.ts); without them those routes answer 404. */
+  beacons?: BeaconRoutesDeps;
 }
 
 type ApiError = { error: { code: string; message: string; field: string } };
@@ -42,9 +48,12 @@ export function statusUrl(event: APIGatewayProxyEvent, requestId: string): strin
 
 export function createRequestsApiHandler(deps: RequestsApiDeps) {
   const logger = deps.log ?? silentLog;
+  const beaconRoute = deps.beacons ? createBeaconRoutes(deps.beacons, json, statusUrl) : null;
 
   async function route(event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> {
     const route = `${event.httpMethod} ${event.resource}`;
+    const beaconAnswer = await beaconRoute?.(route, event);
+    if (beaconAnswer) return beaconAnswer;
     switch (route) {
       case 'POST /requests': {
         const request = parseRequestJson(bodyText(event));
@@ -73,6 +82,7 @@ export function createRequestsApiHandler(deps: RequestsApiDeps) {
     try {
       return await route(event);
     } catch (error) {
+      if (isBeaconCommandError(error)) return json(error.status, error.toJSON());
       if (isRequestError(error)) {
         deps.countRefused?.();
         return json(400, error.toJSON());
@@ -87,6 +97,7 @@ export const handler = lambdaEntry(() =>
   createRequestsApiHandler({
     queue: awsSqs.requestQueue(),
     store: awsDynamo.requestStore(),
+    beacons: { history: awsDynamo.beaconHistory(), store: awsDynamo.requestStore(), workflows: awsSfn.workflowStarter(), clock: awsSdk.clock },
     log,
     countRefused: () => countMetric(METRICS.requests, 1, { [METRIC_DIMENSIONS.source]: 'api', [METRIC_DIMENSIONS.outcome]: 'invalid' }),
   }),

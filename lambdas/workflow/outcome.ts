@@ -13,6 +13,13 @@ const SUMMARIES: Record<string, string> = {
   error: 'the workflow failed before the beacon reported a result',
 };
 
+/** A per-beacon rollback (POST /beacons/{id}/rollback) in words. */
+const ROLLBACK_SUMMARIES: Record<string, (captureId: string) => string> = {
+  'rolled-back': (captureId) => `rolled back: the capture of request ${captureId} restored; the drift check leaves the beacon as it is until its next configure`,
+  failed: (captureId) => `the rollback to the capture of request ${captureId} did not confirm; see the reasons`,
+  'not-run': (captureId) => `nothing changed: the rollback to the capture of request ${captureId} did not run`,
+};
+
 /** The outcome in words: what the branch that ended the workflow knows. */
 export function describeOutcome(state: WorkflowState): RecordedOutcome {
   const outcome = state.outcome?.state ?? 'error';
@@ -36,6 +43,11 @@ export function describeOutcome(state: WorkflowState): RecordedOutcome {
   if (isPinSkipped(state.pin)) warnings.push(state.pin.warning);
   else if (state.pin && !state.pin.pinned) reasons.push(`${state.pin.code}: ${state.pin.reason}`);
   if (stepError) reasons.push(stepError);
-  const summary = outcome === 'ok' && isPinSkipped(state.pin) ? 'configured and verified; FNMS beacon version not pinned (pinMode none)' : SUMMARIES[outcome] ?? outcome;
+  const summary =
+    state.action?.kind === 'rollback'
+      ? (ROLLBACK_SUMMARIES[outcome]?.(state.action.captureId) ?? SUMMARIES[outcome] ?? outcome)
+      : outcome === 'ok' && isPinSkipped(state.pin)
+        ? 'configured and verified; FNMS beacon version not pinned (pinMode none)'
+        : (SUMMARIES[outcome] ?? outcome);
   return { state: outcome, summary, reasons: [...new Set(reasons)], warnings };
 }

@@ -91,7 +91,8 @@ export interface WorkflowState extends WorkflowInput {
   poll?: PollState;
   sendError?: StepError;
   pin?: PinResult;
-  rollbackAttempt?: { n: number };
+  /** Which rollback try this is, and the capture it restores (the request's own, or a per-beacon rollback's). */
+  rollbackAttempt?: { n: number; captureId?: string };
   rollbackCommand?: CommandRef;
   rollbackPoll?: PollState;
   rollbackSendError?: StepError;

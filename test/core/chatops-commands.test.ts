@@ -44,6 +44,11 @@ describe('chat commands', () => {
     expect(parseChatCommand(`  APPLY\u00a0${ID}\t default `)).toMatchObject({ ok: true, command: { kind: 'apply', profile: 'default' } });
   });
 
+  it('rollback and retry act on one beacon by instance id', () => {
+    expect(parseChatCommand(`rollback ${ID}`)).toEqual({ ok: true, command: { kind: 'rollback', instanceId: ID } });
+    expect(parseChatCommand(`Retry ${MI}`)).toEqual({ ok: true, command: { kind: 'retry', instanceId: MI } });
+  });
+
   it('status and help', () => {
     expect(parseChatCommand('status slack-3f2a9c0d1e2b3c4d5e6f7a8b')).toEqual({ ok: true, command: { kind: 'status', requestId: 'slack-3f2a9c0d1e2b3c4d5e6f7a8b' } });
     expect(parseChatCommand('help')).toEqual({ ok: true, command: { kind: 'help' } });
@@ -68,6 +73,11 @@ describe('chat commands', () => {
     ['status a b', 'TOO_MANY_ARGUMENTS', /one request id/],
     ['status $(whoami)', 'INVALID_REQUEST_ID', /not a request id/],
     ['help me', 'TOO_MANY_ARGUMENTS', /type help/],
+    ['rollback', 'MISSING_ARGUMENT', /rollback needs one instance id: rollback <instanceId>/],
+    [`rollback ${ID},${MI}`, 'TOO_MANY_ARGUMENTS', /one beacon at a time/],
+    [`retry ${ID} ${MI}`, 'TOO_MANY_ARGUMENTS', /one beacon at a time/],
+    ['retry tag:BeaconGroup=emea', 'INVALID_TARGET', /not an instance id/],
+    ['rollback i-123', 'INVALID_TARGET', /not an instance id/],
   ])('%j -> %s with advice', (text, code, advice) => {
     const error = refused(parseChatCommand(text));
     expect(error.code).toBe(code);
@@ -89,7 +99,7 @@ describe('chat commands', () => {
 
   it('help lists every command', () => {
     const help = CHAT_HELP_LINES.join('\n');
-    for (const verb of ['apply <target> <profile>', 'plan <target> <profile>', 'status <requestId>', 'help', 'tag:Key=Value']) expect(help).toContain(verb);
+    for (const verb of ['apply <target> <profile>', 'plan <target> <profile>', 'status <requestId>', 'rollback <instanceId>', 'retry <instanceId>', 'help', 'tag:Key=Value']) expect(help).toContain(verb);
   });
 });
 

@@ -131,3 +131,30 @@ describe('ChatOps: a Slack slash command against the twin', () => {
     expect(harness.twin.queue).toHaveLength(0);
   });
 });
+
+describe('per-beacon day-2 commands over HTTP and from chat', () => {
+  it('GET /beacons/{instanceId} over HTTP lists the beacon\'s runs; a chat "rollback" restores its last capture through the intake and answers the thread; a second one is refused with ALREADY_ROLLED_BACK', async () => {
+    const history = await fetch(`${server.url}/beacons/${API_BEACON}?limit=5`);
+    expect(history.status).toBe(200);
+    const page = (await history.json()) as { entries: Array<{ requestId: string; kind: string; state: string }> };
+    expect(page.entries.map((e) => [e.requestId, e.kind, e.state])).toContainEqual(['e2e-api', 'configure', 'ok']);
+    expect((await fetch(`${server.url}/beacons/not-an-id`)).status).toBe(400);
+
+    const response = await fetch(`${server.url}/slack`, slackRequest(`rollback ${API_BEACON}`));
+    const requestId = /(slack-[0-9a-f]+)/.exec(await slackText(response))?.[1];
+    expect(requestId).toBeDefined();
+    await harness.twin.drain();
+    const status = (await harness.twin.store.getRequestStatus(requestId!))!;
+    expect(status.request).toMatchObject({ source: 'chatops', requestedBy: 'chatops:U-OPS in C-BEACONS', action: { kind: 'rollback', captureId: 'e2e-api' }, linkedTo: { kind: 'rollback', requestId: 'e2e-api' } });
+    expect(status.beacons).toEqual([expect.objectContaining({ instanceId: API_BEACON, state: 'rolled-back' })]);
+    const answer = harness.twin.notifier.sent.find((n) => n.outcome.requestId === requestId);
+    expect(answer).toMatchObject({ replyTo: { kind: 'slack', responseUrl: RESPONSE_URL }, outcome: { state: 'rolled-back', summary: expect.stringContaining('the capture of request e2e-api restored') } });
+
+    const again = await fetch(`${server.url}/slack`, slackRequest(`rollback ${API_BEACON}`));
+    const refusedId = /(slack-[0-9a-f]+)/.exec(await slackText(again))?.[1];
+    await harness.twin.drain();
+    expect((await harness.twin.store.getRequestStatus(refusedId!))!.request).toMatchObject({ state: 'invalid', error: { code: 'ALREADY_ROLLED_BACK', field: 'instanceId' } });
+    expect(harness.twin.notifier.sent.find((n) => n.outcome.requestId === refusedId)).toMatchObject({ replyTo: { kind: 'slack' }, outcome: { state: 'invalid', reasons: ['ALREADY_ROLLED_BACK at instanceId'] } });
+    expect(harness.twin.ssm.sent.filter((s) => s.instanceIds.includes(API_BEACON) && s.kind === 'rollback')).toHaveLength(1);
+  }, 180_000);
+});

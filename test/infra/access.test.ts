@@ -274,3 +274,51 @@ describe('cdk-nag with every access setting in use', () => {
     expect(report.violations.map((violation) => `${violation.ruleName} at ${violation.violatingResources.map((r) => r.constructPath).join(', ')}`)).toEqual([]);
   });
 });
+
+describe('per-beacon day-2 commands: the same submit/read split, least privilege', () => {
+  const call = (principalArn: string, method: string, path: string) =>
+    apiGatewayDecision(apiPolicy(resources), [{ Effect: 'Allow', Action: 'execute-api:Invoke', Resource: '*' }], {
+      principalArn,
+      resource: `arn:aws:execute-api:eu-west-1:${ACCOUNT}:api1/v1/${method}${path}`,
+      apiPrefix: `arn:aws:execute-api:eu-west-1:${ACCOUNT}:api1/`,
+    });
+  const ssoReader = `arn:aws:iam::${ACCOUNT}:role/aws-reserved/sso.amazonaws.com/eu-west-1/AWSReservedSSO_BeaconReadOnly_5f2e`;
+  const beacon = '/beacons/i-0123456789abcdef0';
+
+  it('a beacon\'s history is read; its rollback and retry are submit: a read-only role sees the history and can change nothing', () => {
+    expect(call(ssoReader, 'GET', beacon)).toBe('allow');
+    expect(call(OPERATOR, 'GET', beacon)).toBe('allow');
+    for (const action of ['rollback', 'retry']) {
+      expect(call(OPERATOR, 'POST', `${beacon}/${action}`), action).toBe('allow');
+      expect(call(ssoReader, 'POST', `${beacon}/${action}`), action).toBe('explicit-deny');
+    }
+  });
+
+  it('the routes exist with IAM authorization: GET /beacons/{instanceId}, POST .../rollback and .../retry', () => {
+    const paths = Object.fromEntries(ofType(resources, 'AWS::ApiGateway::Resource').map(([id, r]) => [id, r.Properties.PathPart as string]));
+    const methods = ofType(resources, 'AWS::ApiGateway::Method')
+      .map(([, m]) => [m.Properties.HttpMethod as string, paths[m.Properties.ResourceId?.Ref as string], m.Properties.AuthorizationType as string])
+      .filter(([, path]) => path === '{instanceId}' || path === 'rollback' || path === 'retry');
+    expect(methods.sort()).toEqual([
+      ['GET', '{instanceId}', 'AWS_IAM'],
+      ['POST', 'retry', 'AWS_IAM'],
+      ['POST', 'rollback', 'AWS_IAM'],
+    ]);
+  });
+
+  it('the API function writes only request items (leading key REQ#), starts only the beacon workflow, and reads the history through the byBeacon index', () => {
+    const statements = roleStatements(resources, 'RequestsApiHandler');
+    const actions = (statement: PolicyStatementJson) => [].concat(statement.Action as never) as string[];
+    const writes = statements.filter((s) => actions(s).some((a) => /^dynamodb:(Put|Update|Delete|BatchWrite)/.test(a)));
+    expect(writes).toEqual([expect.objectContaining({ Action: 'dynamodb:PutItem', Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['REQ#*'] } } })]);
+    const starts = statements.filter((s) => actions(s).some((a) => a.startsWith('states:')));
+    expect(starts).toEqual([expect.objectContaining({ Action: 'states:StartExecution', Resource: { Ref: expect.stringMatching(/^BeaconWorkflowStateMachine/) } })]);
+    const query = statements.find((s) => actions(s).includes('dynamodb:Query'))!;
+    expect(JSON.stringify(query.Resource)).toContain('/index/*');
+    configured.template.hasResourceProperties('AWS::DynamoDB::Table', {
+      GlobalSecondaryIndexes: [
+        Match.objectLike({ IndexName: 'byBeacon', KeySchema: [{ AttributeName: 'historyBeacon', KeyType: 'HASH' }, { AttributeName: 'historyAt', KeyType: 'RANGE' }] }),
+      ],
+    });
+  });
+});

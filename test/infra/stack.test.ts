@@ -227,7 +227,8 @@ describe('cleanup of executions that end without their finally (defect 2)', () =
 describe('HTTPS API', () => {
   it('every method requires IAM (SigV4) and validates the request', () => {
     const methods = ofType('AWS::ApiGateway::Method');
-    expect(methods.map(([, m]) => `${m.Properties.HttpMethod}`).sort()).toEqual(['GET', 'POST', 'POST']);
+    // POST /requests, GET /requests/{id}, POST /plans; GET /beacons/{instanceId}, POST .../rollback, POST .../retry.
+    expect(methods.map(([, m]) => `${m.Properties.HttpMethod}`).sort()).toEqual(['GET', 'GET', 'POST', 'POST', 'POST', 'POST']);
     for (const [id, method] of methods) {
       expect(method.Properties.AuthorizationType, id).toBe('AWS_IAM');
       expect(method.Properties.RequestValidatorId, id).toBeDefined();
@@ -243,11 +244,11 @@ describe('HTTPS API', () => {
     });
   });
 
-  it('the API function may send to the intake queue but not start workflows or send commands', () => {
+  it('the API function may send to the intake queue and start the beacon workflow (a per-beacon rollback or retry), never send commands', () => {
     const apiPolicies = statements().filter((s) => s.policy.startsWith('RequestsApiHandler'));
     const actions = apiPolicies.flatMap((s) => s.Action);
-    expect(actions).toEqual(expect.arrayContaining(['sqs:SendMessage']));
-    expect(actions).not.toContain('states:StartExecution');
+    expect(actions).toEqual(expect.arrayContaining(['sqs:SendMessage', 'states:StartExecution']));
+    expect(JSON.stringify(apiPolicies.filter((s) => s.Action.includes('states:StartExecution')).flatMap((s) => [s.Resource].flat()))).toMatch(/^\[\{"Ref":"BeaconWorkflowStateMachine[0-9A-F]+"\}\]$/);
     expect(actions).not.toContain('ssm:SendCommand');
   });
 });

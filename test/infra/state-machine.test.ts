@@ -87,7 +87,7 @@ describe('per-beacon workflow definition', () => {
     const check = states[STATES.checkLock]!;
     expect(check.Choices).toEqual(
       expect.arrayContaining([
-        expect.objectContaining({ Variable: '$.lock.acquired', BooleanEquals: true, Next: STATES.sendConfigure }),
+        expect.objectContaining({ Variable: '$.lock.acquired', BooleanEquals: true, Next: STATES.checkAction }),
         expect.objectContaining({ Variable: '$.lock.superseded', BooleanEquals: true, Next: STATES.superseded }),
         expect.objectContaining({ Variable: '$.lock.giveUp', BooleanEquals: true, Next: STATES.beaconBusy }),
       ]),
@@ -96,6 +96,20 @@ describe('per-beacon workflow definition', () => {
     expect(states[STATES.waitForLock]).toMatchObject({ SecondsPath: '$.lock.waitSeconds', Next: STATES.acquireLock });
     expect(states[STATES.beaconBusy]).toMatchObject({ Type: 'Pass', Result: { state: 'busy' } });
     expect(states[STATES.superseded]).toMatchObject({ Type: 'Pass', Result: { state: 'superseded' } });
+  });
+
+  it('a per-beacon rollback (action rollback) runs only the rollback loop with its capture, and only after the lock: never the configure document', () => {
+    const action = states[STATES.checkAction]!;
+    expect(action.Default).toBe(STATES.sendConfigure);
+    expect(JSON.stringify(action.Choices[0])).toContain('"Variable":"$.action.kind","StringEquals":"rollback"');
+    expect(action.Choices[0].Next).toBe(STATES.startBeaconRollback);
+    expect(states[STATES.startBeaconRollback]).toMatchObject({ Type: 'Pass', Parameters: { n: 1, 'captureId.$': '$.action.captureId' }, ResultPath: '$.rollbackAttempt', Next: STATES.sendRollback });
+    expect(reachable(STATES.startBeaconRollback).has(STATES.sendConfigure)).toBe(false);
+    expect(reachable(STATES.startBeaconRollback).has(STATES.pinVersion)).toBe(false);
+    expect(reachable(STATES.startBeaconRollback).has(STATES.releaseLock)).toBe(true);
+    // Only the lock's Choice leads there: no path reaches the rollback of a capture without the lock.
+    const into = Object.entries(states).filter(([, state]) => JSON.stringify(state).includes(`"${STATES.startBeaconRollback}"`)).map(([name]) => name);
+    expect(into).toEqual([STATES.checkAction]);
   });
 
   it('a throttled SendCommand retries soon and for long, before the general retrier, so a large fleet keeps the SSM rate busy', () => {
@@ -148,7 +162,10 @@ describe('per-beacon workflow definition', () => {
     expect(verdict.Default).toBe(STATES.startRollback);
     expect(reachable(STATES.beaconRolledBack).has(STATES.sendRollback)).toBe(false);
     expect(reachable(STATES.configureNotRun).has(STATES.sendRollback)).toBe(false);
-    expect(states[STATES.sendRollback]!.Parameters).toMatchObject({ document: 'rollback', 'captureId.$': '$.requestId' });
+    // The capture a failed configure restores is its own; each retry keeps it.
+    expect(states[STATES.sendRollback]!.Parameters).toMatchObject({ document: 'rollback', 'captureId.$': '$.rollbackAttempt.captureId' });
+    expect(states[STATES.startRollback]!.Parameters).toEqual({ n: 1, 'captureId.$': '$.requestId' });
+    expect(states[STATES.nextRollbackAttempt]!.Parameters).toMatchObject({ 'captureId.$': '$.rollbackAttempt.captureId' });
   });
 
   it('tries the rollback again when it did not run or did not confirm, up to the configured attempts', () => {
@@ -183,9 +200,14 @@ describe('per-beacon workflow definition', () => {
 
   it('ends failed for every outcome that did not configure the beacon, so the workflow-failure alarm sees it', () => {
     const check = states[STATES.checkOutcome]!;
-    const succeeding = JSON.stringify(check.Choices);
+    // A per-beacon rollback that restored its capture did what was asked: the only success besides these.
+    const [configured, operatorRollback, ...others] = check.Choices as State[];
+    expect(others).toEqual([]);
+    const succeeding = JSON.stringify(configured);
     for (const state of ['ok', 'dry-run', 'skipped']) expect(succeeding).toContain(`"${state}"`);
     for (const state of ['busy', 'failed', 'rolled-back', 'error', 'pin-failed']) expect(succeeding).not.toContain(`"${state}"`);
+    expect(JSON.stringify(operatorRollback)).toContain('{"Variable":"$.action.kind","StringEquals":"rollback"}');
+    expect(JSON.stringify(operatorRollback)).toContain('{"Variable":"$.outcome.state","StringEquals":"rolled-back"}');
     expect(states[check.Default]!.Type).toBe('Fail');
   });
 });

@@ -70,7 +70,7 @@ describe('the beacon baseline RecordOutcome writes', () => {
     const stored = baselines.baselines.get(INSTANCE_A)!;
     const { requestId: _r, target: _t, rollout: _ro, ...content } = splitRequest;
     expect(stored).toMatchObject({ instanceId: INSTANCE_A, requestId: 'chg-split', lastAppliedBy: 'chg-split', source: 'api', content, appliedAt: '2026-01-10T00:05:00.000Z' });
-    expect(Object.keys(stored.content).sort()).toEqual(['account', 'checkCertificateRevocation', 'endpoints', 'protocol', 'proxy']);
+    expect(Object.keys(stored.content!).sort()).toEqual(['account', 'checkCertificateRevocation', 'endpoints', 'protocol', 'proxy']);
     expect(stored.digest).toMatch(/^[0-9a-f]{64}$/);
   });
 

@@ -297,3 +297,42 @@ describe('the SigV4-verifying front (API Gateway\'s IAM authorization, locally)'
   });
 
 });
+
+describe('beacon-proxy beacon / rollback / retry (per-beacon day-2 commands) against the deployed stack', () => {
+  it('a read-only role reads a beacon\'s history but may not roll it back; the operator rolls it back (signed), sees it final, and the history names who did it', async () => {
+    signInAs(READER);
+    const history = await cli(['beacon', BEACON_B]);
+    expect(history.code).toBe(0);
+    expect(history.stdout).toMatch(new RegExp(`beacon ${BEACON_B}: \\d+ run\\(s\\), newest first`));
+    expect(history.stdout).toMatch(/cli-submit-watch\s+configure\s+ok\s+proxy proxy\.corp\.example:8080, from api/);
+    const before = forwarded();
+    const refused = await cli(['rollback', BEACON_B]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('apiSubmitPrincipals');
+    expect(forwarded()).toBe(before);
+
+    signInAs(OPERATOR);
+    const rollback = await cli(['rollback', BEACON_B, '--watch', '--diff', '--interval', '1']);
+    expect(rollback.code, rollback.stderr).toBe(0);
+    const { requestId, restores } = JSON.parse(rollback.stdout.split('\nrequest ')[0]!) as { requestId: string; restores: string };
+    expect(restores).toBe('cli-submit-watch');
+    expect(rollback.stdout).toMatch(new RegExp(`${BEACON_B}\\s+rolled-back\\s+\\[#{20}\\]`));
+    expect(rollback.stdout).toMatch(/service:logon: CORP\\svc-beacon -> NT AUTHORITY\\SYSTEM/);
+    expect((await harness.twin.store.getRequestStatus(requestId))!.request.requestedBy).toBe(OPERATOR.arn);
+
+    const after = await cli(['beacon', BEACON_B, '--limit', '1']);
+    expect(after.stdout).toContain(`${requestId}  rollback  rolled-back restore the capture of cli-submit-watch, from api by ${OPERATOR.arn}  (rollback of cli-submit-watch)`);
+    expect(after.stdout).toMatch(/older runs: add --cursor \S+ \(or --all\)/);
+    const again = await cli(['rollback', BEACON_B]);
+    expect(again.code).toBe(2);
+    expect(JSON.parse(again.stdout)).toMatchObject({ error: { code: 'ALREADY_ROLLED_BACK', field: 'instanceId' } });
+  }, 180_000);
+
+  it('an instance id that is not an SSM id exits 2 with INVALID_INSTANCE_ID before any call', async () => {
+    const before = front.log.length;
+    const run = await cli(['retry', 'i-nothex']);
+    expect(run.code).toBe(2);
+    expect(JSON.parse(run.stdout)).toMatchObject({ error: { code: 'INVALID_INSTANCE_ID' } });
+    expect(front.log.length).toBe(before);
+  });
+});

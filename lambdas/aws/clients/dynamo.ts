@@ -1,5 +1,5 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoBaselineStore, DynamoBeaconLock, DynamoDriftPassStore, DynamoFleetMemory, DynamoRequestStore, documentClient } from '../dynamo.js';
+import { DynamoBaselineStore, DynamoBeaconHistory, DynamoBeaconLock, DynamoDriftPassStore, DynamoFleetMemory, DynamoRequestStore, documentClient } from '../dynamo.js';
 import { ENV } from '../env-names.js';
 import { env } from '../runtime.js';
 import { clock, instrumented } from './sdk.js';
@@ -12,3 +12,4 @@ export const beaconLock = () => new DynamoBeaconLock(dynamo(), env(ENV.tableName
 export const fleetMemory = () => new DynamoFleetMemory(dynamo(), env(ENV.tableName), clock);
 export const baselineStore = () => new DynamoBaselineStore(dynamo(), env(ENV.tableName));
 export const driftPassStore = () => new DynamoDriftPassStore(dynamo(), env(ENV.tableName), clock);
+export const beaconHistory = () => new DynamoBeaconHistory(dynamo(), env(ENV.tableName));

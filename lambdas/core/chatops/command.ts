@@ -13,6 +13,8 @@ const USAGE = {
   apply: `apply <target> <profile>   e.g. apply ${EXAMPLE_INSTANCE} default-https`,
   plan: `plan <target> <profile>    e.g. plan tag:BeaconGroup=emea default-https`,
   status: 'status <requestId>         e.g. status slack-3f2a9c0d1e2b3c4d5e6f7a8b',
+  rollback: `rollback <instanceId>      e.g. rollback ${EXAMPLE_INSTANCE}`,
+  retry: `retry <instanceId>         e.g. retry ${EXAMPLE_INSTANCE}`,
   help: 'help',
 } as const;
 
@@ -22,6 +24,8 @@ export const CHAT_HELP_LINES: readonly string[] = [
   `  ${USAGE.apply}   configure the beacons with a stored profile`,
   `  ${USAGE.plan}   show what apply would change, without changing anything`,
   `  ${USAGE.status}   progress of a request`,
+  `  ${USAGE.rollback}   restore the beacon's last capture (undo its last change)`,
+  `  ${USAGE.retry}   run the beacon's last request again`,
   `  ${USAGE.help}   this text`,
   `Targets: an instance id (i-… or mi-…), several separated by commas (${EXAMPLE_INSTANCE},mi-0123456789abcdef0), or tag:Key=Value.`,
   'Profiles are stored requests (proxy, account, options) managed by the administrators; ask them for the names.',
@@ -64,7 +68,8 @@ export function parseChatTarget(text: string): { ok: true; target: Target } | { 
 
 /**
  * Parses chat text (Slack slash-command `text`, or a Teams message with the mention removed):
- * `apply <target> <profile>`, `plan <target> <profile>`, `status <requestId>`, `help`. Strict: every refusal
+ * `apply <target> <profile>`, `plan <target> <profile>`, `status <requestId>`, `rollback <instanceId>`,
+ * `retry <instanceId>`, `help`. Strict: every refusal
  * says what to type. Never throws.
  */
 export function parseChatCommand(text: string): ChatCommandResult {
@@ -86,6 +91,16 @@ export function parseChatCommand(text: string): ChatCommandResult {
       if (!PATTERNS.requestId.test(requestId)) return error('INVALID_REQUEST_ID', `"${requestId}" is not a request id (1-64 letters, digits, . _ -): ${USAGE.status}`);
       return { ok: true, command: { kind: 'status', requestId } };
     }
+    case 'rollback':
+    case 'retry': {
+      const usage = USAGE[verb];
+      if (args.length === 0) return error('MISSING_ARGUMENT', `${verb} needs one instance id: ${usage}`);
+      if (args.length > 1 || args[0]!.includes(',')) return error('TOO_MANY_ARGUMENTS', `${verb} acts on one beacon at a time: ${usage}`);
+      if (!PATTERNS.instanceId.test(args[0]!)) {
+        return error('INVALID_TARGET', `"${args[0]}" is not an instance id (i- with 8 or 17 hex digits, or mi- with 17): ${usage}`);
+      }
+      return { ok: true, command: { kind: verb, instanceId: args[0]! } };
+    }
     case 'apply':
     case 'plan': {
       const usage = USAGE[verb];
@@ -102,6 +117,6 @@ export function parseChatCommand(text: string): ChatCommandResult {
       return { ok: true, command: { kind: verb, target: target.target, profile } };
     }
     default:
-      return error('UNKNOWN_COMMAND', `unknown command "${verbRaw!.slice(0, 40)}". Try: ${USAGE.apply}; ${USAGE.plan}; ${USAGE.status}; help`);
+      return error('UNKNOWN_COMMAND', `unknown command "${verbRaw!.slice(0, 40)}". Try: ${USAGE.apply}; ${USAGE.plan}; ${USAGE.status}; ${USAGE.rollback}; ${USAGE.retry}; help`);
   }
 }

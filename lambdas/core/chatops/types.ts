@@ -23,6 +23,8 @@ export type ChatCommand =
   | { kind: 'apply'; target: Target; profile: string }
   | { kind: 'plan'; target: Target; profile: string }
   | { kind: 'status'; requestId: string }
+  /** Per-beacon day-2 commands (lambdas/core/beacon-commands.ts), queued to the intake like apply. */
+  | { kind: 'rollback' | 'retry'; instanceId: string }
   | { kind: 'help' };
 
 /** Why a command was refused; the message tells the user what to type. */
