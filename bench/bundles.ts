@@ -45,7 +45,8 @@ export interface StackFunction {
  * context, flagged so (a function deployed only with some context value is still measured).
  */
 export function stackFunctions(root: string): StackFunction[] {
-  const app = new App({ context: { [BUNDLING_CONTEXT_KEY]: 'stub' } });
+  // Every optional part on (the chat webhook is deployed only when chat is configured): every function the stack can deploy.
+  const app = new App({ context: { [BUNDLING_CONTEXT_KEY]: 'stub', chatEnabled: true } });
   const { stack } = buildApp(app, { nag: false });
   const deployed = new Map<string, FunctionBundling>();
   for (const node of stack.node.findAll()) if (node instanceof BeaconFunction) deployed.set(node.folder, node.bundling);

@@ -78,7 +78,8 @@ describe('Lambda bundling', () => {
 });
 
 describe('the bundling choice is data in the infra, one entry per function the stack deploys', () => {
-  const { stack } = synthStack({ stackName: 'BundlingChoice' });
+  // Every optional part on: the chat webhook is deployed only when chat is configured.
+  const { stack } = synthStack({ stackName: 'BundlingChoice', chatEnabled: true });
   const deployed = stack.node.findAll().filter((node): node is BeaconFunction => node instanceof BeaconFunction);
 
   it('every function of the stack is bundled as FUNCTION_BUNDLING says (the default for one it does not name)', () => {
