@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { documentParameters, renderDesiredState } from '../lambdas/core/desired-state.js';
 import { isRequestError } from '../lambdas/core/errors.js';
-import { PATTERNS, parseRequestJson } from '../lambdas/core/request.js';
+import { PATTERNS, REQUEST_ID_RULE, parseRequestJson } from '../lambdas/core/request.js';
 import type { RemoteDeps } from './remote.js';
 
 /** Exit codes of the CLI: 0 done, 1 unreadable input or internal failure, 2 the request was refused. */
@@ -39,6 +39,7 @@ Against a deployed stack (your AWS credentials, the stack's outputs):
   beacon-proxy submit <request.json | -> --stack NAME [--watch]   send a request to the stack's API
   beacon-proxy plan <request.json | -> --stack NAME               the desired state the stack would apply
   beacon-proxy status <requestId> --stack NAME [--watch]          each beacon's state, until all are final
+  beacon-proxy rerun <requestId> --stack NAME [--watch]           run a recorded request again (a new request, linked)
   beacon-proxy redrive --stack NAME                               move dead-lettered requests back to the intake
 
   beacon-proxy <command> --help              help for one command
@@ -81,8 +82,10 @@ Example:
 
 Starts the local twin (built-in fleet unless --fleet) and serves, on 127.0.0.1 only, the same handlers
 the stack deploys behind API Gateway and the ChatOps function URL:
-  POST /requests       a request (202, requestId and status URL)
+  POST /requests       a request (202, requestId and status URL; a resend 200, other content under a
+                       known requestId 409 REQUEST_CONFLICT)
   GET  /requests/{id}  the request and each beacon's status with its checks
+  POST /requests/{id}/rerun  run a recorded request again: a new request linked to it (202)
   POST /plans          dry run: the desired state, nothing changes
   POST /slack          a Slack slash command (signing secret v0; printed at start)
   POST /teams          a Teams outgoing webhook (HMAC; token printed at start)
@@ -134,6 +137,22 @@ request was refused (the error JSON on stdout). Your role must be named in apiRe
 
 Example:
   npx beacon-proxy status chg-1234 --stack BeaconProxy --watch
+`,
+  rerun: `beacon-proxy rerun <requestId> --stack NAME [--region R] [--profile P] [--watch] [--interval S] [--timeout M]
+
+Runs a recorded request again through the deployed stack's POST requests/{id}/rerun: a new request with
+the same content and a new id (<requestId>.rerun-...), linked both ways (its rerunOf names the old request;
+the old one lists it under reruns). Use it when the same change must be applied again (a beacon was offline,
+someone changed it by hand): resending the request itself returns the recorded one, and changes nothing.
+Prints {"requestId", "rerunOf", "statusUrl"}.
+
+  --watch        then show each beacon's state until all are final (as status --watch)
+
+Exit codes: 0 queued (watching: every beacon final), 1 failure, 2 no such request or it was refused
+(the error JSON on stdout). Your role must be named in apiSubmitPrincipals (and apiReadPrincipals for --watch).
+
+Example:
+  npx beacon-proxy rerun chg-1234 --stack BeaconProxy --watch
 `,
   redrive: `beacon-proxy redrive --stack NAME [--region R] [--profile P] [--max-per-second N]
 
@@ -298,6 +317,7 @@ const REMOTE_OPTIONS: Record<string, string[]> = {
   submit: ['--stack', '--region', '--profile', '--dry-run', '--watch', '--interval', '--timeout'],
   plan: ['--stack', '--region', '--profile'],
   status: ['--stack', '--region', '--profile', '--watch', '--interval', '--timeout', '--json'],
+  rerun: ['--stack', '--region', '--profile', '--watch', '--interval', '--timeout'],
   redrive: ['--stack', '--region', '--profile', '--max-per-second'],
 };
 
@@ -372,12 +392,12 @@ function parseRemoteArgs(command: string, args: string[]): RemoteArgs | string {
   if (!parsed.stack) return '--stack NAME is required (the CloudFormation stack of beacon-proxy, e.g. BeaconProxy)';
   const wanted = command === 'redrive' ? 0 : 1;
   if (parsed.positional.length !== wanted) {
-    return command === 'redrive' ? `unexpected argument ${parsed.positional[0]}` : command === 'status' ? 'give one request id' : 'give one request file, or - for stdin';
+    return command === 'redrive' ? `unexpected argument ${parsed.positional[0]}` : command === 'status' || command === 'rerun' ? 'give one request id' : 'give one request file, or - for stdin';
   }
   return parsed;
 }
 
-async function remoteCommand(command: 'submit' | 'plan' | 'status' | 'redrive', args: string[], io: Io, deps?: Partial<RemoteDeps>): Promise<number> {
+async function remoteCommand(command: 'submit' | 'plan' | 'status' | 'rerun' | 'redrive', args: string[], io: Io, deps?: Partial<RemoteDeps>): Promise<number> {
   const parsed = parseRemoteArgs(command, args);
   if (typeof parsed === 'string') {
     io.stderr(`beacon-proxy ${command}: ${parsed}\n\n${HELP[command]}`);
@@ -390,14 +410,17 @@ async function remoteCommand(command: 'submit' | 'plan' | 'status' | 'redrive', 
   try {
     if (command === 'redrive') return await remote.redriveDeadLetters(allDeps, stack, target, { ...(parsed.maxPerSecond ? { maxPerSecond: parsed.maxPerSecond } : {}), pollSeconds: 2 }, io);
     const watch = { watch: parsed.watch, intervalSeconds: parsed.intervalSeconds, timeoutMinutes: parsed.timeoutMinutes, json: parsed.json };
-    if (command === 'status') {
+    if (command === 'status' || command === 'rerun') {
       const requestId = parsed.positional[0]!;
       if (!PATTERNS.requestId.test(requestId)) {
-        io.stdout(json({ error: { code: 'INVALID_REQUEST', message: 'the request id is 1-64 letters, digits, . _ or -', field: 'id' } }));
+        io.stdout(json({ error: { code: 'INVALID_REQUEST', message: `the request id is ${REQUEST_ID_RULE}`, field: 'id' } }));
         return EXIT.refused;
       }
       const call = await remote.connectApi(allDeps, stack, target);
-      return await remote.showStatus(call, requestId, watch, io, allDeps);
+      if (command === 'status') return await remote.showStatus(call, requestId, watch, io, allDeps);
+      const answer = await remote.rerunRequest(call, requestId);
+      io.stdout(json(answer));
+      return parsed.watch ? await remote.showStatus(call, answer.requestId, { ...watch, watch: true }, io, allDeps) : EXIT.ok;
     }
     const source = parsed.positional[0]!;
     let text: string;
@@ -458,7 +481,7 @@ export async function main(argv: string[], io: Io = defaultIo, remoteDeps?: Part
     }
     return serveCommand(rest, io);
   }
-  if (command === 'submit' || command === 'plan' || command === 'status' || command === 'redrive') {
+  if (command === 'submit' || command === 'plan' || command === 'status' || command === 'rerun' || command === 'redrive') {
     if (rest.includes('--help') || rest.includes('-h')) {
       io.stdout(HELP[command]!);
       return EXIT.ok;

@@ -187,6 +187,13 @@ export async function submitRequest(call: RemoteCall, body: string, route: 'requ
   throw apiFailure(response, route === 'requests' ? 'submit the request' : 'plan the request', 'submit');
 }
 
+/** POST requests/{id}/rerun: a new run of a recorded request, linked to it. */
+export async function rerunRequest(call: RemoteCall, requestId: string): Promise<{ requestId: string; rerunOf: string; statusUrl: string }> {
+  const response = await signedApiCall(new URL(`requests/${encodeURIComponent(requestId)}/rerun`, call.apiUrl), 'POST', '', call);
+  if (response.status >= 200 && response.status < 300) return response.body as { requestId: string; rerunOf: string; statusUrl: string };
+  throw apiFailure(response, 're-run the request', 'submit');
+}
+
 export interface BeaconStatusView {
   instanceId: string;
   state: BeaconState;

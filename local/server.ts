@@ -53,12 +53,26 @@ function headersOf(req: IncomingMessage): Record<string, string> {
   return headers;
 }
 
-/** Routes of the REST API as API Gateway names them (`resource`), with their path parameters. */
+/** A path segment decoded as API Gateway passes it to the function; a malformed %-escape stays as sent (the handler refuses it). */
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}
+
+/**
+ * Routes of the REST API as API Gateway names them (`resource`), with their path parameters. `path` is the
+ * path as sent (not dot-normalised), so `/requests/..` reaches the handler, which refuses the id.
+ */
 function apiRoute(method: string, path: string): { resource: string; pathParameters: Record<string, string> | null } | null {
   if (path === '/requests' && method === 'POST') return { resource: '/requests', pathParameters: null };
   if (path === '/plans' && method === 'POST') return { resource: '/plans', pathParameters: null };
+  const rerun = /^\/requests\/([^/]+)\/rerun$/.exec(path);
+  if (rerun && method === 'POST') return { resource: '/requests/{id}/rerun', pathParameters: { id: decodeSegment(rerun[1]!) } };
   const match = /^\/requests\/([^/]+)$/.exec(path);
-  if (match && method === 'GET') return { resource: '/requests/{id}', pathParameters: { id: decodeURIComponent(match[1]!) } };
+  if (match && method === 'GET') return { resource: '/requests/{id}', pathParameters: { id: decodeSegment(match[1]!) } };
   return null;
 }
 
@@ -103,13 +117,16 @@ export async function startLocalServer(twin: LocalTwin, options: LocalServerOpti
       const result = await chatOps(event);
       return send(result.statusCode ?? 200, result.headers, result.body);
     }
-    const route = apiRoute(method, url.pathname);
-    if (!route) return send(404, undefined, JSON.stringify({ error: { code: 'NOT_FOUND', message: 'routes: POST /requests, GET /requests/{id}, POST /plans, POST /slack, POST /teams', field: '$' } }));
+    const rawPath = (req.url ?? '/').split('?')[0]!;
+    const route = apiRoute(method, rawPath);
+    if (!route) {
+      return send(404, undefined, JSON.stringify({ error: { code: 'NOT_FOUND', message: 'routes: POST /requests, GET /requests/{id}, POST /requests/{id}/rerun, POST /plans, POST /slack, POST /teams', field: '$' } }));
+    }
     const host = new URL(baseUrl);
     const event = {
       httpMethod: method,
       resource: route.resource,
-      path: url.pathname,
+      path: rawPath,
       pathParameters: route.pathParameters,
       headers: headersOf(req),
       body: body.toString('utf8'),

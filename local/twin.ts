@@ -150,6 +150,9 @@ interface QueuedMessage {
   body: string;
   source: RequestSource;
   replyTo?: ReplyTo;
+  rerunOf?: string;
+  /** SQS SentTimestamp: set once when sent, the same on every redelivery. */
+  sentTimestamp: number;
   receiveCount: number;
 }
 
@@ -236,7 +239,7 @@ export class LocalTwin implements WorkflowStarter {
         runBeaconDocument({ document: kind, parameters, modelPath: beacon.modelPath, timeoutMs: control.timeoutMs, env: { BEACON_PROXY_CAPTURE_DIR: join(captureDir, beacon.instanceId), ...options.beaconNetwork?.env } }));
     // Real PowerShell runs at the machine's speed: it is never stopped sooner than 30 s (real) unless the caller says so.
     this.ssm = new LocalSsm(options.fleet, executor, { minExecutionMs: 30_000, ...options.limits, msPerSecond: this.scale });
-    const intakeIdempotency = powertoolsIdempotency(dynamo.tables.idempotency, 24 * 60 * 60, dynamo.client);
+    const intakeIdempotency = powertoolsIdempotency(dynamo.tables.idempotency, dynamo.client);
     this.intake = createIntakeHandler({ store: this.store, commands: this.ssm, workflows: this, notifier: this.notifier, clock: this.clock, idempotency: intakeIdempotency });
     const documentNames = { ...BEACON_DOCUMENTS } as Record<BeaconDocumentKind, string>;
     // The stub shares this process's event loop; the pin step budgets every call from its scaled function timeout.
@@ -331,7 +334,7 @@ export class LocalTwin implements WorkflowStarter {
   }
 
   /** Puts a request on the local intake queue, as SQS, the API, ChatOps or the new-beacon trigger would. */
-  submit(request: unknown, meta: { source?: RequestSource; replyTo?: ReplyTo } = {}): string {
+  submit(request: unknown, meta: { source?: RequestSource; replyTo?: ReplyTo; rerunOf?: string } = {}): string {
     this.messageCounter += 1;
     const messageId = `local-msg-${this.messageCounter.toString().padStart(6, '0')}`;
     this.queue.push({
@@ -339,6 +342,8 @@ export class LocalTwin implements WorkflowStarter {
       body: typeof request === 'string' ? request : JSON.stringify(request),
       source: meta.source ?? 'local',
       replyTo: meta.replyTo,
+      ...(meta.rerunOf ? { rerunOf: meta.rerunOf } : {}),
+      sentTimestamp: this.clock.now().getTime(),
       receiveCount: 0,
     });
     return messageId;
@@ -352,7 +357,7 @@ export class LocalTwin implements WorkflowStarter {
         body: message.body,
         attributes: {
           ApproximateReceiveCount: String(message.receiveCount),
-          SentTimestamp: String(Date.now()),
+          SentTimestamp: String(message.sentTimestamp),
           SenderId: 'local',
           ApproximateFirstReceiveTimestamp: String(Date.now()),
         },
@@ -361,6 +366,7 @@ export class LocalTwin implements WorkflowStarter {
           ...(message.replyTo
             ? { [MESSAGE_ATTRIBUTES.replyTo]: { stringValue: JSON.stringify(message.replyTo), dataType: 'String', stringListValues: [], binaryListValues: [] } }
             : {}),
+          ...(message.rerunOf ? { [MESSAGE_ATTRIBUTES.rerunOf]: { stringValue: message.rerunOf, dataType: 'String', stringListValues: [], binaryListValues: [] } } : {}),
         },
         md5OfBody: '',
         eventSource: 'aws:sqs',

@@ -48,4 +48,4 @@ export const METRICS = {
 export const METRIC_DIMENSIONS = { source: 'source', outcome: 'outcome' } as const;
 
 /** What the Requests metric's outcome dimension says about a request. */
-export type RequestOutcome = 'accepted' | 'invalid' | 'no-targets';
+export type RequestOutcome = 'accepted' | 'invalid' | 'no-targets' | 'conflict';

@@ -50,6 +50,10 @@ export interface RequestRecord {
   error?: ErrorBody;
   /** Instance ids the request expanded to (one workflow each). */
   instanceIds?: string[];
+  /** SHA-256 of the request's content (request-identity.ts): a later request under this id must match it. */
+  contentHash?: string;
+  /** The request this one re-runs (an operator's explicit re-run); the old one has a `request.rerun` audit event. */
+  rerunOf?: string;
 }
 
 export interface BeaconStatusRecord {
@@ -201,16 +205,62 @@ export interface WorkflowStarter {
   startBeaconWorkflow(input: WorkflowInput): Promise<{ executionName: string; started: boolean }>;
 }
 
+/** What travels beside the request JSON on the intake queue (message attributes). */
+export interface EnqueueMeta {
+  source: RequestSource;
+  replyTo?: ReplyTo;
+  /** An explicit re-run: the request re-run (the intake links both records when the content matches). */
+  rerunOf?: string;
+}
+
 /** The intake queue, for triggers other than SQS itself. */
 export interface RequestQueue {
-  /** Enqueues the request JSON (body unchanged); replyTo and source travel as message attributes. */
-  enqueue(request: Record<string, unknown>, meta: { source: RequestSource; replyTo?: ReplyTo }): Promise<void>;
+  /** Enqueues the request JSON (body unchanged); the meta travels as message attributes. */
+  enqueue(request: Record<string, unknown>, meta: EnqueueMeta): Promise<void>;
 }
+
+/** A validated request as the intake accepts it: the unit the idempotency guard keys and validates. */
+export interface AcceptedRequest {
+  requestId: string;
+  /** The request in input form with the requestId filled in. */
+  request: Record<string, unknown>;
+  /** `requestContentHash(request)`: the guard refuses a requestId seen with another hash. */
+  contentHash: string;
+  dryRun: boolean;
+  source: RequestSource;
+  replyTo: ReplyTo | null;
+  /** The request this one explicitly re-runs, if any. */
+  rerunOf: string | null;
+  target: { kind: 'instances'; instanceIds: string[] } | { kind: 'tag'; key: string; value: string };
+}
+
+export interface AcceptResult {
+  requestId: string;
+  instanceIds: string[];
+  started: number;
+}
+
+/**
+ * Runs the intake's accept step once per requestId (Powertools idempotency in Lambda, lambdas/aws/idempotency.ts).
+ * Contract: the first call for a requestId runs `fn`; a later call with the same requestId and the same
+ * `contentHash` returns the first call's result without running `fn` (or throws a retryable error while the
+ * first is still running); a later call with the same requestId and another `contentHash` throws
+ * `requestConflict(requestId)` (RequestError REQUEST_CONFLICT) without running `fn`. Records live at least
+ * `REQUEST_IDENTITY.derivedIdWindowSeconds`; beyond that the request store's content hash decides.
+ */
+export interface IdempotencyGuard {
+  wrap(fn: (accepted: AcceptedRequest) => Promise<AcceptResult>): (accepted: AcceptedRequest) => Promise<AcceptResult>;
+  /** Lets the guard see the Lambda's remaining time (an in-progress record expires with the invocation). */
+  registerLambdaContext?(context: { getRemainingTimeInMillis(): number }): void;
+}
+
+/** No guard: every call runs (handler tests; the request store still decides resend and conflict). */
+export const noIdempotencyGuard: IdempotencyGuard = { wrap: (fn) => fn };
 
 export interface Outcome {
   requestId: string;
   instanceId?: string;
-  state: BeaconState | 'invalid' | 'no-targets';
+  state: BeaconState | 'invalid' | 'no-targets' | 'conflict';
   summary: string;
   reasons?: string[];
   /** Shown with the outcome (pinMode none: upgrades may reset the service account). */

@@ -9,17 +9,23 @@ import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-p
 import { Tracer } from '@aws-lambda-powertools/tracer';
 import { isRequestError, RequestError } from '../core/errors.js';
 import {
+  type AcceptedRequest,
+  type AcceptResult,
   type BeaconCommands,
   type Clock,
+  type IdempotencyGuard,
   type Log,
   type Notifier,
   type ReplyTo,
   type RequestSource,
+  type RequestStatus,
   type RequestStore,
   type WorkflowStarter,
+  noIdempotencyGuard,
   silentLog,
 } from '../core/ports.js';
 import { type BeaconRequest, PATTERNS, parseRequestJson } from '../core/request.js';
+import { decideIdentity, isRequestConflict, requestConflict, requestContentHash } from '../core/request-identity.js';
 import { MESSAGE_ATTRIBUTES } from './message-attributes.js';
 import * as awsDynamo from '../aws/clients/dynamo.js';
 import * as awsSdk from '../aws/clients/sdk.js';
@@ -32,29 +38,8 @@ import { countMetric, env, lambdaEntry, log } from '../aws/runtime.js';
 
 export { MESSAGE_ATTRIBUTES };
 
-export interface AcceptedRequest {
-  requestId: string;
-  /** The request in input form with the requestId filled in. */
-  request: Record<string, unknown>;
-  dryRun: boolean;
-  source: RequestSource;
-  replyTo: ReplyTo | null;
-  target: BeaconRequest['target'];
-}
-
-export interface AcceptResult {
-  requestId: string;
-  instanceIds: string[];
-  started: number;
-}
-
-/** Wraps the accept step so one requestId is processed once (Powertools idempotency in Lambda). */
-export interface IdempotencyGuard {
-  wrap(fn: (accepted: AcceptedRequest) => Promise<AcceptResult>): (accepted: AcceptedRequest) => Promise<AcceptResult>;
-  registerLambdaContext?(context: Context): void;
-}
-
-export const noIdempotencyGuard: IdempotencyGuard = { wrap: (fn) => fn };
+export type { AcceptedRequest, AcceptResult, IdempotencyGuard };
+export { noIdempotencyGuard };
 
 export interface IntakeDeps {
   store: RequestStore;
@@ -66,7 +51,7 @@ export interface IntakeDeps {
   log?: Log;
   /** Counts accepted and invalid requests (Powertools Metrics in Lambda). */
   count?: (metric: 'RequestsAccepted' | 'RequestsInvalid' | 'WorkflowsStarted', value: number) => void;
-  /** Counts each request once, by where it came from and what became of it (the dashboard's requests by source and outcome). */
+  /** Counts each request once, by where it came from and what became of it (the dashboard's requests by source and outcome); a conflict counts each refused delivery. */
   countRequest?: (source: RequestSource, outcome: RequestOutcome) => void;
 }
 
@@ -75,6 +60,18 @@ const SOURCES: readonly RequestSource[] = ['queue', 'api', 'chatops', 'new-beaco
 function sourceOf(record: SQSRecord): RequestSource {
   const value = record.messageAttributes?.[MESSAGE_ATTRIBUTES.source]?.stringValue;
   return SOURCES.includes(value as RequestSource) ? (value as RequestSource) : 'queue';
+}
+
+/** The request an explicit re-run names (message attribute); the intake links it only when the content matches. */
+function rerunOfOf(record: SQSRecord): string | null {
+  const value = record.messageAttributes?.[MESSAGE_ATTRIBUTES.rerunOf]?.stringValue;
+  return value !== undefined && PATTERNS.requestId.test(value) ? value : null;
+}
+
+/** When the message was first sent (SQS SentTimestamp: the same on every redelivery); dates a content-derived id. */
+function sentAtOf(record: SQSRecord, clock: Clock): Date {
+  const sent = Number(record.attributes?.SentTimestamp);
+  return Number.isFinite(sent) && sent > 0 ? new Date(sent) : clock.now();
 }
 
 function replyToOf(record: SQSRecord): ReplyTo | null {
@@ -114,23 +111,49 @@ export function createIntakeHandler(deps: IntakeDeps) {
     return found.map((instance) => instance.instanceId).sort();
   }
 
+  /** Throws REQUEST_CONFLICT when the id is recorded with other content (or was refused); nothing is written then. */
+  function requireSameContent(previous: RequestStatus | null, accepted: AcceptedRequest): void {
+    if (!previous) return;
+    const existing = previous.request.state === 'invalid' ? null : (previous.request.request ?? null);
+    if (decideIdentity(existing, accepted.contentHash) === 'conflict') throw requestConflict(accepted.requestId);
+  }
+
+  /** A re-run is linked to the request it names only when that request exists with the same content. */
+  async function rerunLink(accepted: AcceptedRequest): Promise<string | null> {
+    if (!accepted.rerunOf || accepted.rerunOf === accepted.requestId) return null;
+    const original = await deps.store.getRequestStatus(accepted.rerunOf);
+    const content = original?.request.request;
+    return content && requestContentHash(content) === accepted.contentHash ? accepted.rerunOf : null;
+  }
+
   const accept = guard.wrap(async (accepted: AcceptedRequest): Promise<AcceptResult> => {
     const at = deps.clock.now().toISOString();
-    const previous = await deps.store.getRequestStatus(accepted.requestId);
+    let previous = await deps.store.getRequestStatus(accepted.requestId);
+    requireSameContent(previous, accepted);
     // A redelivered request keeps the beacons it expanded to the first time.
     const instanceIds = previous?.request.instanceIds ?? (await targetInstanceIds(accepted));
     if (!previous) {
+      const rerunOf = await rerunLink(accepted);
       const recorded = await deps.store.recordRequest({
         requestId: accepted.requestId,
         state: instanceIds.length === 0 ? 'no-targets' : 'accepted',
         source: accepted.source,
         receivedAt: at,
         request: accepted.request,
+        contentHash: accepted.contentHash,
         instanceIds,
+        ...(rerunOf ? { rerunOf } : {}),
       });
-      await deps.store.appendAudit({ requestId: accepted.requestId, at, event: 'request.accepted', detail: { source: accepted.source, instanceIds, dryRun: accepted.dryRun } });
-      // Counted by the delivery whose record won: a duplicate delivered at the same moment is not a second request.
-      if (recorded === 'created') countRequest(accepted.source, instanceIds.length === 0 ? 'no-targets' : 'accepted');
+      if (recorded === 'exists') {
+        // Another delivery recorded this id meanwhile: it must be the same request, and its record stands.
+        previous = await deps.store.getRequestStatus(accepted.requestId);
+        requireSameContent(previous, accepted);
+      } else {
+        await deps.store.appendAudit({ requestId: accepted.requestId, at, event: 'request.accepted', detail: { source: accepted.source, instanceIds, dryRun: accepted.dryRun, ...(rerunOf ? { rerunOf } : {}) } });
+        if (rerunOf) await deps.store.appendAudit({ requestId: rerunOf, at, event: 'request.rerun', detail: { rerunId: accepted.requestId, source: accepted.source } });
+        // Counted by the delivery whose record won: a duplicate delivered at the same moment is not a second request.
+        countRequest(accepted.source, instanceIds.length === 0 ? 'no-targets' : 'accepted');
+      }
     }
     if (instanceIds.length === 0) {
       await deps.notifier.notify(
@@ -175,25 +198,53 @@ export function createIntakeHandler(deps: IntakeDeps) {
     log.warn('request refused', { requestId, messageId: record.messageId, error: error.toJSON().error });
   }
 
+  /**
+   * The same requestId with other content: refused with REQUEST_CONFLICT and kept (the refused content in the
+   * audit trail of that id, the requester told); the recorded request and every beacon stay as they are.
+   */
+  async function recordConflict(error: RequestError, accepted: AcceptedRequest): Promise<void> {
+    const at = deps.clock.now().toISOString();
+    await deps.store.appendAudit({
+      requestId: accepted.requestId,
+      at,
+      event: 'request.conflict',
+      detail: { ...error.toJSON().error, source: accepted.source, contentHash: accepted.contentHash, request: accepted.request },
+    });
+    await deps.notifier.notify(
+      { requestId: accepted.requestId, state: 'conflict', summary: `request refused: ${error.message}`, reasons: [`${error.code} at ${error.field}`] },
+      accepted.replyTo ?? undefined,
+    );
+    countRequest(accepted.source, 'conflict');
+    log.warn('request refused: id taken by other content', { requestId: accepted.requestId, contentHash: accepted.contentHash });
+  }
+
   async function processRecord(record: SQSRecord): Promise<void> {
     let request: BeaconRequest;
     let input: Record<string, unknown>;
     try {
-      request = parseRequestJson(record.body);
+      request = parseRequestJson(record.body, { sentAt: sentAtOf(record, deps.clock) });
       input = { ...(JSON.parse(record.body) as Record<string, unknown>), requestId: request.requestId };
     } catch (error) {
       if (!isRequestError(error)) throw error;
       await recordInvalid(error, record);
       return;
     }
-    await accept({
+    const accepted: AcceptedRequest = {
       requestId: request.requestId,
       request: input,
+      contentHash: requestContentHash(input),
       dryRun: request.dryRun,
       source: sourceOf(record),
       replyTo: replyToOf(record),
+      rerunOf: rerunOfOf(record),
       target: request.target,
-    });
+    };
+    try {
+      await accept(accepted);
+    } catch (error) {
+      if (!isRequestConflict(error)) throw error;
+      await recordConflict(error, accepted);
+    }
   }
 
   return async function intakeHandler(event: SQSEvent, context: Context): Promise<SQSBatchResponse> {

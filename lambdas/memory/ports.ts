@@ -10,6 +10,7 @@ import type {
   Clock,
   CommandInvocation,
   DocumentParameters,
+  EnqueueMeta,
   FleetMemory,
   InstanceFilter,
   LockResult,
@@ -188,9 +189,9 @@ export class MemoryWorkflowStarter implements WorkflowStarter {
 }
 
 export class MemoryRequestQueue implements RequestQueue {
-  readonly messages: Array<{ body: string; source: RequestSource; replyTo?: ReplyTo }> = [];
-  async enqueue(request: Record<string, unknown>, meta: { source: RequestSource; replyTo?: ReplyTo }): Promise<void> {
-    this.messages.push({ body: JSON.stringify(request), source: meta.source, ...(meta.replyTo ? { replyTo: meta.replyTo } : {}) });
+  readonly messages: Array<{ body: string; source: RequestSource; replyTo?: ReplyTo; rerunOf?: string }> = [];
+  async enqueue(request: Record<string, unknown>, meta: EnqueueMeta): Promise<void> {
+    this.messages.push({ body: JSON.stringify(request), source: meta.source, ...(meta.replyTo ? { replyTo: meta.replyTo } : {}), ...(meta.rerunOf ? { rerunOf: meta.rerunOf } : {}) });
   }
 }
 
