@@ -1,4 +1,4 @@
-import { Annotations, CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { Annotations, CfnOutput, Fn, Stack, type StackProps } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -155,6 +155,13 @@ export class BeaconProxyStack extends Stack {
       checkEndpoint: config.verifyCheckEndpoint,
       scheduleHours: config.driftCheckScheduleHours,
     });
+
+    // The intake believes the `caller` message attribute only from these producers' roles (SQS SenderId =
+    // role id:session); a message anyone else sends is attributed to its own SenderId.
+    intakeFn.addEnvironment(
+      ENV.trustedSenderRoleIds,
+      Fn.join(',', [this.api.handler.role.roleId, this.chatOps.handler.role.roleId, this.newBeacon.handler.role.roleId, this.driftCheck.handler.role.roleId]),
+    );
 
     this.cleanup = new ExecutionCleanup(this, 'ExecutionCleanup', {
       encryptionKey: key,

@@ -12,6 +12,7 @@ import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import { Sha256 } from '@smithy/core/checksum';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
+import { type Caller, describeCaller } from '../lambdas/core/caller.js';
 import type { ErrorBody } from '../lambdas/core/errors.js';
 import { TERMINAL_BEACON_STATES, type BeaconState } from '../lambdas/core/ports.js';
 import { STACK_OUTPUTS, type StackOutputKey } from '../infra/stack-outputs.js';
@@ -208,6 +209,8 @@ export interface RequestStatusView {
   receivedAt?: string;
   instanceIds?: string[];
   error?: ErrorBody;
+  caller?: Caller;
+  rerunOf?: string;
   beacons: BeaconStatusView[];
 }
 
@@ -232,6 +235,7 @@ export function renderStatus(status: RequestStatusView): { text: string; final: 
   const lines: string[] = [];
   const expected = status.instanceIds ?? status.beacons.map((b) => b.instanceId);
   lines.push(`request ${status.requestId}: ${status.state}${status.source ? ` (from ${status.source}` : ''}${status.receivedAt ? `, received ${status.receivedAt})` : status.source ? ')' : ''}`);
+  if (status.caller) lines.push(`  requested by ${describeCaller(status.caller)}${status.rerunOf ? `, a re-run of ${status.rerunOf}` : ''}`);
   if (status.state === 'invalid') {
     lines.push(`  refused: ${status.error ? `${status.error.code} at ${status.error.field}: ${status.error.message}` : 'see the audit trail'}`);
     return { text: `${lines.join('\n')}\n`, final: true };

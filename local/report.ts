@@ -17,12 +17,15 @@ export interface BeaconReport {
   reasons: string[];
   /** Shown although the beacon is configured (pinMode none). */
   warnings: string[];
+  /** Who asked for the request (lambdas/core/caller.ts describeCaller). */
+  requestedBy?: string;
 }
 
 export interface RefusedRequest {
   requestId: string | null;
   source: string;
   error: { code: string; message: string; field: string };
+  requestedBy?: string;
 }
 
 export interface RunReport {
@@ -94,11 +97,12 @@ export function renderHtml(report: RunReport): string {
       const details = [...b.reasons, ...b.warnings.map((w) => `warning: ${w}`), ...b.failedChecks.map((c) => `${checkLabel}: ${c}`), ...b.changed.map((c) => `${changedLabel}: ${c}`)];
       return `<tr class="${escapeHtml(b.outcome)}"><td>${escapeHtml(b.computerName ?? '?')}<br><small>${escapeHtml(b.instanceId)}</small></td>` +
         `<td>${escapeHtml(OUTCOME_MARK[b.outcome] ?? b.outcome)}</td><td>${b.outcome === 'ok' ? b.changed.length : '-'}</td><td>${b.failedChecks.length}</td>` +
-        `<td>${escapeHtml(b.pinnedVersion ?? '-')}</td><td><ul>${details.map((d) => `<li>${escapeHtml(d)}</li>`).join('')}</ul></td></tr>`;
+        `<td>${escapeHtml(b.pinnedVersion ?? '-')}</td><td><ul>${details.map((d) => `<li>${escapeHtml(d)}</li>`).join('')}</ul></td>` +
+        `<td>${escapeHtml(b.requestId)}<br><small>${escapeHtml(b.requestedBy ?? 'unknown caller')}</small></td></tr>`;
     })
     .join('\n');
   const refused = report.refused
-    .map((r) => `<li><b>${escapeHtml(r.error.code)}</b> ${escapeHtml(r.error.field)}: ${escapeHtml(r.error.message)} (${escapeHtml(r.source)})</li>`)
+    .map((r) => `<li><b>${escapeHtml(r.error.code)}</b> ${escapeHtml(r.error.field)}: ${escapeHtml(r.error.message)} (${escapeHtml(r.source)}, requested by ${escapeHtml(r.requestedBy ?? 'unknown caller')})</li>`)
     .join('\n');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>beacon-proxy run ${escapeHtml(report.startedAt)}</title>
@@ -111,7 +115,7 @@ tr.rolled-back td:nth-child(2),tr.skipped td:nth-child(2),tr.busy td:nth-child(2
 <h1>beacon-proxy local run</h1>
 <p>Started ${escapeHtml(report.startedAt)}, finished ${escapeHtml(report.finishedAt)}${report.dryRun ? ' (dry run: nothing changed)' : ''}.
 Fleet: <code>${escapeHtml(report.fleetDir)}</code>. FNMS approved beacon version: <b>${escapeHtml(report.fnms.approvedVersion ?? 'unknown')}</b>.</p>
-<table><thead><tr><th>Beacon</th><th>Outcome</th><th>Changed</th><th>Checks failed</th><th>Version pinned</th><th>Details</th></tr></thead>
+<table><thead><tr><th>Beacon</th><th>Outcome</th><th>Changed</th><th>Checks failed</th><th>Version pinned</th><th>Details</th><th>Request, requested by</th></tr></thead>
 <tbody>
 ${rows}
 </tbody></table>

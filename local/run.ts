@@ -5,6 +5,7 @@ import { loadFleet } from './fleet.js';
 import { TWIN_PROBE_PATH, proxyHostMap, startHttpProxy } from './http-proxy.js';
 import { Progress, type BeaconReport, type RunReport } from './report.js';
 import { LocalTwin } from './twin.js';
+import { describeCaller } from '../lambdas/core/caller.js';
 
 export interface LocalRunOptions {
   /** Request files; default: the built-in fleet request. */
@@ -75,8 +76,9 @@ export async function runLocal(options: LocalRunOptions): Promise<RunReport> {
   const beacons: BeaconReport[] = [];
   const refused: RunReport['refused'] = [];
   for (const record of dump.requests) {
-    if (record.state === 'invalid' && record.error) refused.push({ requestId: record.requestId, source: record.source, error: record.error });
+    if (record.state === 'invalid' && record.error) refused.push({ requestId: record.requestId, source: record.source, error: record.error, requestedBy: describeCaller(record.caller) });
   }
+  const callers = new Map(dump.requests.map((record) => [record.requestId, record.caller]));
   for (const status of dump.beacons) {
     const pin = dump.audit.find((e) => e.requestId === status.requestId && e.instanceId === status.instanceId && e.event === 'fnms.pinned');
     beacons.push({
@@ -91,6 +93,7 @@ export async function runLocal(options: LocalRunOptions): Promise<RunReport> {
       pinnedVersion: status.pinnedVersion ?? ((pin?.detail?.version as string | undefined) ?? null),
       reasons: status.reasons ?? [],
       warnings: status.warnings ?? [],
+      requestedBy: describeCaller(callers.get(status.requestId)),
     });
   }
   beacons.sort((a, b) => (a.computerName ?? a.instanceId).localeCompare(b.computerName ?? b.instanceId));

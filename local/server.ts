@@ -1,7 +1,10 @@
 /**
  * The HTTPS API and the ChatOps webhook of the stack, served by the local twin on 127.0.0.1 in front of
  * the same handlers: `curl` a request, or replay a signed Slack command, against simulated beacons.
- * API Gateway's IAM authorisation has no local equivalent: the server listens on loopback only.
+ * API Gateway's IAM authorisation has no local equivalent: the server listens on loopback only. Behind the
+ * SigV4-verifying front (local/api-gateway-front.ts) the verified caller's ARN arrives in the
+ * LOCAL_PRINCIPAL_HEADER and becomes the event's requestContext.identity.userArn, as API Gateway fills it;
+ * without the front the API's caller is recorded as unauthenticated.
  */
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -33,6 +36,9 @@ export interface LocalServer {
   profiles: string[];
   close(): Promise<void>;
 }
+
+/** Set by the local API Gateway front after it verified the signature (the only writer of this header). */
+export const LOCAL_PRINCIPAL_HEADER = 'x-beacon-proxy-local-principal';
 
 const SECRET_NAMES = { slack: 'local/slack-signing-secret', teams: 'local/teams-security-token' } as const;
 
@@ -131,7 +137,7 @@ export async function startLocalServer(twin: LocalTwin, options: LocalServerOpti
       headers: headersOf(req),
       body: body.toString('utf8'),
       isBase64Encoded: false,
-      requestContext: { domainName: host.host, stage: 'local' },
+      requestContext: { domainName: host.host, stage: 'local', identity: { userArn: headersOf(req)[LOCAL_PRINCIPAL_HEADER] ?? null } },
     } as unknown as APIGatewayProxyEvent;
     const result = await api(event);
     // The deployed status URL carries the API stage; locally the routes sit at the root.

@@ -13,6 +13,7 @@ export class SqsRequestQueue implements RequestQueue {
     const attributes: Record<string, MessageAttributeValue> = { [MESSAGE_ATTRIBUTES.source]: { DataType: 'String', StringValue: meta.source } };
     if (meta.replyTo) attributes[MESSAGE_ATTRIBUTES.replyTo] = { DataType: 'String', StringValue: JSON.stringify(meta.replyTo) };
     if (meta.rerunOf) attributes[MESSAGE_ATTRIBUTES.rerunOf] = { DataType: 'String', StringValue: meta.rerunOf };
+    if (meta.caller) attributes[MESSAGE_ATTRIBUTES.caller] = { DataType: 'String', StringValue: JSON.stringify(meta.caller) };
     await this.sqs.send(new SendMessageCommand({ QueueUrl: this.queueUrl, MessageBody: JSON.stringify(request), MessageAttributes: attributes }));
   }
 }

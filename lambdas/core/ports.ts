@@ -4,6 +4,7 @@
  * Everything that crosses a port is plain JSON data.
  */
 import { createHash } from 'node:crypto';
+import type { Caller } from './caller.js';
 import type { ErrorBody } from './errors.js';
 import type { Check } from './result.js';
 
@@ -54,6 +55,8 @@ export interface RequestRecord {
   contentHash?: string;
   /** The request this one re-runs (an operator's explicit re-run); the old one has a `request.rerun` audit event. */
   rerunOf?: string;
+  /** Who asked (lambdas/core/caller.ts); absent only on records written before callers were kept. */
+  caller?: Caller;
 }
 
 export interface BeaconStatusRecord {
@@ -78,6 +81,8 @@ export interface AuditEvent {
   event: string;
   instanceId?: string;
   detail?: Record<string, unknown>;
+  /** Who caused it, on the events the intake writes for a request (accepted, refused, conflict, rerun). */
+  caller?: Caller;
 }
 
 export interface RequestStatus {
@@ -186,6 +191,8 @@ export interface WorkflowInput {
   replyTo: ReplyTo | null;
   /** When the intake accepted the request: requests for one beacon apply in this order. */
   receivedAt: string;
+  /** Who asked: shown in the notification. */
+  caller?: Caller;
 }
 
 /**
@@ -211,6 +218,8 @@ export interface EnqueueMeta {
   replyTo?: ReplyTo;
   /** An explicit re-run: the request re-run (the intake links both records when the content matches). */
   rerunOf?: string;
+  /** Who asked, as the producer's platform vouched (the intake believes it only from the stack's own producers). */
+  caller?: Caller;
 }
 
 /** The intake queue, for triggers other than SQS itself. */
@@ -231,6 +240,8 @@ export interface AcceptedRequest {
   replyTo: ReplyTo | null;
   /** The request this one explicitly re-runs, if any. */
   rerunOf: string | null;
+  /** Who asked (never from the body; see callerFromQueue). */
+  caller: Caller;
   target: { kind: 'instances'; instanceIds: string[] } | { kind: 'tag'; key: string; value: string };
 }
 
@@ -265,6 +276,8 @@ export interface Outcome {
   reasons?: string[];
   /** Shown with the outcome (pinMode none: upgrades may reset the service account). */
   warnings?: string[];
+  /** Who asked for the request. */
+  caller?: Caller;
 }
 
 export interface Notifier {

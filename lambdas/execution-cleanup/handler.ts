@@ -8,6 +8,7 @@
  */
 import type { EventBridgeEvent } from 'aws-lambda';
 import * as z from 'zod/mini';
+import { CallerSchema } from '../core/caller.js';
 import { isTerminalCommandStatus } from '../core/command-result.js';
 import {
   type BeaconCommands,
@@ -54,6 +55,7 @@ const InputSchema = z.looseObject({
   requestId: z.string().check(z.minLength(1)),
   instanceId: z.string().check(z.minLength(1)),
   replyTo: z.nullish(z.object({ kind: z.literal('slack'), responseUrl: z.string() })),
+  caller: z.optional(z.unknown()),
 });
 
 export interface ExecutionCleanupDeps {
@@ -127,7 +129,11 @@ export function createExecutionCleanupHandler(deps: ExecutionCleanupDeps) {
     const mark = notifiedMarkKey(owner);
     if (!(await deps.memory.isMarked(mark))) {
       const summary = recorded ? 'the workflow ended before it finished; the beacon state is unknown' : `the workflow ended ${detail.status} after recording ${finalState}`;
-      await deps.notifier.notify({ requestId, instanceId, state: finalState, summary: `${instanceId}: ${summary}`, reasons: recorded ? reasons : (beacon?.reasons ?? reasons) }, parsed.data.replyTo ?? undefined);
+      const caller = CallerSchema.safeParse(parsed.data.caller);
+      await deps.notifier.notify(
+        { requestId, instanceId, state: finalState, summary: `${instanceId}: ${summary}`, reasons: recorded ? reasons : (beacon?.reasons ?? reasons), ...(caller.success ? { caller: caller.data } : {}) },
+        parsed.data.replyTo ?? undefined,
+      );
       await deps.memory.markOnce(mark, NOTIFIED_MARK_TTL_SECONDS);
       notified = true;
     }

@@ -26,6 +26,7 @@ import {
 } from '../core/ports.js';
 import { type BeaconRequest, PATTERNS, parseRequestJson } from '../core/request.js';
 import { decideIdentity, isRequestConflict, requestConflict, requestContentHash } from '../core/request-identity.js';
+import { type Caller, callerFromQueue } from '../core/caller.js';
 import { MESSAGE_ATTRIBUTES } from './message-attributes.js';
 import * as awsDynamo from '../aws/clients/dynamo.js';
 import * as awsSdk from '../aws/clients/sdk.js';
@@ -48,6 +49,11 @@ export interface IntakeDeps {
   notifier: Notifier;
   clock: Clock;
   idempotency?: IdempotencyGuard;
+  /**
+   * IAM role ids (AROA...) of the stack's own producers (API, ChatOps, triggers): only a message whose SQS
+   * SenderId is one of their sessions may name its caller in the `caller` attribute. Default: none.
+   */
+  trustedSenderRoleIds?: readonly string[];
   log?: Log;
   /** Counts accepted and invalid requests (Powertools Metrics in Lambda). */
   count?: (metric: 'RequestsAccepted' | 'RequestsInvalid' | 'WorkflowsStarted', value: number) => void;
@@ -66,6 +72,11 @@ function sourceOf(record: SQSRecord): RequestSource {
 function rerunOfOf(record: SQSRecord): string | null {
   const value = record.messageAttributes?.[MESSAGE_ATTRIBUTES.rerunOf]?.stringValue;
   return value !== undefined && PATTERNS.requestId.test(value) ? value : null;
+}
+
+/** Who sent the message: the SenderId system attribute, or the caller a trusted producer vouched for. */
+function callerOf(record: SQSRecord, trustedRoleIds: readonly string[]): Caller {
+  return callerFromQueue(record.attributes?.SenderId, record.messageAttributes?.[MESSAGE_ATTRIBUTES.caller]?.stringValue, trustedRoleIds);
 }
 
 /** When the message was first sent (SQS SentTimestamp: the same on every redelivery); dates a content-derived id. */
@@ -104,6 +115,7 @@ export function createIntakeHandler(deps: IntakeDeps) {
   const guard = deps.idempotency ?? noIdempotencyGuard;
   const count = deps.count ?? (() => undefined);
   const countRequest = deps.countRequest ?? (() => undefined);
+  const trusted = deps.trustedSenderRoleIds ?? [];
 
   async function targetInstanceIds(accepted: AcceptedRequest): Promise<string[]> {
     if (accepted.target.kind === 'instances') return accepted.target.instanceIds;
@@ -143,21 +155,23 @@ export function createIntakeHandler(deps: IntakeDeps) {
         contentHash: accepted.contentHash,
         instanceIds,
         ...(rerunOf ? { rerunOf } : {}),
+        caller: accepted.caller,
       });
       if (recorded === 'exists') {
         // Another delivery recorded this id meanwhile: it must be the same request, and its record stands.
         previous = await deps.store.getRequestStatus(accepted.requestId);
         requireSameContent(previous, accepted);
       } else {
-        await deps.store.appendAudit({ requestId: accepted.requestId, at, event: 'request.accepted', detail: { source: accepted.source, instanceIds, dryRun: accepted.dryRun, ...(rerunOf ? { rerunOf } : {}) } });
-        if (rerunOf) await deps.store.appendAudit({ requestId: rerunOf, at, event: 'request.rerun', detail: { rerunId: accepted.requestId, source: accepted.source } });
+        const caller = accepted.caller;
+        await deps.store.appendAudit({ requestId: accepted.requestId, at, event: 'request.accepted', caller, detail: { source: accepted.source, instanceIds, dryRun: accepted.dryRun, ...(rerunOf ? { rerunOf } : {}) } });
+        if (rerunOf) await deps.store.appendAudit({ requestId: rerunOf, at, event: 'request.rerun', caller, detail: { rerunId: accepted.requestId, source: accepted.source } });
         // Counted by the delivery whose record won: a duplicate delivered at the same moment is not a second request.
         countRequest(accepted.source, instanceIds.length === 0 ? 'no-targets' : 'accepted');
       }
     }
     if (instanceIds.length === 0) {
       await deps.notifier.notify(
-        { requestId: accepted.requestId, state: 'no-targets', summary: 'no SSM managed instance carries the target tag; nothing to do' },
+        { requestId: accepted.requestId, state: 'no-targets', summary: 'no SSM managed instance carries the target tag; nothing to do', caller: accepted.caller },
         accepted.replyTo ?? undefined,
       );
       return { requestId: accepted.requestId, instanceIds, started: 0 };
@@ -174,6 +188,7 @@ export function createIntakeHandler(deps: IntakeDeps) {
         source: accepted.source,
         dryRun: accepted.dryRun,
         replyTo: accepted.replyTo,
+        caller: previous?.request.caller ?? accepted.caller,
         // A redelivered request keeps its first arrival time: requests for a beacon apply in arrival order.
         receivedAt: previous?.request.receivedAt ?? at,
       });
@@ -188,10 +203,11 @@ export function createIntakeHandler(deps: IntakeDeps) {
   async function recordInvalid(error: RequestError, record: SQSRecord): Promise<void> {
     const requestId = invalidRecordId(record.body, record.messageId);
     const at = deps.clock.now().toISOString();
-    const created = await deps.store.recordRequest({ requestId, state: 'invalid', source: sourceOf(record), receivedAt: at, error: error.toJSON().error });
+    const caller = callerOf(record, trusted);
+    const created = await deps.store.recordRequest({ requestId, state: 'invalid', source: sourceOf(record), receivedAt: at, error: error.toJSON().error, caller });
     if (created === 'created') {
-      await deps.store.appendAudit({ requestId, at, event: 'request.refused', detail: { ...error.toJSON().error } });
-      await deps.notifier.notify({ requestId, state: 'invalid', summary: `request refused: ${error.message}`, reasons: [`${error.code} at ${error.field}`] }, replyToOf(record) ?? undefined);
+      await deps.store.appendAudit({ requestId, at, event: 'request.refused', caller, detail: { ...error.toJSON().error } });
+      await deps.notifier.notify({ requestId, state: 'invalid', summary: `request refused: ${error.message}`, reasons: [`${error.code} at ${error.field}`], caller }, replyToOf(record) ?? undefined);
       countRequest(sourceOf(record), 'invalid');
     }
     count('RequestsInvalid', 1);
@@ -208,10 +224,11 @@ export function createIntakeHandler(deps: IntakeDeps) {
       requestId: accepted.requestId,
       at,
       event: 'request.conflict',
+      caller: accepted.caller,
       detail: { ...error.toJSON().error, source: accepted.source, contentHash: accepted.contentHash, request: accepted.request },
     });
     await deps.notifier.notify(
-      { requestId: accepted.requestId, state: 'conflict', summary: `request refused: ${error.message}`, reasons: [`${error.code} at ${error.field}`] },
+      { requestId: accepted.requestId, state: 'conflict', summary: `request refused: ${error.message}`, reasons: [`${error.code} at ${error.field}`], caller: accepted.caller },
       accepted.replyTo ?? undefined,
     );
     countRequest(accepted.source, 'conflict');
@@ -237,6 +254,7 @@ export function createIntakeHandler(deps: IntakeDeps) {
       source: sourceOf(record),
       replyTo: replyToOf(record),
       rerunOf: rerunOfOf(record),
+      caller: callerOf(record, trusted),
       target: request.target,
     };
     try {
@@ -267,6 +285,7 @@ const intake = lambdaEntry(() =>
     notifier: awsSns.notifier(),
     clock: awsSdk.clock,
     idempotency: powertoolsIdempotency(env(ENV.idempotencyTableName)),
+    trustedSenderRoleIds: (process.env[ENV.trustedSenderRoleIds] ?? '').split(',').filter((id) => id.length > 0),
     log,
     count: (metric, value) => countMetric(metric, value),
     countRequest: (source, outcome) => countMetric(METRICS.requests, 1, { [METRIC_DIMENSIONS.source]: source, [METRIC_DIMENSIONS.outcome]: outcome }),

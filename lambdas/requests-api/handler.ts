@@ -11,6 +11,7 @@ import { isRequestError } from '../core/errors.js';
 import { type Clock, type Log, type RequestQueue, type RequestStatus, type RequestStore, silentLog, systemClock } from '../core/ports.js';
 import { PATTERNS, REQUEST_ID_RULE, parseRequestJson } from '../core/request.js';
 import { decideIdentity, requestConflict, requestContentHash, rerunRequestId } from '../core/request-identity.js';
+import { callerFromApiContext } from '../core/caller.js';
 import * as awsDynamo from '../aws/clients/dynamo.js';
 import * as awsSqs from '../aws/clients/sqs.js';
 import { METRICS, METRIC_DIMENSIONS } from '../aws/env-names.js';
@@ -74,7 +75,7 @@ export function createRequestsApiHandler(deps: RequestsApiDeps) {
           return json(200, { requestId: request.requestId, statusUrl: statusUrl(event, request.requestId), resend: true, state: existing.request.state });
         }
         // Not recorded yet (or still in the queue): the intake decides, and records a conflict there.
-        await deps.queue.enqueue(input, { source: 'api' });
+        await deps.queue.enqueue(input, { source: 'api', caller: callerFromApiContext(event.requestContext?.identity) });
         return json(202, { requestId: request.requestId, statusUrl: statusUrl(event, request.requestId) });
       }
       case 'POST /requests/{id}/rerun': {
@@ -87,7 +88,7 @@ export function createRequestsApiHandler(deps: RequestsApiDeps) {
           return json(400, errorBody('INVALID_REQUEST', `request ${id} was refused (${status.request.error?.code ?? 'invalid'}); fix it and send it as a new request`, 'id'));
         }
         const rerunId = rerunRequestId(id, clock.now());
-        await deps.queue.enqueue({ ...content, requestId: rerunId }, { source: 'api', rerunOf: id });
+        await deps.queue.enqueue({ ...content, requestId: rerunId }, { source: 'api', rerunOf: id, caller: callerFromApiContext(event.requestContext?.identity) });
         return json(202, { requestId: rerunId, rerunOf: id, statusUrl: statusUrl(event, rerunId) });
       }
       case 'GET /requests/{id}': {

@@ -97,6 +97,21 @@ describe('the HTTPS API, served locally in front of the same handler', () => {
     },
   );
 
+  it('caller identity on the twin: the API without the SigV4 front is unauthenticated; a queue sender forging the caller attribute is named by its SenderId', async () => {
+    const nobody = { target: { tag: { key: 'beacon-proxy:role', value: 'nobody-carries-this' } } };
+    await fetch(`${server.url}/requests`, { method: 'POST', body: JSON.stringify(requestFor([API_BEACON], { requestId: 'e2e-caller-api', ...nobody })) });
+    harness.twin.submit(requestFor([API_BEACON], { requestId: 'e2e-caller-forged', ...nobody }), {
+      senderId: 'AIDAMALLORY000000001',
+      callerAttribute: JSON.stringify({ kind: 'iam', arn: 'arn:aws:iam::123456789012:role/Admin' }),
+    });
+    await harness.twin.drain();
+    expect((await harness.twin.store.getRequestStatus('e2e-caller-api'))?.request.caller).toEqual({ kind: 'unauthenticated', via: 'api without IAM identity' });
+    const forged = await harness.twin.store.getRequestStatus('e2e-caller-forged');
+    expect(forged?.request).toMatchObject({ state: 'no-targets', caller: { kind: 'sqs', senderId: 'AIDAMALLORY000000001' } });
+    expect(forged?.audit.find((e) => e.event === 'request.accepted')?.caller).toEqual({ kind: 'sqs', senderId: 'AIDAMALLORY000000001' });
+    expect(notifiedCaller('e2e-caller-forged')).toEqual({ kind: 'sqs', senderId: 'AIDAMALLORY000000001' });
+  });
+
   it('a resend is 200 with the same id; other content under the id is 409 REQUEST_CONFLICT; a re-run configures the beacon again, linked both ways', async () => {
     const original = requestFor([API_BEACON], { requestId: 'e2e-identity' });
     expect((await fetch(`${server.url}/requests`, { method: 'POST', body: JSON.stringify(original) })).status).toBe(202);
@@ -122,6 +137,11 @@ describe('the HTTPS API, served locally in front of the same handler', () => {
   });
 });
 
+/** The caller the notification of a request carried. */
+function notifiedCaller(requestId: string): unknown {
+  return harness.twin.notifier.sent.find((n) => n.outcome.requestId === requestId)?.outcome.caller;
+}
+
 /** An HTTP call with the path exactly as given (fetch would normalise dot segments and escapes). */
 function rawCall(method: string, path: string): Promise<{ status: number; body: string }> {
   const { hostname, port } = new URL(server.url);
@@ -146,6 +166,9 @@ describe('ChatOps: a Slack slash command against the twin', () => {
     await harness.twin.drain();
     const status = await harness.twin.store.getRequestStatus(requestId!);
     expect(status!.request.source).toBe('chatops');
+    // Caller identity: the Slack user of the signed command (the local server's chat producer is a trusted sender).
+    expect(status!.request.caller).toEqual({ kind: 'slack', teamId: null, userId: 'U-OPS', userName: null });
+    expect(notifiedCaller(requestId!)).toEqual(status!.request.caller);
     expect(status!.beacons).toEqual([expect.objectContaining({ instanceId: CHAT_BEACON, state: 'ok' })]);
     const answer = harness.twin.notifier.sent.find((n) => n.outcome.requestId === requestId);
     expect(answer?.replyTo).toEqual({ kind: 'slack', responseUrl: RESPONSE_URL });

@@ -15,6 +15,7 @@ const accepted: AcceptedRequest = {
   contentHash: requestContentHash(validRequest()),
   dryRun: false,
   rerunOf: null,
+  caller: { kind: 'sqs', senderId: 'AIDAEXAMPLEOPERATOR' },
   source: 'queue',
   replyTo: null,
   target: { kind: 'instances', instanceIds: [INSTANCE_A] },

@@ -5,6 +5,9 @@ import { FixedClock, MemoryRequestQueue, MemoryRequestStore } from '../../lambda
 import { createRequestsApiHandler } from '../../lambdas/requests-api/handler.js';
 import { INSTANCE_A, validRequest } from './fixtures.js';
 
+/** These events carry no requestContext.identity (caller-identity.test.ts covers the signed caller). */
+const NO_IAM_IDENTITY = { kind: 'unauthenticated', via: 'api without IAM identity' };
+
 let queue: MemoryRequestQueue;
 let store: MemoryRequestStore;
 
@@ -50,7 +53,7 @@ describe('POST /requests', () => {
     const response = await api()(apiEvent('POST', '/requests', validRequest()));
     expect(response.statusCode).toBe(202);
     expect(JSON.parse(response.body)).toEqual({ requestId: 'req-test-1', statusUrl: 'https://abc123.execute-api.eu-west-1.amazonaws.com/v1/requests/req-test-1' });
-    expect(queue.messages).toEqual([{ body: JSON.stringify(validRequest()), source: 'api' }]);
+    expect(queue.messages).toEqual([{ body: JSON.stringify(validRequest()), source: 'api', caller: NO_IAM_IDENTITY }]);
   });
 
   it('a request without id gets its content id before it is queued, so the status URL works', async () => {
@@ -142,7 +145,7 @@ describe('POST /requests/{id}/rerun', () => {
     const body = JSON.parse(response.body) as { requestId: string; rerunOf: string; statusUrl: string };
     expect(body).toMatchObject({ rerunOf: 'chg-7', requestId: expect.stringMatching(/^chg-7\.rerun-/) });
     expect(body.statusUrl).toMatch(new RegExp(`/v1/requests/${body.requestId.replace('.', '\\.')}$`));
-    expect(queue.messages).toEqual([{ body: JSON.stringify({ ...validRequest({ requestId: 'chg-7' }), requestId: body.requestId }), source: 'api', rerunOf: 'chg-7' }]);
+    expect(queue.messages).toEqual([{ body: JSON.stringify({ ...validRequest({ requestId: 'chg-7' }), requestId: body.requestId }), source: 'api', rerunOf: 'chg-7', caller: NO_IAM_IDENTITY }]);
   });
 
   it('an unknown request is 404; a refused one is 400 (nothing to re-run: fix it and send a new request)', async () => {

@@ -37,6 +37,8 @@ describe('new beacon', () => {
     expect(first).toEqual({ enqueued: [INSTANCE_A], alreadySeen: [], unmatched: ['BEACON02', 'GHOST'] });
     expect(queuedTargets()).toEqual([expect.objectContaining({ requestId: `new-beacon-${INSTANCE_A}`, target: { instanceIds: [INSTANCE_A] }, proxy: profile.proxy })]);
     expect(queue.messages[0]!.source).toBe('new-beacon');
+    // Caller identity: the system asked, and says which trigger.
+    expect(queue.messages[0]!.caller).toEqual({ kind: 'system', trigger: 'new-beacon' });
     const second = await handler({ source: 'beacon-proxy.schedule' });
     expect(second.enqueued).toEqual([]);
     expect(second.alreadySeen).toEqual([INSTANCE_A]);
@@ -127,6 +129,7 @@ describe('drift check', () => {
     expect(result.reviewed).toMatchObject({ inSync: [INSTANCE_A], reapplied: [INSTANCE_B], unknown: [] });
     expect(queuedTargets()).toEqual([expect.objectContaining({ target: { instanceIds: [INSTANCE_B] }, requestId: `drift-20260201T0300-${INSTANCE_B}` })]);
     expect(queue.messages[0]!.source).toBe('drift');
+    expect(queue.messages[0]!.caller).toEqual({ kind: 'system', trigger: 'drift' });
     expect(commands.sent).toHaveLength(2);
   });
 

@@ -135,6 +135,8 @@ describe('beacon-proxy submit / status against the deployed stack', () => {
     const run = await cli(['status', 'cli-submit-watch']);
     expect(run.code).toBe(0);
     expect(run.stdout).toContain('request cli-submit-watch: accepted (from api');
+    // Caller identity: the SigV4 signer, as API Gateway (here the verifying front) hands it to the function.
+    expect(run.stdout).toContain(`requested by ${OPERATOR.arn}`);
     expect(run.stdout).toContain(`${BEACON_B}`);
     expect(front.log.at(-1)).toMatchObject({ principal: READER.arn, method: 'GET', status: 200 });
   });

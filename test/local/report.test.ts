@@ -8,11 +8,11 @@ const report: RunReport = {
   dryRun: false,
   fleetDir: '/tmp/fleet',
   beacons: [
-    { instanceId: 'i-1', computerName: 'B1', requestId: 'r', outcome: 'ok', changed: ['registry:Common\\https_proxy'], failedChecks: [], failedCheckNames: [], beaconVersion: '13.2.0', pinnedVersion: '13.2.0', reasons: [], warnings: [] },
+    { instanceId: 'i-1', computerName: 'B1', requestId: 'r', outcome: 'ok', changed: ['registry:Common\\https_proxy'], failedChecks: [], failedCheckNames: [], beaconVersion: '13.2.0', pinnedVersion: '13.2.0', reasons: [], warnings: [], requestedBy: 'Slack T0001/U123 (<alice>)' },
     { instanceId: 'i-2', computerName: 'B2<script>', requestId: 'r', outcome: 'rolled-back', changed: ['x'], failedChecks: [], failedCheckNames: [], beaconVersion: null, pinnedVersion: null, reasons: ['service: <b>failed</b> & gone'], warnings: [] },
     { instanceId: 'i-3', computerName: 'B3', requestId: 'r', outcome: 'ok', changed: [], failedChecks: [], failedCheckNames: [], beaconVersion: '13.2.0', pinnedVersion: null, reasons: [], warnings: ['FNMS beacon version not pinned (pinMode none)'] },
   ],
-  refused: [{ requestId: 'bad', source: 'local', error: { code: 'PAC_UNSUPPORTED', message: 'no PAC', field: 'proxy' } }],
+  refused: [{ requestId: 'bad', source: 'local', error: { code: 'PAC_UNSUPPORTED', message: 'no PAC', field: 'proxy' }, requestedBy: 'SQS sender AIDATWINQUEUEOPERATOR' }],
   fnms: { approvedVersion: '13.2.0', writes: 1 },
 };
 
@@ -43,5 +43,13 @@ describe('the run report', () => {
     expect(html).toContain('B2&lt;script&gt;');
     expect(html).toContain('service: &lt;b&gt;failed&lt;/b&gt; &amp; gone');
     expect(html).toContain('PAC_UNSUPPORTED');
+  });
+
+  it('the HTML page says who asked for each beacon\'s request and for each refused request (escaped)', () => {
+    const html = renderHtml(report);
+    expect(html).toContain('<th>Request, requested by</th>');
+    expect(html).toContain('<td>r<br><small>Slack T0001/U123 (&lt;alice&gt;)</small></td>');
+    expect(html).toContain('<td>r<br><small>unknown caller</small></td>');
+    expect(html).toContain('(local, requested by SQS sender AIDATWINQUEUEOPERATOR)');
   });
 });
