@@ -196,6 +196,19 @@ describe('cleanup of executions that end without their finally (defect 2)', () =
   });
 });
 
+describe('caller identity', () => {
+  it('the intake believes a caller attribute only from the roles of the API, ChatOps, new-beacon and drift functions (their role ids)', () => {
+    const intake = ofType('AWS::Lambda::Function').find(([, fn]) => fn.Properties.Environment?.Variables?.IDEMPOTENCY_TABLE_NAME !== undefined);
+    const trusted = intake?.[1].Properties.Environment.Variables.TRUSTED_SENDER_ROLE_IDS;
+    expect(trusted?.['Fn::Join']?.[0]).toBe(',');
+    const roleIds = (trusted['Fn::Join'][1] as Array<{ 'Fn::GetAtt': [string, string] }>).map((ref) => ref['Fn::GetAtt']);
+    expect(roleIds.map(([, attribute]) => attribute)).toEqual(['RoleId', 'RoleId', 'RoleId', 'RoleId']);
+    expect(roleIds.map(([logicalId]) => logicalId.replace(/[0-9A-F]{8}$/, '')).sort()).toEqual(
+      ['ChatOpsHandlerRole', 'DriftCheckHandlerRole', 'NewBeaconHandlerRole', 'RequestsApiHandlerRole'].sort(),
+    );
+  });
+});
+
 describe('HTTPS API', () => {
   it('every method requires IAM (SigV4) and validates the request', () => {
     const methods = ofType('AWS::ApiGateway::Method');
