@@ -205,8 +205,11 @@ export function createIntakeHandler(deps: IntakeDeps) {
     const at = deps.clock.now().toISOString();
     const caller = callerOf(record, trusted);
     const created = await deps.store.recordRequest({ requestId, state: 'invalid', source: sourceOf(record), receivedAt: at, error: error.toJSON().error, caller });
-    if (created === 'created') {
-      await deps.store.appendAudit({ requestId, at, event: 'request.refused', caller, detail: { ...error.toJSON().error } });
+    // A redelivery of this refusal changes nothing; a refused message naming another request's id is kept in that id's trail.
+    const existing = created === 'exists' ? (await deps.store.getRequestStatus(requestId))?.request : undefined;
+    const redelivered = existing?.state === 'invalid' && existing.error?.code === error.code && existing.error.field === error.field;
+    if (!redelivered) {
+      await deps.store.appendAudit({ requestId, at, event: 'request.refused', caller, detail: { ...error.toJSON().error, source: sourceOf(record) } });
       await deps.notifier.notify({ requestId, state: 'invalid', summary: `request refused: ${error.message}`, reasons: [`${error.code} at ${error.field}`], caller }, replyToOf(record) ?? undefined);
       countRequest(sourceOf(record), 'invalid');
     }

@@ -129,6 +129,26 @@ describe('request identity: resend, conflict, window, re-run (intake on dynalite
     expect(workflows.executions.size).toBe(0);
   });
 
+  it('an invalid message naming a recorded request\'s id is kept in that id\'s audit trail (not dropped); the request stands', async () => {
+    const { store, workflows, notifier, guarded } = pipeline();
+    const id = `${prefix}held`;
+    await guarded(sqsEvent(send(validRequest({ requestId: id }), 'm1')), lambdaContext);
+    await guarded(sqsEvent(send(validRequest({ requestId: id, proxy: 'http://wpad/wpad.dat' }), 'm2')), lambdaContext);
+    // The same refused message delivered again adds nothing.
+    const bad = validRequest({ requestId: `${prefix}bad`, proxy: 'http://wpad/wpad.dat' });
+    await guarded(sqsEvent(send(bad, 'm3')), lambdaContext);
+    await guarded(sqsEvent(send(bad, 'm3')), lambdaContext);
+    const status = await store.getRequestStatus(id);
+    expect(status?.request.state).toBe('accepted');
+    expect(status?.audit.find((e) => e.event === 'request.refused')?.detail).toMatchObject({ code: 'PAC_UNSUPPORTED', field: 'proxy' });
+    expect(workflows.executions.size).toBe(1);
+    expect((await store.getRequestStatus(`${prefix}bad`))?.audit.filter((e) => e.event === 'request.refused')).toHaveLength(1);
+    expect(notifier.sent.map((n) => [n.outcome.requestId, n.outcome.state])).toEqual([
+      [id, 'invalid'],
+      [`${prefix}bad`, 'invalid'],
+    ]);
+  });
+
   it('a request without id: a resend the same day is the same request; the same content weeks later runs again', async () => {
     const { workflows, guarded } = pipeline();
     const { requestId: _none, ...body } = validRequest({ proxy: `${prefix}proxy.corp.example:8080` });
