@@ -23,6 +23,7 @@ import {
   MemoryWorkflowStarter,
 } from '../../lambdas/memory/ports.js';
 import { createNotifyRequesterHandler } from '../../lambdas/notify-requester/handler.js';
+import { createRecordOutcomeHandler } from '../../lambdas/record-outcome/handler.js';
 import { createRequestsApiHandler } from '../../lambdas/requests-api/handler.js';
 import type { WorkflowState } from '../../lambdas/workflow/state.js';
 import { BEACON_TAG, INSTANCE_A, lambdaContext, sqsEvent, sqsRecord, validRequest } from './fixtures.js';
@@ -189,6 +190,13 @@ describe('notifications say who asked', () => {
     const outcome = notifier.sent[0]!.outcome;
     expect(outcome.caller).toEqual(state.caller);
     expect(outcomeText(outcome)).toContain('requested by Slack T0001/U123 (alice)');
+  });
+
+  it('each beacon\'s final audit event (RecordOutcome) names the caller of the workflow input', async () => {
+    const caller = { kind: 'iam', arn: OPERATOR_ARN };
+    const state = { requestId: 'chg-1', instanceId: INSTANCE_A, request: validRequest({ requestId: 'chg-1' }), source: 'api', dryRun: false, replyTo: null, receivedAt: '2026-01-01T00:00:00Z', caller, target: { instanceId: INSTANCE_A, eligible: false, computerName: null, reason: 'offline' }, outcome: { state: 'skipped' } };
+    await createRecordOutcomeHandler({ store, clock: new FixedClock() })(state as unknown as WorkflowState);
+    expect([...store.audit.values()].find((e) => e.event === 'beacon.skipped')?.caller).toEqual(caller);
   });
 
   it('every kind of caller reads as one line', () => {
