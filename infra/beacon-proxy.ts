@@ -1,4 +1,4 @@
-import { Annotations, CfnOutput, Stack } from 'aws-cdk-lib';
+import { Annotations, CfnOutput, Fn, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -184,6 +184,11 @@ export class BeaconProxy extends Construct {
       tickMinutes: config.driftTickMinutes,
     });
     this.announceTriggerMode(config, inventory !== null);
+
+    // The intake believes the `caller` message attribute only from these producers' roles (SQS SenderId =
+    // role id:session); a message anyone else sends is attributed to its own SenderId.
+    const producers = [this.api.handler.role, ...(this.chatOps ? [this.chatOps.handler.role] : []), this.newBeacon.handler.role, this.driftCheck.handler.role];
+    intakeFn.addEnvironment(ENV.trustedSenderRoleIds, Fn.join(',', producers.map((role) => role!.roleId)));
 
     this.cleanup = new ExecutionCleanup(this, 'ExecutionCleanup', {
       encryptionKey: key,

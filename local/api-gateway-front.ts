@@ -13,12 +13,7 @@ import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type PolicyStatementJson, evaluatePolicies } from './iam-policy.js';
-
-/**
- * How the front tells the local server who signed (API Gateway gives the Lambda requestContext.identity.userArn):
- * the principal it verified, in a header the server maps onto that field.
- */
-export const VERIFIED_PRINCIPAL_HEADER = 'x-beacon-proxy-verified-principal';
+import { LOCAL_PRINCIPAL_HEADER } from './server.js';
 
 export interface FrontIdentity {
   secretAccessKey: string;
@@ -224,7 +219,14 @@ export async function startApiGatewayFront(options: ApiGatewayFrontOptions): Pro
       const target = new URL(options.target);
       const forwarded = await new Promise<{ status: number; headers: Record<string, string>; body: Buffer }>((resolve, reject) => {
         const outbound = httpRequest(
-          { host: target.hostname, port: target.port, method, path: `${resourcePath}${(req.url ?? '').includes('?') ? `?${(req.url ?? '').split('?')[1]}` : ''}`, headers: { 'content-type': headerValue(req, 'content-type') ?? 'application/json', [VERIFIED_PRINCIPAL_HEADER]: identity.principalArn } },
+          {
+            host: target.hostname,
+            port: target.port,
+            method,
+            path: `${resourcePath}${(req.url ?? '').includes('?') ? `?${(req.url ?? '').split('?')[1]}` : ''}`,
+            // API Gateway hands the function the signer's identity (requestContext.identity.userArn); a client cannot set it.
+            headers: { 'content-type': headerValue(req, 'content-type') ?? 'application/json', [LOCAL_PRINCIPAL_HEADER]: identity.principalArn },
+          },
           (response) => {
             readBody(response)
               .then((data) => resolve({ status: response.statusCode ?? 502, headers: { 'content-type': String(response.headers['content-type'] ?? 'application/json') }, body: data }))

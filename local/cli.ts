@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { documentParameters, renderDesiredState } from '../lambdas/core/desired-state.js';
 import { isRequestError } from '../lambdas/core/errors.js';
-import { PATTERNS, parseRequestJson } from '../lambdas/core/request.js';
+import { PATTERNS, REQUEST_ID_RULE, parseRequestJson } from '../lambdas/core/request.js';
 import type { RemoteDeps } from './remote.js';
 
 /** Exit codes of the CLI: 0 done, 1 unreadable input or internal failure, 2 the request was refused. */
@@ -39,6 +39,7 @@ Against a deployed stack (your AWS credentials, the stack's outputs):
   beacon-proxy submit <request.json | -> --stack NAME [--watch]   send a request to the stack's API
   beacon-proxy plan <request.json | -> --stack NAME               the desired state the stack would apply
   beacon-proxy status <requestId> --stack NAME [--watch]          each beacon's state, until all are final
+  beacon-proxy rerun <requestId> --stack NAME [--watch]           run a recorded request again (a new request, linked)
   beacon-proxy redrive --stack NAME                               move dead-lettered requests back to the intake
   beacon-proxy beacon <instanceId> --stack NAME [--diff]          the beacon's history across requests
   beacon-proxy rollback <instanceId> --stack NAME [--watch]       restore the beacon's last capture
@@ -88,8 +89,10 @@ Example:
 
 Starts the local twin (built-in fleet unless --fleet) and serves, on 127.0.0.1 only, the same handlers
 the stack deploys behind API Gateway and the ChatOps function URL:
-  POST /requests       a request (202, requestId and status URL)
+  POST /requests       a request (202, requestId and status URL; a resend 200, other content under a
+                       known requestId 409 REQUEST_CONFLICT)
   GET  /requests/{id}  the request and each beacon's status with its checks
+  POST /requests/{id}/rerun  run a recorded request again: a new request linked to it (202)
   POST /plans          dry run: the desired state, nothing changes
   GET  /beacons/{instanceId}           the beacon's history across requests (?limit, ?cursor)
   POST /beacons/{instanceId}/rollback  restore its last capture under its lock
@@ -147,6 +150,22 @@ request was refused (the error JSON on stdout). Your role must be named in apiRe
 
 Example:
   npx beacon-proxy status chg-1234 --stack BeaconProxy --watch
+`,
+  rerun: `beacon-proxy rerun <requestId> --stack NAME [--region R] [--profile P] [--watch] [--interval S] [--timeout M]
+
+Runs a recorded request again through the deployed stack's POST requests/{id}/rerun: a new request with
+the same content and a new id (<requestId>.rerun-...), linked both ways (its rerunOf names the old request;
+the old one lists it under reruns). Use it when the same change must be applied again (a beacon was offline,
+someone changed it by hand): resending the request itself returns the recorded one, and changes nothing.
+Prints {"requestId", "rerunOf", "statusUrl"}.
+
+  --watch        then show each beacon's state until all are final (as status --watch)
+
+Exit codes: 0 queued (watching: every beacon final), 1 failure, 2 no such request or it was refused
+(the error JSON on stdout). Your role must be named in apiSubmitPrincipals (and apiReadPrincipals for --watch).
+
+Example:
+  npx beacon-proxy rerun chg-1234 --stack BeaconProxy --watch
 `,
   redrive: `beacon-proxy redrive --stack NAME [--region R] [--profile P] [--max-per-second N]
 
@@ -359,13 +378,14 @@ const REMOTE_OPTIONS: Record<string, string[]> = {
   submit: ['--stack', '--region', '--profile', '--dry-run', '--watch', '--diff', '--interval', '--timeout'],
   plan: ['--stack', '--region', '--profile'],
   status: ['--stack', '--region', '--profile', '--watch', '--diff', '--interval', '--timeout', '--json'],
+  rerun: ['--stack', '--region', '--profile', '--watch', '--diff', '--interval', '--timeout'],
   redrive: ['--stack', '--region', '--profile', '--max-per-second'],
   beacon: ['--stack', '--region', '--profile', '--diff', '--limit', '--cursor', '--all', '--json'],
   rollback: ['--stack', '--region', '--profile', '--watch', '--diff', '--interval', '--timeout', '--json'],
   retry: ['--stack', '--region', '--profile', '--watch', '--diff', '--interval', '--timeout', '--json'],
 };
 
-type RemoteCommand = 'submit' | 'plan' | 'status' | 'redrive' | 'beacon' | 'rollback' | 'retry';
+type RemoteCommand = 'submit' | 'plan' | 'status' | 'rerun' | 'redrive' | 'beacon' | 'rollback' | 'retry';
 const REMOTE_COMMANDS: readonly string[] = Object.keys(REMOTE_OPTIONS);
 const BEACON_COMMANDS: readonly string[] = ['beacon', 'rollback', 'retry'];
 
@@ -460,7 +480,7 @@ function parseRemoteArgs(command: string, args: string[]): RemoteArgs | string {
   if (parsed.positional.length !== wanted) {
     if (command === 'redrive') return `unexpected argument ${parsed.positional[0]}`;
     if (BEACON_COMMANDS.includes(command)) return 'give one instance id';
-    return command === 'status' ? 'give one request id' : 'give one request file, or - for stdin';
+    return command === 'status' || command === 'rerun' ? 'give one request id' : 'give one request file, or - for stdin';
   }
   return parsed;
 }
@@ -478,14 +498,17 @@ async function remoteCommand(command: RemoteCommand, args: string[], io: Io, dep
   try {
     if (command === 'redrive') return await remote.redriveDeadLetters(allDeps, stack, target, { ...(parsed.maxPerSecond ? { maxPerSecond: parsed.maxPerSecond } : {}), pollSeconds: 2 }, io);
     const watch = { watch: parsed.watch, intervalSeconds: parsed.intervalSeconds, timeoutMinutes: parsed.timeoutMinutes, json: parsed.json, diff: parsed.diff };
-    if (command === 'status') {
+    if (command === 'status' || command === 'rerun') {
       const requestId = parsed.positional[0]!;
       if (!PATTERNS.requestId.test(requestId)) {
-        io.stdout(json({ error: { code: 'INVALID_REQUEST', message: 'the request id is 1-64 letters, digits, . _ or -', field: 'id' } }));
+        io.stdout(json({ error: { code: 'INVALID_REQUEST', message: `the request id is ${REQUEST_ID_RULE}`, field: 'id' } }));
         return EXIT.refused;
       }
       const call = await remote.connectApi(allDeps, stack, target);
-      return await remote.showStatus(call, requestId, watch, io, allDeps);
+      if (command === 'status') return await remote.showStatus(call, requestId, watch, io, allDeps);
+      const answer = await remote.rerunRequest(call, requestId);
+      io.stdout(json(answer));
+      return parsed.watch ? await remote.showStatus(call, answer.requestId, { ...watch, watch: true }, io, allDeps) : EXIT.ok;
     }
     if (command === 'beacon' || command === 'rollback' || command === 'retry') {
       const instanceId = parsed.positional[0]!;

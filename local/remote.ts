@@ -14,6 +14,7 @@ import { SignatureV4 } from '@smithy/signature-v4';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
 import type { DiffEntry } from '../lambdas/core/change-diff.js';
 import { renderBeaconChanges } from '../lambdas/core/change-summary.js';
+import { type Caller, describeCaller } from '../lambdas/core/caller.js';
 import type { ErrorBody } from '../lambdas/core/errors.js';
 import { TERMINAL_BEACON_STATES, type BeaconState } from '../lambdas/core/ports.js';
 import { STACK_OUTPUTS, type StackOutputKey } from '../infra/stack-outputs.js';
@@ -189,6 +190,13 @@ export async function submitRequest(call: RemoteCall, body: string, route: 'requ
   throw apiFailure(response, route === 'requests' ? 'submit the request' : 'plan the request', 'submit');
 }
 
+/** POST requests/{id}/rerun: a new run of a recorded request, linked to it. */
+export async function rerunRequest(call: RemoteCall, requestId: string): Promise<{ requestId: string; rerunOf: string; statusUrl: string }> {
+  const response = await signedApiCall(new URL(`requests/${encodeURIComponent(requestId)}/rerun`, call.apiUrl), 'POST', '', call);
+  if (response.status >= 200 && response.status < 300) return response.body as { requestId: string; rerunOf: string; statusUrl: string };
+  throw apiFailure(response, 're-run the request', 'submit');
+}
+
 export interface BeaconStatusView {
   instanceId: string;
   state: BeaconState;
@@ -208,6 +216,8 @@ export interface RequestStatusView {
   error?: ErrorBody;
   /** The request as accepted (dryRun: a plan). */
   request?: { dryRun?: boolean };
+  caller?: Caller;
+  rerunOf?: string;
   beacons: BeaconStatusView[];
 }
 
@@ -235,6 +245,7 @@ export function renderStatus(status: RequestStatusView, options: { diff?: boolea
   const lines: string[] = [];
   const expected = status.instanceIds ?? status.beacons.map((b) => b.instanceId);
   lines.push(`request ${status.requestId}: ${status.state}${status.source ? ` (from ${status.source}` : ''}${status.receivedAt ? `, received ${status.receivedAt})` : status.source ? ')' : ''}`);
+  if (status.caller) lines.push(`  requested by ${describeCaller(status.caller)}${status.rerunOf ? `, a re-run of ${status.rerunOf}` : ''}`);
   if (status.state === 'invalid') {
     lines.push(`  refused: ${status.error ? `${status.error.code} at ${status.error.field}: ${status.error.message}` : 'see the audit trail'}`);
     return { text: `${lines.join('\n')}\n`, final: true };

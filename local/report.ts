@@ -25,12 +25,15 @@ export interface BeaconReport {
   restored: DiffEntry[];
   /** Changes left out past the verdict's limit (counted). */
   diffOmitted: number;
+  /** Who asked for the request (lambdas/core/caller.ts describeCaller). */
+  requestedBy?: string;
 }
 
 export interface RefusedRequest {
   requestId: string | null;
   source: string;
   error: { code: string; message: string; field: string };
+  requestedBy?: string;
 }
 
 export interface RunReport {
@@ -152,11 +155,12 @@ export function renderHtml(report: RunReport): string {
       const changed = b.outcome === 'ok' ? String(b.changed.length) : b.outcome === 'dry-run' ? `${b.diff.length} planned` : '-';
       return `<tr class="${escapeHtml(b.outcome)}" id="beacon-${escapeHtml(b.instanceId)}"><td>${escapeHtml(b.computerName ?? '?')}<br><small>${escapeHtml(b.instanceId)}</small></td>` +
         `<td>${escapeHtml(OUTCOME_MARK[b.outcome] ?? b.outcome)}</td><td>${escapeHtml(changed)}</td><td>${b.failedChecks.length}</td>` +
-        `<td>${escapeHtml(b.pinnedVersion ?? '-')}</td><td>${details.length ? `<ul>${details.map((d) => `<li>${escapeHtml(d)}</li>`).join('')}</ul>` : ''}${beaconChanges(b)}</td></tr>`;
+        `<td>${escapeHtml(b.pinnedVersion ?? '-')}</td><td>${details.length ? `<ul>${details.map((d) => `<li>${escapeHtml(d)}</li>`).join('')}</ul>` : ''}${beaconChanges(b)}</td>` +
+        `<td>${escapeHtml(b.requestId)}<br><small>${escapeHtml(b.requestedBy ?? 'unknown caller')}</small></td></tr>`;
     })
     .join('\n');
   const refused = report.refused
-    .map((r) => `<li><b>${escapeHtml(r.error.code)}</b> ${escapeHtml(r.error.field)}: ${escapeHtml(r.error.message)} (${escapeHtml(r.source)})</li>`)
+    .map((r) => `<li><b>${escapeHtml(r.error.code)}</b> ${escapeHtml(r.error.field)}: ${escapeHtml(r.error.message)} (${escapeHtml(r.source)}, requested by ${escapeHtml(r.requestedBy ?? 'unknown caller')})</li>`)
     .join('\n');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
@@ -176,7 +180,7 @@ table.diff td,table.diff th{overflow-wrap:anywhere;white-space:pre-wrap}table.di
 <section id="summary"><ul>${summary}</ul>
 <p id="fnms">FNMS &quot;Beacon version approved for use&quot;: <b>${escapeHtml(pinOutcome(report))}</b></p></section>
 <p>Started ${escapeHtml(report.startedAt)}, finished ${escapeHtml(report.finishedAt)}. Fleet: <code>${escapeHtml(report.fleetDir)}</code>.</p>
-<table><thead><tr><th>Beacon</th><th>Outcome</th><th>${report.dryRun ? 'Would change' : 'Changed'}</th><th>Checks failed</th><th>Version pinned</th><th>Details and changes</th></tr></thead>
+<table><thead><tr><th>Beacon</th><th>Outcome</th><th>${report.dryRun ? 'Would change' : 'Changed'}</th><th>Checks failed</th><th>Version pinned</th><th>Details and changes</th><th>Request, requested by</th></tr></thead>
 <tbody>
 ${rows}
 </tbody></table>

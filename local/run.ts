@@ -6,6 +6,7 @@ import { TWIN_PROBE_PATH, proxyHostMap, startHttpProxy } from './http-proxy.js';
 import type { AuditEvent, BeaconStatusRecord } from '../lambdas/core/ports.js';
 import { Progress, type BeaconReport, type RunReport } from './report.js';
 import { LocalTwin } from './twin.js';
+import { describeCaller } from '../lambdas/core/caller.js';
 
 export interface LocalRunOptions {
   /** Request files; default: the built-in fleet request. */
@@ -98,9 +99,10 @@ export async function runLocal(options: LocalRunOptions): Promise<RunReport> {
   const beacons: BeaconReport[] = [];
   const refused: RunReport['refused'] = [];
   for (const record of dump.requests) {
-    if (record.state === 'invalid' && record.error) refused.push({ requestId: record.requestId, source: record.source, error: record.error });
+    if (record.state === 'invalid' && record.error) refused.push({ requestId: record.requestId, source: record.source, error: record.error, requestedBy: describeCaller(record.caller) });
   }
-  for (const status of dump.beacons) beacons.push(beaconReport(status, names.get(status.instanceId) ?? null, dump.audit));
+  const callers = new Map(dump.requests.map((record) => [record.requestId, record.caller]));
+  for (const status of dump.beacons) beacons.push({ ...beaconReport(status, names.get(status.instanceId) ?? null, dump.audit), requestedBy: describeCaller(callers.get(status.requestId)) });
   beacons.sort((a, b) => (a.computerName ?? a.instanceId).localeCompare(b.computerName ?? b.instanceId));
   return {
     tool: 'beacon-proxy local twin',

@@ -1,7 +1,10 @@
 /**
  * The HTTPS API and the ChatOps webhook of the stack, served by the local twin on 127.0.0.1 in front of
  * the same handlers: `curl` a request, or replay a signed Slack command, against simulated beacons.
- * API Gateway's IAM authorisation has no local equivalent: the server listens on loopback only.
+ * API Gateway's IAM authorisation has no local equivalent: the server listens on loopback only. Behind the
+ * SigV4-verifying front (local/api-gateway-front.ts) the verified caller's ARN arrives in the
+ * LOCAL_PRINCIPAL_HEADER and becomes the event's requestContext.identity.userArn, as API Gateway fills it;
+ * without the front the API's caller is recorded as unauthenticated.
  */
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -12,7 +15,6 @@ import { LIMITS } from '../lambdas/core/limits.js';
 import { createChatOpsHandler } from '../lambdas/chatops-webhook/handler.js';
 import { MemoryFleetMemory, MemoryProfileStore, MemorySecretSource } from '../lambdas/memory/ports.js';
 import { createRequestsApiHandler } from '../lambdas/requests-api/handler.js';
-import { VERIFIED_PRINCIPAL_HEADER } from './api-gateway-front.js';
 import { loadProfiles } from './profiles.js';
 import type { LocalTwin } from './twin.js';
 
@@ -35,6 +37,9 @@ export interface LocalServer {
   close(): Promise<void>;
 }
 
+/** Set by the local API Gateway front after it verified the signature (the only writer of this header). */
+export const LOCAL_PRINCIPAL_HEADER = 'x-beacon-proxy-local-principal';
+
 const SECRET_NAMES = { slack: 'local/slack-signing-secret', teams: 'local/teams-security-token' } as const;
 
 async function readBody(req: IncomingMessage): Promise<Buffer | null> {
@@ -54,15 +59,29 @@ function headersOf(req: IncomingMessage): Record<string, string> {
   return headers;
 }
 
-/** Routes of the REST API as API Gateway names them (`resource`), with their path parameters. */
+/** A path segment decoded as API Gateway passes it to the function; a malformed %-escape stays as sent (the handler refuses it). */
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}
+
+/**
+ * Routes of the REST API as API Gateway names them (`resource`), with their path parameters. `path` is the
+ * path as sent (not dot-normalised), so `/requests/..` reaches the handler, which refuses the id.
+ */
 function apiRoute(method: string, path: string): { resource: string; pathParameters: Record<string, string> | null } | null {
   if (path === '/requests' && method === 'POST') return { resource: '/requests', pathParameters: null };
   if (path === '/plans' && method === 'POST') return { resource: '/plans', pathParameters: null };
+  const rerun = /^\/requests\/([^/]+)\/rerun$/.exec(path);
+  if (rerun && method === 'POST') return { resource: '/requests/{id}/rerun', pathParameters: { id: decodeSegment(rerun[1]!) } };
   const match = /^\/requests\/([^/]+)$/.exec(path);
-  if (match && method === 'GET') return { resource: '/requests/{id}', pathParameters: { id: decodeURIComponent(match[1]!) } };
+  if (match && method === 'GET') return { resource: '/requests/{id}', pathParameters: { id: decodeSegment(match[1]!) } };
   const beacon = /^\/beacons\/([^/]+)(\/(rollback|retry))?$/.exec(path);
   if (beacon && method === (beacon[3] ? 'POST' : 'GET')) {
-    return { resource: `/beacons/{instanceId}${beacon[2] ?? ''}`, pathParameters: { instanceId: decodeURIComponent(beacon[1]!) } };
+    return { resource: `/beacons/{instanceId}${beacon[2] ?? ''}`, pathParameters: { instanceId: decodeSegment(beacon[1]!) } };
   }
   return null;
 }
@@ -108,20 +127,22 @@ export async function startLocalServer(twin: LocalTwin, options: LocalServerOpti
       const result = await chatOps(event);
       return send(result.statusCode ?? 200, result.headers, result.body);
     }
-    const route = apiRoute(method, url.pathname);
-    if (!route) return send(404, undefined, JSON.stringify({ error: { code: 'NOT_FOUND', message: 'routes: POST /requests, GET /requests/{id}, POST /plans, GET /beacons/{instanceId}, POST /beacons/{instanceId}/rollback, POST /beacons/{instanceId}/retry, POST /slack, POST /teams', field: '$' } }));
+    const rawPath = (req.url ?? '/').split('?')[0]!;
+    const route = apiRoute(method, rawPath);
+    if (!route) {
+      return send(404, undefined, JSON.stringify({ error: { code: 'NOT_FOUND', message: 'routes: POST /requests, GET /requests/{id}, POST /requests/{id}/rerun, POST /plans, GET /beacons/{instanceId}, POST /beacons/{instanceId}/rollback, POST /beacons/{instanceId}/retry, POST /slack, POST /teams', field: '$' } }));
+    }
     const host = new URL(baseUrl);
     const event = {
       httpMethod: method,
       resource: route.resource,
-      path: url.pathname,
+      path: rawPath,
       pathParameters: route.pathParameters,
       queryStringParameters: url.searchParams.size > 0 ? Object.fromEntries(url.searchParams) : null,
       headers: headersOf(req),
       body: body.toString('utf8'),
       isBase64Encoded: false,
-      // Behind the API Gateway stand-in the caller is the principal it verified (API Gateway's identity.userArn).
-      requestContext: { domainName: host.host, stage: 'local', identity: { userArn: headersOf(req)[VERIFIED_PRINCIPAL_HEADER] ?? null } },
+      requestContext: { domainName: host.host, stage: 'local', identity: { userArn: headersOf(req)[LOCAL_PRINCIPAL_HEADER] ?? null } },
     } as unknown as APIGatewayProxyEvent;
     const result = await api(event);
     // The deployed status URL carries the API stage; locally the routes sit at the root.

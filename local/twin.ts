@@ -160,11 +160,33 @@ export interface ExecutionResult {
   cleanup?: CleanupResult | { error: string };
 }
 
+/**
+ * SQS SenderId of the twin's senders. Each producer function of the stack has its own role, so SQS names it
+ * `<role id>:<session>`; the intake believes a `caller` attribute only from those role ids. A message sent
+ * straight to the queue (`submit`) comes from an operator's IAM user id.
+ */
+export const TWIN_SENDERS = {
+  producerRoleIds: { api: 'AROATWINAPIFUNCTION01', chatops: 'AROATWINCHATOPSFUNC01', 'new-beacon': 'AROATWINNEWBEACONFN01', drift: 'AROATWINDRIFTCHECKF01' },
+  operator: 'AIDATWINQUEUEOPERATOR',
+} as const;
+
+function producerSenderId(source: RequestSource): string {
+  const roleId = (TWIN_SENDERS.producerRoleIds as Record<string, string>)[source];
+  return roleId ? `${roleId}:beacon-proxy-${source}` : TWIN_SENDERS.operator;
+}
+
 interface QueuedMessage {
   messageId: string;
   body: string;
   source: RequestSource;
   replyTo?: ReplyTo;
+  rerunOf?: string;
+  /** The `caller` message attribute (JSON), as the sender set it. */
+  callerAttribute?: string;
+  /** SQS SenderId: set by SQS from the sender's credentials, never by the sender. */
+  senderId: string;
+  /** SQS SentTimestamp: set once when sent, the same on every redelivery. */
+  sentTimestamp: number;
   receiveCount: number;
 }
 
@@ -262,8 +284,17 @@ export class LocalTwin implements WorkflowStarter {
         runBeaconDocument({ document: kind, parameters, modelPath: beacon.modelPath, timeoutMs: control.timeoutMs, ...(options.moduleBucket ? { moduleBucket: options.moduleBucket } : {}), env: { BEACON_PROXY_CAPTURE_DIR: join(captureDir, beacon.instanceId), ...options.beaconNetwork?.env } }));
     // Real PowerShell runs at the machine's speed: it is never stopped sooner than 30 s (real) unless the caller says so.
     this.ssm = new LocalSsm(options.fleet, executor, { minExecutionMs: 30_000, ...options.limits, msPerSecond: this.scale });
-    const intakeIdempotency = powertoolsIdempotency(dynamo.tables.idempotency, 24 * 60 * 60, dynamo.client);
-    this.intake = createIntakeHandler({ store: this.store, commands: this.ssm, workflows: this, notifier: this.notifier, clock: this.clock, idempotency: intakeIdempotency, history: this.beaconHistory });
+    const intakeIdempotency = powertoolsIdempotency(dynamo.tables.idempotency, dynamo.client);
+    this.intake = createIntakeHandler({
+      store: this.store,
+      commands: this.ssm,
+      workflows: this,
+      notifier: this.notifier,
+      clock: this.clock,
+      idempotency: intakeIdempotency,
+      trustedSenderRoleIds: Object.values(TWIN_SENDERS.producerRoleIds),
+      history: this.beaconHistory,
+    });
     const documentNames = { ...BEACON_DOCUMENTS } as Record<BeaconDocumentKind, string>;
     // The stub shares this process's event loop; the pin step budgets every call from its scaled function timeout.
     const fnmsClient = createFnmsClient(fnms.clientConfig('refreshToken', { baseDelayMs: 20, maxDelayMs: 200, timeoutMs: 60_000 }), {
@@ -362,7 +393,8 @@ export class LocalTwin implements WorkflowStarter {
   /** The intake queue as the API, ChatOps and new-beacon handlers see it (the RequestQueue port). */
   readonly requestQueue: RequestQueue = {
     enqueue: async (request, meta) => {
-      this.submit(request, meta);
+      const { caller, ...rest } = meta;
+      this.submit(request, { ...rest, senderId: producerSenderId(meta.source), ...(caller ? { callerAttribute: JSON.stringify(caller) } : {}) });
       if (this.options.autoDeliver) this.kick();
     },
   };
@@ -412,8 +444,12 @@ export class LocalTwin implements WorkflowStarter {
     return this.newBeacon(event as unknown as TagChangeEvent);
   }
 
-  /** Puts a request on the local intake queue, as SQS, the API, ChatOps or the new-beacon trigger would. */
-  submit(request: unknown, meta: { source?: RequestSource; replyTo?: ReplyTo } = {}): string {
+  /**
+   * Puts a request on the local intake queue, as SQS, the API, ChatOps or the new-beacon trigger would.
+   * `senderId` is what SQS would record for the sender (default: an operator's IAM user id);
+   * `callerAttribute` is a `caller` message attribute as the sender set it.
+   */
+  submit(request: unknown, meta: { source?: RequestSource; replyTo?: ReplyTo; rerunOf?: string; senderId?: string; callerAttribute?: string } = {}): string {
     this.messageCounter += 1;
     const messageId = `local-msg-${this.messageCounter.toString().padStart(6, '0')}`;
     this.queue.push({
@@ -421,6 +457,10 @@ export class LocalTwin implements WorkflowStarter {
       body: typeof request === 'string' ? request : JSON.stringify(request),
       source: meta.source ?? 'local',
       replyTo: meta.replyTo,
+      ...(meta.rerunOf ? { rerunOf: meta.rerunOf } : {}),
+      ...(meta.callerAttribute !== undefined ? { callerAttribute: meta.callerAttribute } : {}),
+      senderId: meta.senderId ?? TWIN_SENDERS.operator,
+      sentTimestamp: this.clock.now().getTime(),
       receiveCount: 0,
     });
     return messageId;
@@ -434,14 +474,18 @@ export class LocalTwin implements WorkflowStarter {
         body: message.body,
         attributes: {
           ApproximateReceiveCount: String(message.receiveCount),
-          SentTimestamp: String(Date.now()),
-          SenderId: 'local',
+          SentTimestamp: String(message.sentTimestamp),
+          SenderId: message.senderId,
           ApproximateFirstReceiveTimestamp: String(Date.now()),
         },
         messageAttributes: {
           [MESSAGE_ATTRIBUTES.source]: { stringValue: message.source, dataType: 'String', stringListValues: [], binaryListValues: [] },
           ...(message.replyTo
             ? { [MESSAGE_ATTRIBUTES.replyTo]: { stringValue: JSON.stringify(message.replyTo), dataType: 'String', stringListValues: [], binaryListValues: [] } }
+            : {}),
+          ...(message.rerunOf ? { [MESSAGE_ATTRIBUTES.rerunOf]: { stringValue: message.rerunOf, dataType: 'String', stringListValues: [], binaryListValues: [] } } : {}),
+          ...(message.callerAttribute !== undefined
+            ? { [MESSAGE_ATTRIBUTES.caller]: { stringValue: message.callerAttribute, dataType: 'String', stringListValues: [], binaryListValues: [] } }
             : {}),
         },
         md5OfBody: '',

@@ -9,6 +9,7 @@ import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { ENV } from '../../lambdas/aws/env-names.js';
 import { TABLE_KEY_PREFIXES } from '../../lambdas/aws/table-keys.js';
+import { PATTERNS } from '../../lambdas/core/request.js';
 import { BeaconFunction } from './beacon-function.js';
 
 export interface RequestsApiProps {
@@ -135,7 +136,7 @@ export class RequestsApi extends Construct {
         type: apigateway.JsonSchemaType.OBJECT,
         required: ['target', 'protocol', 'proxy', 'account'],
         properties: {
-          requestId: { type: apigateway.JsonSchemaType.STRING, pattern: '^[A-Za-z0-9._-]{1,64}$' },
+          requestId: { type: apigateway.JsonSchemaType.STRING, pattern: PATTERNS.requestId.source },
           target: { type: apigateway.JsonSchemaType.OBJECT },
           protocol: { type: apigateway.JsonSchemaType.STRING, enum: ['https', 'http'] },
           proxy: { type: apigateway.JsonSchemaType.STRING, maxLength: 400 },
@@ -150,7 +151,10 @@ export class RequestsApi extends Construct {
 
     const requests = this.api.root.addResource('requests');
     requests.addMethod('POST', integration, withBody);
-    requests.addResource('{id}').addMethod('GET', integration, { requestValidator, requestParameters: { 'method.request.path.id': true } });
+    const request = requests.addResource('{id}');
+    request.addMethod('GET', integration, { requestValidator, requestParameters: { 'method.request.path.id': true } });
+    // An explicit re-run of a recorded request (a new request, linked to it): a submit permission.
+    request.addResource('rerun').addMethod('POST', integration, { requestValidator, requestParameters: { 'method.request.path.id': true } });
     this.api.root.addResource('plans').addMethod('POST', integration, withBody);
 
     // Per-beacon day-2 commands (lambdas/requests-api/beacons.ts): history (read), rollback and retry (submit).

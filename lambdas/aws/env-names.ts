@@ -2,6 +2,8 @@
 export const ENV = {
   tableName: 'TABLE_NAME',
   idempotencyTableName: 'IDEMPOTENCY_TABLE_NAME',
+  /** Comma-separated IAM role ids (AROA...) of the stack's producers whose `caller` message attribute the intake believes. */
+  trustedSenderRoleIds: 'TRUSTED_SENDER_ROLE_IDS',
   stateMachineArn: 'STATE_MACHINE_ARN',
   queueUrl: 'QUEUE_URL',
   topicArn: 'NOTIFICATION_TOPIC_ARN',
@@ -56,4 +58,4 @@ export const METRICS = {
 export const METRIC_DIMENSIONS = { source: 'source', outcome: 'outcome' } as const;
 
 /** What the Requests metric's outcome dimension says about a request. */
-export type RequestOutcome = 'accepted' | 'invalid' | 'no-targets';
+export type RequestOutcome = 'accepted' | 'invalid' | 'no-targets' | 'conflict';

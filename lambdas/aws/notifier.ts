@@ -3,6 +3,7 @@
  * command. Only https://hooks.slack.com/ is ever called (the URL arrives in a webhook body).
  */
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
+import { describeCaller } from '../core/caller.js';
 import { type Log, type Notifier, type Outcome, type ReplyTo, silentLog } from '../core/ports.js';
 
 export const SLACK_RESPONSE_URL_PREFIX = 'https://hooks.slack.com/';
@@ -12,6 +13,7 @@ export function outcomeText(outcome: Outcome): string {
     `beacon-proxy ${outcome.requestId}: ${outcome.summary}`,
     ...(outcome.reasons ?? []).map((reason) => `- ${reason}`),
     ...(outcome.warnings ?? []).map((warning) => `- warning: ${warning}`),
+    ...(outcome.caller ? [`requested by ${describeCaller(outcome.caller)}`] : []),
   ];
   return lines.join('\n');
 }

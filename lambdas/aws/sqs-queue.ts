@@ -1,6 +1,6 @@
 /** The intake queue for the API, ChatOps and the new-beacon triggers: the body is the request JSON, unchanged. */
 import { type MessageAttributeValue, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import type { ReplyTo, RequestQueue, RequestSource } from '../core/ports.js';
+import type { EnqueueMeta, RequestQueue } from '../core/ports.js';
 import { MESSAGE_ATTRIBUTES } from '../intake/message-attributes.js';
 
 export class SqsRequestQueue implements RequestQueue {
@@ -9,9 +9,11 @@ export class SqsRequestQueue implements RequestQueue {
     private readonly queueUrl: string,
   ) {}
 
-  async enqueue(request: Record<string, unknown>, meta: { source: RequestSource; replyTo?: ReplyTo }): Promise<void> {
+  async enqueue(request: Record<string, unknown>, meta: EnqueueMeta): Promise<void> {
     const attributes: Record<string, MessageAttributeValue> = { [MESSAGE_ATTRIBUTES.source]: { DataType: 'String', StringValue: meta.source } };
     if (meta.replyTo) attributes[MESSAGE_ATTRIBUTES.replyTo] = { DataType: 'String', StringValue: JSON.stringify(meta.replyTo) };
+    if (meta.rerunOf) attributes[MESSAGE_ATTRIBUTES.rerunOf] = { DataType: 'String', StringValue: meta.rerunOf };
+    if (meta.caller) attributes[MESSAGE_ATTRIBUTES.caller] = { DataType: 'String', StringValue: JSON.stringify(meta.caller) };
     await this.sqs.send(new SendMessageCommand({ QueueUrl: this.queueUrl, MessageBody: JSON.stringify(request), MessageAttributes: attributes }));
   }
 }

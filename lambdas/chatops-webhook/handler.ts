@@ -12,6 +12,8 @@ import {
   type ChatCaller,
   type ChatCommand,
   type ChatReply,
+  type SlackSlashCommand,
+  type TeamsActivity,
   ChatAllowlistSchema,
   buildRequestFromProfile,
   chatRequestId,
@@ -30,6 +32,7 @@ import {
   verifyTeamsSignature,
 } from '../core/chatops/index.js';
 import { beaconCommandMessage } from '../core/beacon-commands.js';
+import { type Caller, CallerSchema } from '../core/caller.js';
 import { isRequestError } from '../core/errors.js';
 import { type Clock, type FleetMemory, type Log, type ProfileStore, type ReplyTo, type RequestQueue, type RequestStore, type SecretSource, silentLog } from '../core/ports.js';
 import * as awsDynamo from '../aws/clients/dynamo.js';
@@ -69,11 +72,28 @@ const rawBody = (event: APIGatewayProxyEventV2): Buffer => Buffer.from(event.bod
 const respond = (statusCode: number, body: unknown): APIGatewayProxyStructuredResultV2 => ({ statusCode, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 const unauthorized = () => respond(401, { error: { code: 'UNAUTHORIZED', message: 'signature verification failed', field: 'headers' } });
 
+/** The caller of a signed slash command: team, user id and name as Slack sent them (cut to the caller's limits). */
+export function slackCaller(command: SlackSlashCommand): Caller {
+  const parsed = CallerSchema.safeParse({ kind: 'slack', teamId: clip(command.teamId, 64), userId: clip(command.userId, 64), userName: clip(command.userName, 256) });
+  return parsed.success ? parsed.data : { kind: 'slack', teamId: null, userId: 'unreadable', userName: null };
+}
+
+/** The caller of a signed Teams activity: AAD object id and name. */
+export function teamsCaller(activity: TeamsActivity): Caller {
+  const parsed = CallerSchema.safeParse({ kind: 'teams', aadObjectId: clip(activity.aadObjectId, 64), userId: clip(activity.userId, 256), name: clip(activity.userName, 256) });
+  return parsed.success ? parsed.data : { kind: 'teams', aadObjectId: null, userId: 'unreadable', name: null };
+}
+
+function clip(value: string | null, max: number): string | null {
+  const cleaned = value?.replace(/[\x00-\x1f\x7f]/g, '').slice(0, max) ?? null;
+  return cleaned && cleaned.length > 0 ? cleaned : null;
+}
+
 export function createChatOpsHandler(deps: ChatOpsDeps) {
   const logger = deps.log ?? silentLog;
 
   /** Runs a verified, allowlisted command. `apply` only enqueues, so the answer stays within Slack's 3 s. */
-  async function run(command: ChatCommand, requestId: string, replyTo: ReplyTo | undefined, caller: ChatCaller): Promise<ChatReply> {
+  async function run(command: ChatCommand, requestId: string, replyTo: ReplyTo | undefined, caller: Caller): Promise<ChatReply> {
     switch (command.kind) {
       case 'help':
         return replyHelp();
@@ -94,19 +114,19 @@ export function createChatOpsHandler(deps: ChatOpsDeps) {
         if (!profile) return replyError({ code: 'INVALID_PROFILE', message: `there is no profile "${command.profile}"; ask an administrator for the profile names` });
         const { input, request } = buildRequestFromProfile(profile, command.target, requestId);
         if (command.kind === 'plan') return replyPlan(request, renderDesiredState(request), { profile: command.profile });
-        await deps.queue.enqueue(input as unknown as Record<string, unknown>, { source: 'chatops', ...(replyTo ? { replyTo } : {}) });
+        await deps.queue.enqueue(input as unknown as Record<string, unknown>, { source: 'chatops', caller, ...(replyTo ? { replyTo } : {}) });
         return replyAccepted(request.requestId, { target: request.target, profile: command.profile });
       }
       case 'rollback':
       case 'retry': {
         // Queued like apply: the intake decides and starts it (this function starts nothing itself).
-        await deps.queue.enqueue(beaconCommandMessage(command.kind, command.instanceId, requestId, caller), { source: 'chatops', ...(replyTo ? { replyTo } : {}) });
+        await deps.queue.enqueue(beaconCommandMessage(command.kind, command.instanceId, requestId, caller), { source: 'chatops', caller, ...(replyTo ? { replyTo } : {}) });
         return replyAccepted(requestId, { target: { kind: 'instances', instanceIds: [command.instanceId] } });
       }
     }
   }
 
-  async function answer(text: string, caller: ChatCaller, requestId: string, replyTo: ReplyTo | undefined): Promise<ChatReply> {
+  async function answer(text: string, caller: ChatCaller, who: Caller, requestId: string, replyTo: ReplyTo | undefined): Promise<ChatReply> {
     if (!isAllowed(caller, deps.allowlist)) {
       logger.warn('chat caller not allowlisted', { ...caller });
       return replyError({ code: 'NOT_ALLOWED', message: 'you or this channel may not run beacon-proxy commands; ask an administrator to add you to the allowlist' });
@@ -114,7 +134,7 @@ export function createChatOpsHandler(deps: ChatOpsDeps) {
     const parsed = parseChatCommand(text);
     if (!parsed.ok) return replyError(parsed.error);
     try {
-      return await run(parsed.command, requestId, replyTo, caller);
+      return await run(parsed.command, requestId, replyTo, who);
     } catch (error) {
       if (isRequestError(error)) return replyError(error.toJSON().error);
       throw error;
@@ -137,7 +157,8 @@ export function createChatOpsHandler(deps: ChatOpsDeps) {
     if (!command) return respond(400, { error: { code: 'INVALID_REQUEST', message: 'not a Slack slash command', field: '$' } });
     const requestId = chatRequestId('slack', command.triggerId ?? `${timestamp}:${signature}`);
     const replyTo: ReplyTo | undefined = command.responseUrl ? { kind: 'slack', responseUrl: command.responseUrl } : undefined;
-    const reply = await answer(command.text, { userId: command.userId, channelId: command.channelId }, requestId, replyTo);
+    const who = slackCaller(command);
+    const reply = await answer(command.text, { userId: command.userId, channelId: command.channelId }, who, requestId, replyTo);
     return respond(200, toSlackMessage(reply));
   }
 
@@ -154,7 +175,7 @@ export function createChatOpsHandler(deps: ChatOpsDeps) {
     if (!(await deps.memory.markOnce(`${CHAT_REPLAY_KEY_PREFIX}teams#${activity.messageId}`, REPLAY_TTL_SECONDS.teams))) {
       return respond(200, toTeamsMessage(replyError({ code: 'REPLAYED', message: 'this message was already received' })));
     }
-    const reply = await answer(activity.text, { userId: activity.userId, channelId: activity.channelId }, chatRequestId('teams', activity.messageId), undefined);
+    const reply = await answer(activity.text, { userId: activity.userId, channelId: activity.channelId }, teamsCaller(activity), chatRequestId('teams', activity.messageId), undefined);
     return respond(200, toTeamsMessage(reply));
   }
 

@@ -3,6 +3,7 @@
  * and the intake (chat commands come through the queue, as every chat `apply` does) call this one function,
  * so what a rollback restores and what a retry runs is decided in one place (lambdas/core/beacon-history.ts).
  */
+import { type Caller, describeCaller } from './caller.js';
 import {
   BeaconCommandError,
   type BeaconHistory,
@@ -94,8 +95,9 @@ export interface BeaconCommandMessage {
   requestedBy: string | null;
 }
 
-export function beaconCommandMessage(kind: BeaconCommandKind, instanceId: string, requestId: string, caller: { userId: string; channelId: string }): Record<string, unknown> {
-  const message: BeaconCommandMessage = { beaconCommand: kind, instanceId, requestId, requestedBy: `chatops:${caller.userId} in ${caller.channelId}` };
+export function beaconCommandMessage(kind: BeaconCommandKind, instanceId: string, requestId: string, caller: Caller): Record<string, unknown> {
+  // For people reading the queue; the intake records the caller SQS vouches for (the `caller` attribute of a trusted producer).
+  const message: BeaconCommandMessage = { beaconCommand: kind, instanceId, requestId, requestedBy: describeCaller(caller) };
   return { ...message };
 }
 

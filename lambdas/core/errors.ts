@@ -8,6 +8,8 @@ export const ERROR_CODES = [
   'INVALID_TARGET',
   'INVALID_ACCOUNT',
   'DOWNGRADE_REFUSED',
+  /** The requestId is already used by a request with different content (lambdas/core/request-identity.ts). */
+  'REQUEST_CONFLICT',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

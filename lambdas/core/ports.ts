@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { DiffEntry } from './change-diff.js';
+import type { Caller } from './caller.js';
 import type { ErrorBody } from './errors.js';
 import type { BeaconBaseline } from './baseline.js';
 import type { BeaconAction, BeaconCommandCode, RunLink } from './beacon-history.js';
@@ -60,6 +61,12 @@ export interface RequestRecord {
   action?: BeaconAction;
   /** Who asked, when the entry point knows it (the API caller's IAM ARN). */
   requestedBy?: string;
+  /** SHA-256 of the request's content (request-identity.ts): a later request under this id must match it. */
+  contentHash?: string;
+  /** The request this one re-runs (an operator's explicit re-run); the old one has a `request.rerun` audit event. */
+  rerunOf?: string;
+  /** Who asked (lambdas/core/caller.ts); absent only on records written before callers were kept. */
+  caller?: Caller;
 }
 
 export interface BeaconStatusRecord {
@@ -94,6 +101,8 @@ export interface AuditEvent {
   /** Tells apart several events of one kind at one time for one beacon (one audit record per change). */
   key?: string;
   detail?: Record<string, unknown>;
+  /** Who caused it, on the events the intake writes for a request (accepted, refused, conflict, rerun). */
+  caller?: Caller;
 }
 
 export interface RequestStatus {
@@ -204,6 +213,8 @@ export interface WorkflowInput {
   receivedAt: string;
   /** A per-beacon rollback instead of a configure: after the lock, the Rollback document restores `captureId`. */
   action?: BeaconAction;
+  /** Who asked: shown in the notification. */
+  caller?: Caller;
 }
 
 /**
@@ -223,20 +234,72 @@ export interface WorkflowStarter {
   startBeaconWorkflow(input: WorkflowInput): Promise<{ executionName: string; started: boolean }>;
 }
 
+/** What travels beside the request JSON on the intake queue (message attributes). */
+export interface EnqueueMeta {
+  source: RequestSource;
+  replyTo?: ReplyTo;
+  /** An explicit re-run: the request re-run (the intake links both records when the content matches). */
+  rerunOf?: string;
+  /** Who asked, as the producer's platform vouched (the intake believes it only from the stack's own producers). */
+  caller?: Caller;
+}
+
 /** The intake queue, for triggers other than SQS itself. */
 export interface RequestQueue {
-  /** Enqueues the request JSON (body unchanged); replyTo and source travel as message attributes. */
-  enqueue(request: Record<string, unknown>, meta: { source: RequestSource; replyTo?: ReplyTo }): Promise<void>;
+  /** Enqueues the request JSON (body unchanged); the meta travels as message attributes. */
+  enqueue(request: Record<string, unknown>, meta: EnqueueMeta): Promise<void>;
 }
+
+/** A validated request as the intake accepts it: the unit the idempotency guard keys and validates. */
+export interface AcceptedRequest {
+  requestId: string;
+  /** The request in input form with the requestId filled in. */
+  request: Record<string, unknown>;
+  /** `requestContentHash(request)`: the guard refuses a requestId seen with another hash. */
+  contentHash: string;
+  dryRun: boolean;
+  source: RequestSource;
+  replyTo: ReplyTo | null;
+  /** The request this one explicitly re-runs, if any. */
+  rerunOf: string | null;
+  /** Who asked (never from the body; see callerFromQueue). */
+  caller: Caller;
+  target: { kind: 'instances'; instanceIds: string[] } | { kind: 'tag'; key: string; value: string };
+}
+
+export interface AcceptResult {
+  requestId: string;
+  instanceIds: string[];
+  started: number;
+}
+
+/**
+ * Runs the intake's accept step once per requestId (Powertools idempotency in Lambda, lambdas/aws/idempotency.ts).
+ * Contract: the first call for a requestId runs `fn`; a later call with the same requestId and the same
+ * `contentHash` returns the first call's result without running `fn` (or throws a retryable error while the
+ * first is still running); a later call with the same requestId and another `contentHash` throws
+ * `requestConflict(requestId)` (RequestError REQUEST_CONFLICT) without running `fn`. Records live at least
+ * `REQUEST_IDENTITY.derivedIdWindowSeconds`; beyond that the request store's content hash decides.
+ */
+export interface IdempotencyGuard {
+  wrap(fn: (accepted: AcceptedRequest) => Promise<AcceptResult>): (accepted: AcceptedRequest) => Promise<AcceptResult>;
+  /** Lets the guard see the Lambda's remaining time (an in-progress record expires with the invocation). */
+  registerLambdaContext?(context: { getRemainingTimeInMillis(): number }): void;
+}
+
+/** No guard: every call runs (handler tests; the request store still decides resend and conflict). */
+export const noIdempotencyGuard: IdempotencyGuard = { wrap: (fn) => fn };
 
 export interface Outcome {
   requestId: string;
   instanceId?: string;
-  state: BeaconState | 'invalid' | 'no-targets';
+  state: BeaconState | 'invalid' | 'no-targets' | 'conflict';
   summary: string;
   reasons?: string[];
   /** Shown with the outcome (pinMode none: upgrades may reset the service account). */
   warnings?: string[];
+  /** Who asked for the request. */
+  caller?: Caller;
 }
 
 export interface Notifier {

@@ -1,17 +1,17 @@
-import { createHash } from 'node:crypto';
 import * as z from 'zod/mini';
 import { WININET_LOCAL_BYPASS } from './beacon-facts.js';
-import { canonicalJson } from './canonical-json.js';
 import { type ErrorCode, RequestError } from './errors.js';
 import { DOCUMENT_PARAMETERS } from './document-contract.js';
 import { LIMITS } from './limits.js';
 import { type ProxyAddress, parseProxyAddress } from './proxy-address.js';
+import { derivedRequestId } from './request-identity.js';
 import { RolloutInputSchema, type RolloutSpec, parseRollout } from './rollout.js';
 
 // Patterns for everything that may travel to a beacon. None admits a quote, backtick, `$(`, whitespace
 // other than none at all, a newline, NUL or a control character.
 export const PATTERNS = {
-  requestId: /^[A-Za-z0-9._-]{1,64}$/,
+  /** Starts with a letter or digit: `.` and `..` are path segments, never ids (a status URL must name the request). */
+  requestId: /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/,
   instanceId: /^(i-([0-9a-f]{8}|[0-9a-f]{17})|mi-[0-9a-f]{17})$/,
   tagKey: /^[A-Za-z0-9_.:/=+@-]{1,128}$/,
   tagValue: /^[A-Za-z0-9_.:/=+@-]{0,256}$/,
@@ -26,6 +26,9 @@ export const PATTERNS = {
   /** Free text kept in the audit trail only (never sent to a beacon): printable ASCII. */
   auditText: /^[\x20-\x7e]*$/,
 } as const;
+
+/** What a request id is, in words (every refusal of an id says this). */
+export const REQUEST_ID_RULE = '1-64 letters, digits, . _ or -, starting with a letter or digit';
 
 const RESERVED_ACCOUNT_NAMES = new Set(['system', 'localsystem', 'localservice', 'networkservice']);
 const PASSWORD_LIKE_KEY = /pass|pwd|secret|credential|token/i;
@@ -333,14 +336,21 @@ function parseBeaconVersion(version: RequestInput['beaconVersion']): BeaconReque
   return { pin, allowDowngrade: version?.allowDowngrade ?? false };
 }
 
-/** The idempotency key of a request that has none: a digest of its content, so a resent request is the same request. */
-export function contentRequestId(input: RequestInput): string {
-  const { requestId: _ignored, ...rest } = input;
-  return `req-${createHash('sha256').update(canonicalJson(rest)).digest('hex').slice(0, 24)}`;
+/**
+ * The idempotency key of a request that has none: a digest of its content and of the window it was sent in
+ * (see request-identity.ts), so a resent request is the same request and the same request weeks later runs again.
+ */
+export function contentRequestId(input: RequestInput, sentAt: Date): string {
+  return derivedRequestId(input as Record<string, unknown>, sentAt);
+}
+
+export interface ParseOptions {
+  /** When the request was sent (an SQS message's SentTimestamp, the API call): dates a content-derived id. Default: now. */
+  sentAt?: Date;
 }
 
 /** Validates any untrusted value as a request. Throws RequestError; never changes anything. */
-export function parseRequest(input: unknown): BeaconRequest {
+export function parseRequest(input: unknown, options: ParseOptions = {}): BeaconRequest {
   const parsed = RequestInputSchema.safeParse(input, {
     error: (issue) => (issue.input === undefined ? 'is required' : undefined),
   });
@@ -350,8 +360,8 @@ export function parseRequest(input: unknown): BeaconRequest {
   const raw = parsed.data;
   const requestId =
     raw.requestId === undefined
-      ? contentRequestId(raw)
-      : requirePattern(raw.requestId, PATTERNS.requestId, 'INVALID_REQUEST', 'requestId', '1-64 letters, digits, . _ or -');
+      ? contentRequestId(raw, options.sentAt ?? new Date())
+      : requirePattern(raw.requestId, PATTERNS.requestId, 'INVALID_REQUEST', 'requestId', REQUEST_ID_RULE);
   const target = parseTarget(raw.target);
   const proxy = parseProxyAddress(raw.proxy, 'proxy');
   const endpoint = (name: 'download' | 'upload' | 'launcher' | 'wininet'): ProxyAddress => {
@@ -383,7 +393,7 @@ export function parseRequest(input: unknown): BeaconRequest {
 }
 
 /** Parses JSON text from any trigger, with the size limit applied first. */
-export function parseRequestJson(text: string): BeaconRequest {
+export function parseRequestJson(text: string, options: ParseOptions = {}): BeaconRequest {
   if (Buffer.byteLength(text, 'utf8') > LIMITS.maxRequestBytes) {
     throw new RequestError('INVALID_REQUEST', `the request is larger than ${LIMITS.maxRequestBytes} bytes`, '$');
   }
@@ -393,5 +403,5 @@ export function parseRequestJson(text: string): BeaconRequest {
   } catch (error) {
     throw new RequestError('INVALID_REQUEST', `the request is not valid JSON (${(error as Error).message})`, '$');
   }
-  return parseRequest(value);
+  return parseRequest(value, options);
 }

@@ -8,6 +8,7 @@
  */
 import type { EventBridgeEvent } from 'aws-lambda';
 import * as z from 'zod/mini';
+import { CallerSchema } from '../core/caller.js';
 import { isTerminalCommandStatus } from '../core/command-result.js';
 import {
   type BeaconCommands,
@@ -54,6 +55,7 @@ const InputSchema = z.looseObject({
   requestId: z.string().check(z.minLength(1)),
   instanceId: z.string().check(z.minLength(1)),
   replyTo: z.nullish(z.object({ kind: z.literal('slack'), responseUrl: z.string() })),
+  caller: z.optional(z.unknown()),
 });
 
 export interface ExecutionCleanupDeps {
@@ -86,6 +88,7 @@ export function createExecutionCleanupHandler(deps: ExecutionCleanupDeps) {
       return { execution: detail.name, action: 'none', lock: 'not-held', recorded: false, notified: false };
     }
     const { requestId, instanceId } = parsed.data;
+    const caller = CallerSchema.safeParse(parsed.data.caller);
     const owner = detail.name;
     const designed = detail.status === 'FAILED' && (DESIGNED_FAILURES as readonly string[]).includes(detail.error ?? '');
     if (designed || !(CLEANUP_STATUSES as readonly string[]).includes(detail.status)) {
@@ -119,7 +122,14 @@ export function createExecutionCleanupHandler(deps: ExecutionCleanupDeps) {
       finalState = 'error';
       reasons.push('what the beacon looks like now is not known: run a plan (dry run) for it');
       await deps.store.putBeaconStatus({ ...(beacon ?? {}), requestId, instanceId, state: 'error', updatedAt: at, reasons });
-      await deps.store.appendAudit({ requestId, instanceId, at, event: 'beacon.error', detail: { execution: owner, executionStatus: detail.status, error: detail.error ?? null, reasons } });
+      await deps.store.appendAudit({
+        requestId,
+        instanceId,
+        at,
+        event: 'beacon.error',
+        ...(caller.success ? { caller: caller.data } : {}),
+        detail: { execution: owner, executionStatus: detail.status, error: detail.error ?? null, reasons },
+      });
       recorded = true;
     }
 
@@ -127,7 +137,10 @@ export function createExecutionCleanupHandler(deps: ExecutionCleanupDeps) {
     const mark = notifiedMarkKey(owner);
     if (!(await deps.memory.isMarked(mark))) {
       const summary = recorded ? 'the workflow ended before it finished; the beacon state is unknown' : `the workflow ended ${detail.status} after recording ${finalState}`;
-      await deps.notifier.notify({ requestId, instanceId, state: finalState, summary: `${instanceId}: ${summary}`, reasons: recorded ? reasons : (beacon?.reasons ?? reasons) }, parsed.data.replyTo ?? undefined);
+      await deps.notifier.notify(
+        { requestId, instanceId, state: finalState, summary: `${instanceId}: ${summary}`, reasons: recorded ? reasons : (beacon?.reasons ?? reasons), ...(caller.success ? { caller: caller.data } : {}) },
+        parsed.data.replyTo ?? undefined,
+      );
       await deps.memory.markOnce(mark, NOTIFIED_MARK_TTL_SECONDS);
       notified = true;
     }

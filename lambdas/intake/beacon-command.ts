@@ -7,15 +7,17 @@ import type { SQSRecord } from 'aws-lambda';
 import { type BeaconCommandDeps, type BeaconCommandMessage, startBeaconCommand } from '../core/beacon-commands.js';
 import { isBeaconCommandError } from '../core/beacon-history.js';
 import { isRequestError } from '../core/errors.js';
+import { type Caller, describeCaller } from '../core/caller.js';
 import type { Notifier, ReplyTo, RequestRecord, RequestSource } from '../core/ports.js';
 
 export async function runQueuedBeaconCommand(
   deps: BeaconCommandDeps & { notifier: Notifier },
   message: BeaconCommandMessage,
-  meta: { source: RequestSource; replyTo: ReplyTo | null; record: SQSRecord },
+  meta: { source: RequestSource; replyTo: ReplyTo | null; record: SQSRecord; caller: Caller },
 ): Promise<void> {
   try {
-    await startBeaconCommand(deps, { kind: message.beaconCommand, instanceId: message.instanceId, requestedBy: message.requestedBy, source: meta.source, requestId: message.requestId, replyTo: meta.replyTo });
+    // The body's requestedBy is what the producer says; the caller SQS vouches for is what is recorded.
+    await startBeaconCommand(deps, { kind: message.beaconCommand, instanceId: message.instanceId, requestedBy: describeCaller(meta.caller), source: meta.source, requestId: message.requestId, replyTo: meta.replyTo });
   } catch (error) {
     if (!isBeaconCommandError(error) && !isRequestError(error)) throw error;
     await refuse(deps, message.requestId, meta, error.toJSON().error, message);
@@ -26,7 +28,7 @@ export async function runQueuedBeaconCommand(
 export async function refuse(
   deps: Pick<BeaconCommandDeps, 'store' | 'clock'> & { notifier: Notifier },
   requestId: string,
-  meta: { source: RequestSource; replyTo: ReplyTo | null },
+  meta: { source: RequestSource; replyTo: ReplyTo | null; caller: Caller },
   error: NonNullable<RequestRecord['error']>,
   message?: BeaconCommandMessage,
 ): Promise<void> {
@@ -38,7 +40,8 @@ export async function refuse(
     receivedAt: at,
     error,
     ...(message ? { instanceIds: [message.instanceId] } : {}),
-    ...(message?.requestedBy ? { requestedBy: message.requestedBy } : {}),
+    requestedBy: describeCaller(meta.caller),
+    caller: meta.caller,
   });
   if (created !== 'created') return;
   await deps.store.appendAudit({ requestId, at, event: 'request.refused', ...(message ? { instanceId: message.instanceId } : {}), detail: { ...error, ...(message ? { command: message.beaconCommand } : {}) } });

@@ -8,17 +8,24 @@ import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda'
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import { isRequestError, RequestError } from '../core/errors.js';
 import {
+  type AcceptedRequest,
+  type AcceptResult,
   type BeaconCommands,
   type Clock,
+  type IdempotencyGuard,
   type Log,
   type Notifier,
   type ReplyTo,
   type RequestSource,
+  type RequestStatus,
   type RequestStore,
   type WorkflowStarter,
+  noIdempotencyGuard,
   silentLog,
 } from '../core/ports.js';
 import { type BeaconRequest, PATTERNS, parseRequestJson } from '../core/request.js';
+import { decideIdentity, isRequestConflict, requestConflict, requestContentHash } from '../core/request-identity.js';
+import { type Caller, callerFromQueue } from '../core/caller.js';
 import { MESSAGE_ATTRIBUTES } from './message-attributes.js';
 import { parseBeaconCommandMessage } from '../core/beacon-commands.js';
 import { type BeaconHistory, isBeaconCommandError } from '../core/beacon-history.js';
@@ -33,29 +40,8 @@ import { countMetric, env, lambdaEntry, log, optionalEnv } from '../aws/runtime.
 
 export { MESSAGE_ATTRIBUTES };
 
-export interface AcceptedRequest {
-  requestId: string;
-  /** The request in input form with the requestId filled in. */
-  request: Record<string, unknown>;
-  dryRun: boolean;
-  source: RequestSource;
-  replyTo: ReplyTo | null;
-  target: BeaconRequest['target'];
-}
-
-export interface AcceptResult {
-  requestId: string;
-  instanceIds: string[];
-  started: number;
-}
-
-/** Wraps the accept step so one requestId is processed once (Powertools idempotency in Lambda). */
-export interface IdempotencyGuard {
-  wrap(fn: (accepted: AcceptedRequest) => Promise<AcceptResult>): (accepted: AcceptedRequest) => Promise<AcceptResult>;
-  registerLambdaContext?(context: Context): void;
-}
-
-export const noIdempotencyGuard: IdempotencyGuard = { wrap: (fn) => fn };
+export type { AcceptedRequest, AcceptResult, IdempotencyGuard };
+export { noIdempotencyGuard };
 
 export interface IntakeDeps {
   store: RequestStore;
@@ -64,10 +50,15 @@ export interface IntakeDeps {
   notifier: Notifier;
   clock: Clock;
   idempotency?: IdempotencyGuard;
+  /**
+   * IAM role ids (AROA...) of the stack's own producers (API, ChatOps, triggers): only a message whose SQS
+   * SenderId is one of their sessions may name its caller in the `caller` attribute. Default: none.
+   */
+  trustedSenderRoleIds?: readonly string[];
   log?: Log;
   /** Counts accepted and invalid requests (Powertools Metrics in Lambda). */
   count?: (metric: 'RequestsAccepted' | 'RequestsInvalid' | 'WorkflowsStarted', value: number) => void;
-  /** Counts each request once, by where it came from and what became of it (the dashboard's requests by source and outcome). */
+  /** Counts each request once, by where it came from and what became of it (the dashboard's requests by source and outcome); a conflict counts each refused delivery. */
   countRequest?: (source: RequestSource, outcome: RequestOutcome) => void;
   /** Beacons' histories, for per-beacon commands sent through the queue (chat rollback / retry); without it they are refused. */
   history?: BeaconHistory;
@@ -78,6 +69,23 @@ const SOURCES: readonly RequestSource[] = ['queue', 'api', 'chatops', 'new-beaco
 function sourceOf(record: SQSRecord): RequestSource {
   const value = record.messageAttributes?.[MESSAGE_ATTRIBUTES.source]?.stringValue;
   return SOURCES.includes(value as RequestSource) ? (value as RequestSource) : 'queue';
+}
+
+/** The request an explicit re-run names (message attribute); the intake links it only when the content matches. */
+function rerunOfOf(record: SQSRecord): string | null {
+  const value = record.messageAttributes?.[MESSAGE_ATTRIBUTES.rerunOf]?.stringValue;
+  return value !== undefined && PATTERNS.requestId.test(value) ? value : null;
+}
+
+/** Who sent the message: the SenderId system attribute, or the caller a trusted producer vouched for. */
+function callerOf(record: SQSRecord, trustedRoleIds: readonly string[]): Caller {
+  return callerFromQueue(record.attributes?.SenderId, record.messageAttributes?.[MESSAGE_ATTRIBUTES.caller]?.stringValue, trustedRoleIds);
+}
+
+/** When the message was first sent (SQS SentTimestamp: the same on every redelivery); dates a content-derived id. */
+function sentAtOf(record: SQSRecord, clock: Clock): Date {
+  const sent = Number(record.attributes?.SentTimestamp);
+  return Number.isFinite(sent) && sent > 0 ? new Date(sent) : clock.now();
 }
 
 function replyToOf(record: SQSRecord): ReplyTo | null {
@@ -110,6 +118,7 @@ export function createIntakeHandler(deps: IntakeDeps) {
   const guard = deps.idempotency ?? noIdempotencyGuard;
   const count = deps.count ?? (() => undefined);
   const countRequest = deps.countRequest ?? (() => undefined);
+  const trusted = deps.trustedSenderRoleIds ?? [];
 
   async function targetInstanceIds(accepted: AcceptedRequest): Promise<string[]> {
     if (accepted.target.kind === 'instances') return accepted.target.instanceIds;
@@ -117,27 +126,55 @@ export function createIntakeHandler(deps: IntakeDeps) {
     return found.map((instance) => instance.instanceId).sort();
   }
 
+  /** Throws REQUEST_CONFLICT when the id is recorded with other content (or was refused); nothing is written then. */
+  function requireSameContent(previous: RequestStatus | null, accepted: AcceptedRequest): void {
+    if (!previous) return;
+    const existing = previous.request.state === 'invalid' ? null : (previous.request.request ?? null);
+    if (decideIdentity(existing, accepted.contentHash) === 'conflict') throw requestConflict(accepted.requestId);
+  }
+
+  /** A re-run is linked to the request it names only when that request exists with the same content. */
+  async function rerunLink(accepted: AcceptedRequest): Promise<string | null> {
+    if (!accepted.rerunOf || accepted.rerunOf === accepted.requestId) return null;
+    const original = await deps.store.getRequestStatus(accepted.rerunOf);
+    const content = original?.request.request;
+    return content && requestContentHash(content) === accepted.contentHash ? accepted.rerunOf : null;
+  }
+
   const accept = guard.wrap(async (accepted: AcceptedRequest): Promise<AcceptResult> => {
     const at = deps.clock.now().toISOString();
-    const previous = await deps.store.getRequestStatus(accepted.requestId);
+    let previous = await deps.store.getRequestStatus(accepted.requestId);
+    requireSameContent(previous, accepted);
     // A redelivered request keeps the beacons it expanded to the first time.
     const instanceIds = previous?.request.instanceIds ?? (await targetInstanceIds(accepted));
     if (!previous) {
+      const rerunOf = await rerunLink(accepted);
       const recorded = await deps.store.recordRequest({
         requestId: accepted.requestId,
         state: instanceIds.length === 0 ? 'no-targets' : 'accepted',
         source: accepted.source,
         receivedAt: at,
         request: accepted.request,
+        contentHash: accepted.contentHash,
         instanceIds,
+        ...(rerunOf ? { rerunOf } : {}),
+        caller: accepted.caller,
       });
-      await deps.store.appendAudit({ requestId: accepted.requestId, at, event: 'request.accepted', detail: { source: accepted.source, instanceIds, dryRun: accepted.dryRun } });
-      // Counted by the delivery whose record won: a duplicate delivered at the same moment is not a second request.
-      if (recorded === 'created') countRequest(accepted.source, instanceIds.length === 0 ? 'no-targets' : 'accepted');
+      if (recorded === 'exists') {
+        // Another delivery recorded this id meanwhile: it must be the same request, and its record stands.
+        previous = await deps.store.getRequestStatus(accepted.requestId);
+        requireSameContent(previous, accepted);
+      } else {
+        const caller = accepted.caller;
+        await deps.store.appendAudit({ requestId: accepted.requestId, at, event: 'request.accepted', caller, detail: { source: accepted.source, instanceIds, dryRun: accepted.dryRun, ...(rerunOf ? { rerunOf } : {}) } });
+        if (rerunOf) await deps.store.appendAudit({ requestId: rerunOf, at, event: 'request.rerun', caller, detail: { rerunId: accepted.requestId, source: accepted.source } });
+        // Counted by the delivery whose record won: a duplicate delivered at the same moment is not a second request.
+        countRequest(accepted.source, instanceIds.length === 0 ? 'no-targets' : 'accepted');
+      }
     }
     if (instanceIds.length === 0) {
       await deps.notifier.notify(
-        { requestId: accepted.requestId, state: 'no-targets', summary: 'no SSM managed instance carries the target tag; nothing to do' },
+        { requestId: accepted.requestId, state: 'no-targets', summary: 'no SSM managed instance carries the target tag; nothing to do', caller: accepted.caller },
         accepted.replyTo ?? undefined,
       );
       return { requestId: accepted.requestId, instanceIds, started: 0 };
@@ -154,6 +191,7 @@ export function createIntakeHandler(deps: IntakeDeps) {
         source: accepted.source,
         dryRun: accepted.dryRun,
         replyTo: accepted.replyTo,
+        caller: previous?.request.caller ?? accepted.caller,
         // A redelivered request keeps its first arrival time: requests for a beacon apply in arrival order.
         receivedAt: previous?.request.receivedAt ?? at,
       });
@@ -167,7 +205,8 @@ export function createIntakeHandler(deps: IntakeDeps) {
 
   /** A per-beacon command (lambdas/intake/beacon-command.ts) rather than a request: true when it was one. */
   async function processBeaconCommand(record: SQSRecord): Promise<boolean> {
-    const meta = { source: sourceOf(record), replyTo: replyToOf(record), record };
+    // Who asked comes from SQS (SenderId, or the caller a trusted producer vouched for), never from the body.
+    const meta = { source: sourceOf(record), replyTo: replyToOf(record), record, caller: callerOf(record, trusted) };
     try {
       const message = parseBeaconCommandMessage(record.body);
       if (!message) return false;
@@ -185,14 +224,39 @@ export function createIntakeHandler(deps: IntakeDeps) {
   async function recordInvalid(error: RequestError, record: SQSRecord): Promise<void> {
     const requestId = invalidRecordId(record.body, record.messageId);
     const at = deps.clock.now().toISOString();
-    const created = await deps.store.recordRequest({ requestId, state: 'invalid', source: sourceOf(record), receivedAt: at, error: error.toJSON().error });
-    if (created === 'created') {
-      await deps.store.appendAudit({ requestId, at, event: 'request.refused', detail: { ...error.toJSON().error } });
-      await deps.notifier.notify({ requestId, state: 'invalid', summary: `request refused: ${error.message}`, reasons: [`${error.code} at ${error.field}`] }, replyToOf(record) ?? undefined);
+    const caller = callerOf(record, trusted);
+    const created = await deps.store.recordRequest({ requestId, state: 'invalid', source: sourceOf(record), receivedAt: at, error: error.toJSON().error, caller });
+    // A redelivery of this refusal changes nothing; a refused message naming another request's id is kept in that id's trail.
+    const existing = created === 'exists' ? (await deps.store.getRequestStatus(requestId))?.request : undefined;
+    const redelivered = existing?.state === 'invalid' && existing.error?.code === error.code && existing.error.field === error.field;
+    if (!redelivered) {
+      await deps.store.appendAudit({ requestId, at, event: 'request.refused', caller, detail: { ...error.toJSON().error, source: sourceOf(record) } });
+      await deps.notifier.notify({ requestId, state: 'invalid', summary: `request refused: ${error.message}`, reasons: [`${error.code} at ${error.field}`], caller }, replyToOf(record) ?? undefined);
       countRequest(sourceOf(record), 'invalid');
     }
     count('RequestsInvalid', 1);
     log.warn('request refused', { requestId, messageId: record.messageId, error: error.toJSON().error });
+  }
+
+  /**
+   * The same requestId with other content: refused with REQUEST_CONFLICT and kept (the refused content in the
+   * audit trail of that id, the requester told); the recorded request and every beacon stay as they are.
+   */
+  async function recordConflict(error: RequestError, accepted: AcceptedRequest): Promise<void> {
+    const at = deps.clock.now().toISOString();
+    await deps.store.appendAudit({
+      requestId: accepted.requestId,
+      at,
+      event: 'request.conflict',
+      caller: accepted.caller,
+      detail: { ...error.toJSON().error, source: accepted.source, contentHash: accepted.contentHash, request: accepted.request },
+    });
+    await deps.notifier.notify(
+      { requestId: accepted.requestId, state: 'conflict', summary: `request refused: ${error.message}`, reasons: [`${error.code} at ${error.field}`], caller: accepted.caller },
+      accepted.replyTo ?? undefined,
+    );
+    countRequest(accepted.source, 'conflict');
+    log.warn('request refused: id taken by other content', { requestId: accepted.requestId, contentHash: accepted.contentHash });
   }
 
   async function processRecord(record: SQSRecord): Promise<void> {
@@ -200,21 +264,30 @@ export function createIntakeHandler(deps: IntakeDeps) {
     let request: BeaconRequest;
     let input: Record<string, unknown>;
     try {
-      request = parseRequestJson(record.body);
+      request = parseRequestJson(record.body, { sentAt: sentAtOf(record, deps.clock) });
       input = { ...(JSON.parse(record.body) as Record<string, unknown>), requestId: request.requestId };
     } catch (error) {
       if (!isRequestError(error)) throw error;
       await recordInvalid(error, record);
       return;
     }
-    await accept({
+    const accepted: AcceptedRequest = {
       requestId: request.requestId,
       request: input,
+      contentHash: requestContentHash(input),
       dryRun: request.dryRun,
       source: sourceOf(record),
       replyTo: replyToOf(record),
+      rerunOf: rerunOfOf(record),
+      caller: callerOf(record, trusted),
       target: request.target,
-    });
+    };
+    try {
+      await accept(accepted);
+    } catch (error) {
+      if (!isRequestConflict(error)) throw error;
+      await recordConflict(error, accepted);
+    }
   }
 
   return async function intakeHandler(event: SQSEvent, context: Context): Promise<SQSBatchResponse> {
@@ -238,6 +311,7 @@ const intake = lambdaEntry(() =>
     notifier: lazyPort(() => import('../aws/clients/sns.js').then((sns) => sns.notifier())),
     clock: awsSdk.clock,
     idempotency: powertoolsIdempotency(env(ENV.idempotencyTableName)),
+    trustedSenderRoleIds: (process.env[ENV.trustedSenderRoleIds] ?? '').split(',').filter((id) => id.length > 0),
     log,
     count: (metric, value) => countMetric(metric, value),
     countRequest: (source, outcome) => countMetric(METRICS.requests, 1, { [METRIC_DIMENSIONS.source]: source, [METRIC_DIMENSIONS.outcome]: outcome }),

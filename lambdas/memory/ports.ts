@@ -14,6 +14,7 @@ import type {
   CommandInvocation,
   DocumentParameters,
   DriftPassStore,
+  EnqueueMeta,
   FleetMemory,
   InstanceFilter,
   LockResult,
@@ -220,9 +221,15 @@ export class MemoryWorkflowStarter implements WorkflowStarter {
 }
 
 export class MemoryRequestQueue implements RequestQueue {
-  readonly messages: Array<{ body: string; source: RequestSource; replyTo?: ReplyTo }> = [];
-  async enqueue(request: Record<string, unknown>, meta: { source: RequestSource; replyTo?: ReplyTo }): Promise<void> {
-    this.messages.push({ body: JSON.stringify(request), source: meta.source, ...(meta.replyTo ? { replyTo: meta.replyTo } : {}) });
+  readonly messages: Array<{ body: string; source: RequestSource; replyTo?: ReplyTo; rerunOf?: string; caller?: EnqueueMeta['caller'] }> = [];
+  async enqueue(request: Record<string, unknown>, meta: EnqueueMeta): Promise<void> {
+    this.messages.push({
+      body: JSON.stringify(request),
+      source: meta.source,
+      ...(meta.replyTo ? { replyTo: meta.replyTo } : {}),
+      ...(meta.rerunOf ? { rerunOf: meta.rerunOf } : {}),
+      ...(meta.caller ? { caller: meta.caller } : {}),
+    });
   }
 }
 

@@ -1,5 +1,6 @@
 /** Shared by the new-beacon and drift triggers: queue a request for one beacon, and read the FNMS inventory for the tag gate. */
 import { type BeaconInventory, isBeaconInventoryError } from '../core/fnms/index.js';
+import { SYSTEM_CALLER } from '../core/caller.js';
 import type { Log, ProfileStore, RequestQueue, RequestSource } from '../core/ports.js';
 import { type FnmsBeaconNames, fnmsBeaconNames, triggerRequest } from '../core/triggers.js';
 
@@ -22,7 +23,8 @@ export async function enqueueForBeacon(
   dryRun: boolean,
 ): Promise<string> {
   const input = triggerRequest(content, instanceId, requestId, dryRun);
-  await queue.enqueue(input as unknown as Record<string, unknown>, { source });
+  // A trigger's request is the system's, never a person's (shown as such in the status and notifications).
+  await queue.enqueue(input as unknown as Record<string, unknown>, { source, caller: source === 'drift' ? SYSTEM_CALLER.drift : SYSTEM_CALLER.newBeacon });
   return requestId;
 }
 

@@ -33,6 +33,7 @@ export function createNotifyRequesterHandler(deps: NotifyRequesterDeps) {
         summary: `${state.instanceId}: ${recorded.summary}`,
         reasons: recorded.reasons,
         ...(recorded.warnings?.length ? { warnings: recorded.warnings } : {}),
+        ...(state.caller ? { caller: state.caller } : {}),
       },
       state.replyTo ?? undefined,
     );

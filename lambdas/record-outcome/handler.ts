@@ -51,6 +51,8 @@ export function createRecordOutcomeHandler(deps: RecordOutcomeDeps) {
       instanceId: state.instanceId,
       at,
       event: `beacon.${recorded.state}`,
+      // The beacon's final event names who asked for the request (the workflow input's caller).
+      ...(state.caller ? { caller: state.caller } : {}),
       detail: { summary: recorded.summary, reasons: recorded.reasons, ...(recorded.warnings.length > 0 ? { warnings: recorded.warnings } : {}) },
     });
     // A few at a time: each is one small conditional put (a repeat is a no-op).

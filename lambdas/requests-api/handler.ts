@@ -1,14 +1,18 @@
 /**
- * The HTTPS API (API Gateway REST, IAM auth): POST /requests enqueues (202 + status URL), GET /requests/{id}
- * shows the request with its per-beacon status and checks, POST /plans renders the desired state without
- * changing anything. Every refusal is `{ error: { code, message, field } }`.
+ * The HTTPS API (API Gateway REST, IAM auth): POST /requests enqueues (202 + status URL; a resend of a
+ * recorded request is 200 with that request, the same id with other content 409 REQUEST_CONFLICT),
+ * POST /requests/{id}/rerun enqueues a new run of a recorded request linked to it, GET /requests/{id} shows
+ * the request with its per-beacon status and checks, POST /plans renders the desired state without changing
+ * anything. Every refusal is `{ error: { code, message, field } }`.
  */
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { documentParameters, renderDesiredState } from '../core/desired-state.js';
 import { isBeaconCommandError } from '../core/beacon-history.js';
 import { isRequestError } from '../core/errors.js';
-import { type Log, type RequestQueue, type RequestStore, silentLog } from '../core/ports.js';
-import { PATTERNS, parseRequestJson } from '../core/request.js';
+import { type Clock, type Log, type RequestQueue, type RequestStatus, type RequestStore, silentLog, systemClock } from '../core/ports.js';
+import { PATTERNS, REQUEST_ID_RULE, parseRequestJson } from '../core/request.js';
+import { decideIdentity, requestConflict, requestContentHash, rerunRequestId } from '../core/request-identity.js';
+import { callerFromApiContext } from '../core/caller.js';
 import * as awsDynamo from '../aws/clients/dynamo.js';
 import * as awsSdk from '../aws/clients/sdk.js';
 import * as awsSfn from '../aws/clients/sfn.js';
@@ -20,9 +24,10 @@ import { countMetric, lambdaEntry, log } from '../aws/runtime.js';
 export interface RequestsApiDeps {
   queue: RequestQueue;
   store: RequestStore;
+  clock?: Clock;
   log?: Log;
   /** Counts a request the API refused (accepted ones are counted by the intake, source api). */
-  countRefused?: () => void;
+  countRefused?: (outcome: 'invalid' | 'conflict') => void;
   /** The per-beacon day-2 routes (beacons.ts); without them those routes answer 404. */
   beacons?: BeaconRoutesDeps;
 }
@@ -46,9 +51,22 @@ export function statusUrl(event: APIGatewayProxyEvent, requestId: string): strin
   return `https://${domainName}/${stage}/requests/${encodeURIComponent(requestId)}`;
 }
 
+/** The request as GET /requests/{id} shows it: the record, each beacon, the audit trail, and the re-run links both ways. */
+export function requestView(status: RequestStatus): Record<string, unknown> {
+  const reruns = status.audit.filter((event) => event.event === 'request.rerun').map((event) => String(event.detail?.rerunId));
+  return { ...status.request, ...(reruns.length > 0 ? { reruns } : {}), beacons: status.beacons, audit: status.audit };
+}
+
 export function createRequestsApiHandler(deps: RequestsApiDeps) {
   const logger = deps.log ?? silentLog;
   const beaconRoute = deps.beacons ? createBeaconRoutes(deps.beacons, json, statusUrl) : null;
+  const clock = deps.clock ?? systemClock;
+
+  /** The {id} path parameter, validated: `.`, `..`, slashes and anything outside the id pattern are 400. */
+  function pathId(event: APIGatewayProxyEvent): string | APIGatewayProxyResult {
+    const id = event.pathParameters?.id ?? '';
+    return PATTERNS.requestId.test(id) ? id : json(400, errorBody('INVALID_REQUEST', `the request id is ${REQUEST_ID_RULE}`, 'id'));
+  }
 
   async function route(event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> {
     const route = `${event.httpMethod} ${event.resource}`;
@@ -56,20 +74,41 @@ export function createRequestsApiHandler(deps: RequestsApiDeps) {
     if (beaconAnswer) return beaconAnswer;
     switch (route) {
       case 'POST /requests': {
-        const request = parseRequestJson(bodyText(event));
+        const request = parseRequestJson(bodyText(event), { sentAt: clock.now() });
         const input = { ...(JSON.parse(bodyText(event)) as Record<string, unknown>), requestId: request.requestId };
-        await deps.queue.enqueue(input, { source: 'api' });
+        const existing = await deps.store.getRequestStatus(request.requestId);
+        if (existing) {
+          // Recorded already: the same content is a resend (the existing request, nothing queued); other content is refused.
+          const content = existing.request.state === 'invalid' ? null : (existing.request.request ?? null);
+          if (decideIdentity(content, requestContentHash(input)) === 'conflict') throw requestConflict(request.requestId);
+          return json(200, { requestId: request.requestId, statusUrl: statusUrl(event, request.requestId), resend: true, state: existing.request.state });
+        }
+        // Not recorded yet (or still in the queue): the intake decides, and records a conflict there.
+        await deps.queue.enqueue(input, { source: 'api', caller: callerFromApiContext(event.requestContext?.identity) });
         return json(202, { requestId: request.requestId, statusUrl: statusUrl(event, request.requestId) });
       }
+      case 'POST /requests/{id}/rerun': {
+        const id = pathId(event);
+        if (typeof id !== 'string') return id;
+        const status = await deps.store.getRequestStatus(id);
+        if (!status) return json(404, errorBody('NOT_FOUND', `no request ${id} to re-run; it may still be in the queue, try again in a few seconds`, 'id'));
+        const content = status.request.request;
+        if (status.request.state === 'invalid' || !content) {
+          return json(400, errorBody('INVALID_REQUEST', `request ${id} was refused (${status.request.error?.code ?? 'invalid'}); fix it and send it as a new request`, 'id'));
+        }
+        const rerunId = rerunRequestId(id, clock.now());
+        await deps.queue.enqueue({ ...content, requestId: rerunId }, { source: 'api', rerunOf: id, caller: callerFromApiContext(event.requestContext?.identity) });
+        return json(202, { requestId: rerunId, rerunOf: id, statusUrl: statusUrl(event, rerunId) });
+      }
       case 'GET /requests/{id}': {
-        const id = event.pathParameters?.id ?? '';
-        if (!PATTERNS.requestId.test(id)) return json(400, errorBody('INVALID_REQUEST', 'the request id is 1-64 letters, digits, . _ or -', 'id'));
+        const id = pathId(event);
+        if (typeof id !== 'string') return id;
         const status = await deps.store.getRequestStatus(id);
         if (!status) return json(404, errorBody('NOT_FOUND', `no request ${id}; it may still be in the queue, try again in a few seconds`, 'id'));
-        return json(200, { ...status.request, beacons: status.beacons, audit: status.audit });
+        return json(200, requestView(status));
       }
       case 'POST /plans': {
-        const request = parseRequestJson(bodyText(event));
+        const request = parseRequestJson(bodyText(event), { sentAt: clock.now() });
         const desiredState = renderDesiredState(request);
         return json(200, { requestId: request.requestId, target: request.target, desiredState, documentParameters: documentParameters(desiredState), changed: false });
       }
@@ -84,8 +123,9 @@ export function createRequestsApiHandler(deps: RequestsApiDeps) {
     } catch (error) {
       if (isBeaconCommandError(error)) return json(error.status, error.toJSON());
       if (isRequestError(error)) {
-        deps.countRefused?.();
-        return json(400, error.toJSON());
+        const conflict = error.code === 'REQUEST_CONFLICT';
+        deps.countRefused?.(conflict ? 'conflict' : 'invalid');
+        return json(conflict ? 409 : 400, error.toJSON());
       }
       logger.error('request failed', { error: (error as Error).message, path: event.path });
       return json(500, errorBody('INTERNAL', 'the request could not be handled; try again, and report the time if it persists', '$'));
@@ -99,6 +139,6 @@ export const handler = lambdaEntry(() =>
     store: awsDynamo.requestStore(),
     beacons: { history: awsDynamo.beaconHistory(), store: awsDynamo.requestStore(), workflows: awsSfn.workflowStarter(), clock: awsSdk.clock },
     log,
-    countRefused: () => countMetric(METRICS.requests, 1, { [METRIC_DIMENSIONS.source]: 'api', [METRIC_DIMENSIONS.outcome]: 'invalid' }),
+    countRefused: (outcome) => countMetric(METRICS.requests, 1, { [METRIC_DIMENSIONS.source]: 'api', [METRIC_DIMENSIONS.outcome]: outcome }),
   }),
 );

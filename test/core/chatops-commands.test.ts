@@ -210,7 +210,7 @@ describe('Slack and Teams payloads', () => {
       channelData: { teamsChannelId: '19:abc@thread.skype' },
     };
     const parsed = parseTeamsActivity(JSON.stringify(activity));
-    expect(parsed).toEqual({ messageId: '1485983408511', text: `apply ${ID} default-https`, userId: '6c9f7a2e-1a2b-4c3d-8e9f-0a1b2c3d4e5f', userName: 'Ops User', channelId: '19:abc@thread.skype' });
+    expect(parsed).toEqual({ messageId: '1485983408511', text: `apply ${ID} default-https`, userId: '6c9f7a2e-1a2b-4c3d-8e9f-0a1b2c3d4e5f', aadObjectId: '6c9f7a2e-1a2b-4c3d-8e9f-0a1b2c3d4e5f', userName: 'Ops User', channelId: '19:abc@thread.skype' });
     expect(parseChatCommand(parsed!.text)).toMatchObject({ ok: true, command: { kind: 'apply' } });
   });
 

@@ -84,7 +84,7 @@ describe('beacon-proxy validate', () => {
 });
 
 describe('help', () => {
-  it.each(['render', 'validate', 'submit', 'plan', 'status', 'redrive'])('%s --help shows usage with an example and exits 0', async (command) => {
+  it.each(['render', 'validate', 'submit', 'plan', 'status', 'rerun', 'redrive'])('%s --help shows usage with an example and exits 0', async (command) => {
     const run = await cli([command, '--help']);
     expect(run.code).toBe(0);
     expect(run.stdout).toContain(`beacon-proxy ${command}`);

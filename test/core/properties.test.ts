@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { canonicalJson } from '../../lambdas/core/canonical-json.js';
 import { BEACON_SAFE_TEXT, documentParameters, renderDesiredState } from '../../lambdas/core/desired-state.js';
 import { RequestError } from '../../lambdas/core/errors.js';
-import { parseRequest } from '../../lambdas/core/request.js';
+import { PATTERNS, parseRequest } from '../../lambdas/core/request.js';
 import { SECRET_ARN } from '../support/requests.js';
 
 const NASTY = ['"', "'", '`', '$(', '${', '\n', '\r', '\u0000', '\u001b', ';', '|', '&', '<', '>', '\\', ' ', '\u00e9', '\u2028', '%', '@', ':', '/', '$'];
@@ -90,7 +90,7 @@ describe('whatever the input', () => {
 });
 
 const validRequest = fc.record({
-  requestId: fc.stringMatching(/^[A-Za-z0-9._-]{1,64}$/),
+  requestId: fc.stringMatching(PATTERNS.requestId),
   target: fc.record({ instanceIds: fc.uniqueArray(fc.stringMatching(/^i-[0-9a-f]{17}$/), { minLength: 1, maxLength: 5 }) }),
   protocol: fc.constantFrom('http', 'https'),
   proxy: fc.tuple(fc.constantFrom('p.example', '10.0.0.1', '[2001:db8::1]', 'PROXY.Corp.Example'), fc.integer({ min: 1, max: 65535 })).map(([h, p]) => `${h}:${p}`),

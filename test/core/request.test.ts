@@ -295,11 +295,25 @@ describe('request id', () => {
     expect(refusalOf(validInput({ requestId: 'x'.repeat(65) }))).toMatchObject({ field: 'requestId' });
   });
 
-  it('is derived from the content when absent, so a resent request keeps its idempotency key', () => {
+  it.each(['.', '..', '.hidden', '-x', '_x'])('refuses "%s": an id starts with a letter or digit, so its status URL can never be a dot segment', (requestId) => {
+    expect(refusalOf(validInput({ requestId }))).toMatchObject({ code: 'INVALID_REQUEST', field: 'requestId' });
+  });
+
+  it('is derived from the content and the window it was sent in when absent, so a resent request keeps its idempotency key', () => {
     const { requestId: _omit, ...input } = validInput();
-    const first = parseRequest(input).requestId;
-    expect(first).toMatch(/^req-[0-9a-f]{24}$/);
-    expect(parseRequest(JSON.parse(JSON.stringify(input))).requestId).toBe(first);
-    expect(parseRequest({ ...input, proxy: 'other:8080' }).requestId).not.toBe(first);
+    const sentAt = new Date('2026-03-04T10:00:00Z');
+    const first = parseRequest(input, { sentAt }).requestId;
+    expect(first).toMatch(/^req-[0-9a-f]{24}-20260304T0000$/);
+    expect(parseRequest(JSON.parse(JSON.stringify(input)), { sentAt: new Date('2026-03-04T23:59:59Z') }).requestId).toBe(first);
+    expect(parseRequest({ ...input, proxy: 'other:8080' }, { sentAt }).requestId).not.toBe(first);
+  });
+
+  it('the same content sent in a later window (a day, weeks later) is a new request that runs again', () => {
+    const { requestId: _omit, ...input } = validInput();
+    const first = parseRequest(input, { sentAt: new Date('2026-03-04T10:00:00Z') }).requestId;
+    const nextDay = parseRequest(input, { sentAt: new Date('2026-03-05T00:00:00Z') }).requestId;
+    const weeksLater = parseRequest(input, { sentAt: new Date('2026-03-25T10:00:00Z') }).requestId;
+    expect(new Set([first, nextDay, weeksLater]).size).toBe(3);
+    expect(weeksLater.slice(0, 28)).toBe(first.slice(0, 28));
   });
 });

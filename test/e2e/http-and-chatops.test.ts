@@ -1,4 +1,5 @@
 import { createHmac } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshBeacon } from '../../local/beacon-model.js';
 import { BUILTIN_BEACON_VERSION } from '../../local/builtin-fleet.js';
@@ -85,7 +86,76 @@ describe('the HTTPS API, served locally in front of the same handler', () => {
     const response = await fetch(`${server.url}/requests/nope`);
     expect(response.status).toBe(404);
   });
+
+  it.each(['/requests/..', '/requests/.', '/requests/..%2F..%2Fetc%2Fpasswd', '/requests/%', '/requests/%E0%A4%A', '/requests/a%00b', '/requests/../rerun'])(
+    'GET %s (as sent, not normalised) is 400 INVALID_REQUEST at id',
+    async (path) => {
+      const method = path.endsWith('/rerun') ? 'POST' : 'GET';
+      const answer = await rawCall(method, path);
+      expect(answer.status).toBe(400);
+      expect(JSON.parse(answer.body)).toMatchObject({ error: { code: 'INVALID_REQUEST', field: 'id' } });
+    },
+  );
+
+  it('caller identity on the twin: the API without the SigV4 front is unauthenticated; a queue sender forging the caller attribute is named by its SenderId', async () => {
+    const nobody = { target: { tag: { key: 'beacon-proxy:role', value: 'nobody-carries-this' } } };
+    await fetch(`${server.url}/requests`, { method: 'POST', body: JSON.stringify(requestFor([API_BEACON], { requestId: 'e2e-caller-api', ...nobody })) });
+    harness.twin.submit(requestFor([API_BEACON], { requestId: 'e2e-caller-forged', ...nobody }), {
+      senderId: 'AIDAMALLORY000000001',
+      callerAttribute: JSON.stringify({ kind: 'iam', arn: 'arn:aws:iam::123456789012:role/Admin' }),
+    });
+    await harness.twin.drain();
+    expect((await harness.twin.store.getRequestStatus('e2e-caller-api'))?.request.caller).toEqual({ kind: 'unauthenticated', via: 'api without IAM identity' });
+    const forged = await harness.twin.store.getRequestStatus('e2e-caller-forged');
+    expect(forged?.request).toMatchObject({ state: 'no-targets', caller: { kind: 'sqs', senderId: 'AIDAMALLORY000000001' } });
+    expect(forged?.audit.find((e) => e.event === 'request.accepted')?.caller).toEqual({ kind: 'sqs', senderId: 'AIDAMALLORY000000001' });
+    expect(notifiedCaller('e2e-caller-forged')).toEqual({ kind: 'sqs', senderId: 'AIDAMALLORY000000001' });
+  });
+
+  it('a resend is 200 with the same id; other content under the id is 409 REQUEST_CONFLICT; a re-run configures the beacon again, linked both ways', async () => {
+    const original = requestFor([API_BEACON], { requestId: 'e2e-identity' });
+    expect((await fetch(`${server.url}/requests`, { method: 'POST', body: JSON.stringify(original) })).status).toBe(202);
+    await harness.twin.drain();
+    const resend = await fetch(`${server.url}/requests`, { method: 'POST', body: JSON.stringify(original) });
+    expect(resend.status).toBe(200);
+    expect(await resend.json()).toMatchObject({ requestId: 'e2e-identity', resend: true, statusUrl: `${server.url}/requests/e2e-identity` });
+    const conflict = await fetch(`${server.url}/requests`, { method: 'POST', body: JSON.stringify({ ...original, protocol: 'http' }) });
+    expect(conflict.status).toBe(409);
+    expect(await conflict.json()).toMatchObject({ error: { code: 'REQUEST_CONFLICT', field: 'requestId' } });
+    expect(harness.twin.queue).toHaveLength(0);
+
+    const configuresBefore = harness.twin.ssm.sent.filter((s) => s.kind === 'configure').length;
+    const rerun = await fetch(`${server.url}/requests/e2e-identity/rerun`, { method: 'POST' });
+    expect(rerun.status).toBe(202);
+    const { requestId, statusUrl } = (await rerun.json()) as { requestId: string; statusUrl: string };
+    await harness.twin.drain();
+    const again = (await (await fetch(statusUrl)).json()) as { rerunOf: string; beacons: Array<{ state: string }> };
+    expect(again).toMatchObject({ rerunOf: 'e2e-identity', beacons: [{ state: 'ok' }] });
+    expect(harness.twin.ssm.sent.filter((s) => s.kind === 'configure').length).toBe(configuresBefore + 1);
+    const old = (await (await fetch(`${server.url}/requests/e2e-identity`)).json()) as { reruns: string[] };
+    expect(old.reruns).toEqual([requestId]);
+  });
 });
+
+/** The caller the notification of a request carried. */
+function notifiedCaller(requestId: string): unknown {
+  return harness.twin.notifier.sent.find((n) => n.outcome.requestId === requestId)?.outcome.caller;
+}
+
+/** An HTTP call with the path exactly as given (fetch would normalise dot segments and escapes). */
+function rawCall(method: string, path: string): Promise<{ status: number; body: string }> {
+  const { hostname, port } = new URL(server.url);
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: hostname, port, method, path }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
 
 describe('ChatOps: a Slack slash command against the twin', () => {
   it('a signed "apply" is acknowledged at once, runs the profile on the beacon, and the outcome answers the Slack thread', async () => {
@@ -96,6 +166,9 @@ describe('ChatOps: a Slack slash command against the twin', () => {
     await harness.twin.drain();
     const status = await harness.twin.store.getRequestStatus(requestId!);
     expect(status!.request.source).toBe('chatops');
+    // Caller identity: the Slack user of the signed command (the local server's chat producer is a trusted sender).
+    expect(status!.request.caller).toEqual({ kind: 'slack', teamId: null, userId: 'U-OPS', userName: null });
+    expect(notifiedCaller(requestId!)).toEqual(status!.request.caller);
     expect(status!.beacons).toEqual([expect.objectContaining({ instanceId: CHAT_BEACON, state: 'ok' })]);
     const answer = harness.twin.notifier.sent.find((n) => n.outcome.requestId === requestId);
     expect(answer?.replyTo).toEqual({ kind: 'slack', responseUrl: RESPONSE_URL });

@@ -224,11 +224,25 @@ describe('cleanup of executions that end without their finally (defect 2)', () =
   });
 });
 
+describe('caller identity', () => {
+  it('the intake believes a caller attribute only from the roles of the API, ChatOps, new-beacon and drift functions (their role ids)', () => {
+    const intake = ofType('AWS::Lambda::Function').find(([, fn]) => fn.Properties.Environment?.Variables?.IDEMPOTENCY_TABLE_NAME !== undefined);
+    const trusted = intake?.[1].Properties.Environment.Variables.TRUSTED_SENDER_ROLE_IDS;
+    expect(trusted?.['Fn::Join']?.[0]).toBe(',');
+    const roleIds = (trusted['Fn::Join'][1] as Array<{ 'Fn::GetAtt': [string, string] }>).map((ref) => ref['Fn::GetAtt']);
+    expect(roleIds.map(([, attribute]) => attribute)).toEqual(['RoleId', 'RoleId', 'RoleId', 'RoleId']);
+    expect(roleIds.map(([logicalId]) => logicalId.replace(/[0-9A-F]{8}$/, '')).sort()).toEqual(
+      ['ChatOpsHandlerRole', 'DriftCheckHandlerRole', 'NewBeaconHandlerRole', 'RequestsApiHandlerRole'].sort(),
+    );
+  });
+});
+
 describe('HTTPS API', () => {
   it('every method requires IAM (SigV4) and validates the request', () => {
     const methods = ofType('AWS::ApiGateway::Method');
-    // POST /requests, GET /requests/{id}, POST /plans; GET /beacons/{instanceId}, POST .../rollback, POST .../retry.
-    expect(methods.map(([, m]) => `${m.Properties.HttpMethod}`).sort()).toEqual(['GET', 'GET', 'POST', 'POST', 'POST', 'POST']);
+    // POST /requests, GET /requests/{id}, POST /requests/{id}/rerun, POST /plans; GET /beacons/{instanceId}, POST .../rollback, POST .../retry.
+    expect(methods.map(([, m]) => `${m.Properties.HttpMethod}`).sort()).toEqual(['GET', 'GET', 'POST', 'POST', 'POST', 'POST', 'POST']);
+    expect(ofType('AWS::ApiGateway::Resource').map(([, r]) => r.Properties.PathPart).sort()).toEqual(['beacons', 'plans', 'requests', 'rerun', 'retry', 'rollback', '{id}', '{instanceId}']);
     for (const [id, method] of methods) {
       expect(method.Properties.AuthorizationType, id).toBe('AWS_IAM');
       expect(method.Properties.RequestValidatorId, id).toBeDefined();

@@ -3,7 +3,8 @@ import { ConditionalCheckFailedException, DynamoDBClient, PutItemCommand, Update
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { powertoolsIdempotency } from '../../lambdas/aws/idempotency.js';
-import type { AcceptedRequest, AcceptResult } from '../../lambdas/intake/handler.js';
+import type { AcceptedRequest, AcceptResult } from '../../lambdas/core/ports.js';
+import { requestContentHash } from '../../lambdas/core/request-identity.js';
 import { INSTANCE_A, lambdaContext, validRequest } from './fixtures.js';
 
 const dynamo = mockClient(DynamoDBClient);
@@ -11,7 +12,10 @@ const dynamo = mockClient(DynamoDBClient);
 const accepted: AcceptedRequest = {
   requestId: 'req-test-1',
   request: validRequest(),
+  contentHash: requestContentHash(validRequest()),
   dryRun: false,
+  rerunOf: null,
+  caller: { kind: 'sqs', senderId: 'AIDAEXAMPLEOPERATOR' },
   source: 'queue',
   replyTo: null,
   target: { kind: 'instances', instanceIds: [INSTANCE_A] },
@@ -46,12 +50,17 @@ describe('Powertools idempotency of the intake (DynamoDB persistence)', () => {
         Item: {
           id: { S: key },
           status: { S: 'COMPLETED' },
+          // Payload validation: the hash of the accepted request's content hash.
+          validation: { S: createHash('md5').update(JSON.stringify(accepted.contentHash)).digest('base64') },
           expiration: { N: String(Math.floor(Date.now() / 1000) + 3600) },
           data: { M: { requestId: { S: stored.requestId }, instanceIds: { L: [{ S: INSTANCE_A }] }, started: { N: '1' } } },
         },
       }),
     );
     expect(await wrapped({ ...accepted, source: 'api' })).toEqual(stored);
+    expect(runs).toBe(1);
+    // The same id with other content is not the stored result: REQUEST_CONFLICT, and nothing runs.
+    await expect(wrapped({ ...accepted, contentHash: 'f'.repeat(64) })).rejects.toMatchObject({ code: 'REQUEST_CONFLICT', field: 'requestId' });
     expect(runs).toBe(1);
   });
 
@@ -60,7 +69,7 @@ describe('Powertools idempotency of the intake (DynamoDB persistence)', () => {
       new ConditionalCheckFailedException({
         message: 'in progress',
         $metadata: {},
-        Item: { id: { S: 'x' }, status: { S: 'INPROGRESS' }, expiration: { N: String(Math.floor(Date.now() / 1000) + 3600) }, in_progress_expiration: { N: String(Date.now() + 60_000) } },
+        Item: { id: { S: 'x' }, status: { S: 'INPROGRESS' }, validation: { S: createHash('md5').update(JSON.stringify(accepted.contentHash)).digest('base64') }, expiration: { N: String(Math.floor(Date.now() / 1000) + 3600) }, in_progress_expiration: { N: String(Date.now() + 60_000) } },
       }),
     );
     let runs = 0;

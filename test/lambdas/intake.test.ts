@@ -66,12 +66,12 @@ describe('intake', () => {
     expect([...store.audit.values()].filter((event) => event.event === 'request.accepted')).toHaveLength(1);
   });
 
-  it('a request without requestId gets a content digest, so a resend is the same request', async () => {
+  it('a request without requestId gets a content digest and its day, so a resend is the same request', async () => {
     const handler = createIntakeHandler(deps);
     const { requestId: _omit, ...withoutId } = validRequest();
     await handler(sqsEvent(sqsRecord(JSON.stringify(withoutId), 'm1'), sqsRecord(JSON.stringify(withoutId), 'm2')), lambdaContext);
     expect(store.requests.size).toBe(1);
-    expect([...store.requests.keys()][0]).toMatch(/^req-[0-9a-f]{24}$/);
+    expect([...store.requests.keys()][0]).toMatch(/^req-[0-9a-f]{24}-20260101T0000$/);
     expect(workflows.executions.size).toBe(1);
   });
 

@@ -125,6 +125,8 @@ describe('new beacon', () => {
     expect(queued()).toEqual([expect.objectContaining({ requestId: `new-beacon-${INSTANCE_A}`, target: { instanceIds: [INSTANCE_A] }, proxy: profile.proxy })]);
     expect(queued()[0]!.dryRun).toBeUndefined();
     expect(queue.messages[0]!.source).toBe('new-beacon');
+    // Caller identity: the system asked, and says which trigger.
+    expect(queue.messages[0]!.caller).toEqual({ kind: 'system', trigger: 'new-beacon' });
     const second = await handler({ source: 'beacon-proxy.schedule' });
     expect(second.enqueued).toEqual([]);
     expect(second.alreadySeen).toEqual([INSTANCE_A]);
@@ -329,6 +331,8 @@ describe('drift check', () => {
     expect(a).toEqual({ ...content, requestId: `drift-20260201T030000-${INSTANCE_A}`, target: { instanceIds: [INSTANCE_A] } });
     expect(c).toEqual({ ...profile, requestId: `drift-20260201T030000-${C}`, target: { instanceIds: [C] } });
     expect(queue.messages.every((m) => m.source === 'drift')).toBe(true);
+    // Caller identity: the system asked, and says which trigger.
+    expect(queue.messages.every((m) => m.caller?.kind === 'system' && m.caller.trigger === 'drift')).toBe(true);
   });
 
   it('in observe mode a drifted beacon gets a dry-run request and the report lists what would change; nothing is re-applied', async () => {

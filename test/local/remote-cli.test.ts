@@ -145,6 +145,8 @@ describe('beacon-proxy submit / status against the deployed stack', () => {
     const run = await cli(['status', 'cli-submit-watch']);
     expect(run.code).toBe(0);
     expect(run.stdout).toContain('request cli-submit-watch: accepted (from api');
+    // Caller identity: the SigV4 signer, as API Gateway (here the verifying front) hands it to the function.
+    expect(run.stdout).toContain(`requested by ${OPERATOR.arn}`);
     expect(run.stdout).toContain(`${BEACON_B}`);
     expect(front.log.at(-1)).toMatchObject({ principal: READER.arn, method: 'GET', status: 200 });
   });
@@ -202,6 +204,33 @@ describe('beacon-proxy submit / status against the deployed stack', () => {
     expect(JSON.parse(run.stdout)).toEqual({ error: { code: 'PAC_UNSUPPORTED', message: expect.any(String), field: 'proxy' } });
     expect(front.log.length).toBe(before);
     expect(cloudFormation.commandCalls(DescribeStacksCommand)).toHaveLength(0);
+  });
+
+  it('rerun runs a recorded request again as a new, linked request (--watch until final); a reader may not re-run', async () => {
+    signInAs(READER);
+    const refused = await cli(['rerun', 'cli-submit-watch']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('apiSubmitPrincipals');
+    signInAs(OPERATOR);
+    const run = await cli(['rerun', 'cli-submit-watch', '--watch', '--interval', '1']);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    const answer = JSON.parse(run.stdout.split('\nrequest ')[0]!) as { requestId: string; rerunOf: string };
+    expect(answer).toMatchObject({ rerunOf: 'cli-submit-watch', requestId: expect.stringMatching(/^cli-submit-watch\.rerun-/) });
+    expect(run.stdout).toMatch(/2 beacon\(s\): 2 ok\s+\[#{20}\] 2 of 2 final\n$/);
+    expect(front.log.find((entry) => entry.path === '/v1/requests/cli-submit-watch/rerun' && entry.status === 202)).toMatchObject({ principal: OPERATOR.arn });
+    expect((await harness.twin.store.getRequestStatus(answer.requestId))?.request.rerunOf).toBe('cli-submit-watch');
+  });
+
+  it('rerun of an unknown request exits 2 with NOT_FOUND; a path-shaped id is refused before any call', async () => {
+    const unknown = await cli(['rerun', 'no-such-request']);
+    expect(unknown.code).toBe(2);
+    expect(JSON.parse(unknown.stdout).error.code).toBe('NOT_FOUND');
+    const before = front.log.length;
+    const dots = await cli(['rerun', '..']);
+    expect(dots.code).toBe(2);
+    expect(JSON.parse(dots.stdout).error).toMatchObject({ code: 'INVALID_REQUEST', field: 'id' });
+    expect(front.log.length).toBe(before);
   });
 
   it('status of an unknown request exits 2 with NOT_FOUND on stdout', async () => {

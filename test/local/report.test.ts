@@ -66,4 +66,13 @@ describe('the run report', () => {
     expect(html).toContain('<th>Current</th><th>Wanted</th>');
     expect(html).toMatch(/<b>1<\/b> would change<\/li><li class="no-change" data-group="no change"><b>1<\/b> no change/);
   });
+
+  it('the HTML page says who asked for each beacon\'s request and for each refused request (escaped)', () => {
+    const report = { ...REPORT, beacons: REPORT.beacons.map((b, i) => (i === 0 ? { ...b, requestedBy: 'Slack T0001/U123 (<alice>)' } : b)), refused: REPORT.refused.map((r) => ({ ...r, requestedBy: 'SQS sender AIDATWINQUEUEOPERATOR' })) };
+    const html = renderHtml(report);
+    expect(html).toContain('<th>Request, requested by</th>');
+    expect(html).toContain('<td>r<br><small>Slack T0001/U123 (&lt;alice&gt;)</small></td>');
+    expect(html).toContain('<td>r<br><small>unknown caller</small></td>');
+    expect(html).toContain('(local, requested by SQS sender AIDATWINQUEUEOPERATOR)');
+  });
 });

@@ -77,6 +77,7 @@ export function parseTeamsActivity(body: string | unknown): TeamsActivity | null
     messageId,
     text: teamsCommandText(stringAt(activity, 'text') ?? ''),
     userId,
+    aadObjectId: stringAt(activity, 'from', 'aadObjectId'),
     userName: stringAt(activity, 'from', 'name'),
     channelId,
   };

@@ -78,6 +78,8 @@ export interface TeamsActivity {
   text: string;
   /** AAD object id when present, else the Teams user id. */
   userId: string;
+  /** The sender's Azure AD object id (from.aadObjectId), when Teams sent one. */
+  aadObjectId: string | null;
   userName: string | null;
   /** Teams channel id (`19:…@thread.tacv2`) when present, else the conversation id. */
   channelId: string;
