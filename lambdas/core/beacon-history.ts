@@ -130,6 +130,7 @@ const CHANGES_IN_PLACE: readonly BeaconState[] = ['ok', 'pin-failed', 'failed'];
  * per-beacon rollback newer than that configure means it was already undone. Refused while a request runs.
  */
 export function decideRollback(entries: BeaconHistoryEntry[], instanceId: string): { captureId: string } {
+  const unchangedRuns: string[] = [];
   for (const entry of entries) {
     if (isRunning(entry)) {
       throw new BeaconCommandError('BEACON_BUSY', `request ${entry.requestId} is still running on ${instanceId} (${entry.state}); roll back once it ended`, 'instanceId', 409);
@@ -143,7 +144,23 @@ export function decideRollback(entries: BeaconHistoryEntry[], instanceId: string
         409,
       );
     }
-    if (entry.kind === 'configure' && CHANGES_IN_PLACE.includes(entry.state) && entry.commandId) return { captureId: entry.requestId };
+    if (entry.kind === 'configure' && CHANGES_IN_PLACE.includes(entry.state) && entry.commandId) {
+      // A run that found the beacon already right captured the state it left: restoring it would undo nothing.
+      // The change to undo is an earlier run's (its capture is the state before it; nothing changed since).
+      if (changedNothing(entry)) {
+        unchangedRuns.push(entry.requestId);
+        continue;
+      }
+      return { captureId: entry.requestId };
+    }
+  }
+  if (unchangedRuns.length > 0) {
+    throw new BeaconCommandError(
+      'NO_CAPTURE',
+      `beacon-proxy's runs on ${instanceId} (${unchangedRuns.join(', ')}) found it already as requested and changed nothing, so there is nothing to restore; nothing was changed`,
+      'instanceId',
+      409,
+    );
   }
   throw new BeaconCommandError(
     'NO_CAPTURE',
@@ -151,6 +168,11 @@ export function decideRollback(entries: BeaconHistoryEntry[], instanceId: string
     'instanceId',
     409,
   );
+}
+
+/** A configure that reported no change at all (every value already right): its capture equals the state it left. */
+function changedNothing(entry: BeaconHistoryEntry): boolean {
+  return (entry.state === 'ok' || entry.state === 'pin-failed') && entry.diff.length === 0 && (entry.diffOmitted ?? 0) === 0;
 }
 
 /** Which request a retry runs again: the newest one that reached the beacon (a configure or a plan; not a rollback). */

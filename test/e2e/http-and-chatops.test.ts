@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describeCaller } from '../../lambdas/core/caller.js';
 import { freshBeacon } from '../../local/beacon-model.js';
 import { BUILTIN_BEACON_VERSION } from '../../local/builtin-fleet.js';
 import { type LocalServer, startLocalServer } from '../../local/server.js';
@@ -212,16 +213,19 @@ describe('per-beacon day-2 commands over HTTP and from chat', () => {
     const page = (await history.json()) as { entries: Array<{ requestId: string; kind: string; state: string }> };
     expect(page.entries.map((e) => [e.requestId, e.kind, e.state])).toContainEqual(['e2e-api', 'configure', 'ok']);
     expect((await fetch(`${server.url}/beacons/not-an-id`)).status).toBe(400);
+    // What a rollback restores: the capture of the run that changed the beacon (later runs that found it already right are passed over).
+    const newest = 'e2e-api';
 
     const response = await fetch(`${server.url}/slack`, slackRequest(`rollback ${API_BEACON}`));
     const requestId = /(slack-[0-9a-f]+)/.exec(await slackText(response))?.[1];
     expect(requestId).toBeDefined();
     await harness.twin.drain();
     const status = (await harness.twin.store.getRequestStatus(requestId!))!;
-    expect(status.request).toMatchObject({ source: 'chatops', requestedBy: 'chatops:U-OPS in C-BEACONS', action: { kind: 'rollback', captureId: 'e2e-api' }, linkedTo: { kind: 'rollback', requestId: 'e2e-api' } });
+    // Who asked: the Slack user the chat function verified (vouched for to the intake by its role), never the message body.
+    expect(status.request).toMatchObject({ source: 'chatops', requestedBy: describeCaller({ kind: 'slack', teamId: null, userId: 'U-OPS', userName: null }), action: { kind: 'rollback', captureId: newest }, linkedTo: { kind: 'rollback', requestId: newest } });
     expect(status.beacons).toEqual([expect.objectContaining({ instanceId: API_BEACON, state: 'rolled-back' })]);
     const answer = harness.twin.notifier.sent.find((n) => n.outcome.requestId === requestId);
-    expect(answer).toMatchObject({ replyTo: { kind: 'slack', responseUrl: RESPONSE_URL }, outcome: { state: 'rolled-back', summary: expect.stringContaining('the capture of request e2e-api restored') } });
+    expect(answer).toMatchObject({ replyTo: { kind: 'slack', responseUrl: RESPONSE_URL }, outcome: { state: 'rolled-back', summary: expect.stringContaining(`the capture of request ${newest} restored`) } });
 
     const again = await fetch(`${server.url}/slack`, slackRequest(`rollback ${API_BEACON}`));
     const refusedId = /(slack-[0-9a-f]+)/.exec(await slackText(again))?.[1];

@@ -10,10 +10,16 @@ import { type BeaconHistoryEntry, decideRetry, decideRollback } from '../../lamb
 import type { BeaconState, RequestRecord } from '../../lambdas/core/ports.js';
 import { FixedClock, MemoryBeaconCommands, MemoryNotifier, MemoryRequestQueue, MemoryWorkflowStarter } from '../../lambdas/memory/ports.js';
 import { createIntakeHandler } from '../../lambdas/intake/handler.js';
+import { MESSAGE_ATTRIBUTES } from '../../lambdas/intake/message-attributes.js';
+import { type Caller, describeCaller } from '../../lambdas/core/caller.js';
 import { createRequestsApiHandler } from '../../lambdas/requests-api/handler.js';
 import { type LocalDynamo, startLocalDynamo } from '../../local/local-dynamo.js';
 import { loadWorkflow } from '../../local/workflow-definition.js';
 import { INSTANCE_A, INSTANCE_B, lambdaContext, sqsEvent, sqsRecord, validRequest } from './fixtures.js';
+
+/** The chat function's role id (SQS SenderId = role id:session) and the Slack user it authenticated. */
+const CHAT_ROLE_ID = 'AROACHATOPSROLE00001';
+const SLACK_CALLER: Caller = { kind: 'slack', teamId: 'T1', userId: 'U1', userName: 'ops-alice' };
 
 let dynamo: LocalDynamo;
 let store: DynamoRequestStore;
@@ -79,7 +85,9 @@ async function ran(requestId: string, at: string, beacons: Record<string, Beacon
   const record: RequestRecord = { requestId, state: 'accepted', source: 'api', receivedAt: at, request, instanceIds: Object.keys(beacons) };
   await store.recordRequest(record);
   for (const [instanceId, state] of Object.entries(beacons)) {
-    await store.putBeaconStatus({ requestId, instanceId, state, updatedAt: at, ...(state === 'ok' || state === 'rolled-back' || state === 'failed' || state === 'pin-failed' ? { commandId: `cmd-${requestId}` } : {}) });
+    // A run that reached the beacon changed its service account (what its capture can put back).
+    const reached = state === 'ok' || state === 'rolled-back' || state === 'failed' || state === 'pin-failed';
+    await store.putBeaconStatus({ requestId, instanceId, state, updatedAt: at, ...(reached ? { commandId: `cmd-${requestId}`, diff: [{ id: 'service:logon', before: 'NT AUTHORITY\\SYSTEM', after: 'CORP\\svc-beacon' }] } : {}) });
   }
 }
 
@@ -212,7 +220,8 @@ describe('which capture a rollback restores (decideRollback)', () => {
     updatedAt: '2026-03-01T00:00:00.000Z',
     applied: kind === 'rollback' ? { kind: 'rollback', captureId: 'chg-1' } : {},
     reasons: [],
-    diff: [],
+    // A configure that changed something (the usual case); tests of a run that changed nothing say so.
+    diff: kind === 'configure' ? [{ id: 'service:logon', before: 'NT AUTHORITY\\SYSTEM', after: 'CORP\\svc-beacon' }] : [],
     restored: [],
     commandId: state === 'skipped' ? null : `cmd-${requestId}`,
     linkedTo: null,
@@ -223,6 +232,15 @@ describe('which capture a rollback restores (decideRollback)', () => {
     expect(decideRollback([entry('p', 'plan', 'dry-run'), entry('s', 'configure', 'skipped'), entry('r', 'configure', 'rolled-back'), entry('chg-1', 'configure', 'ok')], INSTANCE_A)).toEqual({ captureId: 'chg-1' });
     expect(decideRollback([entry('pin', 'configure', 'pin-failed'), entry('chg-1', 'configure', 'ok')], INSTANCE_A)).toEqual({ captureId: 'pin' });
     expect(decideRollback([entry('f', 'configure', 'failed'), entry('chg-1', 'configure', 'ok')], INSTANCE_A)).toEqual({ captureId: 'f' });
+  });
+
+  it('a run that found the beacon already right (no change) is passed over: the rollback restores the capture of the run that changed it', () => {
+    const rerun = entry('chg-1.rerun-1', 'configure', 'ok', { diff: [] });
+    expect(decideRollback([rerun, entry('chg-1', 'configure', 'ok')], INSTANCE_A)).toEqual({ captureId: 'chg-1' });
+    // A change too large to list is still a change.
+    expect(decideRollback([entry('big', 'configure', 'ok', { diff: [], diffOmitted: 3 }), entry('chg-1', 'configure', 'ok')], INSTANCE_A)).toEqual({ captureId: 'big' });
+    // Only runs that changed nothing: nothing to restore, said so.
+    expect(() => decideRollback([rerun], INSTANCE_A)).toThrow(expect.objectContaining({ code: 'NO_CAPTURE', message: expect.stringContaining('found it already as requested and changed nothing') }));
   });
 
   it('a newer per-beacon rollback means the change was undone already; a failed rollback does not', () => {
@@ -238,23 +256,39 @@ describe('which capture a rollback restores (decideRollback)', () => {
 
 describe('a per-beacon command through the intake queue (chat rollback / retry)', () => {
   const intake = () =>
-    createIntakeHandler({ store, commands: new MemoryBeaconCommands(), workflows, notifier, clock: new FixedClock(new Date('2026-04-01T12:00:00Z')), history: new DynamoBeaconHistory(documentClient(dynamo.client), tableName()) });
+    createIntakeHandler({ store, commands: new MemoryBeaconCommands(), workflows, notifier, clock: new FixedClock(new Date('2026-04-01T12:00:00Z')), history: new DynamoBeaconHistory(documentClient(dynamo.client), tableName()), trustedSenderRoleIds: [CHAT_ROLE_ID] });
   let notifier: MemoryNotifier;
   beforeEach(() => {
     notifier = new MemoryNotifier();
   });
   const tableName = () => `State${table}`;
 
-  it('starts the rollback under the id the chat answer named, with the chat caller as requestedBy', async () => {
+  it('starts the rollback under the id the chat answer named, with the chat caller (vouched for by the chat function\'s role) as requestedBy', async () => {
     await ran('chg-1', '2026-03-01T00:00:00.000Z', { [INSTANCE_A]: 'ok' });
     const body = JSON.stringify({ beaconCommand: 'rollback', instanceId: INSTANCE_A, requestId: 'slack-abc', requestedBy: 'chatops:U1 in C1' });
-    const result = await intake()(sqsEvent(sqsRecord(body, 'm1')), lambdaContext);
+    const fromChat = () => {
+      const record = sqsRecord(body, 'm1', { [MESSAGE_ATTRIBUTES.caller]: JSON.stringify(SLACK_CALLER), [MESSAGE_ATTRIBUTES.source]: 'chatops' });
+      record.attributes.SenderId = `${CHAT_ROLE_ID}:beacon-proxy-chatops`;
+      return record;
+    };
+    const result = await intake()(sqsEvent(fromChat()), lambdaContext);
     expect(result.batchItemFailures).toEqual([]);
     expect([...workflows.executions.values()]).toEqual([expect.objectContaining({ requestId: 'slack-abc', action: { kind: 'rollback', captureId: 'chg-1' } })]);
-    expect((await store.getRequestStatus('slack-abc'))!.request).toMatchObject({ requestedBy: 'chatops:U1 in C1', linkedTo: { kind: 'rollback', requestId: 'chg-1' } });
+    expect((await store.getRequestStatus('slack-abc'))!.request).toMatchObject({ requestedBy: describeCaller(SLACK_CALLER), linkedTo: { kind: 'rollback', requestId: 'chg-1' } });
     // Delivered again (SQS at-least-once): the same request, nothing recorded twice.
-    await intake()(sqsEvent(sqsRecord(body, 'm1')), lambdaContext);
+    await intake()(sqsEvent(fromChat()), lambdaContext);
     expect(workflows.executions.size).toBe(1);
+  });
+
+  it('the requestedBy a message body claims is never believed: a command sent straight to the queue is attributed to its SenderId', async () => {
+    await ran('chg-2', '2026-03-02T00:00:00.000Z', { [INSTANCE_A]: 'ok' });
+    const body = JSON.stringify({ beaconCommand: 'rollback', instanceId: INSTANCE_A, requestId: 'forged-1', requestedBy: 'chatops:U-ADMIN in C-OPS' });
+    const record = sqsRecord(body, 'm9', { [MESSAGE_ATTRIBUTES.caller]: JSON.stringify(SLACK_CALLER) });
+    record.attributes.SenderId = 'AIDAINTRUDER00000001';
+    await intake()(sqsEvent(record), lambdaContext);
+    const recorded = (await store.getRequestStatus('forged-1'))!.request;
+    expect(recorded.requestedBy).toBe(describeCaller({ kind: 'sqs', senderId: 'AIDAINTRUDER00000001' }));
+    expect(recorded.requestedBy).not.toContain('U-ADMIN');
   });
 
   it('a refused or malformed command is recorded as refused with its code, the requester is told, and the message is not retried', async () => {

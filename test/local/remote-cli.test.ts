@@ -344,6 +344,7 @@ describe('beacon-proxy beacon / rollback / retry (per-beacon day-2 commands) aga
     const rollback = await cli(['rollback', BEACON_B, '--watch', '--diff', '--interval', '1']);
     expect(rollback.code, rollback.stderr).toBe(0);
     const { requestId, restores } = JSON.parse(rollback.stdout.split('\nrequest ')[0]!) as { requestId: string; restores: string };
+    // The run that changed the beacon; a re-run that found it already right (an earlier test) is passed over.
     expect(restores).toBe('cli-submit-watch');
     expect(rollback.stdout).toMatch(new RegExp(`${BEACON_B}\\s+rolled-back\\s+\\[#{20}\\]`));
     expect(rollback.stdout).toMatch(/service:logon: CORP\\svc-beacon -> NT AUTHORITY\\SYSTEM/);
