@@ -148,8 +148,13 @@ describe('the scheduled drift check (triggerMode apply)', () => {
     // The baseline still names the API request the content came from.
     expect((await harness.twin.baselines.getBaselines([SPLIT])).get(SPLIT)).toMatchObject({ requestId: 'api-split', lastAppliedBy: `drift-${report!.passId}-${SPLIT}` });
 
-    // The next pass (due: the interval has passed) finds both in sync.
-    const next = await harness.twin.runDriftPass();
+    // The next pass, once due (the interval is 0.01 h of twin time; on a fast machine the first pass ends
+    // before it has passed, and a tick then finds nothing due), finds both in sync.
+    let next = await harness.twin.runDriftPass();
+    for (let wait = 0; next.report!.passId === report!.passId && wait < 240; wait += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      next = await harness.twin.runDriftPass();
+    }
     expect(next.report!.passId).not.toBe(report!.passId);
     expect(next.report!.inSync.sort()).toEqual([SPLIT, GMSA_CRL]);
     expect(next.report!.findings).toEqual([]);
