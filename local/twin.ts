@@ -21,6 +21,8 @@ import {
   type AuditEvent,
   type BeaconStatusRecord,
   type Clock,
+  type Notifier,
+  type Outcome,
   type ReplyTo,
   type RequestQueue,
   type RequestRecord,
@@ -34,7 +36,10 @@ import { DynamoBeaconLock, DynamoFleetMemory, DynamoRequestStore, documentClient
 import { powertoolsIdempotency } from '../lambdas/aws/idempotency.js';
 import { createIntakeHandler } from '../lambdas/intake/handler.js';
 import { MESSAGE_ATTRIBUTES } from '../lambdas/intake/message-attributes.js';
-import { MemoryNotifier, MemoryProfileStore } from '../lambdas/memory/ports.js';
+import { MemoryProfileStore } from '../lambdas/memory/ports.js';
+import { SnsSlackNotifier } from '../lambdas/aws/notifier.js';
+import type { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
+import { type SlackStub, startSlackStub } from './slack-stub.js';
 import { type DriftCheckResult, createDriftCheckHandler } from '../lambdas/drift-check/handler.js';
 import { type NewBeaconResult, createNewBeaconHandler } from '../lambdas/new-beacon/handler.js';
 import { createAcquireLockHandler } from '../lambdas/acquire-lock/handler.js';
@@ -130,6 +135,8 @@ export interface TwinOptions {
    * the handler runs, beyond every retry.
    */
   faults?: FaultPlan[];
+  /** Scale runs: a beacon workflow is recorded as started and ends ok at once, without its state machine. */
+  syntheticBeaconWorkflows?: boolean;
 }
 
 export type ExecutionStatus = 'SUCCEEDED' | 'FAILED' | 'ABORTED' | 'TIMED_OUT';
@@ -191,8 +198,15 @@ export class LocalTwin implements WorkflowStarter {
   readonly store: DynamoRequestStore;
   readonly lock: DynamoBeaconLock;
   readonly ssm: LocalSsm;
-  /** What the requester was told, including chat answers a deployed stack would POST to Slack. */
-  readonly notifier = new MemoryNotifier();
+  /**
+   * What the requester was told (every notify call, recorded), delivered by the product's notifier: the
+   * notification topic (`published`) and Slack's response_url through the Slack stand-in (`slack`), which
+   * enforces its 5 posts in 30 minutes.
+   */
+  readonly notifier: RecordingNotifier;
+  /** Messages published to the notification topic, with their attributes. */
+  readonly published: PublishedMessage[] = [];
+  readonly slack: SlackStub;
   readonly queue: QueuedMessage[] = [];
   readonly deadLetters: QueuedMessage[] = [];
   readonly executions = new Map<string, Promise<ExecutionResult>>();
@@ -221,8 +235,11 @@ export class LocalTwin implements WorkflowStarter {
     readonly fnms: FnmsStub,
     readonly workflow: SynthesizedWorkflow,
     readonly dynamo: LocalDynamo,
+    slack: SlackStub,
   ) {
     this.scale = options.msPerSecond ?? 20;
+    this.slack = slack;
+    this.notifier = new RecordingNotifier(new SnsSlackNotifier(recordingSns(this.published), LOCAL_TOPIC_ARN, { fetch: slack.fetch }));
     this.clock = options.clock ?? scaledClock(this.scale);
     const db = documentClient(dynamo.client);
     this.store = new DynamoRequestStore(db, dynamo.tables.state);
@@ -300,11 +317,16 @@ export class LocalTwin implements WorkflowStarter {
   }
 
   static async create(options: TwinOptions): Promise<LocalTwin> {
-    const [fnms, workflow, profiles] = await Promise.all([startFnmsStub(options.fnms ?? {}), loadWorkflow(), options.profiles ?? loadProfiles()]);
+    const [fnms, workflow, profiles, slack] = await Promise.all([
+      startFnmsStub(options.fnms ?? {}),
+      loadWorkflow(),
+      options.profiles ?? loadProfiles(),
+      startSlackStub({ msPerSecond: options.msPerSecond ?? 20 }),
+    ]);
     const dynamo = await startLocalDynamo(workflow.tables);
     options = { ...options, profiles };
     await mkdir(options.workDir, { recursive: true });
-    return new LocalTwin(options, fnms, workflow, dynamo);
+    return new LocalTwin(options, fnms, workflow, dynamo, slack);
   }
 
   /** Real milliseconds a function of the template may run (its timeout, scaled, never below the floor). */
@@ -415,8 +437,17 @@ export class LocalTwin implements WorkflowStarter {
     } while (this.queue.length > 0 || this.inFlightRedeliveries > 0);
   }
 
+  /** Every StartExecution of a beacon workflow (duplicates included), by execution name. */
+  readonly beaconStarts = new Map<string, number>();
+
   async startBeaconWorkflow(input: WorkflowInput): Promise<{ executionName: string; started: boolean }> {
     const executionName = workflowExecutionName(input.requestId, input.instanceId);
+    this.beaconStarts.set(executionName, (this.beaconStarts.get(executionName) ?? 0) + 1);
+    if (this.options.syntheticBeaconWorkflows && !this.executions.has(executionName)) {
+      const done = this.store.putBeaconStatus({ requestId: input.requestId, instanceId: input.instanceId, state: 'ok', updatedAt: this.clock.now().toISOString() }).then((): ExecutionResult => ({ status: 'SUCCEEDED', output: null }));
+      this.executions.set(executionName, done);
+      return { executionName, started: true };
+    }
     if (this.executions.has(executionName)) return { executionName, started: false };
     this.options.onExecution?.(input.instanceId, input.requestId, 'started');
     const execution = this.runExecution(executionName, input).then(async (result) => {
@@ -659,7 +690,44 @@ export class LocalTwin implements WorkflowStarter {
     await this.ssm.settle();
     this.ssm.close();
     await this.fnms.stop();
+    await this.slack.stop();
     await this.dynamo.close();
+  }
+}
+
+/** The twin's notification topic. */
+export const LOCAL_TOPIC_ARN = 'arn:aws:sns:local-1:000000000000:beacon-proxy-outcomes';
+
+export interface PublishedMessage {
+  topicArn: string;
+  subject: string | undefined;
+  message: Record<string, unknown>;
+  attributes: Record<string, string>;
+}
+
+/** SNS as the notifier uses it: Publish, recorded. */
+function recordingSns(published: PublishedMessage[]): SNSClient {
+  return {
+    send: async (command: PublishCommand) => {
+      const input = command.input;
+      published.push({
+        topicArn: input.TopicArn ?? '',
+        subject: input.Subject,
+        message: JSON.parse(input.Message ?? '{}') as Record<string, unknown>,
+        attributes: Object.fromEntries(Object.entries(input.MessageAttributes ?? {}).map(([name, value]) => [name, value.StringValue ?? ''])),
+      });
+      return { MessageId: `local-${published.length}` };
+    },
+  } as unknown as SNSClient;
+}
+
+/** Records every notify call (what tests read as `twin.notifier.sent`) and delivers it with the product's notifier. */
+export class RecordingNotifier implements Notifier {
+  readonly sent: Array<{ outcome: Outcome; replyTo?: ReplyTo }> = [];
+  constructor(private readonly delivery: Notifier) {}
+  async notify(outcome: Outcome, replyTo?: ReplyTo): Promise<void> {
+    this.sent.push({ outcome: structuredClone(outcome), ...(replyTo ? { replyTo } : {}) });
+    await this.delivery.notify(outcome, replyTo);
   }
 }
 
