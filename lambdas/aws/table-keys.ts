@@ -12,6 +12,8 @@ export const TABLE_KEY_PREFIXES = {
   mark: 'MARK#',
   /** `VALUE#<key>`: small trigger state. */
   value: 'VALUE#',
+  /** `PIN#fnms-approved-version`: the pin ledger across requests (lambdas/aws/rollout-store.ts). */
+  pin: 'PIN#',
 } as const;
 
 /** Chat replay memory: `MARK#` + this prefix + platform + message key. */

@@ -8,6 +8,7 @@ export const ERROR_CODES = [
   'INVALID_TARGET',
   'INVALID_ACCOUNT',
   'DOWNGRADE_REFUSED',
+  'PIN_CONFLICT',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -14,3 +14,4 @@ export * from './report-http.js';
 export * from './flexera-one.js';
 export * from './on-premises.js';
 export * from './report-inventory.js';
+export * from './pin-ledger.js';
