@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import type { ErrorBody } from './errors.js';
 import type { Check } from './result.js';
 import type { HaltReason, RequestOutcomeState, RolloutSpec } from './rollout.js';
+import type { OperatorCommand } from './rollout-control.js';
 
 /** Where a request came from; kept in the audit trail. */
 export type RequestSource = 'queue' | 'api' | 'chatops' | 'new-beacon' | 'drift' | 'local';
@@ -239,6 +240,8 @@ export interface WorkflowStarter {
 export interface RequestQueue {
   /** Enqueues the request JSON (body unchanged); replyTo and source travel as message attributes. */
   enqueue(request: Record<string, unknown>, meta: { source: RequestSource; replyTo?: ReplyTo }): Promise<void>;
+  /** Enqueues an operator's command (cancel, go, confirm-pin) for the intake to apply (message attribute kind=operator). */
+  enqueueCommand(command: OperatorCommand, meta: { source: RequestSource; replyTo?: ReplyTo }): Promise<void>;
 }
 
 /**
@@ -261,6 +264,8 @@ export interface Outcome {
   reasons?: string[];
   /** Shown with the outcome (pinMode none: upgrades may reset the service account). */
   warnings?: string[];
+  /** A request message's body, line by line (`summary` is then its title). */
+  lines?: string[];
 }
 
 export interface Notifier {
@@ -349,6 +354,10 @@ export interface RequestPinRecord {
   code?: string | null;
   reason?: string | null;
   warning?: string | null;
+  /** The highest release known deployed when it was decided (the operator's message names it). */
+  highestDeployed?: string | null;
+  /** An older pending value this pin replaced. */
+  supersedes?: { pinId: string; version: string } | null;
 }
 
 /**

@@ -155,9 +155,10 @@ export function isErrorBeaconState(state: string): boolean {
  * How a request ended. `completed`: every beacon started and finished (some may have failed within
  * maxErrors); `halted`: failures or a missing go stopped it; `cancelled`: an operator stopped it;
  * `pin-unconfirmed`: the beacon work is done but nobody confirmed the FNMS pin in time; `pin-failed`: the
- * pin was refused or FNMS failed; `failed`: the request's own workflow could not finish (see its reason).
+ * pin was refused or FNMS failed; `failed`: the request's own workflow could not finish (see its reason);
+ * `no-targets`: no managed instance carries the target tag.
  */
-export type RequestOutcomeState = 'completed' | 'halted' | 'cancelled' | 'pin-unconfirmed' | 'pin-failed' | 'failed';
+export type RequestOutcomeState = 'completed' | 'halted' | 'cancelled' | 'pin-unconfirmed' | 'pin-failed' | 'failed' | 'no-targets';
 
 /** The outcome's name for a halt reason. */
 export function outcomeOfHalt(reason: HaltReason | null): 'completed' | 'halted' | 'cancelled' {

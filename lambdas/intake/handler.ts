@@ -1,31 +1,35 @@
 /**
- * Intake: one SQS message = one request. Validates it, records it, and starts one workflow per target
- * beacon. Tag targets are expanded here (SSM managed instances carrying the tag), so every workflow works
- * on exactly one beacon; the workflow's ResolveTarget step then checks that beacon is Windows, online and
- * tagged. An invalid message is recorded with its error and reported as processed: retrying cannot fix it.
+ * Intake: one SQS message = one request. Validates it, records it, and starts the request's workflow (one
+ * execution named after the request, so a redelivered message starts nothing twice). The workflow expands
+ * the target page by page with a checkpoint and starts one workflow per beacon in waves: a tag of any size
+ * fits, since nothing here depends on the fleet's size. An invalid message is recorded with its error and
+ * reported as processed: retrying cannot fix it. A message of kind `operator` is an operator's command from
+ * chat (cancel, go, confirm-pin), applied here and answered in the chat that sent it.
  */
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import { Tracer } from '@aws-lambda-powertools/tracer';
 import { isRequestError, RequestError } from '../core/errors.js';
 import {
-  type BeaconCommands,
   type Clock,
   type Log,
   type Notifier,
+  type PinLedger,
   type ReplyTo,
   type RequestSource,
   type RequestStore,
-  type WorkflowStarter,
+  type RequestWorkflowStarter,
+  type RolloutStore,
+  type TaskTokens,
   silentLog,
 } from '../core/ports.js';
 import { type BeaconRequest, PATTERNS, parseRequestJson } from '../core/request.js';
-import { MESSAGE_ATTRIBUTES } from './message-attributes.js';
+import { type OperatorResult, OperatorCommandSchema, isOperatorActionError, runOperatorCommand } from '../core/rollout-control.js';
+import { MESSAGE_ATTRIBUTES, OPERATOR_MESSAGE_KIND } from './message-attributes.js';
 import * as awsDynamo from '../aws/clients/dynamo.js';
 import * as awsSdk from '../aws/clients/sdk.js';
 import * as awsSfn from '../aws/clients/sfn.js';
 import * as awsSns from '../aws/clients/sns.js';
-import * as awsSsm from '../aws/clients/ssm.js';
 import { ENV, METRICS, METRIC_DIMENSIONS, type RequestOutcome } from '../aws/env-names.js';
 import { powertoolsIdempotency } from '../aws/idempotency.js';
 import { countMetric, env, lambdaEntry, log } from '../aws/runtime.js';
@@ -44,8 +48,9 @@ export interface AcceptedRequest {
 
 export interface AcceptResult {
   requestId: string;
-  instanceIds: string[];
-  started: number;
+  /** The request workflow's execution name. */
+  execution: string;
+  started: boolean;
 }
 
 /** Wraps the accept step so one requestId is processed once (Powertools idempotency in Lambda). */
@@ -58,10 +63,11 @@ export const noIdempotencyGuard: IdempotencyGuard = { wrap: (fn) => fn };
 
 export interface IntakeDeps {
   store: RequestStore;
-  commands: BeaconCommands;
-  workflows: WorkflowStarter;
+  requests: RequestWorkflowStarter;
   notifier: Notifier;
   clock: Clock;
+  /** Operators' commands from chat: the rollout, the pin ledger and the task tokens of the waits. */
+  operator: { rollouts: RolloutStore; ledger: PinLedger; tokens: TaskTokens };
   idempotency?: IdempotencyGuard;
   log?: Log;
   /** Counts accepted and invalid requests (Powertools Metrics in Lambda). */
@@ -83,7 +89,12 @@ function replyToOf(record: SQSRecord): ReplyTo | null {
   try {
     const parsed = JSON.parse(value) as Partial<ReplyTo>;
     if (parsed.kind === 'slack' && typeof parsed.responseUrl === 'string' && parsed.responseUrl.startsWith('https://hooks.slack.com/')) {
-      return { kind: 'slack', responseUrl: parsed.responseUrl };
+      return {
+        kind: 'slack',
+        responseUrl: parsed.responseUrl,
+        ...(typeof parsed.channelId === 'string' && /^[A-Z0-9]{1,32}$/.test(parsed.channelId) ? { channelId: parsed.channelId } : {}),
+        ...(typeof parsed.issuedAt === 'string' && !Number.isNaN(Date.parse(parsed.issuedAt)) ? { issuedAt: parsed.issuedAt } : {}),
+      };
     }
   } catch {
     // A malformed attribute only loses the chat answer; the topic still gets the outcome.
@@ -108,59 +119,75 @@ export function createIntakeHandler(deps: IntakeDeps) {
   const count = deps.count ?? (() => undefined);
   const countRequest = deps.countRequest ?? (() => undefined);
 
-  async function targetInstanceIds(accepted: AcceptedRequest): Promise<string[]> {
-    if (accepted.target.kind === 'instances') return accepted.target.instanceIds;
-    const found = await deps.commands.findManagedInstances({ tag: { key: accepted.target.key, value: accepted.target.value } });
-    return found.map((instance) => instance.instanceId).sort();
-  }
-
   const accept = guard.wrap(async (accepted: AcceptedRequest): Promise<AcceptResult> => {
     const at = deps.clock.now().toISOString();
     const previous = await deps.store.getRequestStatus(accepted.requestId);
-    // A redelivered request keeps the beacons it expanded to the first time.
-    const instanceIds = previous?.request.instanceIds ?? (await targetInstanceIds(accepted));
+    const instanceIds = accepted.target.kind === 'instances' ? accepted.target.instanceIds : undefined;
     if (!previous) {
       const recorded = await deps.store.recordRequest({
         requestId: accepted.requestId,
-        state: instanceIds.length === 0 ? 'no-targets' : 'accepted',
+        state: 'accepted',
         source: accepted.source,
         receivedAt: at,
         request: accepted.request,
-        instanceIds,
+        ...(instanceIds ? { instanceIds } : {}),
       });
-      await deps.store.appendAudit({ requestId: accepted.requestId, at, event: 'request.accepted', detail: { source: accepted.source, instanceIds, dryRun: accepted.dryRun } });
+      await deps.store.appendAudit({ requestId: accepted.requestId, at, event: 'request.accepted', detail: { source: accepted.source, target: accepted.target, dryRun: accepted.dryRun } });
       // Counted by the delivery whose record won: a duplicate delivered at the same moment is not a second request.
-      if (recorded === 'created') countRequest(accepted.source, instanceIds.length === 0 ? 'no-targets' : 'accepted');
+      if (recorded === 'created') countRequest(accepted.source, 'accepted');
     }
-    if (instanceIds.length === 0) {
-      await deps.notifier.notify(
-        { requestId: accepted.requestId, state: 'no-targets', summary: 'no SSM managed instance carries the target tag; nothing to do' },
-        accepted.replyTo ?? undefined,
-      );
-      return { requestId: accepted.requestId, instanceIds, started: 0 };
-    }
-    let started = 0;
-    for (const instanceId of instanceIds) {
-      if (!previous?.beacons.some((b) => b.instanceId === instanceId)) {
-        await deps.store.putBeaconStatus({ requestId: accepted.requestId, instanceId, state: 'queued', updatedAt: at });
-      }
-      const result = await deps.workflows.startBeaconWorkflow({
-        requestId: accepted.requestId,
-        instanceId,
-        request: accepted.request,
-        source: accepted.source,
-        dryRun: accepted.dryRun,
-        replyTo: accepted.replyTo,
-        // A redelivered request keeps its first arrival time: requests for a beacon apply in arrival order.
-        receivedAt: previous?.request.receivedAt ?? at,
-      });
-      if (result.started) started += 1;
-    }
+    const { executionName, started } = await deps.requests.startRequestWorkflow({
+      requestId: accepted.requestId,
+      request: accepted.request,
+      source: accepted.source,
+      dryRun: accepted.dryRun,
+      replyTo: accepted.replyTo,
+      // A redelivered request keeps its first arrival time: requests for a beacon apply in arrival order.
+      receivedAt: previous?.request.receivedAt ?? at,
+      generation: 0,
+    });
     count('RequestsAccepted', 1);
-    count('WorkflowsStarted', started);
-    log.info('request accepted', { requestId: accepted.requestId, instanceIds, started });
-    return { requestId: accepted.requestId, instanceIds, started };
+    if (started) count('WorkflowsStarted', 1);
+    log.info('request accepted', { requestId: accepted.requestId, execution: executionName, started });
+    return { requestId: accepted.requestId, execution: executionName, started };
   });
+
+  /** An operator's command from chat: applied once (conditional writes), answered in the chat that sent it. */
+  async function runCommand(record: SQSRecord): Promise<void> {
+    const replyTo = replyToOf(record) ?? undefined;
+    let body: unknown;
+    try {
+      body = JSON.parse(record.body);
+    } catch {
+      body = undefined;
+    }
+    const parsed = OperatorCommandSchema.safeParse(body);
+    if (!parsed.success) {
+      log.warn('operator command refused: not a command', { messageId: record.messageId });
+      return;
+    }
+    const command = parsed.data;
+    const target = command.action === 'confirm-pin' ? command.pinId : command.requestId;
+    let result: OperatorResult;
+    try {
+      result = await runOperatorCommand({ ...deps.operator, clock: deps.clock, audit: (event) => deps.store.appendAudit(event) }, command);
+    } catch (error) {
+      if (!isOperatorActionError(error)) throw error;
+      log.warn('operator command refused', { command: command.action, target, error: error.toJSON().error });
+      const requestId = command.action === 'confirm-pin' ? command.pinId : command.requestId;
+      await deps.notifier.notify({ requestId, kind: 'request', state: 'invalid', summary: `${command.action} ${target} refused: ${error.code}`, lines: [error.message] }, replyTo);
+      return;
+    }
+    log.info('operator command applied', { ...result });
+    const requestId = result.action === 'confirm-pin' ? result.pinId : result.requestId;
+    const lines =
+      result.action === 'confirm-pin'
+        ? [`${result.already ? 'Already confirmed' : 'Confirmed'}: FNMS approves ${result.version} (by ${result.by} at ${result.at}).`, result.requests.length ? `Requests waiting on it go on: ${result.requests.join(', ')}.` : 'No request was waiting on it.']
+        : result.action === 'go'
+          ? [`Go given by ${result.by} at ${result.at}: the rollout starts its next wave.`]
+          : [`Cancelled by ${result.by} at ${result.at}: nothing new starts; running beacons finish their document${result.rollback ? ' and are rolled back' : ''}. The summary follows.`];
+    await deps.notifier.notify({ requestId, kind: 'request', state: result.action === 'cancel' ? 'stopping' : 'running', summary: `${command.action} ${target}: done`, lines }, replyTo);
+  }
 
   async function recordInvalid(error: RequestError, record: SQSRecord): Promise<void> {
     const requestId = invalidRecordId(record.body, record.messageId);
@@ -176,6 +203,7 @@ export function createIntakeHandler(deps: IntakeDeps) {
   }
 
   async function processRecord(record: SQSRecord): Promise<void> {
+    if (record.messageAttributes?.[MESSAGE_ATTRIBUTES.kind]?.stringValue === OPERATOR_MESSAGE_KIND) return runCommand(record);
     let request: BeaconRequest;
     let input: Record<string, unknown>;
     try {
@@ -211,8 +239,8 @@ awsSdk.instrumentClients((client) => tracer.captureAWSv3Client(client));
 const intake = lambdaEntry(() =>
   createIntakeHandler({
     store: awsDynamo.requestStore(),
-    commands: awsSsm.beaconCommands(),
-    workflows: awsSfn.workflowStarter(),
+    requests: awsSfn.requestStarter(),
+    operator: { rollouts: awsDynamo.rolloutStore(), ledger: awsDynamo.pinLedger(), tokens: awsSfn.taskTokens() },
     notifier: awsSns.notifier(),
     clock: awsSdk.clock,
     idempotency: powertoolsIdempotency(env(ENV.idempotencyTableName)),

@@ -43,6 +43,7 @@ import type {
   TaskTokens,
 } from '../core/ports.js';
 import { EMPTY_PIN_LEDGER } from '../core/fnms/pin-ledger.js';
+import type { OperatorCommand } from '../core/rollout-control.js';
 
 export class FixedClock implements Clock {
   constructor(private current = new Date('2026-01-01T00:00:00.000Z')) {}
@@ -212,9 +213,12 @@ export class MemoryWorkflowStarter implements WorkflowStarter {
 }
 
 export class MemoryRequestQueue implements RequestQueue {
-  readonly messages: Array<{ body: string; source: RequestSource; replyTo?: ReplyTo }> = [];
+  readonly messages: Array<{ body: string; source: RequestSource; replyTo?: ReplyTo; kind?: 'operator' }> = [];
   async enqueue(request: Record<string, unknown>, meta: { source: RequestSource; replyTo?: ReplyTo }): Promise<void> {
     this.messages.push({ body: JSON.stringify(request), source: meta.source, ...(meta.replyTo ? { replyTo: meta.replyTo } : {}) });
+  }
+  async enqueueCommand(command: OperatorCommand, meta: { source: RequestSource; replyTo?: ReplyTo }): Promise<void> {
+    this.messages.push({ body: JSON.stringify(command), source: meta.source, kind: 'operator', ...(meta.replyTo ? { replyTo: meta.replyTo } : {}) });
   }
 }
 
