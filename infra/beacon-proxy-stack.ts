@@ -5,7 +5,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { RemovalPolicy } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { ENV } from '../lambdas/aws/env-names.js';
-import { type StackConfig, gatewayConfigFrom, inventoryConfigFrom, workflowTimingFor } from './config.js';
+import { type StackConfig, gatewayConfigFrom, inventoryConfigFrom, requestTimingFor, workflowTimingFor } from './config.js';
 import { Alarms } from './constructs/alarms.js';
 import { BeaconInstancePolicy } from './constructs/beacon-instance-policy.js';
 import { BeaconDocuments } from './constructs/beacon-documents.js';
@@ -19,6 +19,7 @@ import { IntakeQueue } from './constructs/intake-queue.js';
 import { NewBeaconTriggers } from './constructs/new-beacon-triggers.js';
 import { Notifications } from './constructs/notifications.js';
 import { OperationsDashboard } from './constructs/operations-dashboard.js';
+import { RequestRollout } from './constructs/request-rollout.js';
 import { RequestsApi } from './constructs/requests-api.js';
 import { grantSecretKeys } from './constructs/secret-keys.js';
 import { StateTable } from './constructs/state-table.js';
@@ -32,6 +33,7 @@ export interface BeaconProxyStackProps extends StackProps {
 export class BeaconProxyStack extends Stack {
   readonly intake: IntakeQueue;
   readonly workflow: BeaconWorkflow;
+  readonly rollout: RequestRollout;
   readonly documents: BeaconDocuments;
   readonly state: StateTable;
   readonly notifications: Notifications;
@@ -82,15 +84,20 @@ export class BeaconProxyStack extends Stack {
     if (config.pinMode === 'none') {
       Annotations.of(this).addWarningV2(
         'beacon-proxy:pin-none',
-        'pinMode is none: deploying this stack pins nothing in FNMS, so an automatic beacon upgrade may reset the service account (every result carries that warning). Set -c pinMode=gateway with -c gatewayUrl=https://<your gateway>.',
+        'pinMode is none: deploying this stack pins nothing in FNMS, so an automatic beacon upgrade may reset the service account (every result carries that warning). Leave pinMode at operator (an operator sets the value and confirms) or set -c pinMode=gateway with -c gatewayUrl=https://<your gateway>.',
       );
     }
+    const requestTiming = requestTimingFor(config);
+    const fnmsProduct = config.fnmsInventory === 'flexeraOne' ? 'flexeraOne' : 'onPremises';
+    const pinCommon = { encryptionKey: key, table: this.state.table, environment, requestTiming };
     const pin = new FnmsPin(
       this,
       'FnmsPin',
       gatewayConfig
-        ? { encryptionKey: key, table: this.state.table, environment, pinMode: 'gateway', gatewayConfig, gatewaySecretName: config.gatewaySecretName, inventory }
-        : { encryptionKey: key, table: this.state.table, environment, pinMode: 'none' },
+        ? { ...pinCommon, pinMode: 'gateway', gatewayConfig, gatewaySecretName: config.gatewaySecretName, inventory }
+        : config.pinMode === 'operator'
+          ? { ...pinCommon, pinMode: 'operator', inventory, product: fnmsProduct }
+          : { ...pinCommon, pinMode: 'none' },
     );
     this.workflow = new BeaconWorkflow(this, 'BeaconWorkflow', {
       encryptionKey: key,
@@ -99,34 +106,51 @@ export class BeaconProxyStack extends Stack {
       environment,
       documentArns: this.documents.arns,
       beaconTag,
-      pinFunction: pin.fn,
       timing,
       commandLogGroup,
     });
+    this.rollout = new RequestRollout(this, 'RequestRollout', {
+      encryptionKey: key,
+      table: this.state.table,
+      outcomeTopic: this.notifications.outcomeTopic,
+      environment: { ...environment, [ENV.fnmsProduct]: fnmsProduct, [ENV.pinMode]: config.pinMode },
+      beaconStateMachine: this.workflow.stateMachine,
+      pinFunction: pin.fn,
+      timing: requestTiming,
+      ...(config.slackBotTokenSecretName ? { slackBotTokenSecretName: config.slackBotTokenSecretName } : {}),
+    });
+    // Cancel, go and pin confirmations end the request workflow's operator waits.
+    const operatorEnvironment = { [ENV.requestTiming]: JSON.stringify(requestTiming) };
 
     this.intake = new IntakeQueue(this, 'IntakeQueue', {
       encryptionKey: key,
       environment: {
         ...environment,
         [ENV.idempotencyTableName]: this.state.idempotencyTable.tableName,
-        [ENV.stateMachineArn]: this.workflow.stateMachine.stateMachineArn,
+        [ENV.requestStateMachineArn]: this.rollout.stateMachine.stateMachineArn,
+        ...operatorEnvironment,
       },
     });
     const intakeFn = this.intake.intake.fn;
     this.state.table.grantReadWriteData(intakeFn);
     this.state.idempotencyTable.grantReadWriteData(intakeFn);
-    this.workflow.stateMachine.grantStartExecution(intakeFn);
+    // The intake starts the request's workflow (which expands the target and starts the beacons' workflows).
+    this.rollout.stateMachine.grantStartExecution(intakeFn);
+    this.rollout.stateMachine.grantTaskResponse(intakeFn);
     this.notifications.outcomeTopic.grantPublish(intakeFn);
-    intakeFn.addToRolePolicy(new iam.PolicyStatement({ actions: ['ssm:DescribeInstanceInformation'], resources: ['*'] }));
 
     this.api = new RequestsApi(this, 'RequestsApi', {
       encryptionKey: key,
       queue: this.intake.queue,
       table: this.state.table,
-      environment,
+      environment: { ...environment, ...operatorEnvironment },
       submitPrincipals: config.apiSubmitPrincipals,
       readPrincipals: config.apiReadPrincipals,
     });
+
+    // Operator actions (cancel, go, confirm a pin) write the rollout and the pin ledger and wake the waits.
+    this.state.table.grantReadWriteData(this.api.handler.fn);
+    this.rollout.stateMachine.grantTaskResponse(this.api.handler.fn);
 
     this.chatOps = new ChatOpsWebhook(this, 'ChatOps', {
       encryptionKey: key,
@@ -160,8 +184,8 @@ export class BeaconProxyStack extends Stack {
       encryptionKey: key,
       table: this.state.table,
       outcomeTopic: this.notifications.outcomeTopic,
-      stateMachine: this.workflow.stateMachine,
-      environment,
+      stateMachines: [this.workflow.stateMachine, this.rollout.stateMachine],
+      environment: { ...environment, ...operatorEnvironment },
     });
 
     // Every reader of the FNMS, pin gateway or chat secrets may decrypt them when a customer key encrypts them
@@ -194,12 +218,14 @@ export class BeaconProxyStack extends Stack {
     });
     new CfnOutput(this, STACK_OUTPUTS.intakeQueueUrl, { value: this.intake.queue.queueUrl, description: 'Send request JSON here' });
     new CfnOutput(this, 'OutcomeTopicArn', { value: this.notifications.outcomeTopic.topicArn, description: 'Outcomes of every beacon' });
-    new CfnOutput(this, 'StateMachineArn', { value: this.workflow.stateMachine.stateMachineArn });
+    new CfnOutput(this, 'StateMachineArn', { value: this.workflow.stateMachine.stateMachineArn, description: 'The per-beacon workflow' });
+    new CfnOutput(this, 'RequestStateMachineArn', { value: this.rollout.stateMachine.stateMachineArn, description: 'The request workflow (rollout, pin, summary): one execution per request' });
 
     new Alarms(this, 'Alarms', {
       alarmTopic: this.notifications.alarmTopic,
       deadLetterQueue: this.intake.deadLetterQueue,
       stateMachine: this.workflow.stateMachine,
+      requestStateMachine: this.rollout.stateMachine,
       entryFunctions: [this.intake.intake.fn, this.api.handler.fn, this.chatOps.handler.fn, this.newBeacon.handler.fn, this.driftCheck.handler.fn],
       cleanupFunction: this.cleanup.fn,
       cleanupDeadLetterQueue: this.cleanup.deadLetterQueue,

@@ -97,9 +97,10 @@ export function acknowledgeNagFindings(stack: BeaconProxyStack): void {
   for (const name of stack.config.beaconParameterNames.filter((item) => item.endsWith('*'))) ack(beaconPolicy, `AwsSolutions-IAM5[Resource::${nagArn(stack, 'ssm', `parameter${name}`)}]`, prefixReason);
 
   // Step Functions invokes the functions by ARN; CDK's grant includes their versions (ARN:*).
-  const stateMachineRole = stack.workflow.stateMachine.role.node.tryFindChild('DefaultPolicy');
-  if (stateMachineRole) {
-    for (const fn of Object.values(stack.workflow.functions)) {
+  for (const machine of [stack.workflow, stack.rollout]) {
+    const stateMachineRole = machine.stateMachine.role.node.tryFindChild('DefaultPolicy');
+    if (!stateMachineRole) continue;
+    for (const fn of Object.values(machine.functions)) {
       if (fn instanceof lambda.Function) {
         ack(stateMachineRole, `AwsSolutions-IAM5[Resource::${nagGetAtt(stack, fn.functionArn)}:*]`, 'lambda:InvokeFunction on the versions of this workflow\'s own step function.');
       }

@@ -14,6 +14,9 @@ import { createServer, request as httpRequest, type IncomingMessage, type Server
 import type { AddressInfo } from 'node:net';
 import { type PolicyStatementJson, evaluatePolicies } from './iam-policy.js';
 
+/** The caller API Gateway authenticated, as the front hands it to the local server (requestContext.identity.userArn in AWS). */
+export const CALLER_HEADER = 'x-beacon-proxy-caller';
+
 export interface FrontIdentity {
   secretAccessKey: string;
   /** When set, requests must carry it as X-Amz-Security-Token (temporary credentials). */
@@ -218,7 +221,7 @@ export async function startApiGatewayFront(options: ApiGatewayFrontOptions): Pro
       const target = new URL(options.target);
       const forwarded = await new Promise<{ status: number; headers: Record<string, string>; body: Buffer }>((resolve, reject) => {
         const outbound = httpRequest(
-          { host: target.hostname, port: target.port, method, path: `${resourcePath}${(req.url ?? '').includes('?') ? `?${(req.url ?? '').split('?')[1]}` : ''}`, headers: { 'content-type': headerValue(req, 'content-type') ?? 'application/json' } },
+          { host: target.hostname, port: target.port, method, path: `${resourcePath}${(req.url ?? '').includes('?') ? `?${(req.url ?? '').split('?')[1]}` : ''}`, headers: { 'content-type': headerValue(req, 'content-type') ?? 'application/json', [CALLER_HEADER]: identity.principalArn } },
           (response) => {
             readBody(response)
               .then((data) => resolve({ status: response.statusCode ?? 502, headers: { 'content-type': String(response.headers['content-type'] ?? 'application/json') }, body: data }))

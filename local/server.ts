@@ -12,6 +12,7 @@ import { LIMITS } from '../lambdas/core/limits.js';
 import { createChatOpsHandler } from '../lambdas/chatops-webhook/handler.js';
 import { MemoryFleetMemory, MemoryProfileStore, MemorySecretSource } from '../lambdas/memory/ports.js';
 import { createRequestsApiHandler } from '../lambdas/requests-api/handler.js';
+import { CALLER_HEADER } from './api-gateway-front.js';
 import { loadProfiles } from './profiles.js';
 import type { LocalTwin } from './twin.js';
 
@@ -59,6 +60,10 @@ function apiRoute(method: string, path: string): { resource: string; pathParamet
   if (path === '/plans' && method === 'POST') return { resource: '/plans', pathParameters: null };
   const match = /^\/requests\/([^/]+)$/.exec(path);
   if (match && method === 'GET') return { resource: '/requests/{id}', pathParameters: { id: decodeURIComponent(match[1]!) } };
+  const action = /^\/requests\/([^/]+)\/(cancel|go)$/.exec(path);
+  if (action && method === 'POST') return { resource: `/requests/{id}/${action[2]}`, pathParameters: { id: decodeURIComponent(action[1]!) } };
+  const confirm = /^\/pins\/([^/]+)\/confirm$/.exec(path);
+  if (confirm && method === 'POST') return { resource: '/pins/{id}/confirm', pathParameters: { id: decodeURIComponent(confirm[1]!) } };
   return null;
 }
 
@@ -66,7 +71,12 @@ export async function startLocalServer(twin: LocalTwin, options: LocalServerOpti
   const slackSigningSecret = options.slackSigningSecret ?? randomBytes(16).toString('hex');
   const teamsSecurityToken = options.teamsSecurityToken ?? randomBytes(32).toString('base64');
   const profiles = options.profiles ?? (await loadProfiles());
-  const api = createRequestsApiHandler({ queue: twin.requestQueue, store: twin.store });
+  const api = createRequestsApiHandler({
+    queue: twin.requestQueue,
+    store: twin.store,
+    operator: { rollouts: twin.rollouts, ledger: twin.ledger, tokens: twin.tokens },
+    clock: { now: () => new Date() },
+  });
   const chatOps = createChatOpsHandler({
     secrets: new MemorySecretSource({ [SECRET_NAMES.slack]: slackSigningSecret, [SECRET_NAMES.teams]: teamsSecurityToken }),
     slackSecretName: SECRET_NAMES.slack,
@@ -104,7 +114,7 @@ export async function startLocalServer(twin: LocalTwin, options: LocalServerOpti
       return send(result.statusCode ?? 200, result.headers, result.body);
     }
     const route = apiRoute(method, url.pathname);
-    if (!route) return send(404, undefined, JSON.stringify({ error: { code: 'NOT_FOUND', message: 'routes: POST /requests, GET /requests/{id}, POST /plans, POST /slack, POST /teams', field: '$' } }));
+    if (!route) return send(404, undefined, JSON.stringify({ error: { code: 'NOT_FOUND', message: 'routes: POST /requests, GET /requests/{id}, POST /requests/{id}/cancel, POST /requests/{id}/go, POST /pins/{id}/confirm, POST /plans, POST /slack, POST /teams', field: '$' } }));
     const host = new URL(baseUrl);
     const event = {
       httpMethod: method,
@@ -114,7 +124,8 @@ export async function startLocalServer(twin: LocalTwin, options: LocalServerOpti
       headers: headersOf(req),
       body: body.toString('utf8'),
       isBase64Encoded: false,
-      requestContext: { domainName: host.host, stage: 'local' },
+      // The caller API Gateway authenticated (SigV4): the local API Gateway front names it; called directly, the local operator.
+      requestContext: { domainName: host.host, stage: 'local', identity: { userArn: (typeof req.headers[CALLER_HEADER] === 'string' ? req.headers[CALLER_HEADER] : undefined) ?? 'local-operator', caller: null } },
     } as unknown as APIGatewayProxyEvent;
     const result = await api(event);
     // The deployed status URL carries the API stage; locally the routes sit at the root.

@@ -26,16 +26,30 @@ import {
   type ReplyTo,
   type RequestQueue,
   type RequestRecord,
+  type RequestExecutionInput,
   type RequestSource,
+  type RequestWorkflowStarter,
+  type TaskTokens,
   ThrottledError,
   type WorkflowInput,
   type WorkflowStarter,
+  requestExecutionName,
   workflowExecutionName,
 } from '../lambdas/core/ports.js';
+import type { OperatorCommand } from '../lambdas/core/rollout-control.js';
+import { DynamoPinLedger, DynamoRolloutStore } from '../lambdas/aws/rollout-store.js';
+import { createCheckCancelledHandler } from '../lambdas/check-cancelled/handler.js';
+import { createPrepareTargetsHandler } from '../lambdas/prepare-targets/handler.js';
+import { createAdvanceRolloutHandler } from '../lambdas/advance-rollout/handler.js';
+import { createDecidePinHandler } from '../lambdas/decide-pin/handler.js';
+import { createAwaitOperatorHandler } from '../lambdas/await-operator/handler.js';
+import { createSummarizeRequestHandler } from '../lambdas/summarize-request/handler.js';
+import { statusLinkFor } from '../lambdas/rollout/messages.js';
+import { OPERATOR_WAIT_STATES, REQUEST_TASK_STATE_HANDLERS, type RequestHandlerId } from '../infra/request-states.js';
 import { DynamoBeaconLock, DynamoFleetMemory, DynamoRequestStore, documentClient } from '../lambdas/aws/dynamo.js';
 import { powertoolsIdempotency } from '../lambdas/aws/idempotency.js';
 import { createIntakeHandler } from '../lambdas/intake/handler.js';
-import { MESSAGE_ATTRIBUTES } from '../lambdas/intake/message-attributes.js';
+import { MESSAGE_ATTRIBUTES, OPERATOR_MESSAGE_KIND } from '../lambdas/intake/message-attributes.js';
 import { MemoryProfileStore } from '../lambdas/memory/ports.js';
 import { SnsSlackNotifier } from '../lambdas/aws/notifier.js';
 import type { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
@@ -43,9 +57,8 @@ import { type SlackStub, startSlackStub } from './slack-stub.js';
 import { type DriftCheckResult, createDriftCheckHandler } from '../lambdas/drift-check/handler.js';
 import { type NewBeaconResult, createNewBeaconHandler } from '../lambdas/new-beacon/handler.js';
 import { createAcquireLockHandler } from '../lambdas/acquire-lock/handler.js';
-import { type CleanupResult, createExecutionCleanupHandler, EXECUTION_STATUS_CHANGE, type ExecutionStatusEvent } from '../lambdas/execution-cleanup/handler.js';
+import { type CleanupResult, createExecutionCleanupHandler, EXECUTION_STATUS_CHANGE, type ExecutionStatusEvent, type RequestCleanupResult } from '../lambdas/execution-cleanup/handler.js';
 import { createNotifyRequesterHandler } from '../lambdas/notify-requester/handler.js';
-import { createPinVersionHandler } from '../lambdas/pin-version/handler.js';
 import { createPollCommandHandler } from '../lambdas/poll-command/handler.js';
 import { createRecordOutcomeHandler } from '../lambdas/record-outcome/handler.js';
 import { createReleaseLockHandler } from '../lambdas/release-lock/handler.js';
@@ -95,8 +108,11 @@ export interface TwinOptions {
   executor?: DocumentExecutor;
   limits?: ShimLimits;
   fnms?: FnmsStubOptions;
-  /** How the pin step pins (the stack's pinMode): `gateway` (default: the stub's pin gateway) or `none`. */
-  pinMode?: 'gateway' | 'none';
+  /**
+   * How the request's pin step pins (the stack's pinMode): `gateway` (the twin's default: the stub's pin
+   * gateway), `operator` (an operator confirms through the local API; the stack's default) or `none`.
+   */
+  pinMode?: 'gateway' | 'operator' | 'none';
   /** Milliseconds that stand for one second of the workflow's time (waits, retries, timeouts, SSM deadlines). Default 20. */
   msPerSecond?: number;
   /**
@@ -137,9 +153,14 @@ export interface TwinOptions {
   faults?: FaultPlan[];
   /** Scale runs: a beacon workflow is recorded as started and ends ok at once, without its state machine. */
   syntheticBeaconWorkflows?: boolean;
+  /** Request workflow waits (seconds, scaled like every wait): the go, the pin reminder and the pin's deadline. */
+  requestTiming?: { goWaitSeconds?: number; pinReminderSeconds?: number; pinConfirmationSeconds?: number };
 }
 
 export type ExecutionStatus = 'SUCCEEDED' | 'FAILED' | 'ABORTED' | 'TIMED_OUT';
+
+/** Which of the stack's state machines an execution runs. */
+type MachineKind = 'beacon' | 'request';
 
 export interface ExecutionResult {
   status: ExecutionStatus;
@@ -149,7 +170,7 @@ export interface ExecutionResult {
   error?: string;
   cause?: string;
   /** What the cleanup function did for an execution that ended TIMED_OUT, ABORTED or FAILED. */
-  cleanup?: CleanupResult | { error: string };
+  cleanup?: CleanupResult | RequestCleanupResult | { error: string };
 }
 
 interface QueuedMessage {
@@ -157,7 +178,14 @@ interface QueuedMessage {
   body: string;
   source: RequestSource;
   replyTo?: ReplyTo;
+  /** `operator`: an operator's command from chat (cancel, go, confirm-pin). */
+  kind?: typeof OPERATOR_MESSAGE_KIND;
   receiveCount: number;
+}
+
+/** A Step Functions task token's wait: resolved by SendTaskSuccess, gone once it ended. */
+interface TokenWait {
+  resolve: (output: Record<string, unknown>) => void;
 }
 
 /** An error Step Functions cannot catch or retry (States.DataLimitExceeded, States.Runtime). */
@@ -194,9 +222,17 @@ export function matchesEventPattern(pattern: Record<string, unknown>, event: Rec
   });
 }
 
-export class LocalTwin implements WorkflowStarter {
+export class LocalTwin implements WorkflowStarter, RequestWorkflowStarter {
   readonly store: DynamoRequestStore;
   readonly lock: DynamoBeaconLock;
+  /** Requests' rollouts (waves, counters, halt, cancel, pin, outcome) and the FNMS pin ledger, in dynalite. */
+  readonly rollouts: DynamoRolloutStore;
+  readonly ledger: DynamoPinLedger;
+  /** Step Functions' task tokens of the request workflows' operator waits (SendTaskSuccess). */
+  readonly tokens: TaskTokens;
+  private readonly tokenWaits = new Map<string, TokenWait>();
+  private readonly goneTokens = new Set<string>();
+  private tokenCounter = 0;
   readonly ssm: LocalSsm;
   /**
    * What the requester was told (every notify call, recorded), delivered by the product's notifier: the
@@ -219,6 +255,7 @@ export class LocalTwin implements WorkflowStarter {
   private readonly scale: number;
   private readonly intake: ReturnType<typeof createIntakeHandler>;
   private readonly tasks: Record<string, (input: unknown, context: LambdaTime) => Promise<unknown>>;
+  private readonly requestTasks: Record<string, (input: unknown, context: LambdaTime) => Promise<unknown>>;
   private readonly cleanup: ReturnType<typeof createExecutionCleanupHandler>;
   /** What the triggers remember (beacons seen, the last drift pass, notified executions). */
   readonly fleetMemory: DynamoFleetMemory;
@@ -229,6 +266,7 @@ export class LocalTwin implements WorkflowStarter {
   readonly newBeaconPoll: () => Promise<NewBeaconResult>;
   private readonly failStateErrors: Set<string>;
   private machine: StateMachine | undefined;
+  private requestMachine: StateMachine | undefined;
 
   private constructor(
     private readonly options: TwinOptions,
@@ -245,6 +283,19 @@ export class LocalTwin implements WorkflowStarter {
     this.store = new DynamoRequestStore(db, dynamo.tables.state);
     this.lock = new DynamoBeaconLock(db, dynamo.tables.state, this.clock);
     this.fleetMemory = new DynamoFleetMemory(db, dynamo.tables.state, this.clock);
+    this.rollouts = new DynamoRolloutStore(db, dynamo.tables.state);
+    this.ledger = new DynamoPinLedger(db, dynamo.tables.state);
+    this.tokens = {
+      sendTaskSuccess: async (token, output) => {
+        const wait = this.tokenWaits.get(token);
+        if (!wait || this.goneTokens.has(token)) return 'gone';
+        this.tokenWaits.delete(token);
+        this.goneTokens.add(token);
+        wait.resolve(output);
+        return 'sent';
+      },
+    };
+    const operator = { rollouts: this.rollouts, ledger: this.ledger, tokens: this.tokens };
     const timing = workflow.timing;
     const captureDir = join(options.workDir, 'captures');
     const executor: DocumentExecutor =
@@ -254,7 +305,7 @@ export class LocalTwin implements WorkflowStarter {
     // Real PowerShell runs at the machine's speed: it is never stopped sooner than 30 s (real) unless the caller says so.
     this.ssm = new LocalSsm(options.fleet, executor, { minExecutionMs: 30_000, ...options.limits, msPerSecond: this.scale });
     const intakeIdempotency = powertoolsIdempotency(dynamo.tables.idempotency, 24 * 60 * 60, dynamo.client);
-    this.intake = createIntakeHandler({ store: this.store, commands: this.ssm, workflows: this, notifier: this.notifier, clock: this.clock, idempotency: intakeIdempotency });
+    this.intake = createIntakeHandler({ store: this.store, requests: this, operator, notifier: this.notifier, clock: this.clock, idempotency: intakeIdempotency });
     const documentNames = { ...BEACON_DOCUMENTS } as Record<BeaconDocumentKind, string>;
     // The stub shares this process's event loop; the pin step budgets every call from its scaled function timeout.
     const fnmsClient = createFnmsClient(fnms.clientConfig('refreshToken', { baseDelayMs: 20, maxDelayMs: 200, timeoutMs: 60_000 }), {
@@ -289,21 +340,59 @@ export class LocalTwin implements WorkflowStarter {
         probeUrl: options.beaconNetwork ? `${fnms.url}${options.beaconNetwork.probePath}` : null,
       }),
       PollCommandFn: createPollCommandHandler({ commands: this.ssm, store: this.store, clock: this.clock, documentNames, timing }),
-      PinVersionFn: createPinVersionHandler(
-        options.pinMode === 'none' ? { mode: 'none', store: this.store, clock: this.clock } : { mode: 'gateway', gateway: fnmsClient, inventory, store: this.store, clock: this.clock },
-      ),
+      CheckCancelledFn: createCheckCancelledHandler({ rollouts: this.rollouts }),
       ReleaseLockFn: createReleaseLockHandler({ lock: this.lock }),
-      RecordOutcomeFn: createRecordOutcomeHandler({ store: this.store, clock: this.clock }),
-      NotifyRequesterFn: createNotifyRequesterHandler({ notifier: this.notifier, memory: this.fleetMemory }),
+      RecordOutcomeFn: createRecordOutcomeHandler({ store: this.store, rollouts: this.rollouts, ledger: this.ledger, clock: this.clock, pinMode: this.pinMode }),
+      NotifyRequesterFn: createNotifyRequesterHandler({ notifier: this.notifier, memory: this.fleetMemory, pinMode: this.pinMode }),
+    };
+    const requestTiming = { ...workflow.request.timing, ...options.requestTiming };
+    const statusUrl = statusLinkFor(null);
+    const pinCommon = { rollouts: this.rollouts, store: this.store, ledger: this.ledger, lock: this.lock, clock: this.clock, timing: requestTiming };
+    const requestHandlers: Record<RequestHandlerId, (input: never, context: LambdaTime) => Promise<unknown>> = {
+      PrepareTargetsFn: createPrepareTargetsHandler({ rollouts: this.rollouts, store: this.store, commands: this.ssm, requests: this, clock: this.clock, timing: requestTiming }),
+      AdvanceRolloutFn: createAdvanceRolloutHandler({
+        rollouts: this.rollouts,
+        store: this.store,
+        workflows: this,
+        requests: this,
+        notifier: this.notifier,
+        memory: this.fleetMemory,
+        clock: this.clock,
+        timing: requestTiming,
+        statusUrl,
+      }),
+      DecidePinFn: createDecidePinHandler(
+        this.pinMode === 'none'
+          ? { ...pinCommon, mode: 'none' }
+          : this.pinMode === 'operator'
+            ? { ...pinCommon, mode: 'operator', inventory }
+            : { ...pinCommon, mode: 'gateway', gateway: fnmsClient, inventory },
+      ),
+      AwaitOperatorFn: createAwaitOperatorHandler({
+        rollouts: this.rollouts,
+        ledger: this.ledger,
+        tokens: this.tokens,
+        notifier: this.notifier,
+        memory: this.fleetMemory,
+        clock: this.clock,
+        timing: requestTiming,
+        product: 'flexeraOne',
+        statusUrl,
+      }),
+      SummarizeRequestFn: createSummarizeRequestHandler({ rollouts: this.rollouts, store: this.store, ledger: this.ledger, notifier: this.notifier, memory: this.fleetMemory, clock: this.clock, statusUrl }),
     };
     this.cleanup = createExecutionCleanupHandler({
       store: this.store,
+      rollouts: this.rollouts,
+      ledger: this.ledger,
       lock: this.lock,
       commands: this.ssm,
       notifier: this.notifier,
       memory: this.fleetMemory,
       clock: this.clock,
       timing,
+      requestTiming,
+      statusUrl,
     });
     this.failStateErrors = new Set(
       Object.values(workflow.definition.States)
@@ -313,6 +402,11 @@ export class LocalTwin implements WorkflowStarter {
     this.tasks = {};
     for (const [stateName, handlerId] of Object.entries(TASK_STATE_HANDLERS)) {
       this.tasks[stateName] = handlers[handlerId] as (input: unknown, context: LambdaTime) => Promise<unknown>;
+    }
+    this.requestTasks = {};
+    for (const [stateName, handlerId] of Object.entries(REQUEST_TASK_STATE_HANDLERS)) {
+      const handler = requestHandlers[handlerId] as (input: unknown, context: LambdaTime) => Promise<unknown>;
+      this.requestTasks[stateName] = OPERATOR_WAIT_STATES.includes(stateName) ? this.operatorWait(stateName, handler, requestTiming) : handler;
     }
   }
 
@@ -329,6 +423,56 @@ export class LocalTwin implements WorkflowStarter {
     return new LocalTwin(options, fnms, workflow, dynamo, slack);
   }
 
+  /** The stack's pinMode as the twin runs it (default gateway: the stub's pin gateway). */
+  private get pinMode(): 'gateway' | 'operator' | 'none' {
+    return this.options.pinMode ?? 'gateway';
+  }
+
+  /**
+   * A `.waitForTaskToken` Task state: Step Functions hands the function a task token and waits for
+   * SendTaskSuccess (an operator's action through the API, chat or CLI) or the state's timeout
+   * (States.Timeout, scaled). The function itself runs within its own timeout.
+   */
+  private operatorWait(
+    stateName: string,
+    handler: (input: unknown, context: LambdaTime) => Promise<unknown>,
+    timing: { goWaitSeconds: number; pinReminderSeconds: number; pinConfirmationSeconds: number },
+  ): (input: unknown, context: LambdaTime) => Promise<unknown> {
+    const waitSeconds =
+      stateName === 'AwaitGo' ? timing.goWaitSeconds : stateName === 'AskPinConfirmation' ? timing.pinReminderSeconds : timing.pinConfirmationSeconds - timing.pinReminderSeconds;
+    return async (input, context) => {
+      const payload = (input as { Payload?: Record<string, unknown> }).Payload ?? (input as Record<string, unknown>);
+      this.tokenCounter += 1;
+      const token = `local-token-${this.tokenCounter.toString().padStart(6, '0')}-${stateName}`;
+      let resolve!: (output: Record<string, unknown>) => void;
+      const answered = new Promise<Record<string, unknown>>((done) => (resolve = done));
+      this.tokenWaits.set(token, { resolve });
+      const fnMs = this.functionTimeoutMs(this.workflow.request.taskFunctions[stateName]!);
+      try {
+        await withTimeout(handler({ ...payload, taskToken: token }, context) as Promise<unknown>, fnMs, stateName);
+      } catch (error) {
+        this.tokenWaits.delete(token);
+        this.goneTokens.add(token);
+        throw error;
+      }
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          this.tokenWaits.delete(token);
+          this.goneTokens.add(token);
+          const error = new Error(`${stateName}: no SendTaskSuccess within ${waitSeconds} s`);
+          error.name = 'States.Timeout';
+          reject(error);
+        }, waitSeconds * this.scale);
+      });
+      try {
+        return await Promise.race([answered, timedOut]);
+      } finally {
+        clearTimeout(timer);
+      }
+    };
+  }
+
   /** Real milliseconds a function of the template may run (its timeout, scaled, never below the floor). */
   functionTimeoutMs(spec: FunctionSpec): number {
     return Math.max(spec.timeoutSeconds * this.scale, this.options.minFunctionTimeoutMs ?? 1000);
@@ -340,7 +484,18 @@ export class LocalTwin implements WorkflowStarter {
       this.submit(request, meta);
       if (this.options.autoDeliver) this.kick();
     },
+    enqueueCommand: async (command, meta) => {
+      this.submitCommand(command, meta);
+      if (this.options.autoDeliver) this.kick();
+    },
   };
+
+  /** Puts an operator's command (chat's cancel, go, confirm-pin) on the local intake queue (message attribute kind=operator). */
+  submitCommand(command: OperatorCommand, meta: { source?: RequestSource; replyTo?: ReplyTo } = {}): string {
+    const messageId = this.submit(command, meta);
+    this.queue.at(-1)!.kind = OPERATOR_MESSAGE_KIND;
+    return messageId;
+  }
 
   private delivering: Promise<void> | null = null;
   private interrupted = false;
@@ -383,6 +538,7 @@ export class LocalTwin implements WorkflowStarter {
           ...(message.replyTo
             ? { [MESSAGE_ATTRIBUTES.replyTo]: { stringValue: JSON.stringify(message.replyTo), dataType: 'String', stringListValues: [], binaryListValues: [] } }
             : {}),
+          ...(message.kind ? { [MESSAGE_ATTRIBUTES.kind]: { stringValue: message.kind, dataType: 'String', stringListValues: [], binaryListValues: [] } } : {}),
         },
         md5OfBody: '',
         eventSource: 'aws:sqs',
@@ -430,11 +586,32 @@ export class LocalTwin implements WorkflowStarter {
 
   /** Delivers everything (redeliveries included) and waits until every workflow started so far has ended. */
   async drain(): Promise<void> {
+    let known = -1;
     do {
       await this.deliver();
-      await Promise.all([...this.executions.values()]);
+      // Request workflows start beacon workflows (and continuations) while they run: wait until none is new.
+      while (known !== this.executions.size) {
+        known = this.executions.size;
+        await Promise.all([...this.executions.values()]);
+      }
       if (this.queue.length === 0 && this.inFlightRedeliveries > 0) await new Promise((resolve) => setTimeout(resolve, Math.max(5, this.scale)));
-    } while (this.queue.length > 0 || this.inFlightRedeliveries > 0);
+    } while (this.queue.length > 0 || this.inFlightRedeliveries > 0 || known !== this.executions.size);
+  }
+
+  /** Every StartExecution of a request workflow (duplicates included), by execution name. */
+  readonly requestStarts = new Map<string, number>();
+
+  async startRequestWorkflow(input: RequestExecutionInput): Promise<{ executionName: string; started: boolean }> {
+    const executionName = requestExecutionName(input.requestId, input.generation);
+    this.requestStarts.set(executionName, (this.requestStarts.get(executionName) ?? 0) + 1);
+    if (this.executions.has(executionName)) return { executionName, started: false };
+    const execution = this.runExecution('request', executionName, input).then(async (result) => {
+      if (result.status !== 'SUCCEEDED') result.cleanup = await this.emitStatusChange('request', executionName, input, result);
+      return result;
+    });
+    this.executions.set(executionName, execution);
+    void execution.then((result) => this.results.set(executionName, result));
+    return { executionName, started: true };
   }
 
   /** Every StartExecution of a beacon workflow (duplicates included), by execution name. */
@@ -444,14 +621,20 @@ export class LocalTwin implements WorkflowStarter {
     const executionName = workflowExecutionName(input.requestId, input.instanceId);
     this.beaconStarts.set(executionName, (this.beaconStarts.get(executionName) ?? 0) + 1);
     if (this.options.syntheticBeaconWorkflows && !this.executions.has(executionName)) {
-      const done = this.store.putBeaconStatus({ requestId: input.requestId, instanceId: input.instanceId, state: 'ok', updatedAt: this.clock.now().toISOString() }).then((): ExecutionResult => ({ status: 'SUCCEEDED', output: null }));
+      // Ends ok at once, recorded as RecordOutcome would (the final row and the request's counters, once).
+      const done = this.rollouts
+        .recordBeaconFinal(
+          { requestId: input.requestId, instanceId: input.instanceId, state: 'ok', updatedAt: this.clock.now().toISOString(), ...(input.rollout ? { seq: input.rollout.seq } : {}) },
+          { error: false, canary: input.rollout?.canary ?? false, okVersion: null },
+        )
+        .then((): ExecutionResult => ({ status: 'SUCCEEDED', output: null }));
       this.executions.set(executionName, done);
       return { executionName, started: true };
     }
     if (this.executions.has(executionName)) return { executionName, started: false };
     this.options.onExecution?.(input.instanceId, input.requestId, 'started');
-    const execution = this.runExecution(executionName, input).then(async (result) => {
-      if (result.status !== 'SUCCEEDED') result.cleanup = await this.emitStatusChange(executionName, input, result);
+    const execution = this.runExecution('beacon', executionName, input).then(async (result) => {
+      if (result.status !== 'SUCCEEDED') result.cleanup = await this.emitStatusChange('beacon', executionName, input, result);
       return result;
     });
     this.executions.set(executionName, execution);
@@ -468,8 +651,10 @@ export class LocalTwin implements WorkflowStarter {
    * twin computes from those seconds, scaled (`waitUntil` next to each `waitSeconds`, see `withScaledWait`);
    * the first wait of a poll loop starts from the send step's `waitUntil`.
    */
-  private scaledDefinition(): Record<string, unknown> {
-    const definition = structuredClone(this.workflow.definition) as { States: Record<string, Record<string, any>>; TimeoutSeconds?: number };
+  private scaledDefinition(kind: MachineKind): Record<string, unknown> {
+    const source = kind === 'beacon' ? this.workflow.definition : this.workflow.request.definition;
+    const taskFunctions = kind === 'beacon' ? this.workflow.taskFunctions : this.workflow.request.taskFunctions;
+    const definition = structuredClone(source) as { States: Record<string, Record<string, any>>; TimeoutSeconds?: number };
     const untilOf = (secondsPath: string) => secondsPath.replace(/waitSeconds$/, 'waitUntil');
     const commandOfPoll = new Map<string, string>();
     for (const state of Object.values(definition.States)) {
@@ -494,7 +679,14 @@ export class LocalTwin implements WorkflowStarter {
     }
     for (const [name, state] of Object.entries(definition.States)) {
       if (state.Type !== 'Task' || typeof state.TimeoutSeconds !== 'number') continue;
-      const fn = this.workflow.taskFunctions[name]!;
+      if (kind === 'request' && OPERATOR_WAIT_STATES.includes(name)) {
+        // The wait (the twin's token, scaled) ends it; the interpreter has no $$.Task.Token.
+        state.TimeoutSeconds = 365 * 86_400;
+        const { 'taskToken.$': _token, ...payload } = state.Parameters.Payload as Record<string, unknown>;
+        state.Parameters = { ...state.Parameters, Payload: { ...payload, taskToken: 'twin' } };
+        continue;
+      }
+      const fn = taskFunctions[name]!;
       const fnMs = this.functionTimeoutMs(fn);
       state.TimeoutSeconds = Math.max(state.TimeoutSeconds * this.scale, (fnMs * state.TimeoutSeconds) / fn.timeoutSeconds) / 1000;
     }
@@ -503,18 +695,26 @@ export class LocalTwin implements WorkflowStarter {
     return definition;
   }
 
-  private async runExecution(executionName: string, input: WorkflowInput): Promise<ExecutionResult> {
+  private async runExecution(kind: MachineKind, executionName: string, input: WorkflowInput | RequestExecutionInput): Promise<ExecutionResult> {
     const scale = this.scale;
+    const source = kind === 'beacon' ? this.workflow.definition : this.workflow.request.definition;
+    const taskFunctions = kind === 'beacon' ? this.workflow.taskFunctions : this.workflow.request.taskFunctions;
+    const tasks = kind === 'beacon' ? this.tasks : this.requestTasks;
+    const instanceId = 'instanceId' in input ? input.instanceId : '';
     // Validated once per twin (validating costs ~100 ms of CPU, more than the rest of an execution); the
     // scaled copy has fractional timeouts, which the validator would refuse.
-    if (!this.machine) {
-      new StateMachine(this.workflow.definition as never, { validationOptions: { checkArn: false } });
-      this.machine = new StateMachine(this.scaledDefinition() as never, { validationOptions: { noValidate: true } });
+    if (kind === 'beacon' && !this.machine) {
+      new StateMachine(source as never, { validationOptions: { checkArn: false } });
+      this.machine = new StateMachine(this.scaledDefinition(kind) as never, { validationOptions: { noValidate: true } });
     }
-    const machine = this.machine;
+    if (kind === 'request' && !this.requestMachine) {
+      new StateMachine(source as never, { validationOptions: { checkArn: false } });
+      this.requestMachine = new StateMachine(this.scaledDefinition(kind) as never, { validationOptions: { noValidate: true } });
+    }
+    const machine = (kind === 'beacon' ? this.machine : this.requestMachine)!;
     const waitTimeOverrides: Record<string, number> = {};
     const retryIntervalOverrides: Record<string, number[]> = {};
-    for (const [name, state] of Object.entries(this.workflow.definition.States)) {
+    for (const [name, state] of Object.entries(source.States)) {
       if (state.Type === 'Wait' && typeof state.Seconds === 'number') waitTimeOverrides[name] = Math.max(1, Math.round(state.Seconds * scale));
       const retry = state.Retry as Retrier[] | undefined;
       // The interpreter takes one interval per retrier; the mean of its backoff series keeps the total wait of the deployed workflow, scaled.
@@ -525,15 +725,16 @@ export class LocalTwin implements WorkflowStarter {
     let ended: { status: 'ABORTED' | 'TIMED_OUT' | 'FAILED'; error?: string; cause?: string } | null = null;
     const faultCount = new Map<string, number>();
     const taskResourceLocalHandlers: Record<string, (input: JSONValue) => Promise<JSONValue>> = {};
-    for (const [stateName, handler] of Object.entries(this.tasks)) {
-      const timeoutMs = this.functionTimeoutMs(this.workflow.taskFunctions[stateName]!);
-      const memoryMb = this.workflow.taskFunctions[stateName]!.memoryMb;
-      const fault = this.options.faults?.find((f) => f.state === stateName && (!f.instanceId || f.instanceId === input.instanceId));
+    for (const [stateName, handler] of Object.entries(tasks)) {
+      // An operator wait enforces its function's timeout and its own wait itself.
+      const timeoutMs = kind === 'request' && OPERATOR_WAIT_STATES.includes(stateName) ? 2 ** 31 - 1 : this.functionTimeoutMs(taskFunctions[stateName]!);
+      const memoryMb = taskFunctions[stateName]!.memoryMb;
+      const fault = this.options.faults?.find((f) => f.state === stateName && (!f.instanceId || f.instanceId === instanceId));
       taskResourceLocalHandlers[stateName] = (async (stateInput: unknown) => {
         // Lets the state-size check of the previous state land first (it runs on the event log).
         await new Promise((resolve) => setImmediate(resolve));
         if (ended) throw new UncatchableError(ended.error ?? 'States.Runtime', 'the execution has ended');
-        this.options.onState?.(input.instanceId, input.requestId, stateName);
+        this.options.onState?.(instanceId, input.requestId, stateName);
         const count = (faultCount.get(stateName) ?? 0) + 1;
         faultCount.set(stateName, count);
         const inject = fault && (fault.fault === 'throttle' || count === 1) ? fault.fault : null;
@@ -554,7 +755,7 @@ export class LocalTwin implements WorkflowStarter {
           const result = this.withScaledWait(await withTimeout(run, timeoutMs, stateName, () => new SandboxTimedOut(JSON.stringify({ errorMessage: `${stateName}: Task timed out after ${(timeoutMs / scale).toFixed(2)} seconds` }))));
           this.taskLog.push({ execution: executionName, state: stateName, outcome: 'ok' });
           const interrupt = this.options.interruptAfter;
-          if (!this.interrupted && interrupt && interrupt.state === stateName && interrupt.instanceId === input.instanceId) {
+          if (!this.interrupted && interrupt && interrupt.state === stateName && interrupt.instanceId === instanceId) {
             this.interrupted = true;
             stop?.('ABORTED');
           }
@@ -569,7 +770,7 @@ export class LocalTwin implements WorkflowStarter {
       overrides: { taskResourceLocalHandlers, waitTimeOverrides, retryIntervalOverrides },
       noThrowOnAbort: true,
       context: {
-        Execution: { Id: `arn:aws:states:local-1:000000000000:execution:BeaconWorkflow:${executionName}`, Name: executionName, Input: input as never, StartTime: new Date().toISOString() },
+        Execution: { Id: `arn:aws:states:local-1:000000000000:execution:${kind === 'beacon' ? 'BeaconWorkflow' : 'RequestRollout'}:${executionName}`, Name: executionName, Input: input as never, StartTime: new Date().toISOString() },
       },
     });
     stop = (status, error, cause) => {
@@ -578,7 +779,8 @@ export class LocalTwin implements WorkflowStarter {
       run.abort();
     };
     // The state machine timeout, scaled.
-    const timer = setTimeout(() => stop?.('TIMED_OUT', 'States.Timeout'), this.workflow.timing.stateMachineTimeoutSeconds * scale);
+    const machineTimeoutSeconds = kind === 'beacon' ? this.workflow.timing.stateMachineTimeoutSeconds : this.workflow.request.timing.stateMachineTimeoutSeconds;
+    const timer = setTimeout(() => stop?.('TIMED_OUT', 'States.Timeout'), Math.min(2 ** 31 - 1, machineTimeoutSeconds * scale));
     // The 256 KB limit on every state's input and output: over it, the execution fails uncatchably.
     void (async () => {
       for await (const event of run.eventLogs) {
@@ -625,7 +827,8 @@ export class LocalTwin implements WorkflowStarter {
   }
 
   /** EventBridge: "Step Functions Execution Status Change" for an execution that did not succeed, to the cleanup function when the rule's pattern matches. */
-  private async emitStatusChange(executionName: string, input: WorkflowInput, result: ExecutionResult): Promise<CleanupResult | { error: string } | undefined> {
+  private async emitStatusChange(kind: MachineKind, executionName: string, input: WorkflowInput | RequestExecutionInput, result: ExecutionResult): Promise<CleanupResult | RequestCleanupResult | { error: string } | undefined> {
+    const machineName = kind === 'beacon' ? 'BeaconWorkflow' : 'RequestRollout';
     const event = {
       version: '0',
       id: `local-${executionName}`,
@@ -636,8 +839,8 @@ export class LocalTwin implements WorkflowStarter {
       region: 'local-1',
       resources: [],
       detail: {
-        executionArn: `arn:aws:states:local-1:000000000000:execution:BeaconWorkflow:${executionName}`,
-        stateMachineArn: 'arn:aws:states:local-1:000000000000:stateMachine:BeaconWorkflow',
+        executionArn: `arn:aws:states:local-1:000000000000:execution:${machineName}:${executionName}`,
+        stateMachineArn: `arn:aws:states:local-1:000000000000:stateMachine:${machineName}`,
         name: executionName,
         status: result.status,
         input: JSON.stringify(input),
@@ -646,7 +849,7 @@ export class LocalTwin implements WorkflowStarter {
         stopDate: Date.now(),
       },
     };
-    // The rule is scoped to the stack's state machine (a token in the template): here the one machine is that one.
+    // The rule is scoped to the stack's two state machines (tokens in the template): here both are.
     const pattern = structuredClone(this.workflow.cleanup.eventPattern) as { detail?: Record<string, unknown> };
     if (pattern.detail) delete pattern.detail.stateMachineArn;
     if (!matchesEventPattern(pattern, event)) return undefined;
@@ -655,7 +858,8 @@ export class LocalTwin implements WorkflowStarter {
     let lastError = '';
     for (let attempt = 0; attempt < 3; attempt += 1) {
       try {
-        return await withTimeout(this.cleanup(event as ExecutionStatusEvent), timeoutMs, 'the cleanup function');
+        const deadline = Date.now() + timeoutMs;
+        return await withTimeout(this.cleanup(event as ExecutionStatusEvent, { getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()) }), timeoutMs, 'the cleanup function');
       } catch (error) {
         lastError = (error as Error).message;
       }

@@ -72,7 +72,8 @@ const ERROR_TEMPLATE = (code: string) =>
   `{"error":{"code":"${code}","message":$context.error.messageString,"field":"$"}}`;
 
 /**
- * HTTPS API, IAM-authorised (SigV4): POST /requests (202 + status URL), GET /requests/{id}, POST /plans.
+ * HTTPS API, IAM-authorised (SigV4): POST /requests (202 + status URL), GET /requests/{id}, POST /plans,
+ * and the operators' actions POST /requests/{id}/cancel, POST /requests/{id}/go, POST /pins/{id}/confirm.
  * A resource policy admits only the principals named for each permission (submit, read). API Gateway
  * checks the body's shape; the Lambda applies the full request rules.
  */
@@ -84,7 +85,7 @@ export class RequestsApi extends Construct {
     super(scope, id);
     this.handler = new BeaconFunction(this, 'Handler', {
       folder: 'requests-api',
-      description: 'beacon-proxy HTTPS API: requests, status, plans',
+      description: 'beacon-proxy HTTPS API: requests, status, plans, cancel, go, pin confirmations',
       encryptionKey: props.encryptionKey,
       environment: { ...props.environment, [ENV.queueUrl]: props.queue.queueUrl },
     });
@@ -133,9 +134,16 @@ export class RequestsApi extends Construct {
     const integration = new apigateway.LambdaIntegration(this.handler.fn);
     const withBody = { requestValidator, requestModels: { 'application/json': requestModel } };
 
+    const withId = { requestValidator, requestParameters: { 'method.request.path.id': true } };
     const requests = this.api.root.addResource('requests');
     requests.addMethod('POST', integration, withBody);
-    requests.addResource('{id}').addMethod('GET', integration, { requestValidator, requestParameters: { 'method.request.path.id': true } });
+    const request = requests.addResource('{id}');
+    request.addMethod('GET', integration, withId);
+    // Operators' actions on a running request (submit permission): cancel {"rollback": bool}, the go after a canary.
+    request.addResource('cancel').addMethod('POST', integration, withId);
+    request.addResource('go').addMethod('POST', integration, withId);
+    // An operator set "Beacon version approved for use" in FNMS (pinMode operator).
+    this.api.root.addResource('pins').addResource('{id}').addResource('confirm').addMethod('POST', integration, withId);
     this.api.root.addResource('plans').addMethod('POST', integration, withBody);
   }
 }
