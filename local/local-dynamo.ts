@@ -4,8 +4,7 @@
  * adapters of lambdas/aws/, so condition expressions are evaluated as DynamoDB evaluates them.
  *
  * dynalite has no TransactWriteItems (it answers UnknownOperationException); a front in this process adds
- * it with DynamoDB's all-or-nothing contract: the writes of a transaction and every other write are
- * serialized; each action runs with its own condition through dynalite; when one fails its condition (or
+ * it with DynamoDB's all-or-nothing contract: a transaction runs alone (no other write runs meanwhile); each action runs with its own condition through dynalite; when one fails its condition (or
  * errs), the actions already applied are undone from their earlier images and the answer is
  * TransactionCanceledException with a CancellationReasons entry per action (ConditionalCheckFailed for the
  * failing one, None for the others), as DynamoDB answers. Reads are not serialized: a read during a
@@ -99,11 +98,32 @@ async function startTransactionFront(target: string, keyNames: Record<string, st
       outbound.on('error', reject);
       outbound.end(body);
     });
-  let queue: Promise<unknown> = Promise.resolve();
-  const serialized = <T>(work: () => Promise<T>): Promise<T> => {
-    const run = queue.then(work, work);
-    queue = run.catch(() => undefined);
-    return run;
+  // Transactions run alone; other writes run together between them (a read-write lock, writers = transactions).
+  let shared = 0;
+  let exclusive: Promise<void> | null = null;
+  const idle: Array<() => void> = [];
+  const waitIdle = () => (shared === 0 ? Promise.resolve() : new Promise<void>((resolve) => idle.push(resolve)));
+  const write = async <T>(work: () => Promise<T>): Promise<T> => {
+    while (exclusive) await exclusive;
+    shared += 1;
+    try {
+      return await work();
+    } finally {
+      shared -= 1;
+      if (shared === 0) idle.splice(0).forEach((resolve) => resolve());
+    }
+  };
+  const alone = async <T>(work: () => Promise<T>): Promise<T> => {
+    while (exclusive) await exclusive;
+    let release!: () => void;
+    exclusive = new Promise<void>((resolve) => (release = resolve));
+    try {
+      await waitIdle();
+      return await work();
+    } finally {
+      exclusive = null;
+      release();
+    }
   };
 
   async function transact(body: string, headers: Record<string, string>): Promise<Answer> {
@@ -152,7 +172,7 @@ async function startTransactionFront(target: string, keyNames: Record<string, st
       const headers: Record<string, string> = {};
       for (const [name, value] of Object.entries(req.headers)) if (typeof value === 'string' && name !== 'host' && name !== 'content-length' && name !== 'x-amz-target') headers[name] = value;
       const answer =
-        operation === 'TransactWriteItems' ? await serialized(() => transact(body, headers)) : WRITES.has(operation) ? await serialized(() => call(operation, body, headers)) : await call(operation, body, headers);
+        operation === 'TransactWriteItems' ? await alone(() => transact(body, headers)) : WRITES.has(operation) ? await write(() => call(operation, body, headers)) : await call(operation, body, headers);
       res.writeHead(answer.status, answer.headers);
       res.end(answer.body);
     })().catch((error: unknown) => {

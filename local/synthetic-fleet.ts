@@ -12,6 +12,7 @@ import type { ResultLine } from '../lambdas/core/result.js';
 import { FLEET_FILE } from './fleet.js';
 import type { FleetBeacon } from './fleet.js';
 import type { DocumentExecutor } from './ssm-shim.js';
+import type { StubBeacon } from './fnms-stub/report.js';
 
 export const SYNTHETIC_BEACON_VERSION = '13.2.0';
 
@@ -114,4 +115,9 @@ export function syntheticExecutor(options: SyntheticExecutorOptions | number): D
     opts.onRun?.(beacon, kind, 'end');
     return { stdout: `${text}\n`, stderr: '', exitCode: line.ok ? 0 : 1 };
   };
+}
+
+/** The rows FNMS's beacon report lists for synthetic beacons (each at its release, active, seen recently). */
+export function syntheticFnmsBeacons(beacons: SyntheticBeaconSpec[], version: (beacon: SyntheticBeaconSpec) => string = () => SYNTHETIC_BEACON_VERSION): StubBeacon[] {
+  return beacons.map((beacon) => ({ name: beacon.computerName, computerName: beacon.computerName, version: version(beacon), status: 'Active', lastContact: '2026-11-27T08:00:00Z' }));
 }

@@ -30,7 +30,7 @@ import { startedMessage } from '../core/rollout-summary.js';
 import { type RequestTiming, workBudgetMs } from '../core/timing.js';
 import { statusLinkFor, tellRequester } from '../rollout/messages.js';
 import type { LoopState } from '../rollout/state.js';
-import { continueAsNew, finalizeNeverStarted } from '../rollout/steps.js';
+import { WorkBudget, continueAsNew, finalizeNeverStarted } from '../rollout/steps.js';
 import * as awsDynamo from '../aws/clients/dynamo.js';
 import * as awsSdk from '../aws/clients/sdk.js';
 import * as awsSfn from '../aws/clients/sfn.js';
@@ -87,7 +87,7 @@ export function createAdvanceRolloutHandler(deps: AdvanceRolloutDeps) {
   const timing = deps.timing;
 
   return async function advanceRollout(event: AdvanceRolloutEvent, context?: InvocationTime): Promise<LoopState> {
-    const deadline = Date.now() + workBudgetMs(context?.getRemainingTimeInMillis() ?? timing.rolloutFunctionTimeoutSeconds * 1000);
+    const budget = new WorkBudget(Date.now() + workBudgetMs(context?.getRemainingTimeInMillis() ?? timing.rolloutFunctionTimeoutSeconds * 1000));
     const at = () => deps.clock.now().toISOString();
     const iteration = event.loop.iteration + 1;
     const load = async () => {
@@ -144,16 +144,18 @@ export function createAdvanceRolloutHandler(deps: AdvanceRolloutDeps) {
         const step = decideRolloutStep(plan, progressOf(rollout));
         switch (step.action) {
           case 'start': {
-            if (Date.now() > deadline) return await answer('running');
-            const to = Math.min(step.to, step.from + timing.startBatchSize * 4);
+            if (!budget.fits()) return await answer('running');
+            const to = Math.min(step.to, step.from + timing.startBatchSize);
             const claimed = await deps.rollouts.patchRollout(
               event.requestId,
               { started: to, pendingStart: { from: step.from, to }, phase: 'running', updatedAt: at() },
               { startedEquals: step.from, unset: ['cancel', 'halt', 'outcome'] },
             );
             if (claimed) {
-              await startRange({ from: step.from, to });
-              await deps.rollouts.patchRollout(event.requestId, { pendingStart: null, updatedAt: at() });
+              await budget.measure(async () => {
+                await startRange({ from: step.from, to });
+                await deps.rollouts.patchRollout(event.requestId, { pendingStart: null, updatedAt: at() });
+              });
               startedNow = true;
               if (step.from === 0) {
                 await tellRequester(deps, { requestId: event.requestId, event: 'started', state: 'running', text: startedMessage(rollout, plan, deps.statusUrl(event.requestId)), replyTo: event.replyTo });
@@ -173,7 +175,7 @@ export function createAdvanceRolloutHandler(deps: AdvanceRolloutDeps) {
             const reason = step.action === 'stopping' ? step.reason : step.reason === 'completed' ? null : step.reason;
             if (reason) rollout = await recordHalt(rollout, plan, reason);
             // Beacons never started get their final row, within the budget (the next step goes on).
-            const finalized = await finalizeNotStarted(rollout, plan, deadline);
+            const finalized = await finalizeNotStarted(rollout, plan, budget);
             rollout = await load();
             if (step.action === 'stopping' || !finalized) {
               if (rollout.phase !== 'stopping') await deps.rollouts.patchRollout(event.requestId, { phase: 'stopping', updatedAt: at() }, { phaseIn: ['expanding', 'running', 'awaiting-go'] });
@@ -204,7 +206,7 @@ export function createAdvanceRolloutHandler(deps: AdvanceRolloutDeps) {
     }
 
     /** True when every never-started beacon has its final row. */
-    async function finalizeNotStarted(current: RolloutRecord, _plan: RolloutPlan, until: number): Promise<boolean> {
+    async function finalizeNotStarted(current: RolloutRecord, _plan: RolloutPlan, until: WorkBudget): Promise<boolean> {
       const { reasons } = notStartedState(current);
       return finalizeNeverStarted(deps, current, { cancelled: reasons, notStarted: reasons }, until);
     }

@@ -11,7 +11,7 @@ import { type Clock, type BeaconCommands, type Log, type RequestExecutionInput, 
 import { parseRequest } from '../core/request.js';
 import { planRollout, rolloutSpecFor } from '../core/rollout.js';
 import { type RequestTiming, workBudgetMs } from '../core/timing.js';
-import { continueAsNew, initialRollout } from '../rollout/steps.js';
+import { WorkBudget, continueAsNew, initialRollout } from '../rollout/steps.js';
 import type { LoopState } from '../rollout/state.js';
 import * as awsDynamo from '../aws/clients/dynamo.js';
 import * as awsSdk from '../aws/clients/sdk.js';
@@ -43,7 +43,7 @@ export interface InvocationTime {
 export function createPrepareTargetsHandler(deps: PrepareTargetsDeps) {
   const logger = deps.log ?? silentLog;
   return async function prepareTargets(event: PrepareTargetsEvent, context?: InvocationTime): Promise<LoopState> {
-    const deadline = Date.now() + workBudgetMs(context?.getRemainingTimeInMillis() ?? deps.timing.rolloutFunctionTimeoutSeconds * 1000);
+    const budget = new WorkBudget(Date.now() + workBudgetMs(context?.getRemainingTimeInMillis() ?? deps.timing.rolloutFunctionTimeoutSeconds * 1000));
     const request = parseRequest(event.request);
     const iteration = event.loop.iteration + 1;
     const at = () => deps.clock.now().toISOString();
@@ -53,25 +53,30 @@ export function createPrepareTargetsHandler(deps: PrepareTargetsDeps) {
     if (rollout.outcome || rollout.expansion.done) return answer('expanded');
 
     while (!rollout.expansion.done) {
-      if (Date.now() > deadline) {
+      if (!budget.fits()) {
         return (await continueAsNew(deps, event, rollout, iteration)) ?? answer('expanding');
       }
-      const index = rollout.expansion.pages;
+      const current = rollout;
+      const throttled = await budget.measure(async () => {
+      const index = current.expansion.pages;
       let page: { instanceIds: string[]; nextToken: string | null };
       if (request.target.kind === 'instances') {
         page = { instanceIds: request.target.instanceIds, nextToken: null };
       } else {
         try {
-          const found = await deps.commands.listManagedInstancesPage({ key: request.target.key, value: request.target.value }, rollout.expansion.nextToken, deps.timing.targetPageSize);
+          const found = await deps.commands.listManagedInstancesPage({ key: request.target.key, value: request.target.value }, current.expansion.nextToken, deps.timing.targetPageSize);
           page = { instanceIds: found.instances.map((instance) => instance.instanceId), nextToken: found.nextToken };
         } catch (error) {
           // Throttled: the loop waits a little and goes on from the checkpoint.
-          if (error instanceof ThrottledError) return (await continueAsNew(deps, event, rollout, iteration)) ?? answer('expanding', deps.timing.firstLoopWaitSeconds);
+          if (error instanceof ThrottledError) return true;
           throw error;
         }
       }
       await deps.rollouts.recordTargetPage(event.requestId, { index, ...page, pageSize: deps.timing.targetPageSize }, at());
       rollout = (await deps.rollouts.getRollout(event.requestId))!;
+      return false;
+      });
+      if (throttled) return (await continueAsNew(deps, event, rollout, iteration)) ?? answer('expanding', deps.timing.firstLoopWaitSeconds);
     }
 
     const plan = planRollout(rollout.spec, rollout.expansion.total);

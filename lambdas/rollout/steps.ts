@@ -74,19 +74,49 @@ export async function finalizeNeverStarted(
   deps: { rollouts: RolloutStore; clock: Clock; timing: Pick<RequestTiming, 'targetPageSize'> },
   rollout: RolloutRecord,
   reasons: { cancelled: string[]; notStarted: string[] },
-  deadline: number,
+  deadline: number | WorkBudget,
 ): Promise<boolean> {
   const total = rollout.expansion.total;
   let from = Math.max(rollout.notStartedFrom, rollout.started);
   const state = rollout.cancel ? 'cancelled' : 'not-started';
+  const budget = deadline instanceof WorkBudget ? deadline : new WorkBudget(deadline);
   while (from < total) {
-    if (Date.now() > deadline) return false;
-    const to = Math.min(total, from + 500);
-    const targets = await deps.rollouts.targetsAt(rollout.requestId, from, to, deps.timing.targetPageSize);
-    const at = deps.clock.now().toISOString();
-    await deps.rollouts.finalizeNotStarted(rollout.requestId, targets, state, state === 'cancelled' ? reasons.cancelled : reasons.notStarted, at);
-    await deps.rollouts.patchRollout(rollout.requestId, { notStartedFrom: to, updatedAt: at });
+    if (!budget.fits()) return false;
+    const to = Math.min(total, from + 100);
+    await budget.measure(async () => {
+      const targets = await deps.rollouts.targetsAt(rollout.requestId, from, to, deps.timing.targetPageSize);
+      const at = deps.clock.now().toISOString();
+      await deps.rollouts.finalizeNotStarted(rollout.requestId, targets, state, state === 'cancelled' ? reasons.cancelled : reasons.notStarted, at);
+      await deps.rollouts.patchRollout(rollout.requestId, { notStartedFrom: to, updatedAt: at });
+    });
     from = to;
   }
   return true;
+}
+
+/**
+ * A step's time budget (epoch ms deadline) measured in units of work (a page, a batch of starts): a unit is
+ * taken on only when the slowest one so far still fits before the deadline, so a slow store or API ends
+ * the step with an answer instead of the function being stopped mid-unit (the first unit always runs: the
+ * checkpoint moves on every invocation).
+ */
+export class WorkBudget {
+  private slowestMs = 0;
+  private units = 0;
+  constructor(readonly deadline: number) {}
+
+  /** Whether another unit fits. */
+  fits(): boolean {
+    return this.units === 0 || Date.now() + this.slowestMs <= this.deadline;
+  }
+
+  async measure<T>(unit: () => Promise<T>): Promise<T> {
+    const started = Date.now();
+    try {
+      return await unit();
+    } finally {
+      this.units += 1;
+      this.slowestMs = Math.max(this.slowestMs, Date.now() - started);
+    }
+  }
 }

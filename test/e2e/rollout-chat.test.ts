@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadFleet } from '../../local/fleet.js';
-import { syntheticBeacons, syntheticExecutor, writeSyntheticFleet } from '../../local/synthetic-fleet.js';
+import { syntheticBeacons, syntheticExecutor, syntheticFnmsBeacons, writeSyntheticFleet } from '../../local/synthetic-fleet.js';
 import { LocalTwin } from '../../local/twin.js';
 import { SECRET_ARN } from '../support/requests.js';
 
@@ -28,6 +28,8 @@ describe('a Slack request over seven beacons', () => {
       workDir: join(dir, 'work'),
       msPerSecond: 20,
       executor: syntheticExecutor({ latencyMs: 20, fails: (beacon) => beacon.instanceId === FAILING }),
+      // FNMS's beacon report lists the fleet (the pin is never decided against an empty inventory).
+      fnms: { state: { approvedVersion: '13.2.0', availableVersions: ['13.2.0'], beacons: syntheticFnmsBeacons(BEACONS) } },
     });
     responseUrl = twin.slack.issueResponseUrl();
     twin.submit(
@@ -62,9 +64,10 @@ describe('a Slack request over seven beacons', () => {
     expect(summary).toMatch(new RegExp(`status ${requestId}`));
   });
 
-  it('every beacon outcome still reaches the notification topic, marked kind=beacon; the request summary is kind=request', () => {
+  it('every beacon outcome still reaches the notification topic, marked kind=beacon; the request start and its one summary are kind=request', () => {
     const beacons = twin.published.filter((message) => message.attributes.kind === 'beacon');
     expect(beacons.map((message) => message.message.instanceId).sort()).toEqual(BEACONS.map((b) => b.instanceId).sort());
-    expect(twin.published.filter((message) => message.attributes.kind === 'request' && message.message.requestId === requestId)).toHaveLength(1);
+    const request = twin.published.filter((message) => message.attributes.kind === 'request' && message.message.requestId === requestId);
+    expect(request.map((message) => message.attributes.event)).toEqual(['started', 'summary']);
   });
 });

@@ -12,16 +12,16 @@ import { syntheticBeacons, syntheticExecutor, writeSyntheticFleet } from '../../
 import { LOCAL_BEACON_TAG, LocalTwin } from '../../local/twin.js';
 import { SECRET_ARN } from '../support/requests.js';
 
-const BEACONS = 3000;
+const BEACONS = 1000;
 
 describe('a tag target larger than one function invocation can start', () => {
   let twin: LocalTwin;
-  const requestId = 'fanout-3000';
+  const requestId = 'fanout-1000';
 
   beforeAll(async () => {
     const dir = mkdtempSync(join(tmpdir(), 'beacon-proxy-fanout-'));
     writeSyntheticFleet(dir, syntheticBeacons(BEACONS));
-    twin = await LocalTwin.create({ fleet: await loadFleet(dir), workDir: join(dir, 'work'), msPerSecond: 20, executor: syntheticExecutor(10), syntheticBeaconWorkflows: true });
+    twin = await LocalTwin.create({ fleet: await loadFleet(dir), workDir: join(dir, 'work'), msPerSecond: 20, executor: syntheticExecutor(10), syntheticBeaconWorkflows: true, minFunctionTimeoutMs: 2000 });
     twin.submit({
       requestId,
       target: { tag: { key: LOCAL_BEACON_TAG.key, value: LOCAL_BEACON_TAG.value } },

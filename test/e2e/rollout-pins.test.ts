@@ -44,6 +44,8 @@ describe('pins under concurrency: requests with mixed beacon releases', () => {
       fleet: await loadFleet(dir),
       workDir: join(dir, 'work'),
       msPerSecond: 20,
+      // Handlers run at this (shared, loaded) machine's speed: a 60 s pin step is never given less than 3 s real.
+      minFunctionTimeoutMs: 3000,
       // The newer beacons finish their configure run first.
       executor: syntheticExecutor({ latencyMs: (beacon) => (Y.includes(beacon.instanceId) ? 50 : 300), versionOf: (beacon) => versionOf(beacon.instanceId) }),
       onExecution: (instanceId, _requestId, event) => {

@@ -54,7 +54,8 @@ export interface ReleaseDecision {
 }
 
 /**
- * Decides the release for a set of finished beacons. `current` is the highest release running among them;
+ * Decides the release for a set of finished beacons. `current` is the highest release running among them,
+ * raised to the highest release known deployed (inventory, other requests' beacons) so it never downgrades;
  * an explicit release is taken as given. Refused (RequestError): `latest` (INVALID_REQUEST), `current` with
  * no finished beacon reporting a release (INVALID_REQUEST), a release older than any beacon FNMS knows or
  * than the known approved one (DOWNGRADE_REFUSED) unless `allowDowngrade`.
@@ -77,6 +78,9 @@ export function decideRelease(input: ReleaseInput): ReleaseDecision {
     target = highest;
   }
   const deployed = [...running, ...deployedReleases(input.inventory), ...(input.alsoDeployed ?? []).filter(isReleaseVersion)];
+  // `current` never approves a release older than one already deployed elsewhere (another request's beacons,
+  // the inventory): it is the highest release running, on this request's beacons or any other known one.
+  if (input.pin === 'current' && !input.allowDowngrade) target = highestRelease([target, ...deployed]) ?? target;
   const decision = decidePin(
     { approvedVersion: input.approvedVersion ?? LATEST_VERSION, availableVersions: [] },
     target,
