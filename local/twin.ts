@@ -681,7 +681,7 @@ export class LocalTwin implements WorkflowStarter, RequestWorkflowStarter {
       if (state.Type !== 'Task' || typeof state.TimeoutSeconds !== 'number') continue;
       if (kind === 'request' && OPERATOR_WAIT_STATES.includes(name)) {
         // The wait (the twin's token, scaled) ends it; the interpreter has no $$.Task.Token.
-        state.TimeoutSeconds = 365 * 86_400;
+        state.TimeoutSeconds = 2_000_000; // under setTimeout's 2^31 ms
         const { 'taskToken.$': _token, ...payload } = state.Parameters.Payload as Record<string, unknown>;
         state.Parameters = { ...state.Parameters, Payload: { ...payload, taskToken: 'twin' } };
         continue;
