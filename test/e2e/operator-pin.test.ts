@@ -89,7 +89,7 @@ describe('operator pin: confirmed through the local API', () => {
     expect(text).toContain(`POST /pins/pin-${requestId}/confirm`);
     expect(asked.attributes.kind).toBe('request');
     const chat = twin.slack.posts.map((post) => post.text.split('\n')[0]);
-    expect(chat.some((title) => title.includes(`Beacon version approved for use" to ${SYNTHETIC_BEACON_VERSION}`))).toBe(true);
+    expect(chat.some((title) => title?.includes(`Beacon version approved for use" to ${SYNTHETIC_BEACON_VERSION}`))).toBe(true);
     expect(twin.slack.posts.filter((post) => !post.accepted)).toEqual([]);
   });
 

@@ -67,7 +67,7 @@ describe('the synthesized stack per FNMS setting', () => {
   it('defaults: the pin step runs in none mode (no gateway secret), no FNMS schedule, the tag rule stays', () => {
     const { template } = synthStack();
     const resources = template.toJSON().Resources as Resources;
-    const pin = functionEnv(resources, 'FnmsPinPinVersionFn');
+    const pin = functionEnv(resources, 'FnmsPinDecidePinFn');
     expect(pin.Environment.Variables[ENV.pinMode]).toBe('none');
     expect(pin.Environment.Variables[ENV.gatewayConfig]).toBeUndefined();
     expect(pin.Environment.Variables[ENV.inventoryConfig]).toBeUndefined();
@@ -90,7 +90,7 @@ describe('the synthesized stack per FNMS setting', () => {
       fnmsSubnetIds: 'subnet-0123456789abcdef0,subnet-0123456789abcdef1',
     });
     const resources = template.toJSON().Resources as Resources;
-    for (const prefix of ['FnmsPinPinVersionFn', 'NewBeaconHandler']) {
+    for (const prefix of ['FnmsPinDecidePinFn', 'NewBeaconHandler']) {
       const fn = functionEnv(resources, prefix);
       expect(fn.VpcConfig.SubnetIds, prefix).toEqual(['subnet-0123456789abcdef0', 'subnet-0123456789abcdef1']);
       expect(JSON.parse(fn.Environment.Variables[ENV.inventoryConfig])).toMatchObject({ kind: 'onPremises', account: 'CORP\\svc-fnms-ws', reportId: 17 });

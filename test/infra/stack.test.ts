@@ -116,9 +116,9 @@ describe('least privilege', () => {
       expect(JSON.stringify(statement.Resource)).toMatch(/secret:(team\/fnms-token|team\/pin-gateway-token|beacon-proxy\/[a-z-]+)-\?\?\?\?\?\?/);
     }
     const fnmsReaders = reads.filter((s) => JSON.stringify(s.Resource).includes('team/fnms-token'));
-    expect(fnmsReaders.map((s) => s.policy).sort()).toEqual([expect.stringMatching(/^FnmsPinPinVersionFn/), expect.stringMatching(/^NewBeaconHandler/)]);
+    expect(fnmsReaders.map((s) => s.policy).sort()).toEqual([expect.stringMatching(/^FnmsPinDecidePinFn/), expect.stringMatching(/^NewBeaconHandler/)]);
     const gatewayReaders = reads.filter((s) => JSON.stringify(s.Resource).includes('team/pin-gateway-token'));
-    expect(gatewayReaders.map((s) => s.policy)).toEqual([expect.stringMatching(/^FnmsPinPinVersionFn/)]);
+    expect(gatewayReaders.map((s) => s.policy)).toEqual([expect.stringMatching(/^FnmsPinDecidePinFn/)]);
   });
 
   it('no statement grants a wildcard action', () => {

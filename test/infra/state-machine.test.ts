@@ -128,7 +128,7 @@ describe('per-beacon workflow definition', () => {
   it('a dry run only reads the beacon: it runs the verify plan, never takes the lock, never reaches SendConfigure', () => {
     const dryRunChoice = states[STATES.checkDryRun]!.Choices[0];
     expect(dryRunChoice).toMatchObject({ Variable: '$.dryRun', BooleanEquals: true, Next: STATES.sendPlan });
-    for (const state of [STATES.acquireLock, STATES.sendConfigure, STATES.sendRollback, STATES.pinVersion]) {
+    for (const state of [STATES.acquireLock, STATES.sendConfigure, STATES.sendRollback, STATES.checkCancelledAfterConfigure]) {
       expect(reachable(STATES.sendPlan).has(state), state).toBe(false);
     }
     expect(reachable(STATES.sendPlan).has(STATES.dryRunPlanned)).toBe(true);
@@ -140,7 +140,7 @@ describe('per-beacon workflow definition', () => {
     const verdict = states[STATES.checkVerdict]!;
     expect(verdict.Choices).toEqual(
       expect.arrayContaining([
-        expect.objectContaining({ StringEquals: 'ok', Next: STATES.pinVersion }),
+        expect.objectContaining({ StringEquals: 'ok', Next: STATES.checkCancelledAfterConfigure }),
         expect.objectContaining({ StringEquals: 'rolled-back', Next: STATES.beaconRolledBack }),
         expect.objectContaining({ StringEquals: 'not-run', Next: STATES.configureNotRun }),
       ]),

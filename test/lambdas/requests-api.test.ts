@@ -1,6 +1,6 @@
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { MemoryRequestQueue, MemoryRequestStore } from '../../lambdas/memory/ports.js';
+import { FixedClock, MemoryPinLedger, MemoryRequestQueue, MemoryRequestStore, MemoryRolloutStore, MemoryTaskTokens } from '../../lambdas/memory/ports.js';
 import { createRequestsApiHandler } from '../../lambdas/requests-api/handler.js';
 import { INSTANCE_A, validRequest } from './fixtures.js';
 
@@ -29,7 +29,7 @@ beforeEach(() => {
   store = new MemoryRequestStore();
 });
 
-const api = () => createRequestsApiHandler({ queue, store });
+const api = () => createRequestsApiHandler({ queue, store, operator: { rollouts: new MemoryRolloutStore(store), ledger: new MemoryPinLedger(), tokens: new MemoryTaskTokens() }, clock: new FixedClock() });
 
 describe('POST /requests', () => {
   it('answers 202 with the request id and a status URL, and enqueues the request as sent', async () => {
