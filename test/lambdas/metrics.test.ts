@@ -79,14 +79,15 @@ describe('requests by source and outcome', () => {
 });
 
 describe('beacons by outcome', () => {
-  it('RecordOutcome counts the final state of each beacon', async () => {
+  it('RecordOutcome counts the final state of each beacon, once (a retried step counts nothing twice)', async () => {
     const states: BeaconState[] = [];
     const outcomes = new MemoryRequestStore();
     const record = createRecordOutcomeHandler({ store: outcomes, rollouts: new MemoryRolloutStore(outcomes), ledger: new MemoryPinLedger(), clock: new FixedClock(), countOutcome: (state) => void states.push(state) });
     const base = { requestId: 'r', instanceId: INSTANCE_A, request: validRequest(), source: 'api' as const, dryRun: false, replyTo: null, receivedAt: '2026-01-01T00:00:00.000Z' };
     await record({ ...base, outcome: { state: 'ok' } });
-    await record({ ...base, outcome: { state: 'rolled-back' } });
-    await record({ ...base, outcome: { state: 'failed' } });
+    await record({ ...base, instanceId: 'i-0000000000000000b', outcome: { state: 'rolled-back' } });
+    await record({ ...base, instanceId: 'i-0000000000000000c', outcome: { state: 'failed' } });
+    await record({ ...base, instanceId: 'i-0000000000000000c', outcome: { state: 'failed' } });
     expect(states).toEqual(['ok', 'rolled-back', 'failed']);
   });
 });
