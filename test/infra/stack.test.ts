@@ -199,7 +199,8 @@ describe('cleanup of executions that end without their finally (defect 2)', () =
 describe('HTTPS API', () => {
   it('every method requires IAM (SigV4) and validates the request', () => {
     const methods = ofType('AWS::ApiGateway::Method');
-    expect(methods.map(([, m]) => `${m.Properties.HttpMethod}`).sort()).toEqual(['GET', 'POST', 'POST']);
+    // POST /requests, GET /requests/{id}, POST /requests/{id}/cancel, POST /requests/{id}/go, POST /pins/{id}/confirm, POST /plans.
+    expect(methods.map(([, m]) => `${m.Properties.HttpMethod}`).sort()).toEqual(['GET', 'POST', 'POST', 'POST', 'POST', 'POST']);
     for (const [id, method] of methods) {
       expect(method.Properties.AuthorizationType, id).toBe('AWS_IAM');
       expect(method.Properties.RequestValidatorId, id).toBeDefined();

@@ -87,7 +87,7 @@ describe('per-beacon workflow definition', () => {
     const check = states[STATES.checkLock]!;
     expect(check.Choices).toEqual(
       expect.arrayContaining([
-        expect.objectContaining({ Variable: '$.lock.acquired', BooleanEquals: true, Next: STATES.sendConfigure }),
+        expect.objectContaining({ Variable: '$.lock.acquired', BooleanEquals: true, Next: STATES.checkCancelledBeforeConfigure }),
         expect.objectContaining({ Variable: '$.lock.superseded', BooleanEquals: true, Next: STATES.superseded }),
         expect.objectContaining({ Variable: '$.lock.giveUp', BooleanEquals: true, Next: STATES.beaconBusy }),
       ]),
@@ -96,6 +96,18 @@ describe('per-beacon workflow definition', () => {
     expect(states[STATES.waitForLock]).toMatchObject({ SecondsPath: '$.lock.waitSeconds', Next: STATES.acquireLock });
     expect(states[STATES.beaconBusy]).toMatchObject({ Type: 'Pass', Result: { state: 'busy' } });
     expect(states[STATES.superseded]).toMatchObject({ Type: 'Pass', Result: { state: 'superseded' } });
+  });
+
+  it('a cancelled request changes nothing more: checked once the lock is taken (before configure) and after a successful configure (rollback when asked)', () => {
+    expect(states[STATES.checkCancelledBeforeConfigure]!.Next).toBe(STATES.checkCancelBeforeConfigure);
+    expect(states[STATES.checkCancelBeforeConfigure]).toMatchObject({ Choices: [expect.objectContaining({ Variable: '$.cancelCheck.cancelled', BooleanEquals: true, Next: STATES.cancelledBeforeConfigure })], Default: STATES.sendConfigure });
+    expect(states[STATES.cancelledBeforeConfigure]).toMatchObject({ Type: 'Pass', Result: { state: 'cancelled' }, Next: STATES.releaseLock });
+    const after = states[STATES.checkCancelAfterConfigure]!;
+    expect(after.Choices[0]).toMatchObject({ Next: STATES.startRollback });
+    expect(JSON.stringify(after.Choices[0])).toContain('$.cancelCheck.rollback');
+    expect(after.Default).toBe(STATES.configured);
+    // The per-beacon workflow never pins FNMS: the request decides the pin once, after its beacons finished.
+    expect(Object.keys(states).some((name) => /pin/i.test(name))).toBe(false);
   });
 
   it('a throttled SendCommand retries soon and for long, before the general retrier, so a large fleet keeps the SSM rate busy', () => {
