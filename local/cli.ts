@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { documentParameters, renderDesiredState } from '../lambdas/core/desired-state.js';
 import { isRequestError } from '../lambdas/core/errors.js';
+import { PIN_ID_PATTERN } from '../lambdas/core/fnms/pin-ledger.js';
 import { PATTERNS, parseRequestJson } from '../lambdas/core/request.js';
 import type { RemoteDeps } from './remote.js';
 
@@ -40,6 +41,9 @@ Against a deployed stack (your AWS credentials, the stack's outputs):
   beacon-proxy plan <request.json | -> --stack NAME               the desired state the stack would apply
   beacon-proxy status <requestId> --stack NAME [--watch]          each beacon's state, until all are final
   beacon-proxy redrive --stack NAME                               move dead-lettered requests back to the intake
+  beacon-proxy cancel <requestId> --stack NAME [--rollback]       stop a rollout: nothing new starts (--rollback: undo running beacons)
+  beacon-proxy go <requestId> --stack NAME                        start the waves after a canary that waits for a go
+  beacon-proxy confirm-pin <pinId> --stack NAME                   say FNMS "Beacon version approved for use" is set
 
   beacon-proxy <command> --help              help for one command
 
@@ -134,6 +138,33 @@ request was refused (the error JSON on stdout). Your role must be named in apiRe
 
 Example:
   npx beacon-proxy status chg-1234 --stack BeaconProxy --watch
+`,
+  cancel: `beacon-proxy cancel <requestId> --stack NAME [--rollback] [--region R] [--profile P]
+
+Cancels a running request through the stack's POST requests/{id}/cancel (signed with your AWS credentials;
+the API's submit permission). Nothing new starts; beacons running their document finish it; with
+--rollback they are then rolled back; beacons never started end "cancelled". Locks are released, every
+beacon's status becomes final, and the requester gets the summary. Prints who cancelled and when.
+Refused (exit 2) with ALREADY_CANCELLED, ALREADY_ENDED or BEACON_WORK_DONE (only the FNMS pin is open).
+
+Example:
+  npx beacon-proxy cancel chg-1234 --stack BeaconProxy --rollback
+`,
+  go: `beacon-proxy go <requestId> --stack NAME [--region R] [--profile P]
+
+Gives the go a rollout with pauseAfterCanary waits for once its canary finished well (POST
+requests/{id}/go). Without a go in time (goWaitSeconds) the request halts and the other beacons are not
+started. Refused (exit 2) with NOT_AWAITING_GO when the rollout does not wait for one.
+`,
+  'confirm-pin': `beacon-proxy confirm-pin <pinId> --stack NAME [--region R] [--profile P]
+
+pinMode operator: confirms that "Beacon version approved for use" is set in FNMS to the value the pin
+message named (POST pins/{id}/confirm). Your IAM principal and the time are recorded; every request waiting
+on that value goes on. Refused (exit 2) with PIN_SUPERSEDED (a newer value replaced it: set and confirm
+that one) or PIN_NOT_PENDING.
+
+Example:
+  npx beacon-proxy confirm-pin pin-chg-1234 --stack BeaconProxy
 `,
   redrive: `beacon-proxy redrive --stack NAME [--region R] [--profile P] [--max-per-second N]
 
@@ -292,6 +323,7 @@ interface RemoteArgs {
   intervalSeconds: number;
   timeoutMinutes: number;
   maxPerSecond?: number;
+  rollback?: boolean;
 }
 
 const REMOTE_OPTIONS: Record<string, string[]> = {
@@ -299,6 +331,9 @@ const REMOTE_OPTIONS: Record<string, string[]> = {
   plan: ['--stack', '--region', '--profile'],
   status: ['--stack', '--region', '--profile', '--watch', '--interval', '--timeout', '--json'],
   redrive: ['--stack', '--region', '--profile', '--max-per-second'],
+  cancel: ['--stack', '--region', '--profile', '--rollback'],
+  go: ['--stack', '--region', '--profile'],
+  'confirm-pin': ['--stack', '--region', '--profile'],
 };
 
 function parseRemoteArgs(command: string, args: string[]): RemoteArgs | string {
@@ -346,6 +381,9 @@ function parseRemoteArgs(command: string, args: string[]): RemoteArgs | string {
       case '--dry-run':
         parsed.dryRun = true;
         break;
+      case '--rollback':
+        parsed.rollback = true;
+        break;
       case '--json':
         parsed.json = true;
         break;
@@ -372,12 +410,21 @@ function parseRemoteArgs(command: string, args: string[]): RemoteArgs | string {
   if (!parsed.stack) return '--stack NAME is required (the CloudFormation stack of beacon-proxy, e.g. BeaconProxy)';
   const wanted = command === 'redrive' ? 0 : 1;
   if (parsed.positional.length !== wanted) {
-    return command === 'redrive' ? `unexpected argument ${parsed.positional[0]}` : command === 'status' ? 'give one request id' : 'give one request file, or - for stdin';
+    return command === 'redrive'
+      ? `unexpected argument ${parsed.positional[0]}`
+      : command === 'status' || command === 'cancel' || command === 'go'
+        ? 'give one request id'
+        : command === 'confirm-pin'
+          ? 'give one pin id (pin-<requestId>, as the pin message names it)'
+          : 'give one request file, or - for stdin';
   }
   return parsed;
 }
 
-async function remoteCommand(command: 'submit' | 'plan' | 'status' | 'redrive', args: string[], io: Io, deps?: Partial<RemoteDeps>): Promise<number> {
+type RemoteCommand = 'submit' | 'plan' | 'status' | 'redrive' | 'cancel' | 'go' | 'confirm-pin';
+const REMOTE_COMMANDS: readonly string[] = ['submit', 'plan', 'status', 'redrive', 'cancel', 'go', 'confirm-pin'];
+
+async function remoteCommand(command: RemoteCommand, args: string[], io: Io, deps?: Partial<RemoteDeps>): Promise<number> {
   const parsed = parseRemoteArgs(command, args);
   if (typeof parsed === 'string') {
     io.stderr(`beacon-proxy ${command}: ${parsed}\n\n${HELP[command]}`);
@@ -390,6 +437,18 @@ async function remoteCommand(command: 'submit' | 'plan' | 'status' | 'redrive', 
   try {
     if (command === 'redrive') return await remote.redriveDeadLetters(allDeps, stack, target, { ...(parsed.maxPerSecond ? { maxPerSecond: parsed.maxPerSecond } : {}), pollSeconds: 2 }, io);
     const watch = { watch: parsed.watch, intervalSeconds: parsed.intervalSeconds, timeoutMinutes: parsed.timeoutMinutes, json: parsed.json };
+    if (command === 'cancel' || command === 'go' || command === 'confirm-pin') {
+      const id = parsed.positional[0]!;
+      const valid = command === 'confirm-pin' ? PIN_ID_PATTERN.test(id) : PATTERNS.requestId.test(id);
+      if (!valid) {
+        io.stdout(json({ error: { code: 'INVALID_REQUEST', message: command === 'confirm-pin' ? 'a pin id is pin-<requestId>, as the pin message names it' : 'the request id is 1-64 letters, digits, . _ or -', field: 'id' } }));
+        return EXIT.refused;
+      }
+      const call = await remote.connectApi(allDeps, stack, target);
+      const action = command === 'confirm-pin' ? { kind: command, pinId: id } : command === 'cancel' ? { kind: command, requestId: id, rollback: parsed.rollback ?? false } : { kind: command, requestId: id };
+      io.stdout(json(await remote.operatorAction(call, action)));
+      return EXIT.ok;
+    }
     if (command === 'status') {
       const requestId = parsed.positional[0]!;
       if (!PATTERNS.requestId.test(requestId)) {
@@ -458,12 +517,12 @@ export async function main(argv: string[], io: Io = defaultIo, remoteDeps?: Part
     }
     return serveCommand(rest, io);
   }
-  if (command === 'submit' || command === 'plan' || command === 'status' || command === 'redrive') {
+  if (REMOTE_COMMANDS.includes(command)) {
     if (rest.includes('--help') || rest.includes('-h')) {
-      io.stdout(HELP[command]!);
+      io.stdout(HELP[command] ?? HELP.main!);
       return EXIT.ok;
     }
-    return remoteCommand(command, rest, io, remoteDeps);
+    return remoteCommand(command as RemoteCommand, rest, io, remoteDeps);
   }
   if (command === 'run') {
     if (rest.includes('--help') || rest.includes('-h')) {

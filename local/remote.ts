@@ -13,7 +13,7 @@ import { Sha256 } from '@smithy/core/checksum';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
 import type { ErrorBody } from '../lambdas/core/errors.js';
-import { TERMINAL_BEACON_STATES, type BeaconState } from '../lambdas/core/ports.js';
+import { TERMINAL_BEACON_STATES, type BeaconState, type RolloutRecord } from '../lambdas/core/ports.js';
 import { STACK_OUTPUTS, type StackOutputKey } from '../infra/stack-outputs.js';
 
 /** Exit codes, the same as the local commands: 0 done, 1 failure, 2 the request was refused. */
@@ -187,6 +187,16 @@ export async function submitRequest(call: RemoteCall, body: string, route: 'requ
   throw apiFailure(response, route === 'requests' ? 'submit the request' : 'plan the request', 'submit');
 }
 
+/** An operator's action on the stack's API (submit permission): cancel, go, or a pin confirmation. Answers its JSON. */
+export async function operatorAction(call: RemoteCall, action: { kind: 'cancel'; requestId: string; rollback: boolean } | { kind: 'go'; requestId: string } | { kind: 'confirm-pin'; pinId: string }): Promise<unknown> {
+  const route =
+    action.kind === 'confirm-pin' ? `pins/${encodeURIComponent(action.pinId)}/confirm` : `requests/${encodeURIComponent(action.requestId)}/${action.kind}`;
+  const body = action.kind === 'cancel' ? JSON.stringify({ rollback: action.rollback }) : '{}';
+  const response = await signedApiCall(new URL(route, call.apiUrl), 'POST', body, call);
+  if (response.status >= 200 && response.status < 300) return response.body;
+  throw apiFailure(response, action.kind === 'confirm-pin' ? 'confirm the pin' : `${action.kind} the request`, 'submit');
+}
+
 export interface BeaconStatusView {
   instanceId: string;
   state: BeaconState;
@@ -202,6 +212,29 @@ export interface RequestStatusView {
   instanceIds?: string[];
   error?: ErrorBody;
   beacons: BeaconStatusView[];
+  /** The request's rollout (absent for requests recorded before rollouts, or before its workflow started). */
+  rollout?: RolloutRecord | null;
+}
+
+/** The request's rollout and pin in a few lines: phase or outcome, counters, halt, cancel, the pin and who confirmed it. */
+export function rolloutLines(rollout: RolloutRecord): string[] {
+  const lines: string[] = [];
+  const ended = rollout.outcome;
+  lines.push(`  rollout: ${ended ? `${ended.state}: ${ended.reason}` : rollout.phase}; ${rollout.started} of ${rollout.expansion.total} started, ${rollout.finished} finished, ${rollout.failed} failed`);
+  if (rollout.cancel) lines.push(`  cancelled by ${rollout.cancel.by} at ${rollout.cancel.at}${rollout.cancel.rollback ? ' (with rollback)' : ''}`);
+  else if (rollout.halt) lines.push(`  halted: ${rollout.halt.detail}`);
+  if (rollout.phase === 'awaiting-go') lines.push(`  waiting for a go: beacon-proxy go ${rollout.requestId} (or cancel ${rollout.requestId})`);
+  const pin = rollout.pin;
+  if (pin) {
+    const what =
+      pin.status === 'awaiting'
+        ? `awaiting an operator: set FNMS "Beacon version approved for use" to ${pin.version}, then beacon-proxy confirm-pin ${pin.pinId}`
+        : pin.status === 'confirmed'
+          ? `${pin.version} confirmed by ${pin.confirmedBy} at ${pin.confirmedAt}`
+          : `${pin.status}${pin.version ? ` ${pin.version}` : ''}${pin.code ? ` (${pin.code}${pin.reason ? `: ${pin.reason}` : ''})` : pin.reason ? ` (${pin.reason})` : ''}`;
+    lines.push(`  FNMS pin (${pin.mode}): ${what}`);
+  }
+  return lines;
 }
 
 /** The request's status, or null when the API does not know it (yet). */
@@ -229,9 +262,13 @@ export function renderStatus(status: RequestStatusView): { text: string; final: 
     lines.push(`  refused: ${status.error ? `${status.error.code} at ${status.error.field}: ${status.error.message}` : 'see the audit trail'}`);
     return { text: `${lines.join('\n')}\n`, final: true };
   }
-  if (status.state === 'no-targets' || expected.length === 0) {
+  if (status.state === 'no-targets' || (expected.length === 0 && (!status.rollout || status.rollout.outcome !== null))) {
     lines.push('  no beacon matched the target; nothing to do');
     return { text: `${lines.join('\n')}\n`, final: true };
+  }
+  if (expected.length === 0) {
+    lines.push('  expanding the target: no beacon listed yet', ...(status.rollout ? rolloutLines(status.rollout) : []));
+    return { text: `${lines.join('\n')}\n`, final: false };
   }
   const byId = new Map(status.beacons.map((beacon) => [beacon.instanceId, beacon]));
   const width = Math.max(...expected.map((id) => id.length));
@@ -251,7 +288,10 @@ export function renderStatus(status: RequestStatusView): { text: string; final: 
   }
   const summary = [...counts.entries()].map(([state, n]) => `${n} ${state}`).join(', ');
   lines.push(`${expected.length} beacon(s): ${summary}  ${bar(finals / expected.length)} ${finals} of ${expected.length} final`);
-  return { text: `${lines.join('\n')}\n`, final: finals === expected.length };
+  if (status.rollout) lines.push(...rolloutLines(status.rollout));
+  // A request with a rollout is final once it ended (its pin decided, confirmed or timed out), not only its beacons.
+  const final = status.rollout ? status.rollout.outcome !== null : finals === expected.length;
+  return { text: `${lines.join('\n')}\n`, final };
 }
 
 export interface WatchOptions {

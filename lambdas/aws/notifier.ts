@@ -14,7 +14,11 @@ export const SLACK_POST_MESSAGE_URL = 'https://slack.com/api/chat.postMessage';
 export const SLACK_RESPONSE_URL_SECONDS = 30 * 60;
 
 export function outcomeText(outcome: Outcome): string {
-  if (outcome.lines) return [outcome.summary, ...outcome.lines, ...(outcome.warnings ?? []).map((warning) => `Warning: ${warning}`)].join('\n');
+  if (outcome.lines) {
+    const lines = outcome.lines;
+    const warnings = (outcome.warnings ?? []).filter((warning) => !lines.some((line) => line.includes(warning)));
+    return [outcome.summary, ...lines, ...warnings.map((warning) => `Warning: ${warning}`)].join('\n');
+  }
   const lines = [
     `beacon-proxy ${outcome.requestId}: ${outcome.summary}`,
     ...(outcome.reasons ?? []).map((reason) => `- ${reason}`),
