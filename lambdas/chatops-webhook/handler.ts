@@ -30,6 +30,7 @@ import {
   verifyTeamsSignature,
 } from '../core/chatops/index.js';
 import { isRequestError } from '../core/errors.js';
+import type { OperatorCommand } from '../core/rollout-control.js';
 import { type Clock, type FleetMemory, type Log, type ProfileStore, type ReplyTo, type RequestQueue, type RequestStore, type SecretSource, silentLog } from '../core/ports.js';
 import * as awsDynamo from '../aws/clients/dynamo.js';
 import * as awsSdk from '../aws/clients/sdk.js';
@@ -72,8 +73,19 @@ export function createChatOpsHandler(deps: ChatOpsDeps) {
   const logger = deps.log ?? silentLog;
 
   /** Runs a verified, allowlisted command. `apply` only enqueues, so the answer stays within Slack's 3 s. */
-  async function run(command: ChatCommand, requestId: string, replyTo: ReplyTo | undefined): Promise<ChatReply> {
+  async function run(command: ChatCommand, requestId: string, replyTo: ReplyTo | undefined, caller: ChatCaller, platform: 'slack' | 'teams'): Promise<ChatReply> {
     switch (command.kind) {
+      case 'cancel':
+      case 'go':
+      case 'confirm-pin': {
+        // Applied by the intake (this internet-facing function writes no request state); the thread hears the result.
+        const by = `${platform}:${caller.userId}${caller.userName ? ` (${caller.userName})` : ''}`;
+        const operatorCommand: OperatorCommand =
+          command.kind === 'cancel' ? { action: 'cancel', requestId: command.requestId, rollback: command.rollback, by } : command.kind === 'go' ? { action: 'go', requestId: command.requestId, by } : { action: 'confirm-pin', pinId: command.pinId, by };
+        await deps.queue.enqueueCommand(operatorCommand, { source: 'chatops', ...(replyTo ? { replyTo } : {}) });
+        const target = command.kind === 'confirm-pin' ? command.pinId : command.requestId;
+        return { kind: 'accepted', title: `${command.kind} ${target}: received`, lines: [`Recorded as ${by}.`, replyTo ? 'The result follows in this thread.' : `See: status ${command.kind === 'confirm-pin' ? command.pinId.replace(/^pin-/, '') : command.requestId}`] };
+      }
       case 'help':
         return replyHelp();
       case 'status': {
@@ -99,7 +111,7 @@ export function createChatOpsHandler(deps: ChatOpsDeps) {
     }
   }
 
-  async function answer(text: string, caller: ChatCaller, requestId: string, replyTo: ReplyTo | undefined): Promise<ChatReply> {
+  async function answer(text: string, caller: ChatCaller, requestId: string, replyTo: ReplyTo | undefined, platform: 'slack' | 'teams'): Promise<ChatReply> {
     if (!isAllowed(caller, deps.allowlist)) {
       logger.warn('chat caller not allowlisted', { ...caller });
       return replyError({ code: 'NOT_ALLOWED', message: 'you or this channel may not run beacon-proxy commands; ask an administrator to add you to the allowlist' });
@@ -107,7 +119,7 @@ export function createChatOpsHandler(deps: ChatOpsDeps) {
     const parsed = parseChatCommand(text);
     if (!parsed.ok) return replyError(parsed.error);
     try {
-      return await run(parsed.command, requestId, replyTo);
+      return await run(parsed.command, requestId, replyTo, caller, platform);
     } catch (error) {
       if (isRequestError(error)) return replyError(error.toJSON().error);
       throw error;
@@ -129,8 +141,9 @@ export function createChatOpsHandler(deps: ChatOpsDeps) {
     const command = parseSlackSlashCommand(body.toString('utf8'));
     if (!command) return respond(400, { error: { code: 'INVALID_REQUEST', message: 'not a Slack slash command', field: '$' } });
     const requestId = chatRequestId('slack', command.triggerId ?? `${timestamp}:${signature}`);
-    const replyTo: ReplyTo | undefined = command.responseUrl ? { kind: 'slack', responseUrl: command.responseUrl } : undefined;
-    const reply = await answer(command.text, { userId: command.userId, channelId: command.channelId }, requestId, replyTo);
+    // The command's channel (chat.postMessage with a bot token) and when it was issued (the response_url takes posts for 30 minutes).
+    const replyTo: ReplyTo | undefined = command.responseUrl ? { kind: 'slack', responseUrl: command.responseUrl, channelId: command.channelId, issuedAt: deps.clock.now().toISOString() } : undefined;
+    const reply = await answer(command.text, { userId: command.userId, channelId: command.channelId, userName: command.userName }, requestId, replyTo, 'slack');
     return respond(200, toSlackMessage(reply));
   }
 
@@ -147,7 +160,7 @@ export function createChatOpsHandler(deps: ChatOpsDeps) {
     if (!(await deps.memory.markOnce(`${CHAT_REPLAY_KEY_PREFIX}teams#${activity.messageId}`, REPLAY_TTL_SECONDS.teams))) {
       return respond(200, toTeamsMessage(replyError({ code: 'REPLAYED', message: 'this message was already received' })));
     }
-    const reply = await answer(activity.text, { userId: activity.userId, channelId: activity.channelId }, chatRequestId('teams', activity.messageId), undefined);
+    const reply = await answer(activity.text, { userId: activity.userId, channelId: activity.channelId, userName: activity.userName }, chatRequestId('teams', activity.messageId), undefined, 'teams');
     return respond(200, toTeamsMessage(reply));
   }
 

@@ -23,6 +23,10 @@ export type ChatCommand =
   | { kind: 'apply'; target: Target; profile: string }
   | { kind: 'plan'; target: Target; profile: string }
   | { kind: 'status'; requestId: string }
+  /** Operators' actions on a running request (applied by the intake, answered in the thread). */
+  | { kind: 'cancel'; requestId: string; rollback: boolean }
+  | { kind: 'go'; requestId: string }
+  | { kind: 'confirm-pin'; pinId: string }
   | { kind: 'help' };
 
 /** Why a command was refused; the message tells the user what to type. */
@@ -47,6 +51,8 @@ export type ChatCommandResult = { ok: true; command: ChatCommand } | { ok: false
 export interface ChatCaller {
   userId: string;
   channelId: string;
+  /** The display name the platform sent, when it sent one (recorded with operator actions). */
+  userName?: string | null;
 }
 
 /** Users and channels allowed to run commands. `*` admits any. Both the user and the channel must be allowed. */
