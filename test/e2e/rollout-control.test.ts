@@ -30,7 +30,12 @@ function request(requestId: string, rollout: Record<string, unknown>): Record<st
 }
 
 /** A twin over the eight beacons; `fails` picks the beacons whose configure run fails (and rolls back by itself). */
-async function twinFor(options: { fails?: (instanceId: string) => boolean; latencyMs?: number; runs: Array<{ instanceId: string; kind: string; event: string }> }): Promise<LocalTwin> {
+async function twinFor(options: {
+  fails?: (instanceId: string) => boolean;
+  latencyMs?: number;
+  runs: Array<{ instanceId: string; kind: string; event: string }>;
+  requestTiming?: { goWaitSeconds: number };
+}): Promise<LocalTwin> {
   const dir = mkdtempSync(join(tmpdir(), 'beacon-proxy-rollout-'));
   writeSyntheticFleet(dir, BEACONS);
   return LocalTwin.create({
@@ -44,6 +49,7 @@ async function twinFor(options: { fails?: (instanceId: string) => boolean; laten
       onRun: (beacon, kind, event) => options.runs.push({ instanceId: beacon.instanceId, kind, event }),
     }),
     fnms: { state: { approvedVersion: '13.2.0', availableVersions: ['13.2.0'], beacons: syntheticFnmsBeacons(BEACONS) } },
+    ...(options.requestTiming ? { requestTiming: options.requestTiming } : {}),
   });
 }
 
@@ -167,5 +173,66 @@ describe('a cancel with rollback mid-rollout, through the local API', () => {
     const summary = twin.published.find((message) => message.attributes.event === 'summary' && message.message.requestId === requestId);
     expect(summary?.attributes.state).toBe('cancelled');
     expect(String(summary?.message.text)).toContain('beacon-operators');
+  });
+});
+
+describe('pauseAfterCanary: the waves wait for an operator\'s go', () => {
+  let twin: LocalTwin;
+  let server: LocalServer;
+  const runs: Array<{ instanceId: string; kind: string; event: string }> = [];
+  const requestId = 'canary-go';
+  let configuredBeforeGo: string[] = [];
+  let go: { status: number; body: Record<string, unknown> };
+
+  beforeAll(async () => {
+    twin = await twinFor({ runs });
+    server = await startLocalServer(twin);
+    twin.submit(request(requestId, { canary: 1, waveSize: 4, maxConcurrency: 4, maxErrors: 2, pauseAfterCanary: true }));
+    const drained = twin.drain();
+    for (;;) {
+      if ((await twin.rollouts.getRollout(requestId))?.phase === 'awaiting-go' && twin.published.some((message) => message.attributes.event === 'awaiting-go')) break;
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    configuredBeforeGo = configured(runs);
+    const response = await fetch(`${server.url}/requests/${requestId}/go`, { method: 'POST', headers: { 'x-beacon-proxy-caller': 'arn:aws:iam::123456789012:role/beacon-operators' } });
+    go = { status: response.status, body: (await response.json()) as Record<string, unknown> };
+    await drained;
+  }, 240_000);
+
+  afterAll(async () => {
+    await server?.close();
+    await twin?.stop();
+  });
+
+  it('only the canary ran until the go; the requester was asked; after the go every beacon ran and the request completed', async () => {
+    expect(configuredBeforeGo).toEqual([ids[0]]);
+    const asked = twin.published.find((message) => message.attributes.event === 'awaiting-go')!;
+    expect(String(asked.message.text)).toContain(`POST /requests/${requestId}/go`);
+    expect(go).toMatchObject({ status: 200, body: { action: 'go', by: 'arn:aws:iam::123456789012:role/beacon-operators' } });
+    expect(configured(runs).sort()).toEqual([...ids].sort());
+    const status = (await twin.store.getRequestStatus(requestId))!;
+    expect(status.rollout).toMatchObject({ outcome: { state: 'completed' }, go: { by: 'arn:aws:iam::123456789012:role/beacon-operators' } });
+  });
+});
+
+describe('pauseAfterCanary without a go in time: the request halts (no-go)', () => {
+  let twin: LocalTwin;
+  const runs: Array<{ instanceId: string; kind: string; event: string }> = [];
+
+  beforeAll(async () => {
+    twin = await twinFor({ runs, requestTiming: { goWaitSeconds: 60 } });
+    twin.submit(request('canary-no-go', { canary: 1, waveSize: 4, maxConcurrency: 4, maxErrors: 2, pauseAfterCanary: true }));
+    await twin.drain();
+  }, 240_000);
+
+  afterAll(async () => {
+    await twin?.stop();
+  });
+
+  it('the other beacons never start and end not-started; the outcome says nobody gave the go', async () => {
+    expect(configured(runs)).toEqual([ids[0]]);
+    const status = (await twin.store.getRequestStatus('canary-no-go'))!;
+    expect(status.rollout?.outcome).toMatchObject({ state: 'halted', reason: expect.stringMatching(/no operator gave the go/) });
+    expect(status.beacons.filter((beacon) => beacon.state === 'not-started')).toHaveLength(7);
   });
 });
