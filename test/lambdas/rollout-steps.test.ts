@@ -12,7 +12,8 @@ import { ROLLOUT_DEFAULTS } from '../../lambdas/core/rollout.js';
 import { cancelRollout, confirmOperatorPin, giveGo } from '../../lambdas/core/rollout-control.js';
 import { deriveRequestTiming } from '../../lambdas/core/timing.js';
 import { type DecidePinDeps, PIN_LOCK_ID, createDecidePinHandler } from '../../lambdas/decide-pin/handler.js';
-import { FixedClock, MemoryBeaconLock, MemoryPinLedger, MemoryRequestStore, MemoryRolloutStore, MemoryTaskTokens } from '../../lambdas/memory/ports.js';
+import { EXECUTION_STATUS_CHANGE, createExecutionCleanupHandler } from '../../lambdas/execution-cleanup/handler.js';
+import { FixedClock, MemoryBeaconCommands, MemoryBeaconLock, MemoryFleetMemory, MemoryNotifier, MemoryPinLedger, MemoryRequestStore, MemoryRolloutStore, MemoryTaskTokens } from '../../lambdas/memory/ports.js';
 import { initialRollout } from '../../lambdas/rollout/steps.js';
 import { PIN_MODE_NONE_WARNING } from '../../lambdas/workflow/state.js';
 import { lambdaContext, validRequest } from './fixtures.js';
@@ -189,5 +190,40 @@ describe('operator actions', () => {
     await finished('running', { '13.2.0': 1 }, { phase: 'running' });
     await expect(giveGo(deps(), { requestId: 'running', by: 'ops' })).rejects.toMatchObject({ code: 'NOT_AWAITING_GO' });
     await expect(confirmOperatorPin(deps(), { pinId: 'pin-running', by: 'ops' })).rejects.toMatchObject({ code: 'PIN_NOT_PENDING', status: 404 });
+  });
+});
+
+describe('ExecutionCleanup of a request workflow that ended without its summary', () => {
+  it('beacons never started become not-started, the request ends failed with the reason, its pin wait is dropped, the requester gets the summary once', async () => {
+    const at = clock.now().toISOString();
+    const base = initialRollout({ requestId: 'r-lost', request: {}, source: 'api', dryRun: false, replyTo: null, receivedAt: at, generation: 0, execution: { name: 'r-lost' } }, ROLLOUT_DEFAULTS.tag, at);
+    await rollouts.createRollout({ ...base, phase: 'running' });
+    await rollouts.recordTargetPage('r-lost', { index: 0, instanceIds: ['i-1', 'i-2', 'i-3'], nextToken: null, pageSize: 50 }, at);
+    await rollouts.patchRollout('r-lost', { started: 1, updatedAt: at });
+    const notifier = new MemoryNotifier();
+    const memory = new MemoryFleetMemory();
+    const cleanup = createExecutionCleanupHandler({
+      store,
+      rollouts,
+      ledger,
+      lock,
+      commands: new MemoryBeaconCommands(),
+      notifier,
+      memory,
+      clock,
+      timing: { pollDeadlineSeconds: { verify: 600, configure: 600, rollback: 600 }, cancelWaitSeconds: 60 } as never,
+      requestTiming: { targetPageSize: 50 },
+    });
+    const event = {
+      'detail-type': EXECUTION_STATUS_CHANGE,
+      detail: { name: 'r-lost', status: 'TIMED_OUT', input: JSON.stringify({ requestId: 'r-lost', generation: 0, request: {} }), executionArn: 'arn', stateMachineArn: 'arn', error: 'States.Timeout', cause: null },
+    } as never;
+    expect(await cleanup(event)).toMatchObject({ action: 'cleaned', finalized: true, recorded: true });
+    expect(await cleanup(event)).toMatchObject({ action: 'none' });
+    const status = (await store.getRequestStatus('r-lost')) ?? { beacons: [...store.beacons.values()].filter((b) => b.requestId === 'r-lost') };
+    const states = Object.fromEntries(status.beacons.map((beacon) => [beacon.instanceId, beacon.state]));
+    expect(states).toMatchObject({ 'i-2': 'not-started', 'i-3': 'not-started' });
+    expect((await rollouts.getRollout('r-lost'))?.outcome).toMatchObject({ state: 'failed', reason: expect.stringContaining('ended TIMED_OUT') });
+    expect(notifier.sent.filter((n) => n.outcome.event === 'summary')).toHaveLength(1);
   });
 });
