@@ -158,8 +158,9 @@ describe('3. least privilege at the edges', () => {
 });
 
 describe('4. FNMS over https only', () => {
-  it('the default (no pin gateway configured) makes synth warn that deploying it pins nothing', () => {
-    Annotations.fromStack(defaults.stack).hasWarning('*', Match.stringLikeRegexp('pinMode is none: deploying this stack pins nothing'));
+  it('the default (pinMode operator: an operator sets and confirms the pin) synthesizes without the pins-nothing warning; pinMode none warns', () => {
+    Annotations.fromStack(defaults.stack).hasNoWarning('*', Match.stringLikeRegexp('pins nothing'));
+    Annotations.fromStack(synthStack({ pinMode: 'none' }).stack).hasWarning('*', Match.stringLikeRegexp('pinMode is none: deploying this stack pins nothing'));
   });
 
   it('a configured pin gateway synthesizes without that warning', () => {
