@@ -55,8 +55,8 @@ export interface IntakeDeps {
   store: RequestStore;
   /** The request workflow: one execution per request. */
   requests: RequestWorkflowStarter;
-  /** The per-beacon workflow, for per-beacon commands (chat rollback / retry) only. */
-  workflows: WorkflowStarter;
+  /** The per-beacon workflow, for per-beacon commands (chat rollback / retry) only; without it they are refused. */
+  workflows?: WorkflowStarter;
   /** Operators' commands from chat: the rollout, the pin ledger and the task tokens of the waits. */
   operator: { rollouts: RolloutStore; ledger: PinLedger; tokens: TaskTokens };
   notifier: Notifier;
@@ -249,7 +249,7 @@ export function createIntakeHandler(deps: IntakeDeps) {
     try {
       const message = parseBeaconCommandMessage(record.body);
       if (!message) return false;
-      if (!deps.history) throw new Error('this intake has no beacon history: per-beacon commands cannot run');
+      if (!deps.history || !deps.workflows) throw new Error('this intake has no beacon history or beacon workflow: per-beacon commands cannot run');
       await runQueuedBeaconCommand({ history: deps.history, store: deps.store, workflows: deps.workflows, clock: deps.clock, notifier: deps.notifier }, message, meta);
       return true;
     } catch (error) {

@@ -11,17 +11,7 @@ import { createChatOpsHandler } from '../../lambdas/chatops-webhook/handler.js';
 import { type Caller, callerFromApiContext, callerFromQueue, describeCaller } from '../../lambdas/core/caller.js';
 import { createIntakeHandler, type IntakeDeps } from '../../lambdas/intake/handler.js';
 import { MESSAGE_ATTRIBUTES } from '../../lambdas/intake/message-attributes.js';
-import {
-  FixedClock,
-  MemoryBeaconCommands,
-  MemoryFleetMemory,
-  MemoryNotifier,
-  MemoryProfileStore,
-  MemoryRequestQueue,
-  MemoryRequestStore,
-  MemorySecretSource,
-  MemoryWorkflowStarter,
-} from '../../lambdas/memory/ports.js';
+import { FixedClock, MemoryBeaconCommands, MemoryFleetMemory, MemoryNotifier, MemoryProfileStore, MemoryRequestQueue, MemoryRequestStore, MemorySecretSource, MemoryWorkflowStarter, MemoryRequestWorkflowStarter, MemoryRolloutStore, MemoryPinLedger, MemoryTaskTokens } from '../../lambdas/memory/ports.js';
 import { createNotifyRequesterHandler } from '../../lambdas/notify-requester/handler.js';
 import { createRecordOutcomeHandler } from '../../lambdas/record-outcome/handler.js';
 import { createRequestsApiHandler } from '../../lambdas/requests-api/handler.js';
@@ -34,6 +24,7 @@ const ADMIN: Caller = { kind: 'iam', arn: 'arn:aws:iam::123456789012:role/Admin'
 
 let store: MemoryRequestStore;
 let workflows: MemoryWorkflowStarter;
+let requests: MemoryRequestWorkflowStarter;
 let notifier: MemoryNotifier;
 let deps: IntakeDeps;
 
@@ -41,7 +32,8 @@ beforeEach(() => {
   store = new MemoryRequestStore();
   workflows = new MemoryWorkflowStarter();
   notifier = new MemoryNotifier();
-  deps = { store, commands: new MemoryBeaconCommands(), workflows, notifier, clock: new FixedClock(), trustedSenderRoleIds: [API_ROLE_ID] };
+  requests = new MemoryRequestWorkflowStarter();
+  deps = { store, requests, operator: { rollouts: new MemoryRolloutStore(store), ledger: new MemoryPinLedger(), tokens: new MemoryTaskTokens() }, workflows, notifier, clock: new FixedClock(), trustedSenderRoleIds: [API_ROLE_ID] };
 });
 
 function message(body: unknown, messageId: string, senderId: string, attributes: Record<string, string> = {}) {
@@ -195,7 +187,7 @@ describe('notifications say who asked', () => {
   it('each beacon\'s final audit event (RecordOutcome) names the caller of the workflow input', async () => {
     const caller = { kind: 'iam', arn: OPERATOR_ARN };
     const state = { requestId: 'chg-1', instanceId: INSTANCE_A, request: validRequest({ requestId: 'chg-1' }), source: 'api', dryRun: false, replyTo: null, receivedAt: '2026-01-01T00:00:00Z', caller, target: { instanceId: INSTANCE_A, eligible: false, computerName: null, reason: 'offline' }, outcome: { state: 'skipped' } };
-    await createRecordOutcomeHandler({ store, clock: new FixedClock() })(state as unknown as WorkflowState);
+    await createRecordOutcomeHandler({ store, rollouts: new MemoryRolloutStore(store), ledger: new MemoryPinLedger(), clock: new FixedClock() })(state as unknown as WorkflowState);
     expect([...store.audit.values()].find((e) => e.event === 'beacon.skipped')?.caller).toEqual(caller);
   });
 

@@ -5,12 +5,13 @@
 import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DynamoRequestStore, documentClient } from '../../lambdas/aws/dynamo.js';
+import { DynamoRolloutStore } from '../../lambdas/aws/rollout-store.js';
 import { powertoolsIdempotency } from '../../lambdas/aws/idempotency.js';
 import { noIdempotencyGuard } from '../../lambdas/core/ports.js';
 import { REQUEST_IDENTITY } from '../../lambdas/core/request-identity.js';
 import { createIntakeHandler } from '../../lambdas/intake/handler.js';
 import { MESSAGE_ATTRIBUTES } from '../../lambdas/intake/message-attributes.js';
-import { FixedClock, MemoryBeaconCommands, MemoryNotifier, MemoryWorkflowStarter } from '../../lambdas/memory/ports.js';
+import { FixedClock, MemoryBeaconCommands, MemoryNotifier, MemoryWorkflowStarter, MemoryRequestWorkflowStarter, MemoryPinLedger, MemoryTaskTokens } from '../../lambdas/memory/ports.js';
 import { type LocalDynamo, startLocalDynamo } from '../../local/local-dynamo.js';
 import { loadWorkflow } from '../../local/workflow-definition.js';
 import { INSTANCE_A, INSTANCE_B, lambdaContext, sqsEvent, sqsRecord, validRequest } from './fixtures.js';
@@ -38,11 +39,12 @@ function pipeline() {
   const workflows = new MemoryWorkflowStarter();
   const notifier = new MemoryNotifier();
   const clock = new FixedClock(new Date('2026-12-02T07:00:00Z'));
-  const deps = { store, commands: new MemoryBeaconCommands(), workflows, notifier, clock };
+  const requests = new MemoryRequestWorkflowStarter();
+  const deps = { store, requests, operator: { rollouts: new DynamoRolloutStore(documentClient(dynamo.client), dynamo.tables.state), ledger: new MemoryPinLedger(), tokens: new MemoryTaskTokens() }, workflows, notifier, clock };
   const guarded = createIntakeHandler({ ...deps, idempotency: powertoolsIdempotency(dynamo.tables.idempotency, dynamo.client) });
   // The same intake after the guard's records expired: the request store alone decides.
   const unguarded = createIntakeHandler({ ...deps, idempotency: noIdempotencyGuard });
-  return { store, workflows, notifier, guarded, unguarded };
+  return { store, workflows, requests, notifier, guarded, unguarded };
 }
 
 const send = (body: unknown, messageId: string, attributes: Record<string, string> = {}, sentAt?: Date) => {
