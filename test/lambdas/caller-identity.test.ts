@@ -48,7 +48,8 @@ describe('queue: the SQS SenderId system attribute names the caller', () => {
     const caller = { kind: 'sqs', senderId: 'AIDAOPERATORUSER0001' };
     expect(store.requests.get('req-test-1')?.caller).toEqual(caller);
     expect([...store.audit.values()].find((e) => e.event === 'request.accepted')?.caller).toEqual(caller);
-    expect([...workflows.executions.values()][0]?.caller).toEqual(caller);
+    // The request workflow carries it, so the request's messages and summary name it.
+    expect([...requests.executions.values()][0]?.caller).toEqual(caller);
   });
 
   it('a forged caller message attribute (and a forged source) cannot set the caller: the SenderId does', async () => {
@@ -71,8 +72,8 @@ describe('queue: the SQS SenderId system attribute names the caller', () => {
       lambdaContext,
     );
     expect(store.requests.get('req-test-1')?.caller).toEqual(alice);
-    // The no-targets notification says who asked.
-    expect(notifier.sent[0]?.outcome).toMatchObject({ state: 'no-targets', caller: alice });
+    // The tag is expanded by the request workflow, which carries who asked (its notifications name it).
+    expect([...requests.executions.values()][0]).toMatchObject({ requestId: 'req-test-1', caller: alice });
   });
 
   it('a producer\'s caller attribute that is not a valid caller falls back to the SenderId', async () => {

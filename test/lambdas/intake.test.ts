@@ -114,7 +114,8 @@ describe('intake', () => {
     const command = JSON.stringify({ action: 'cancel', requestId: 'req-run', rollback: true, by: 'slack:U1 (ops)' });
     const attributes = { [MESSAGE_ATTRIBUTES.kind]: 'operator', [MESSAGE_ATTRIBUTES.source]: 'chatops', [MESSAGE_ATTRIBUTES.replyTo]: JSON.stringify(slack) };
     await handler(sqsEvent(sqsRecord(command, 'm1', attributes), sqsRecord(command, 'm2', attributes)), lambdaContext);
-    expect((await rollouts.getRollout('req-run'))?.cancel).toMatchObject({ rollback: true, by: 'slack:U1 (ops)' });
+    // Who acted is the caller SQS vouches for (here no trusted producer: the SenderId), never the body's `by`.
+    expect((await rollouts.getRollout('req-run'))?.cancel).toMatchObject({ rollback: true, by: expect.stringMatching(/^SQS sender /) });
     expect(notifier.sent.map((n) => n.outcome.summary)).toEqual(['cancel req-run: done', 'cancel req-run refused: ALREADY_CANCELLED']);
     expect(notifier.sent[0]?.replyTo).toMatchObject(slack);
     expect(workflows.executions.size).toBe(0);

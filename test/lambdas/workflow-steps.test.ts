@@ -291,11 +291,24 @@ describe('RecordOutcome and NotifyRequester', () => {
     const notifier = new MemoryNotifier();
     await createNotifyRequesterHandler({ notifier, memory: new MemoryFleetMemory() })({
       ...base,
+      // A beacon of a request's rollout (AdvanceRollout starts it with its position).
+      rollout: { seq: 0, canary: false },
       outcome: { state: 'rolled-back' },
       poll: { ...initialPollState(5), done: true, verdict: { status: 'rolled-back', notRun: null, reasons: ['service: did not start'], changed: [], checks: [], beaconVersion: null, captureId: null } },
     });
     expect(notifier.sent).toEqual([
       { outcome: expect.objectContaining({ requestId: 'req-test-1', instanceId: INSTANCE_A, kind: 'beacon', state: 'rolled-back', reasons: ['service: did not start'] }) },
     ]);
+  });
+
+  it('a per-beacon day-2 command (no request rollout: chat rollback / retry) answers its own chat thread, since no request summary follows', async () => {
+    const notifier = new MemoryNotifier();
+    await createNotifyRequesterHandler({ notifier, memory: new MemoryFleetMemory() })({
+      ...base,
+      action: { kind: 'rollback', captureId: 'chg-1' },
+      outcome: { state: 'rolled-back' },
+      rollbackPoll: { ...initialPollState(5), done: true, verdict: { status: 'ok', notRun: null, reasons: [], changed: [], checks: [], beaconVersion: null, captureId: 'chg-1' } },
+    } as WorkflowState);
+    expect(notifier.sent).toEqual([{ outcome: expect.objectContaining({ kind: 'beacon', state: 'rolled-back' }), replyTo: base.replyTo }]);
   });
 });
