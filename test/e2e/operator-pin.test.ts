@@ -71,7 +71,7 @@ describe('operator pin: confirmed through the local API', () => {
       const rollout = await twin.rollouts.getRollout(requestId);
       return rollout?.phase === 'awaiting-pin' && twin.published.some((message) => message.attributes.event === 'pin-confirmation') ? rollout.pin : null;
     });
-    const response = await fetch(`${server.url}/pins/${pin.pinId}/confirm`, { method: 'POST', headers: { 'x-beacon-proxy-caller': OPERATOR } });
+    const response = await fetch(`${server.url}/pins/${pin.pinId}/confirm`, { method: 'POST', headers: { 'x-beacon-proxy-local-principal': OPERATOR } });
     confirm = { status: response.status, body: (await response.json()) as Record<string, unknown> };
     await drained;
   }, 240_000);

@@ -126,7 +126,7 @@ describe('a cancel with rollback mid-rollout, through the local API', () => {
     while (!runs.some((run) => run.kind === 'configure' && run.event === 'start')) await new Promise((resolve) => setTimeout(resolve, 10));
     const response = await fetch(`${server.url}/requests/${requestId}/cancel`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-beacon-proxy-caller': 'arn:aws:iam::123456789012:role/beacon-operators' },
+      headers: { 'content-type': 'application/json', 'x-beacon-proxy-local-principal': 'arn:aws:iam::123456789012:role/beacon-operators' },
       body: JSON.stringify({ rollback: true }),
     });
     answer = { status: response.status, body: (await response.json()) as Record<string, unknown> };
@@ -194,7 +194,7 @@ describe('pauseAfterCanary: the waves wait for an operator\'s go', () => {
       await new Promise((resolve) => setTimeout(resolve, 25));
     }
     configuredBeforeGo = configured(runs);
-    const response = await fetch(`${server.url}/requests/${requestId}/go`, { method: 'POST', headers: { 'x-beacon-proxy-caller': 'arn:aws:iam::123456789012:role/beacon-operators' } });
+    const response = await fetch(`${server.url}/requests/${requestId}/go`, { method: 'POST', headers: { 'x-beacon-proxy-local-principal': 'arn:aws:iam::123456789012:role/beacon-operators' } });
     go = { status: response.status, body: (await response.json()) as Record<string, unknown> };
     await drained;
   }, 240_000);
