@@ -158,7 +158,7 @@ export function createAdvanceRolloutHandler(deps: AdvanceRolloutDeps) {
               });
               startedNow = true;
               if (step.from === 0) {
-                await tellRequester(deps, { requestId: event.requestId, event: 'started', state: 'running', text: startedMessage(rollout, plan, deps.statusUrl(event.requestId)), replyTo: event.replyTo });
+                await tellRequester(deps, { requestId: event.requestId, event: 'started', state: 'running', text: startedMessage(rollout, plan, deps.statusUrl(event.requestId)), replyTo: event.replyTo, caller: rollout.caller ?? event.caller ?? null });
               }
             }
             rollout = await load();

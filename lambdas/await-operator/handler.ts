@@ -66,7 +66,7 @@ export function createAwaitOperatorHandler(deps: AwaitOperatorDeps) {
       }
       const plan = planRollout(rollout.spec, rollout.expansion.total);
       const deadline = new Date(at.getTime() + deps.timing.goWaitSeconds * 1000).toISOString();
-      await tellRequester(deps, { requestId: event.requestId, event: 'awaiting-go', state: 'awaiting-go', text: goRequestMessage(rollout, plan, deadline, deps.statusUrl(event.requestId)), replyTo: rollout.replyTo });
+      await tellRequester(deps, { requestId: event.requestId, event: 'awaiting-go', state: 'awaiting-go', text: goRequestMessage(rollout, plan, deadline, deps.statusUrl(event.requestId)), replyTo: rollout.replyTo, caller: rollout.caller ?? null });
       return { waiting: true };
     }
 
@@ -98,6 +98,7 @@ export function createAwaitOperatorHandler(deps: AwaitOperatorDeps) {
         state: 'awaiting-pin',
         text: pinInstruction(event.requestId, current, rollout.counts.ok ?? 0, event.phase, deadline),
         replyTo: rollout.replyTo,
+        caller: rollout.caller ?? null,
       });
       return { waiting: true };
     }

@@ -514,6 +514,8 @@ export interface RolloutRecord {
   pin: RequestPinRecord | null;
   outcome: { state: RequestOutcomeState; reason: string; at: string } | null;
   replyTo: ReplyTo | null;
+  /** Who asked (the request workflow's input): the request's messages and summary name it. */
+  caller?: Caller | null;
   createdAt: string;
   updatedAt: string;
 }

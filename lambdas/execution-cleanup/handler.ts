@@ -139,7 +139,7 @@ export function createExecutionCleanupHandler(deps: ExecutionCleanupDeps) {
       const fresh = (await deps.rollouts.getRollout(requestId))!;
       const failed = await deps.rollouts.beaconsInStates(requestId, ERROR_BEACON_STATES, SUMMARY_FAILED_BEACONS);
       const text = requestSummary({ rollout: fresh, plan: planRollout(fresh.spec, fresh.expansion.total), failed, statusUrl: deps.statusUrl?.(requestId) ?? null });
-      await tellRequester(deps, { requestId, event: 'summary', state: 'failed', text, replyTo: fresh.replyTo });
+      await tellRequester(deps, { requestId, event: 'summary', state: 'failed', text, replyTo: fresh.replyTo, caller: fresh.caller ?? null });
     }
     logger.warn('cleaned up a request workflow that ended without its summary', { execution: owner, status: detail.status });
     return { execution: owner, action: 'cleaned', finalized, recorded };

@@ -47,8 +47,15 @@ export function createPrepareTargetsHandler(deps: PrepareTargetsDeps) {
     const request = parseRequest(event.request);
     const iteration = event.loop.iteration + 1;
     const at = () => deps.clock.now().toISOString();
-    await deps.rollouts.createRollout(initialRollout(event, rolloutSpecFor(request), at()));
-    let rollout = (await deps.rollouts.getRollout(event.requestId))!;
+    let found = await deps.rollouts.getRollout(event.requestId);
+    if (!found) {
+      // Who asked, kept with the rollout so the request's messages and summary name it: the execution's input,
+      // else the request record (the intake recorded the caller SQS vouched for; the state machine passes explicit fields).
+      const caller = event.caller ?? (await deps.store.getRequestStatus(event.requestId))?.request.caller ?? null;
+      await deps.rollouts.createRollout(initialRollout({ ...event, ...(caller ? { caller } : {}) }, rolloutSpecFor(request), at()));
+      found = (await deps.rollouts.getRollout(event.requestId))!;
+    }
+    let rollout = found;
     const answer = (status: LoopState['status'], waitSeconds = 0): LoopState => ({ status, iteration, waitSeconds, finished: rollout.finished });
     if (rollout.outcome || rollout.expansion.done) return answer('expanded');
 

@@ -4,6 +4,7 @@
  * response_url: started, awaiting-go, pin-confirmation, pin-reminder, summary.
  */
 import type { MessageText } from '../core/rollout-summary.js';
+import type { Caller } from '../core/caller.js';
 import type { FleetMemory, Notifier, Outcome, ReplyTo, RequestEvent } from '../core/ports.js';
 
 /** Every request event that may reach chat (at most once each): within Slack's 5 posts per response_url. */
@@ -21,7 +22,7 @@ export interface RequesterDeps {
 
 export async function tellRequester(
   deps: RequesterDeps,
-  message: { requestId: string; event: RequestEvent; state: Outcome['state']; text: MessageText; replyTo: ReplyTo | null; warnings?: string[] },
+  message: { requestId: string; event: RequestEvent; state: Outcome['state']; text: MessageText; replyTo: ReplyTo | null; warnings?: string[]; caller?: Caller | null },
 ): Promise<void> {
   let chat = message.replyTo && CHAT_EVENTS.includes(message.event) ? message.replyTo : undefined;
   // At most once per event: a retried step does not post twice (the topic may get it twice).
@@ -35,6 +36,7 @@ export async function tellRequester(
       summary: message.text.title,
       lines: message.text.lines,
       ...(message.warnings?.length ? { warnings: message.warnings } : {}),
+      ...(message.caller ? { caller: message.caller } : {}),
     },
     chat,
   );

@@ -32,6 +32,7 @@ export function initialRollout(event: RequestExecutionInput & { execution: { nam
     pin: null,
     outcome: null,
     replyTo: event.replyTo,
+    ...(event.caller ? { caller: event.caller } : {}),
     createdAt: at,
     updatedAt: at,
   };

@@ -85,7 +85,7 @@ export function createSummarizeRequestHandler(deps: SummarizeRequestDeps) {
     const failed = await deps.rollouts.beaconsInStates(state.requestId, ERROR_BEACON_STATES, SUMMARY_FAILED_BEACONS);
     const pinWarning = rollout.pin?.status === 'none' ? PIN_MODE_NONE_WARNING : null;
     const text = requestSummary({ rollout, plan, failed, statusUrl: deps.statusUrl(state.requestId), pinWarning });
-    await tellRequester(deps, { requestId: state.requestId, event: 'summary', state: rollout.outcome!.state, text, replyTo: rollout.replyTo, ...(pinWarning ? { warnings: [pinWarning] } : {}) });
+    await tellRequester(deps, { requestId: state.requestId, event: 'summary', state: rollout.outcome!.state, text, replyTo: rollout.replyTo, caller: rollout.caller ?? null, ...(pinWarning ? { warnings: [pinWarning] } : {}) });
     return { outcome: rollout.outcome!.state };
   };
 }

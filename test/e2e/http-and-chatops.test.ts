@@ -108,7 +108,9 @@ describe('the HTTPS API, served locally in front of the same handler', () => {
     await harness.twin.drain();
     expect((await harness.twin.store.getRequestStatus('e2e-caller-api'))?.request.caller).toEqual({ kind: 'unauthenticated', via: 'api without IAM identity' });
     const forged = await harness.twin.store.getRequestStatus('e2e-caller-forged');
-    expect(forged?.request).toMatchObject({ state: 'no-targets', caller: { kind: 'sqs', senderId: 'AIDAMALLORY000000001' } });
+    expect(forged?.request).toMatchObject({ state: 'accepted', caller: { kind: 'sqs', senderId: 'AIDAMALLORY000000001' } });
+    // The request workflow expanded the tag to nothing: it ended no-targets, and its summary names the caller.
+    expect(forged?.rollout?.outcome?.state).toBe('no-targets');
     expect(forged?.audit.find((e) => e.event === 'request.accepted')?.caller).toEqual({ kind: 'sqs', senderId: 'AIDAMALLORY000000001' });
     expect(notifiedCaller('e2e-caller-forged')).toEqual({ kind: 'sqs', senderId: 'AIDAMALLORY000000001' });
   });
