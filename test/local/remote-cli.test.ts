@@ -234,7 +234,7 @@ describe('beacon-proxy submit / status against the deployed stack', () => {
     expect(run.code).toBe(0);
     const answer = JSON.parse(run.stdout.split('\nrequest ')[0]!) as { requestId: string; rerunOf: string };
     expect(answer).toMatchObject({ rerunOf: 'cli-submit-watch', requestId: expect.stringMatching(/^cli-submit-watch\.rerun-/) });
-    expect(run.stdout).toMatch(/2 beacon\(s\): 2 ok\s+\[#{20}\] 2 of 2 final\n$/);
+    expect(run.stdout).toMatch(/2 beacon\(s\): 2 ok\s+\[#{20}\] 2 of 2 final\n(  .*\n)*$/);
     expect(front.log.find((entry) => entry.path === '/v1/requests/cli-submit-watch/rerun' && entry.status === 202)).toMatchObject({ principal: OPERATOR.arn });
     expect((await harness.twin.store.getRequestStatus(answer.requestId))?.request.rerunOf).toBe('cli-submit-watch');
   });
