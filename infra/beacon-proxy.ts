@@ -1,11 +1,10 @@
 import { Annotations, CfnOutput, Fn, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { ENV } from '../lambdas/aws/env-names.js';
-import { type BeaconProxyOptions, type StackConfig, beaconProxyConfig, chatConfigured, gatewayConfigFrom, inventoryConfigFrom, workflowTimingFor } from './config.js';
+import { type BeaconProxyOptions, type StackConfig, beaconProxyConfig, chatConfigured, gatewayConfigFrom, inventoryConfigFrom, requestTimingFor, workflowTimingFor } from './config.js';
 import { Alarms } from './constructs/alarms.js';
 import { BeaconInstancePolicy } from './constructs/beacon-instance-policy.js';
 import { BeaconDocuments } from './constructs/beacon-documents.js';
@@ -20,6 +19,7 @@ import { IntakeQueue } from './constructs/intake-queue.js';
 import { NewBeaconTriggers } from './constructs/new-beacon-triggers.js';
 import { Notifications } from './constructs/notifications.js';
 import { OperationsDashboard } from './constructs/operations-dashboard.js';
+import { RequestRollout } from './constructs/request-rollout.js';
 import { RequestsApi } from './constructs/requests-api.js';
 import { grantSecretKeys } from './constructs/secret-keys.js';
 import { StateTable } from './constructs/state-table.js';
@@ -42,6 +42,7 @@ export const BEACON_PROXY_ID_IN_STACK = 'Default';
 export class BeaconProxy extends Construct {
   readonly intake: IntakeQueue;
   readonly workflow: BeaconWorkflow;
+  readonly rollout: RequestRollout;
   readonly documents: BeaconDocuments;
   readonly module: BeaconModule;
   readonly state: StateTable;
@@ -101,15 +102,20 @@ export class BeaconProxy extends Construct {
     if (config.pinMode === 'none') {
       Annotations.of(this).addWarningV2(
         'beacon-proxy:pin-none',
-        'pinMode is none: deploying this stack pins nothing in FNMS, so an automatic beacon upgrade may reset the service account (every result carries that warning). Set -c pinMode=gateway with -c gatewayUrl=https://<your gateway>.',
+        'pinMode is none: deploying this stack pins nothing in FNMS, so an automatic beacon upgrade may reset the service account (every result carries that warning). Leave pinMode at operator (an operator sets the value and confirms) or set -c pinMode=gateway with -c gatewayUrl=https://<your gateway>.',
       );
     }
+    const requestTiming = requestTimingFor(config);
+    const fnmsProduct = config.fnmsInventory === 'flexeraOne' ? 'flexeraOne' : 'onPremises';
+    const pinCommon = { encryptionKey: key, table: this.state.table, environment, requestTiming };
     const pin = new FnmsPin(
       this,
       'FnmsPin',
       gatewayConfig
-        ? { encryptionKey: key, table: this.state.table, environment, pinMode: 'gateway', gatewayConfig, gatewaySecretName: config.gatewaySecretName, inventory }
-        : { encryptionKey: key, table: this.state.table, environment, pinMode: 'none' },
+        ? { ...pinCommon, pinMode: 'gateway', gatewayConfig, gatewaySecretName: config.gatewaySecretName, inventory }
+        : config.pinMode === 'operator'
+          ? { ...pinCommon, pinMode: 'operator', inventory, product: fnmsProduct }
+          : { ...pinCommon, pinMode: 'none' },
     );
     this.workflow = new BeaconWorkflow(this, 'BeaconWorkflow', {
       encryptionKey: key,
@@ -118,35 +124,52 @@ export class BeaconProxy extends Construct {
       environment,
       documentArns: this.documents.arns,
       beaconTag,
-      pinFunction: pin.fn,
       timing,
       commandLogGroup,
     });
+    this.rollout = new RequestRollout(this, 'RequestRollout', {
+      encryptionKey: key,
+      table: this.state.table,
+      outcomeTopic: this.notifications.outcomeTopic,
+      environment: { ...environment, [ENV.fnmsProduct]: fnmsProduct, [ENV.pinMode]: config.pinMode },
+      beaconStateMachine: this.workflow.stateMachine,
+      pinFunction: pin.fn,
+      timing: requestTiming,
+      ...(config.slackBotTokenSecretName ? { slackBotTokenSecretName: config.slackBotTokenSecretName } : {}),
+    });
+    // Cancel, go and pin confirmations end the request workflow's operator waits.
+    const operatorEnvironment = { [ENV.requestTiming]: JSON.stringify(requestTiming) };
 
     this.intake = new IntakeQueue(this, 'IntakeQueue', {
       encryptionKey: key,
       environment: {
         ...environment,
         [ENV.idempotencyTableName]: this.state.idempotencyTable.tableName,
+        // The request's workflow (which expands the target and starts the beacons' workflows); the beacon
+        // workflow for per-beacon commands (chat rollback/retry) the intake starts itself.
+        [ENV.requestStateMachineArn]: this.rollout.stateMachine.stateMachineArn,
         [ENV.stateMachineArn]: this.workflow.stateMachine.stateMachineArn,
+        ...operatorEnvironment,
         ...(config.traceSdkCalls ? { [ENV.traceSdkCalls]: 'true' } : {}),
       },
     });
     const intakeFn = this.intake.intake.fn;
     this.state.table.grantReadWriteData(intakeFn);
     this.state.idempotencyTable.grantReadWriteData(intakeFn);
+    this.rollout.stateMachine.grantStartExecution(intakeFn);
+    this.rollout.stateMachine.grantTaskResponse(intakeFn);
     this.workflow.stateMachine.grantStartExecution(intakeFn);
     this.notifications.outcomeTopic.grantPublish(intakeFn);
-    intakeFn.addToRolePolicy(new iam.PolicyStatement({ actions: ['ssm:DescribeInstanceInformation'], resources: ['*'] }));
 
     this.api = new RequestsApi(this, 'RequestsApi', {
       encryptionKey: key,
       queue: this.intake.queue,
       table: this.state.table,
-      environment,
+      environment: { ...environment, ...operatorEnvironment },
       submitPrincipals: config.apiSubmitPrincipals,
       readPrincipals: config.apiReadPrincipals,
       stateMachine: this.workflow.stateMachine,
+      requestStateMachine: this.rollout.stateMachine,
     });
 
     // An internet-facing function URL and grants on the chat secrets only for a stack that uses chat.
@@ -194,8 +217,8 @@ export class BeaconProxy extends Construct {
       encryptionKey: key,
       table: this.state.table,
       outcomeTopic: this.notifications.outcomeTopic,
-      stateMachine: this.workflow.stateMachine,
-      environment,
+      stateMachines: [this.workflow.stateMachine, this.rollout.stateMachine],
+      environment: { ...environment, ...operatorEnvironment },
     });
 
     // Every reader of the FNMS, pin gateway or chat secrets may decrypt them when a customer key encrypts them
@@ -229,12 +252,14 @@ export class BeaconProxy extends Construct {
     });
     new CfnOutput(this, STACK_OUTPUTS.intakeQueueUrl, { value: this.intake.queue.queueUrl, description: 'Send request JSON here' });
     new CfnOutput(this, 'OutcomeTopicArn', { value: this.notifications.outcomeTopic.topicArn, description: 'Outcomes of every beacon' });
-    new CfnOutput(this, 'StateMachineArn', { value: this.workflow.stateMachine.stateMachineArn });
+    new CfnOutput(this, 'StateMachineArn', { value: this.workflow.stateMachine.stateMachineArn, description: 'The per-beacon workflow' });
+    new CfnOutput(this, 'RequestStateMachineArn', { value: this.rollout.stateMachine.stateMachineArn, description: 'The request workflow (rollout, pin, summary): one execution per request' });
 
     new Alarms(this, 'Alarms', {
       alarmTopic: this.notifications.alarmTopic,
       deadLetterQueue: this.intake.deadLetterQueue,
       stateMachine: this.workflow.stateMachine,
+      requestStateMachine: this.rollout.stateMachine,
       entryFunctions: [this.intake.intake.fn, this.api.handler.fn, ...(this.chatOps ? [this.chatOps.handler.fn] : []), this.newBeacon.handler.fn, this.driftCheck.handler.fn],
       cleanupFunction: this.cleanup.fn,
       cleanupDeadLetterQueue: this.cleanup.deadLetterQueue,

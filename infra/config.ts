@@ -7,7 +7,7 @@ import type { FnmsConfigInput } from '../lambdas/core/fnms/config.js';
 import { FLEXERA_ONE_REGIONS } from '../lambdas/core/fnms/flexera-one.js';
 import { parseColumnMapping } from '../lambdas/core/fnms/inventory.js';
 import { InventoryConfigSchema, type InventoryConfigInput } from '../lambdas/core/fnms/report-inventory.js';
-import { deriveWorkflowTiming, TimingConfigError, type WorkflowTiming } from '../lambdas/core/timing.js';
+import { deriveRequestTiming, deriveWorkflowTiming, type RequestTiming, TimingConfigError, type WorkflowTiming } from '../lambdas/core/timing.js';
 import { DEFAULT_TRIGGER_MODE, TRIGGER_MODES } from '../lambdas/core/triggers.js';
 import { ACCESS_CONFIG_FIELDS } from './access-config.js';
 
@@ -31,10 +31,17 @@ export const StackConfigSchema = z.object({
   beaconTagValue: z.string().regex(/^[A-Za-z0-9_.:/=+@-]{0,256}$/).default('flexnet-beacon'),
   /**
    * How "Beacon version approved for use" is kept on a release (Flexera publishes no API for it):
-   * `gateway` calls a customer-provided gateway implementing our contract; `none` pins nothing and warns;
-   * `operator` (a confirmed person's step) is not built yet and is refused.
+   * `operator` (default) asks an operator to set the release the request decided (chat + notification with
+   * the exact value) and waits for the confirmation (POST /pins/{id}/confirm, chat or CLI); `gateway` calls
+   * a customer-provided gateway implementing our contract; `none` pins nothing and warns.
    */
-  pinMode: z.enum(['operator', 'gateway', 'none']).default('none'),
+  pinMode: z.enum(['operator', 'gateway', 'none']).default('operator'),
+  /** Request workflow waits: the go after a canary (pauseAfterCanary), the pin reminder and the pin's deadline (seconds). */
+  goWaitSeconds: positiveInt.optional(),
+  pinReminderSeconds: positiveInt.optional(),
+  pinConfirmationSeconds: positiveInt.optional(),
+  /** Secrets Manager name of a Slack bot token (optional): request messages go by chat.postMessage to the command's channel. */
+  slackBotTokenSecretName: z.string().min(1).optional(),
   /** The pin gateway (pinMode gateway): its root URL, auth and the secret holding its token. */
   gatewayUrl: httpsUrl('gatewayUrl').optional(),
   gatewayAuthMode: z.enum(['bearer', 'refreshToken']).default('bearer'),
@@ -189,13 +196,6 @@ function requireTogether(config: StackConfig, ctx: z.RefinementCtx<StackConfig>)
   const need = (key: keyof StackConfig, why: string): void => {
     if (config[key] === undefined) ctx.addIssue({ code: 'custom', path: [key], message: `required ${why}` });
   };
-  if (config.pinMode === 'operator') {
-    ctx.addIssue({
-      code: 'custom',
-      path: ['pinMode'],
-      message: 'operator (a person sets the version and confirms) is not available yet; use gateway (your own pin gateway) or none (no pin, a warning in every result)',
-    });
-  }
   if (config.pinMode === 'gateway') {
     need('gatewayUrl', 'when pinMode is gateway (the root URL of your pin gateway)');
     if (config.gatewayAuthMode === 'refreshToken') need('gatewayTokenUrl', 'when gatewayAuthMode is refreshToken (your gateway\'s token endpoint)');
@@ -245,6 +245,20 @@ export function workflowTimingFor(config: StackConfig): WorkflowTiming {
   }
 }
 
+/** The request workflow's timing for a config (the go wait, the pin reminder and deadline), refused with the key when they do not nest. */
+export function requestTimingFor(config: StackConfig): RequestTiming {
+  try {
+    return deriveRequestTiming({
+      ...(config.goWaitSeconds ? { goWaitSeconds: config.goWaitSeconds } : {}),
+      ...(config.pinReminderSeconds ? { pinReminderSeconds: config.pinReminderSeconds } : {}),
+      ...(config.pinConfirmationSeconds ? { pinConfirmationSeconds: config.pinConfirmationSeconds } : {}),
+    });
+  } catch (error) {
+    if (error instanceof TimingConfigError) throw new Error(`invalid request timing (${error.code}, ${error.field}): ${error.message}`);
+    throw error;
+  }
+}
+
 /**
  * The settings a BeaconProxy takes as props (README "Use it in your own CDK app"): the context keys, typed,
  * each optional with its default.
@@ -272,6 +286,7 @@ export function beaconProxyConfig(options: BeaconProxyOptions | Record<string, u
   }
   inventoryConfigFrom(parsed.data, source);
   workflowTimingFor(parsed.data);
+  requestTimingFor(parsed.data);
   return parsed.data;
 }
 

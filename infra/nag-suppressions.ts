@@ -117,9 +117,10 @@ export function acknowledgeNagFindings(proxy: BeaconProxy): void {
   );
 
   // Step Functions invokes the functions by ARN; CDK's grant includes their versions (ARN:*).
-  const stateMachineRole = proxy.workflow.stateMachine.role.node.tryFindChild('DefaultPolicy');
-  if (stateMachineRole) {
-    for (const fn of Object.values(proxy.workflow.functions)) {
+  for (const machine of [proxy.workflow, proxy.rollout]) {
+    const stateMachineRole = machine.stateMachine.role.node.tryFindChild('DefaultPolicy');
+    if (!stateMachineRole) continue;
+    for (const fn of Object.values(machine.functions)) {
       if (fn instanceof lambda.Function) {
         ack(stateMachineRole, `AwsSolutions-IAM5[Resource::${nagGetAtt(stack, fn.functionArn)}:*]`, 'lambda:InvokeFunction on the versions of this workflow\'s own step function.');
       }

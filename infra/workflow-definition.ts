@@ -30,10 +30,19 @@ function render(part: unknown, arnFor: (logicalId: string) => string, seen: stri
   throw new Error(`unexpected token in the state machine definition: ${JSON.stringify(part)}`);
 }
 
-/** Finds the (single) state machine of a synthesized template and renders its definition. */
-export function extractStateMachineDefinition(template: Template, arnFor: (logicalId: string) => string = placeholderLambdaArn): SynthesizedDefinition {
-  const machines = Object.values(template.Resources as Resources).filter((resource) => resource.Type === 'AWS::StepFunctions::StateMachine');
-  if (machines.length !== 1) throw new Error(`expected one state machine, found ${machines.length}`);
+/** Logical id prefixes of the stack's state machines: the per-beacon workflow and the request workflow. */
+export const STATE_MACHINE_IDS = { beacon: 'BeaconWorkflowStateMachine', request: 'RequestRolloutStateMachine' } as const;
+
+/** Finds a state machine of a synthesized template (default: the per-beacon workflow) and renders its definition. */
+export function extractStateMachineDefinition(
+  template: Template,
+  arnFor: (logicalId: string) => string = placeholderLambdaArn,
+  which: keyof typeof STATE_MACHINE_IDS = 'beacon',
+): SynthesizedDefinition {
+  const machines = Object.entries(template.Resources as Resources)
+    .filter(([logicalId, resource]) => resource.Type === 'AWS::StepFunctions::StateMachine' && logicalId.startsWith(STATE_MACHINE_IDS[which]))
+    .map(([, resource]) => resource);
+  if (machines.length !== 1) throw new Error(`expected one ${which} state machine, found ${machines.length}`);
   const body = machines[0]!.Properties?.DefinitionString as string | { 'Fn::Join': [string, unknown[]] };
   const seen: string[] = [];
   const text = typeof body === 'string' ? body : body['Fn::Join'][1].map((part) => render(part, arnFor, seen)).join(body['Fn::Join'][0]);

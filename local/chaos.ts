@@ -53,7 +53,7 @@ const TASK_CELLS: Array<{ state: string; scenario: Scenario }> = [
   { state: STATES.acquireLock, scenario: 'configure' },
   { state: STATES.sendConfigure, scenario: 'configure' },
   { state: STATES.pollConfigure, scenario: 'configure' },
-  { state: STATES.pinVersion, scenario: 'configure' },
+  { state: STATES.checkCancelledAfterConfigure, scenario: 'configure' },
   { state: STATES.sendRollback, scenario: 'rollback' },
   { state: STATES.pollRollback, scenario: 'rollback' },
   { state: STATES.releaseLock, scenario: 'configure' },

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { documentParameters, renderDesiredState } from '../lambdas/core/desired-state.js';
 import { isRequestError } from '../lambdas/core/errors.js';
+import { PIN_ID_PATTERN } from '../lambdas/core/fnms/pin-ledger.js';
 import { PATTERNS, REQUEST_ID_RULE, parseRequestJson } from '../lambdas/core/request.js';
 import type { RemoteDeps } from './remote.js';
 
@@ -44,6 +45,9 @@ Against a deployed stack (your AWS credentials, the stack's outputs):
   beacon-proxy beacon <instanceId> --stack NAME [--diff]          the beacon's history across requests
   beacon-proxy rollback <instanceId> --stack NAME [--watch]       restore the beacon's last capture
   beacon-proxy retry <instanceId> --stack NAME [--watch]          run the beacon's last request again
+  beacon-proxy cancel <requestId> --stack NAME [--rollback]       stop a rollout: nothing new starts (--rollback: undo running beacons)
+  beacon-proxy go <requestId> --stack NAME                        start the waves after a canary that waits for a go
+  beacon-proxy confirm-pin <pinId> --stack NAME                   say FNMS "Beacon version approved for use" is set
 
   beacon-proxy <command> --help              help for one command
 
@@ -166,6 +170,33 @@ Exit codes: 0 queued (watching: every beacon final), 1 failure, 2 no such reques
 
 Example:
   npx beacon-proxy rerun chg-1234 --stack BeaconProxy --watch
+`,
+  cancel: `beacon-proxy cancel <requestId> --stack NAME [--rollback] [--region R] [--profile P]
+
+Cancels a running request through the stack's POST requests/{id}/cancel (signed with your AWS credentials;
+the API's submit permission). Nothing new starts; beacons running their document finish it; with
+--rollback they are then rolled back; beacons never started end "cancelled". Locks are released, every
+beacon's status becomes final, and the requester gets the summary. Prints who cancelled and when.
+Refused (exit 2) with ALREADY_CANCELLED, ALREADY_ENDED or BEACON_WORK_DONE (only the FNMS pin is open).
+
+Example:
+  npx beacon-proxy cancel chg-1234 --stack BeaconProxy --rollback
+`,
+  go: `beacon-proxy go <requestId> --stack NAME [--region R] [--profile P]
+
+Gives the go a rollout with pauseAfterCanary waits for once its canary finished well (POST
+requests/{id}/go). Without a go in time (goWaitSeconds) the request halts and the other beacons are not
+started. Refused (exit 2) with NOT_AWAITING_GO when the rollout does not wait for one.
+`,
+  'confirm-pin': `beacon-proxy confirm-pin <pinId> --stack NAME [--region R] [--profile P]
+
+pinMode operator: confirms that "Beacon version approved for use" is set in FNMS to the value the pin
+message named (POST pins/{id}/confirm). Your IAM principal and the time are recorded; every request waiting
+on that value goes on. Refused (exit 2) with PIN_SUPERSEDED (a newer value replaced it: set and confirm
+that one) or PIN_NOT_PENDING.
+
+Example:
+  npx beacon-proxy confirm-pin pin-chg-1234 --stack BeaconProxy
 `,
   redrive: `beacon-proxy redrive --stack NAME [--region R] [--profile P] [--max-per-second N]
 
@@ -372,6 +403,7 @@ interface RemoteArgs {
   limit?: number;
   cursor?: string;
   all: boolean;
+  rollback?: boolean;
 }
 
 const REMOTE_OPTIONS: Record<string, string[]> = {
@@ -383,9 +415,12 @@ const REMOTE_OPTIONS: Record<string, string[]> = {
   beacon: ['--stack', '--region', '--profile', '--diff', '--limit', '--cursor', '--all', '--json'],
   rollback: ['--stack', '--region', '--profile', '--watch', '--diff', '--interval', '--timeout', '--json'],
   retry: ['--stack', '--region', '--profile', '--watch', '--diff', '--interval', '--timeout', '--json'],
+  cancel: ['--stack', '--region', '--profile', '--rollback'],
+  go: ['--stack', '--region', '--profile'],
+  'confirm-pin': ['--stack', '--region', '--profile'],
 };
 
-type RemoteCommand = 'submit' | 'plan' | 'status' | 'rerun' | 'redrive' | 'beacon' | 'rollback' | 'retry';
+type RemoteCommand = 'submit' | 'plan' | 'status' | 'rerun' | 'redrive' | 'beacon' | 'rollback' | 'retry' | 'cancel' | 'go' | 'confirm-pin';
 const REMOTE_COMMANDS: readonly string[] = Object.keys(REMOTE_OPTIONS);
 const BEACON_COMMANDS: readonly string[] = ['beacon', 'rollback', 'retry'];
 
@@ -437,6 +472,9 @@ function parseRemoteArgs(command: string, args: string[]): RemoteArgs | string {
       case '--diff':
         parsed.diff = true;
         break;
+      case '--rollback':
+        parsed.rollback = true;
+        break;
       case '--json':
         parsed.json = true;
         break;
@@ -480,7 +518,8 @@ function parseRemoteArgs(command: string, args: string[]): RemoteArgs | string {
   if (parsed.positional.length !== wanted) {
     if (command === 'redrive') return `unexpected argument ${parsed.positional[0]}`;
     if (BEACON_COMMANDS.includes(command)) return 'give one instance id';
-    return command === 'status' || command === 'rerun' ? 'give one request id' : 'give one request file, or - for stdin';
+    if (command === 'confirm-pin') return 'give one pin id (pin-<requestId>, as the pin message names it)';
+    return command === 'status' || command === 'rerun' || command === 'cancel' || command === 'go' ? 'give one request id' : 'give one request file, or - for stdin';
   }
   return parsed;
 }
@@ -498,6 +537,18 @@ async function remoteCommand(command: RemoteCommand, args: string[], io: Io, dep
   try {
     if (command === 'redrive') return await remote.redriveDeadLetters(allDeps, stack, target, { ...(parsed.maxPerSecond ? { maxPerSecond: parsed.maxPerSecond } : {}), pollSeconds: 2 }, io);
     const watch = { watch: parsed.watch, intervalSeconds: parsed.intervalSeconds, timeoutMinutes: parsed.timeoutMinutes, json: parsed.json, diff: parsed.diff };
+    if (command === 'cancel' || command === 'go' || command === 'confirm-pin') {
+      const id = parsed.positional[0]!;
+      const valid = command === 'confirm-pin' ? PIN_ID_PATTERN.test(id) : PATTERNS.requestId.test(id);
+      if (!valid) {
+        io.stdout(json({ error: { code: 'INVALID_REQUEST', message: command === 'confirm-pin' ? 'a pin id is pin-<requestId>, as the pin message names it' : `the request id is ${REQUEST_ID_RULE}`, field: 'id' } }));
+        return EXIT.refused;
+      }
+      const call = await remote.connectApi(allDeps, stack, target);
+      const action = command === 'confirm-pin' ? { kind: command, pinId: id } : command === 'cancel' ? { kind: command, requestId: id, rollback: parsed.rollback ?? false } : { kind: command, requestId: id };
+      io.stdout(json(await remote.operatorAction(call, action)));
+      return EXIT.ok;
+    }
     if (command === 'status' || command === 'rerun') {
       const requestId = parsed.positional[0]!;
       if (!PATTERNS.requestId.test(requestId)) {
@@ -584,7 +635,7 @@ export async function main(argv: string[], io: Io = defaultIo, remoteDeps?: Part
   }
   if (REMOTE_COMMANDS.includes(command)) {
     if (rest.includes('--help') || rest.includes('-h')) {
-      io.stdout(HELP[command]!);
+      io.stdout(HELP[command] ?? HELP.main!);
       return EXIT.ok;
     }
     return remoteCommand(command as RemoteCommand, rest, io, remoteDeps);

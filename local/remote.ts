@@ -16,7 +16,7 @@ import type { DiffEntry } from '../lambdas/core/change-diff.js';
 import { renderBeaconChanges } from '../lambdas/core/change-summary.js';
 import { type Caller, describeCaller } from '../lambdas/core/caller.js';
 import type { ErrorBody } from '../lambdas/core/errors.js';
-import { TERMINAL_BEACON_STATES, type BeaconState } from '../lambdas/core/ports.js';
+import { TERMINAL_BEACON_STATES, type BeaconState, type RolloutRecord } from '../lambdas/core/ports.js';
 import { STACK_OUTPUTS, type StackOutputKey } from '../infra/stack-outputs.js';
 
 /** Exit codes, the same as the local commands: 0 done, 1 failure, 2 the request was refused. */
@@ -197,6 +197,16 @@ export async function rerunRequest(call: RemoteCall, requestId: string): Promise
   throw apiFailure(response, 're-run the request', 'submit');
 }
 
+/** An operator's action on the stack's API (submit permission): cancel, go, or a pin confirmation. Answers its JSON. */
+export async function operatorAction(call: RemoteCall, action: { kind: 'cancel'; requestId: string; rollback: boolean } | { kind: 'go'; requestId: string } | { kind: 'confirm-pin'; pinId: string }): Promise<unknown> {
+  const route =
+    action.kind === 'confirm-pin' ? `pins/${encodeURIComponent(action.pinId)}/confirm` : `requests/${encodeURIComponent(action.requestId)}/${action.kind}`;
+  const body = action.kind === 'cancel' ? JSON.stringify({ rollback: action.rollback }) : '{}';
+  const response = await signedApiCall(new URL(route, call.apiUrl), 'POST', body, call);
+  if (response.status >= 200 && response.status < 300) return response.body;
+  throw apiFailure(response, action.kind === 'confirm-pin' ? 'confirm the pin' : `${action.kind} the request`, 'submit');
+}
+
 export interface BeaconStatusView {
   instanceId: string;
   state: BeaconState;
@@ -219,6 +229,29 @@ export interface RequestStatusView {
   caller?: Caller;
   rerunOf?: string;
   beacons: BeaconStatusView[];
+  /** The request's rollout (absent for requests recorded before rollouts, or before its workflow started). */
+  rollout?: RolloutRecord | null;
+}
+
+/** The request's rollout and pin in a few lines: phase or outcome, counters, halt, cancel, the pin and who confirmed it. */
+export function rolloutLines(rollout: RolloutRecord): string[] {
+  const lines: string[] = [];
+  const ended = rollout.outcome;
+  lines.push(`  rollout: ${ended ? `${ended.state}: ${ended.reason}` : rollout.phase}; ${rollout.started} of ${rollout.expansion.total} started, ${rollout.finished} finished, ${rollout.failed} failed`);
+  if (rollout.cancel) lines.push(`  cancelled by ${rollout.cancel.by} at ${rollout.cancel.at}${rollout.cancel.rollback ? ' (with rollback)' : ''}`);
+  else if (rollout.halt) lines.push(`  halted: ${rollout.halt.detail}`);
+  if (rollout.phase === 'awaiting-go') lines.push(`  waiting for a go: beacon-proxy go ${rollout.requestId} (or cancel ${rollout.requestId})`);
+  const pin = rollout.pin;
+  if (pin) {
+    const what =
+      pin.status === 'awaiting'
+        ? `awaiting an operator: set FNMS "Beacon version approved for use" to ${pin.version}, then beacon-proxy confirm-pin ${pin.pinId}`
+        : pin.status === 'confirmed'
+          ? `${pin.version} confirmed by ${pin.confirmedBy} at ${pin.confirmedAt}`
+          : `${pin.status}${pin.version ? ` ${pin.version}` : ''}${pin.code ? ` (${pin.code}${pin.reason ? `: ${pin.reason}` : ''})` : pin.reason ? ` (${pin.reason})` : ''}`;
+    lines.push(`  FNMS pin (${pin.mode}): ${what}`);
+  }
+  return lines;
 }
 
 /** The request's status, or null when the API does not know it (yet). */
@@ -250,9 +283,13 @@ export function renderStatus(status: RequestStatusView, options: { diff?: boolea
     lines.push(`  refused: ${status.error ? `${status.error.code} at ${status.error.field}: ${status.error.message}` : 'see the audit trail'}`);
     return { text: `${lines.join('\n')}\n`, final: true };
   }
-  if (status.state === 'no-targets' || expected.length === 0) {
+  if (status.state === 'no-targets' || (expected.length === 0 && (!status.rollout || status.rollout.outcome !== null))) {
     lines.push('  no beacon matched the target; nothing to do');
     return { text: `${lines.join('\n')}\n`, final: true };
+  }
+  if (expected.length === 0) {
+    lines.push('  expanding the target: no beacon listed yet', ...(status.rollout ? rolloutLines(status.rollout) : []));
+    return { text: `${lines.join('\n')}\n`, final: false };
   }
   const byId = new Map(status.beacons.map((beacon) => [beacon.instanceId, beacon]));
   const width = Math.max(...expected.map((id) => id.length));
@@ -278,7 +315,10 @@ export function renderStatus(status: RequestStatusView, options: { diff?: boolea
     if (done.length > 0) lines.push('', plan ? 'Plan (current -> wanted):' : 'Changes (before -> after):');
     for (const beacon of done) lines.push(...renderBeaconChanges(beacon));
   }
-  return { text: `${lines.join('\n')}\n`, final: finals === expected.length };
+  if (status.rollout) lines.push(...rolloutLines(status.rollout));
+  // A request with a rollout is final once it ended (its pin decided, confirmed or timed out), not only its beacons.
+  const final = status.rollout ? status.rollout.outcome !== null : finals === expected.length;
+  return { text: `${lines.join('\n')}\n`, final };
 }
 
 export interface WatchOptions {

@@ -79,6 +79,10 @@ function apiRoute(method: string, path: string): { resource: string; pathParamet
   if (rerun && method === 'POST') return { resource: '/requests/{id}/rerun', pathParameters: { id: decodeSegment(rerun[1]!) } };
   const match = /^\/requests\/([^/]+)$/.exec(path);
   if (match && method === 'GET') return { resource: '/requests/{id}', pathParameters: { id: decodeSegment(match[1]!) } };
+  const action = /^\/requests\/([^/]+)\/(cancel|go)$/.exec(path);
+  if (action && method === 'POST') return { resource: `/requests/{id}/${action[2]}`, pathParameters: { id: decodeSegment(action[1]!) } };
+  const confirm = /^\/pins\/([^/]+)\/confirm$/.exec(path);
+  if (confirm && method === 'POST') return { resource: '/pins/{id}/confirm', pathParameters: { id: decodeSegment(confirm[1]!) } };
   const beacon = /^\/beacons\/([^/]+)(\/(rollback|retry))?$/.exec(path);
   if (beacon && method === (beacon[3] ? 'POST' : 'GET')) {
     return { resource: `/beacons/{instanceId}${beacon[2] ?? ''}`, pathParameters: { instanceId: decodeSegment(beacon[1]!) } };
@@ -90,7 +94,13 @@ export async function startLocalServer(twin: LocalTwin, options: LocalServerOpti
   const slackSigningSecret = options.slackSigningSecret ?? randomBytes(16).toString('hex');
   const teamsSecurityToken = options.teamsSecurityToken ?? randomBytes(32).toString('base64');
   const profiles = options.profiles ?? (await loadProfiles());
-  const api = createRequestsApiHandler({ queue: twin.requestQueue, store: twin.store, beacons: twin.beaconRoutes });
+  const api = createRequestsApiHandler({
+    queue: twin.requestQueue,
+    store: twin.store,
+    beacons: twin.beaconRoutes,
+    operator: { rollouts: twin.rollouts, ledger: twin.ledger, tokens: twin.tokens },
+    clock: { now: () => new Date() },
+  });
   const chatOps = createChatOpsHandler({
     secrets: new MemorySecretSource({ [SECRET_NAMES.slack]: slackSigningSecret, [SECRET_NAMES.teams]: teamsSecurityToken }),
     slackSecretName: SECRET_NAMES.slack,
@@ -130,7 +140,18 @@ export async function startLocalServer(twin: LocalTwin, options: LocalServerOpti
     const rawPath = (req.url ?? '/').split('?')[0]!;
     const route = apiRoute(method, rawPath);
     if (!route) {
-      return send(404, undefined, JSON.stringify({ error: { code: 'NOT_FOUND', message: 'routes: POST /requests, GET /requests/{id}, POST /requests/{id}/rerun, POST /plans, GET /beacons/{instanceId}, POST /beacons/{instanceId}/rollback, POST /beacons/{instanceId}/retry, POST /slack, POST /teams', field: '$' } }));
+      return send(
+        404,
+        undefined,
+        JSON.stringify({
+          error: {
+            code: 'NOT_FOUND',
+            message:
+              'routes: POST /requests, GET /requests/{id}, POST /requests/{id}/rerun, POST /requests/{id}/cancel, POST /requests/{id}/go, POST /pins/{id}/confirm, POST /plans, GET /beacons/{instanceId}, POST /beacons/{instanceId}/rollback, POST /beacons/{instanceId}/retry, POST /slack, POST /teams',
+            field: '$',
+          },
+        }),
+      );
     }
     const host = new URL(baseUrl);
     const event = {

@@ -399,6 +399,37 @@ export class LocalSsm implements BeaconCommands {
       }));
   }
 
+  /** DescribeInstanceInformation calls made (tag pages), for tests and benchmarks. */
+  describeCalls = 0;
+
+  /**
+   * DescribeInstanceInformation with a tag filter, one page: MaxResults 5 to 50 as SSM allows, an opaque
+   * token that a later call must hand back unchanged.
+   */
+  async listManagedInstancesPage(tag: { key: string; value: string }, nextToken: string | null, pageSize: number): Promise<{ instances: ManagedInstance[]; nextToken: string | null }> {
+    if (!Number.isInteger(pageSize) || pageSize < 5 || pageSize > 50) throw new SsmApiError('ValidationException', 'MaxResults must be between 5 and 50');
+    this.describeCalls += 1;
+    let offset = 0;
+    if (nextToken !== null) {
+      const decoded = /^tag:(\d+):(.*)$/.exec(Buffer.from(nextToken, 'base64').toString('utf8'));
+      if (!decoded || decoded[2] !== `${tag.key}=${tag.value}`) throw new SsmApiError('InvalidNextToken', 'the next token is not valid for this filter');
+      offset = Number(decoded[1]);
+    }
+    this.tagged ??= new Map();
+    const key = `${tag.key}=${tag.value}`;
+    let matching = this.tagged.get(key);
+    if (!matching) {
+      matching = [...this.beacons.values()].filter((beacon) => beacon.tags[tag.key] === tag.value).map((beacon) => beacon.instanceId);
+      this.tagged.set(key, matching);
+    }
+    const ids = matching.slice(offset, offset + pageSize);
+    const instances = await this.findManagedInstances({ instanceIds: ids });
+    const next = offset + pageSize < matching.length ? Buffer.from(`tag:${offset + pageSize}:${key}`).toString('base64') : null;
+    return { instances, nextToken: next };
+  }
+
+  private tagged: Map<string, string[]> | undefined;
+
   /**
    * Pairs of script runs on one instance that overlapped in time, among the given document kinds
    * (default: configure and rollback, which must never run at once on a beacon).

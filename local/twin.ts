@@ -21,29 +21,47 @@ import {
   type AuditEvent,
   type BeaconStatusRecord,
   type Clock,
+  type Notifier,
+  type Outcome,
   type ReplyTo,
   type RequestQueue,
   type RequestRecord,
+  type RequestExecutionInput,
   type RequestSource,
+  type RequestWorkflowStarter,
+  type TaskTokens,
   ThrottledError,
   type WorkflowInput,
   type WorkflowStarter,
+  requestExecutionName,
   workflowExecutionName,
 } from '../lambdas/core/ports.js';
+import type { OperatorCommand } from '../lambdas/core/rollout-control.js';
+import { DynamoPinLedger, DynamoRolloutStore } from '../lambdas/aws/rollout-store.js';
+import { createCheckCancelledHandler } from '../lambdas/check-cancelled/handler.js';
+import { createPrepareTargetsHandler } from '../lambdas/prepare-targets/handler.js';
+import { createAdvanceRolloutHandler } from '../lambdas/advance-rollout/handler.js';
+import { createDecidePinHandler } from '../lambdas/decide-pin/handler.js';
+import { createAwaitOperatorHandler } from '../lambdas/await-operator/handler.js';
+import { createSummarizeRequestHandler } from '../lambdas/summarize-request/handler.js';
+import { statusLinkFor } from '../lambdas/rollout/messages.js';
+import { OPERATOR_WAIT_STATES, REQUEST_TASK_STATE_HANDLERS, type RequestHandlerId } from '../infra/request-states.js';
 import { DynamoBaselineStore, DynamoBeaconHistory, DynamoBeaconLock, DynamoDriftPassStore, DynamoFleetMemory, DynamoRequestStore, documentClient } from '../lambdas/aws/dynamo.js';
 import { powertoolsIdempotency } from '../lambdas/aws/idempotency.js';
 import { BEACON_HISTORY_INDEX } from '../lambdas/aws/table-keys.js';
 import { createIntakeHandler } from '../lambdas/intake/handler.js';
 import type { BeaconRoutesDeps } from '../lambdas/requests-api/beacons.js';
-import { MESSAGE_ATTRIBUTES } from '../lambdas/intake/message-attributes.js';
-import { MemoryNotifier, MemoryProfileStore } from '../lambdas/memory/ports.js';
+import { MESSAGE_ATTRIBUTES, OPERATOR_MESSAGE_KIND } from '../lambdas/intake/message-attributes.js';
+import { MemoryProfileStore } from '../lambdas/memory/ports.js';
+import { SnsSlackNotifier } from '../lambdas/aws/notifier.js';
+import type { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
+import { type SlackStub, startSlackStub } from './slack-stub.js';
 import { type DriftReport, type DriftTickResult, createDriftCheckHandler, readDriftReport } from '../lambdas/drift-check/handler.js';
 import { type NewBeaconResult, type TagChangeEvent, createNewBeaconHandler } from '../lambdas/new-beacon/handler.js';
 import type { TriggerMode } from '../lambdas/core/triggers.js';
 import { createAcquireLockHandler } from '../lambdas/acquire-lock/handler.js';
-import { type CleanupResult, createExecutionCleanupHandler, EXECUTION_STATUS_CHANGE, type ExecutionStatusEvent } from '../lambdas/execution-cleanup/handler.js';
+import { type CleanupResult, createExecutionCleanupHandler, EXECUTION_STATUS_CHANGE, type ExecutionStatusEvent, type RequestCleanupResult } from '../lambdas/execution-cleanup/handler.js';
 import { createNotifyRequesterHandler } from '../lambdas/notify-requester/handler.js';
-import { createPinVersionHandler } from '../lambdas/pin-version/handler.js';
 import { createPollCommandHandler } from '../lambdas/poll-command/handler.js';
 import { createRecordOutcomeHandler } from '../lambdas/record-outcome/handler.js';
 import { createReleaseLockHandler } from '../lambdas/release-lock/handler.js';
@@ -99,8 +117,11 @@ export interface TwinOptions {
   executor?: DocumentExecutor;
   limits?: ShimLimits;
   fnms?: FnmsStubOptions;
-  /** How the pin step pins (the stack's pinMode): `gateway` (default: the stub's pin gateway) or `none`. */
-  pinMode?: 'gateway' | 'none';
+  /**
+   * How the request's pin step pins (the stack's pinMode): `gateway` (the twin's default: the stub's pin
+   * gateway), `operator` (an operator confirms through the local API; the stack's default) or `none`.
+   */
+  pinMode?: 'gateway' | 'operator' | 'none';
   /** Milliseconds that stand for one second of the workflow's time (waits, retries, timeouts, SSM deadlines). Default 20. */
   msPerSecond?: number;
   /**
@@ -145,9 +166,16 @@ export interface TwinOptions {
    * the handler runs, beyond every retry.
    */
   faults?: FaultPlan[];
+  /** Scale runs: a beacon workflow is recorded as started and ends ok at once, without its state machine. */
+  syntheticBeaconWorkflows?: boolean;
+  /** Request workflow waits (seconds, scaled like every wait): the go, the pin reminder and the pin's deadline. */
+  requestTiming?: { goWaitSeconds?: number; pinReminderSeconds?: number; pinConfirmationSeconds?: number };
 }
 
 export type ExecutionStatus = 'SUCCEEDED' | 'FAILED' | 'ABORTED' | 'TIMED_OUT';
+
+/** Which of the stack's state machines an execution runs. */
+type MachineKind = 'beacon' | 'request';
 
 export interface ExecutionResult {
   status: ExecutionStatus;
@@ -157,7 +185,7 @@ export interface ExecutionResult {
   error?: string;
   cause?: string;
   /** What the cleanup function did for an execution that ended TIMED_OUT, ABORTED or FAILED. */
-  cleanup?: CleanupResult | { error: string };
+  cleanup?: CleanupResult | RequestCleanupResult | { error: string };
 }
 
 /**
@@ -187,7 +215,14 @@ interface QueuedMessage {
   senderId: string;
   /** SQS SentTimestamp: set once when sent, the same on every redelivery. */
   sentTimestamp: number;
+  /** `operator`: an operator's command from chat (cancel, go, confirm-pin). */
+  kind?: typeof OPERATOR_MESSAGE_KIND;
   receiveCount: number;
+}
+
+/** A Step Functions task token's wait: resolved by SendTaskSuccess, gone once it ended. */
+interface TokenWait {
+  resolve: (output: Record<string, unknown>) => void;
 }
 
 /** An error Step Functions cannot catch or retry (States.DataLimitExceeded, States.Runtime). */
@@ -225,12 +260,27 @@ export function matchesEventPattern(pattern: Record<string, unknown>, event: Rec
   });
 }
 
-export class LocalTwin implements WorkflowStarter {
+export class LocalTwin implements WorkflowStarter, RequestWorkflowStarter {
   readonly store: DynamoRequestStore;
   readonly lock: DynamoBeaconLock;
+  /** Requests' rollouts (waves, counters, halt, cancel, pin, outcome) and the FNMS pin ledger, in dynalite. */
+  readonly rollouts: DynamoRolloutStore;
+  readonly ledger: DynamoPinLedger;
+  /** Step Functions' task tokens of the request workflows' operator waits (SendTaskSuccess). */
+  readonly tokens: TaskTokens;
+  private readonly tokenWaits = new Map<string, TokenWait>();
+  private readonly goneTokens = new Set<string>();
+  private tokenCounter = 0;
   readonly ssm: LocalSsm;
-  /** What the requester was told, including chat answers a deployed stack would POST to Slack. */
-  readonly notifier = new MemoryNotifier();
+  /**
+   * What the requester was told (every notify call, recorded), delivered by the product's notifier: the
+   * notification topic (`published`) and Slack's response_url through the Slack stand-in (`slack`), which
+   * enforces its 5 posts in 30 minutes.
+   */
+  readonly notifier: RecordingNotifier;
+  /** Messages published to the notification topic, with their attributes. */
+  readonly published: PublishedMessage[] = [];
+  readonly slack: SlackStub;
   readonly queue: QueuedMessage[] = [];
   readonly deadLetters: QueuedMessage[] = [];
   readonly executions = new Map<string, Promise<ExecutionResult>>();
@@ -243,6 +293,7 @@ export class LocalTwin implements WorkflowStarter {
   private readonly scale: number;
   private readonly intake: ReturnType<typeof createIntakeHandler>;
   private readonly tasks: Record<string, (input: unknown, context: LambdaTime) => Promise<unknown>>;
+  private readonly requestTasks: Record<string, (input: unknown, context: LambdaTime) => Promise<unknown>>;
   private readonly cleanup: ReturnType<typeof createExecutionCleanupHandler>;
   /** What the triggers remember (beacons seen, the last drift pass, notified executions). */
   readonly fleetMemory: DynamoFleetMemory;
@@ -260,14 +311,18 @@ export class LocalTwin implements WorkflowStarter {
   private readonly newBeacon: (event: TagChangeEvent) => Promise<NewBeaconResult>;
   private readonly failStateErrors: Set<string>;
   private machine: StateMachine | undefined;
+  private requestMachine: StateMachine | undefined;
 
   private constructor(
     private readonly options: TwinOptions,
     readonly fnms: FnmsStub,
     readonly workflow: SynthesizedWorkflow,
     readonly dynamo: LocalDynamo,
+    slack: SlackStub,
   ) {
     this.scale = options.msPerSecond ?? 20;
+    this.slack = slack;
+    this.notifier = new RecordingNotifier(new SnsSlackNotifier(recordingSns(this.published), LOCAL_TOPIC_ARN, { fetch: slack.fetch }));
     this.clock = options.clock ?? scaledClock(this.scale);
     const db = documentClient(dynamo.client);
     this.store = new DynamoRequestStore(db, dynamo.tables.state);
@@ -276,6 +331,19 @@ export class LocalTwin implements WorkflowStarter {
     this.baselines = new DynamoBaselineStore(db, dynamo.tables.state);
     this.driftPasses = new DynamoDriftPassStore(db, dynamo.tables.state, this.clock);
     this.beaconHistory = new DynamoBeaconHistory(db, dynamo.tables.state);
+    this.rollouts = new DynamoRolloutStore(db, dynamo.tables.state);
+    this.ledger = new DynamoPinLedger(db, dynamo.tables.state);
+    this.tokens = {
+      sendTaskSuccess: async (token, output) => {
+        const wait = this.tokenWaits.get(token);
+        if (!wait || this.goneTokens.has(token)) return 'gone';
+        this.tokenWaits.delete(token);
+        this.goneTokens.add(token);
+        wait.resolve(output);
+        return 'sent';
+      },
+    };
+    const operator = { rollouts: this.rollouts, ledger: this.ledger, tokens: this.tokens };
     const timing = workflow.timing;
     const captureDir = join(options.workDir, 'captures');
     const executor: DocumentExecutor =
@@ -287,8 +355,9 @@ export class LocalTwin implements WorkflowStarter {
     const intakeIdempotency = powertoolsIdempotency(dynamo.tables.idempotency, dynamo.client);
     this.intake = createIntakeHandler({
       store: this.store,
-      commands: this.ssm,
+      requests: this,
       workflows: this,
+      operator,
       notifier: this.notifier,
       clock: this.clock,
       idempotency: intakeIdempotency,
@@ -345,21 +414,59 @@ export class LocalTwin implements WorkflowStarter {
         probeUrl: options.beaconNetwork ? `${fnms.url}${options.beaconNetwork.probePath}` : null,
       }),
       PollCommandFn: createPollCommandHandler({ commands: this.ssm, store: this.store, clock: this.clock, documentNames, timing }),
-      PinVersionFn: createPinVersionHandler(
-        options.pinMode === 'none' ? { mode: 'none', store: this.store, clock: this.clock } : { mode: 'gateway', gateway: fnmsClient, inventory, store: this.store, clock: this.clock },
-      ),
+      CheckCancelledFn: createCheckCancelledHandler({ rollouts: this.rollouts }),
       ReleaseLockFn: createReleaseLockHandler({ lock: this.lock }),
-      RecordOutcomeFn: createRecordOutcomeHandler({ store: this.store, clock: this.clock, baselines: this.baselines }),
-      NotifyRequesterFn: createNotifyRequesterHandler({ notifier: this.notifier, memory: this.fleetMemory }),
+      RecordOutcomeFn: createRecordOutcomeHandler({ store: this.store, rollouts: this.rollouts, ledger: this.ledger, clock: this.clock, pinMode: this.pinMode, baselines: this.baselines }),
+      NotifyRequesterFn: createNotifyRequesterHandler({ notifier: this.notifier, memory: this.fleetMemory, pinMode: this.pinMode }),
+    };
+    const requestTiming = { ...workflow.request.timing, ...options.requestTiming };
+    const statusUrl = statusLinkFor(null);
+    const pinCommon = { rollouts: this.rollouts, store: this.store, ledger: this.ledger, lock: this.lock, clock: this.clock, timing: requestTiming };
+    const requestHandlers: Record<RequestHandlerId, (input: never, context: LambdaTime) => Promise<unknown>> = {
+      PrepareTargetsFn: createPrepareTargetsHandler({ rollouts: this.rollouts, store: this.store, commands: this.ssm, requests: this, clock: this.clock, timing: requestTiming }),
+      AdvanceRolloutFn: createAdvanceRolloutHandler({
+        rollouts: this.rollouts,
+        store: this.store,
+        workflows: this,
+        requests: this,
+        notifier: this.notifier,
+        memory: this.fleetMemory,
+        clock: this.clock,
+        timing: requestTiming,
+        statusUrl,
+      }),
+      DecidePinFn: createDecidePinHandler(
+        this.pinMode === 'none'
+          ? { ...pinCommon, mode: 'none' }
+          : this.pinMode === 'operator'
+            ? { ...pinCommon, mode: 'operator', inventory }
+            : { ...pinCommon, mode: 'gateway', gateway: fnmsClient, inventory },
+      ),
+      AwaitOperatorFn: createAwaitOperatorHandler({
+        rollouts: this.rollouts,
+        ledger: this.ledger,
+        tokens: this.tokens,
+        notifier: this.notifier,
+        memory: this.fleetMemory,
+        clock: this.clock,
+        timing: requestTiming,
+        product: 'flexeraOne',
+        statusUrl,
+      }),
+      SummarizeRequestFn: createSummarizeRequestHandler({ rollouts: this.rollouts, store: this.store, ledger: this.ledger, notifier: this.notifier, memory: this.fleetMemory, clock: this.clock, statusUrl }),
     };
     this.cleanup = createExecutionCleanupHandler({
       store: this.store,
+      rollouts: this.rollouts,
+      ledger: this.ledger,
       lock: this.lock,
       commands: this.ssm,
       notifier: this.notifier,
       memory: this.fleetMemory,
       clock: this.clock,
       timing,
+      requestTiming,
+      statusUrl,
     });
     this.failStateErrors = new Set(
       Object.values(workflow.definition.States)
@@ -370,14 +477,74 @@ export class LocalTwin implements WorkflowStarter {
     for (const [stateName, handlerId] of Object.entries(TASK_STATE_HANDLERS)) {
       this.tasks[stateName] = handlers[handlerId] as (input: unknown, context: LambdaTime) => Promise<unknown>;
     }
+    this.requestTasks = {};
+    for (const [stateName, handlerId] of Object.entries(REQUEST_TASK_STATE_HANDLERS)) {
+      const handler = requestHandlers[handlerId] as (input: unknown, context: LambdaTime) => Promise<unknown>;
+      this.requestTasks[stateName] = OPERATOR_WAIT_STATES.includes(stateName) ? this.operatorWait(stateName, handler, requestTiming) : handler;
+    }
   }
 
   static async create(options: TwinOptions): Promise<LocalTwin> {
-    const [fnms, workflow, profiles] = await Promise.all([startFnmsStub(options.fnms ?? {}), loadWorkflow(), options.profiles ?? loadProfiles()]);
+    const [fnms, workflow, profiles, slack] = await Promise.all([
+      startFnmsStub(options.fnms ?? {}),
+      loadWorkflow(),
+      options.profiles ?? loadProfiles(),
+      startSlackStub({ msPerSecond: options.msPerSecond ?? 20 }),
+    ]);
     const dynamo = await startLocalDynamo(workflow.tables);
     options = { ...options, profiles };
     await mkdir(options.workDir, { recursive: true });
-    return new LocalTwin(options, fnms, workflow, dynamo);
+    return new LocalTwin(options, fnms, workflow, dynamo, slack);
+  }
+
+  /** The stack's pinMode as the twin runs it (default gateway: the stub's pin gateway). */
+  private get pinMode(): 'gateway' | 'operator' | 'none' {
+    return this.options.pinMode ?? 'gateway';
+  }
+
+  /**
+   * A `.waitForTaskToken` Task state: Step Functions hands the function a task token and waits for
+   * SendTaskSuccess (an operator's action through the API, chat or CLI) or the state's timeout
+   * (States.Timeout, scaled). The function itself runs within its own timeout.
+   */
+  private operatorWait(
+    stateName: string,
+    handler: (input: unknown, context: LambdaTime) => Promise<unknown>,
+    timing: { goWaitSeconds: number; pinReminderSeconds: number; pinConfirmationSeconds: number },
+  ): (input: unknown, context: LambdaTime) => Promise<unknown> {
+    const waitSeconds =
+      stateName === 'AwaitGo' ? timing.goWaitSeconds : stateName === 'AskPinConfirmation' ? timing.pinReminderSeconds : timing.pinConfirmationSeconds - timing.pinReminderSeconds;
+    return async (input, context) => {
+      const payload = (input as { Payload?: Record<string, unknown> }).Payload ?? (input as Record<string, unknown>);
+      this.tokenCounter += 1;
+      const token = `local-token-${this.tokenCounter.toString().padStart(6, '0')}-${stateName}`;
+      let resolve!: (output: Record<string, unknown>) => void;
+      const answered = new Promise<Record<string, unknown>>((done) => (resolve = done));
+      this.tokenWaits.set(token, { resolve });
+      const fnMs = this.functionTimeoutMs(this.workflow.request.taskFunctions[stateName]!);
+      try {
+        await withTimeout(handler({ ...payload, taskToken: token }, context) as Promise<unknown>, fnMs, stateName);
+      } catch (error) {
+        this.tokenWaits.delete(token);
+        this.goneTokens.add(token);
+        throw error;
+      }
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          this.tokenWaits.delete(token);
+          this.goneTokens.add(token);
+          const error = new Error(`${stateName}: no SendTaskSuccess within ${waitSeconds} s`);
+          error.name = 'States.Timeout';
+          reject(error);
+        }, waitSeconds * this.scale);
+      });
+      try {
+        return await Promise.race([answered, timedOut]);
+      } finally {
+        clearTimeout(timer);
+      }
+    };
   }
 
   /** Real milliseconds a function of the template may run (its timeout, scaled, never below the floor). */
@@ -397,7 +564,19 @@ export class LocalTwin implements WorkflowStarter {
       this.submit(request, { ...rest, senderId: producerSenderId(meta.source), ...(caller ? { callerAttribute: JSON.stringify(caller) } : {}) });
       if (this.options.autoDeliver) this.kick();
     },
+    enqueueCommand: async (command, meta) => {
+      const { caller, ...rest } = meta;
+      this.submitCommand(command, { ...rest, senderId: producerSenderId(meta.source), ...(caller ? { callerAttribute: JSON.stringify(caller) } : {}) });
+      if (this.options.autoDeliver) this.kick();
+    },
   };
+
+  /** Puts an operator's command (chat's cancel, go, confirm-pin) on the local intake queue (message attribute kind=operator). */
+  submitCommand(command: OperatorCommand, meta: { source?: RequestSource; replyTo?: ReplyTo; senderId?: string; callerAttribute?: string } = {}): string {
+    const messageId = this.submit(command, meta);
+    this.queue.at(-1)!.kind = OPERATOR_MESSAGE_KIND;
+    return messageId;
+  }
 
   private delivering: Promise<void> | null = null;
   private interrupted = false;
@@ -487,6 +666,7 @@ export class LocalTwin implements WorkflowStarter {
           ...(message.callerAttribute !== undefined
             ? { [MESSAGE_ATTRIBUTES.caller]: { stringValue: message.callerAttribute, dataType: 'String', stringListValues: [], binaryListValues: [] } }
             : {}),
+          ...(message.kind ? { [MESSAGE_ATTRIBUTES.kind]: { stringValue: message.kind, dataType: 'String', stringListValues: [], binaryListValues: [] } } : {}),
         },
         md5OfBody: '',
         eventSource: 'aws:sqs',
@@ -534,19 +714,55 @@ export class LocalTwin implements WorkflowStarter {
 
   /** Delivers everything (redeliveries included) and waits until every workflow started so far has ended. */
   async drain(): Promise<void> {
+    let known = -1;
     do {
       await this.deliver();
-      await Promise.all([...this.executions.values()]);
+      // Request workflows start beacon workflows (and continuations) while they run: wait until none is new.
+      while (known !== this.executions.size) {
+        known = this.executions.size;
+        await Promise.all([...this.executions.values()]);
+      }
       if (this.queue.length === 0 && this.inFlightRedeliveries > 0) await new Promise((resolve) => setTimeout(resolve, Math.max(5, this.scale)));
-    } while (this.queue.length > 0 || this.inFlightRedeliveries > 0);
+    } while (this.queue.length > 0 || this.inFlightRedeliveries > 0 || known !== this.executions.size);
   }
+
+  /** Every StartExecution of a request workflow (duplicates included), by execution name. */
+  readonly requestStarts = new Map<string, number>();
+
+  async startRequestWorkflow(input: RequestExecutionInput): Promise<{ executionName: string; started: boolean }> {
+    const executionName = requestExecutionName(input.requestId, input.generation);
+    this.requestStarts.set(executionName, (this.requestStarts.get(executionName) ?? 0) + 1);
+    if (this.executions.has(executionName)) return { executionName, started: false };
+    const execution = this.runExecution('request', executionName, input).then(async (result) => {
+      if (result.status !== 'SUCCEEDED') result.cleanup = await this.emitStatusChange('request', executionName, input, result);
+      return result;
+    });
+    this.executions.set(executionName, execution);
+    void execution.then((result) => this.results.set(executionName, result));
+    return { executionName, started: true };
+  }
+
+  /** Every StartExecution of a beacon workflow (duplicates included), by execution name. */
+  readonly beaconStarts = new Map<string, number>();
 
   async startBeaconWorkflow(input: WorkflowInput): Promise<{ executionName: string; started: boolean }> {
     const executionName = workflowExecutionName(input.requestId, input.instanceId);
+    this.beaconStarts.set(executionName, (this.beaconStarts.get(executionName) ?? 0) + 1);
+    if (this.options.syntheticBeaconWorkflows && !this.executions.has(executionName)) {
+      // Ends ok at once, recorded as RecordOutcome would (the final row and the request's counters, once).
+      const done = this.rollouts
+        .recordBeaconFinal(
+          { requestId: input.requestId, instanceId: input.instanceId, state: 'ok', updatedAt: this.clock.now().toISOString(), ...(input.rollout ? { seq: input.rollout.seq } : {}) },
+          { error: false, canary: input.rollout?.canary ?? false, okVersion: null },
+        )
+        .then((): ExecutionResult => ({ status: 'SUCCEEDED', output: null }));
+      this.executions.set(executionName, done);
+      return { executionName, started: true };
+    }
     if (this.executions.has(executionName)) return { executionName, started: false };
     this.options.onExecution?.(input.instanceId, input.requestId, 'started');
-    const execution = this.runExecution(executionName, input).then(async (result) => {
-      if (result.status !== 'SUCCEEDED') result.cleanup = await this.emitStatusChange(executionName, input, result);
+    const execution = this.runExecution('beacon', executionName, input).then(async (result) => {
+      if (result.status !== 'SUCCEEDED') result.cleanup = await this.emitStatusChange('beacon', executionName, input, result);
       return result;
     });
     this.executions.set(executionName, execution);
@@ -563,8 +779,10 @@ export class LocalTwin implements WorkflowStarter {
    * twin computes from those seconds, scaled (`waitUntil` next to each `waitSeconds`, see `withScaledWait`);
    * the first wait of a poll loop starts from the send step's `waitUntil`.
    */
-  private scaledDefinition(): Record<string, unknown> {
-    const definition = structuredClone(this.workflow.definition) as { States: Record<string, Record<string, any>>; TimeoutSeconds?: number };
+  private scaledDefinition(kind: MachineKind): Record<string, unknown> {
+    const source = kind === 'beacon' ? this.workflow.definition : this.workflow.request.definition;
+    const taskFunctions = kind === 'beacon' ? this.workflow.taskFunctions : this.workflow.request.taskFunctions;
+    const definition = structuredClone(source) as { States: Record<string, Record<string, any>>; TimeoutSeconds?: number };
     const untilOf = (secondsPath: string) => secondsPath.replace(/waitSeconds$/, 'waitUntil');
     const commandOfPoll = new Map<string, string>();
     for (const state of Object.values(definition.States)) {
@@ -589,7 +807,14 @@ export class LocalTwin implements WorkflowStarter {
     }
     for (const [name, state] of Object.entries(definition.States)) {
       if (state.Type !== 'Task' || typeof state.TimeoutSeconds !== 'number') continue;
-      const fn = this.workflow.taskFunctions[name]!;
+      if (kind === 'request' && OPERATOR_WAIT_STATES.includes(name)) {
+        // The wait (the twin's token, scaled) ends it; the interpreter has no $$.Task.Token.
+        state.TimeoutSeconds = 2_000_000; // under setTimeout's 2^31 ms
+        const { 'taskToken.$': _token, ...payload } = state.Parameters.Payload as Record<string, unknown>;
+        state.Parameters = { ...state.Parameters, Payload: { ...payload, taskToken: 'twin' } };
+        continue;
+      }
+      const fn = taskFunctions[name]!;
       const fnMs = this.functionTimeoutMs(fn);
       state.TimeoutSeconds = Math.max(state.TimeoutSeconds * this.scale, (fnMs * state.TimeoutSeconds) / fn.timeoutSeconds) / 1000;
     }
@@ -598,18 +823,26 @@ export class LocalTwin implements WorkflowStarter {
     return definition;
   }
 
-  private async runExecution(executionName: string, input: WorkflowInput): Promise<ExecutionResult> {
+  private async runExecution(kind: MachineKind, executionName: string, input: WorkflowInput | RequestExecutionInput): Promise<ExecutionResult> {
     const scale = this.scale;
+    const source = kind === 'beacon' ? this.workflow.definition : this.workflow.request.definition;
+    const taskFunctions = kind === 'beacon' ? this.workflow.taskFunctions : this.workflow.request.taskFunctions;
+    const tasks = kind === 'beacon' ? this.tasks : this.requestTasks;
+    const instanceId = 'instanceId' in input ? input.instanceId : '';
     // Validated once per twin (validating costs ~100 ms of CPU, more than the rest of an execution); the
     // scaled copy has fractional timeouts, which the validator would refuse.
-    if (!this.machine) {
-      new StateMachine(this.workflow.definition as never, { validationOptions: { checkArn: false } });
-      this.machine = new StateMachine(this.scaledDefinition() as never, { validationOptions: { noValidate: true } });
+    if (kind === 'beacon' && !this.machine) {
+      new StateMachine(source as never, { validationOptions: { checkArn: false } });
+      this.machine = new StateMachine(this.scaledDefinition(kind) as never, { validationOptions: { noValidate: true } });
     }
-    const machine = this.machine;
+    if (kind === 'request' && !this.requestMachine) {
+      new StateMachine(source as never, { validationOptions: { checkArn: false } });
+      this.requestMachine = new StateMachine(this.scaledDefinition(kind) as never, { validationOptions: { noValidate: true } });
+    }
+    const machine = (kind === 'beacon' ? this.machine : this.requestMachine)!;
     const waitTimeOverrides: Record<string, number> = {};
     const retryIntervalOverrides: Record<string, number[]> = {};
-    for (const [name, state] of Object.entries(this.workflow.definition.States)) {
+    for (const [name, state] of Object.entries(source.States)) {
       if (state.Type === 'Wait' && typeof state.Seconds === 'number') waitTimeOverrides[name] = Math.max(1, Math.round(state.Seconds * scale));
       const retry = state.Retry as Retrier[] | undefined;
       // The interpreter takes one interval per retrier; the mean of its backoff series keeps the total wait of the deployed workflow, scaled.
@@ -620,15 +853,16 @@ export class LocalTwin implements WorkflowStarter {
     let ended: { status: 'ABORTED' | 'TIMED_OUT' | 'FAILED'; error?: string; cause?: string } | null = null;
     const faultCount = new Map<string, number>();
     const taskResourceLocalHandlers: Record<string, (input: JSONValue) => Promise<JSONValue>> = {};
-    for (const [stateName, handler] of Object.entries(this.tasks)) {
-      const timeoutMs = this.functionTimeoutMs(this.workflow.taskFunctions[stateName]!);
-      const memoryMb = this.workflow.taskFunctions[stateName]!.memoryMb;
-      const fault = this.options.faults?.find((f) => f.state === stateName && (!f.instanceId || f.instanceId === input.instanceId));
+    for (const [stateName, handler] of Object.entries(tasks)) {
+      // An operator wait enforces its function's timeout and its own wait itself.
+      const timeoutMs = kind === 'request' && OPERATOR_WAIT_STATES.includes(stateName) ? 2 ** 31 - 1 : this.functionTimeoutMs(taskFunctions[stateName]!);
+      const memoryMb = taskFunctions[stateName]!.memoryMb;
+      const fault = this.options.faults?.find((f) => f.state === stateName && (!f.instanceId || f.instanceId === instanceId));
       taskResourceLocalHandlers[stateName] = (async (stateInput: unknown) => {
         // Lets the state-size check of the previous state land first (it runs on the event log).
         await new Promise((resolve) => setImmediate(resolve));
         if (ended) throw new UncatchableError(ended.error ?? 'States.Runtime', 'the execution has ended');
-        this.options.onState?.(input.instanceId, input.requestId, stateName);
+        this.options.onState?.(instanceId, input.requestId, stateName);
         const count = (faultCount.get(stateName) ?? 0) + 1;
         faultCount.set(stateName, count);
         const inject = fault && (fault.fault === 'throttle' || count === 1) ? fault.fault : null;
@@ -649,7 +883,7 @@ export class LocalTwin implements WorkflowStarter {
           const result = this.withScaledWait(await withTimeout(run, timeoutMs, stateName, () => new SandboxTimedOut(JSON.stringify({ errorMessage: `${stateName}: Task timed out after ${(timeoutMs / scale).toFixed(2)} seconds` }))));
           this.taskLog.push({ execution: executionName, state: stateName, outcome: 'ok' });
           const interrupt = this.options.interruptAfter;
-          if (!this.interrupted && interrupt && interrupt.state === stateName && interrupt.instanceId === input.instanceId) {
+          if (!this.interrupted && interrupt && interrupt.state === stateName && interrupt.instanceId === instanceId) {
             this.interrupted = true;
             stop?.('ABORTED');
           }
@@ -664,7 +898,7 @@ export class LocalTwin implements WorkflowStarter {
       overrides: { taskResourceLocalHandlers, waitTimeOverrides, retryIntervalOverrides },
       noThrowOnAbort: true,
       context: {
-        Execution: { Id: `arn:aws:states:local-1:000000000000:execution:BeaconWorkflow:${executionName}`, Name: executionName, Input: input as never, StartTime: new Date().toISOString() },
+        Execution: { Id: `arn:aws:states:local-1:000000000000:execution:${kind === 'beacon' ? 'BeaconWorkflow' : 'RequestRollout'}:${executionName}`, Name: executionName, Input: input as never, StartTime: new Date().toISOString() },
       },
     });
     stop = (status, error, cause) => {
@@ -673,7 +907,8 @@ export class LocalTwin implements WorkflowStarter {
       run.abort();
     };
     // The state machine timeout, scaled.
-    const timer = setTimeout(() => stop?.('TIMED_OUT', 'States.Timeout'), this.workflow.timing.stateMachineTimeoutSeconds * scale);
+    const machineTimeoutSeconds = kind === 'beacon' ? this.workflow.timing.stateMachineTimeoutSeconds : this.workflow.request.timing.stateMachineTimeoutSeconds;
+    const timer = setTimeout(() => stop?.('TIMED_OUT', 'States.Timeout'), Math.min(2 ** 31 - 1, machineTimeoutSeconds * scale));
     // The 256 KB limit on every state's input and output: over it, the execution fails uncatchably.
     void (async () => {
       for await (const event of run.eventLogs) {
@@ -720,7 +955,8 @@ export class LocalTwin implements WorkflowStarter {
   }
 
   /** EventBridge: "Step Functions Execution Status Change" for an execution that did not succeed, to the cleanup function when the rule's pattern matches. */
-  private async emitStatusChange(executionName: string, input: WorkflowInput, result: ExecutionResult): Promise<CleanupResult | { error: string } | undefined> {
+  private async emitStatusChange(kind: MachineKind, executionName: string, input: WorkflowInput | RequestExecutionInput, result: ExecutionResult): Promise<CleanupResult | RequestCleanupResult | { error: string } | undefined> {
+    const machineName = kind === 'beacon' ? 'BeaconWorkflow' : 'RequestRollout';
     const event = {
       version: '0',
       id: `local-${executionName}`,
@@ -731,8 +967,8 @@ export class LocalTwin implements WorkflowStarter {
       region: 'local-1',
       resources: [],
       detail: {
-        executionArn: `arn:aws:states:local-1:000000000000:execution:BeaconWorkflow:${executionName}`,
-        stateMachineArn: 'arn:aws:states:local-1:000000000000:stateMachine:BeaconWorkflow',
+        executionArn: `arn:aws:states:local-1:000000000000:execution:${machineName}:${executionName}`,
+        stateMachineArn: `arn:aws:states:local-1:000000000000:stateMachine:${machineName}`,
         name: executionName,
         status: result.status,
         input: JSON.stringify(input),
@@ -741,7 +977,7 @@ export class LocalTwin implements WorkflowStarter {
         stopDate: Date.now(),
       },
     };
-    // The rule is scoped to the stack's state machine (a token in the template): here the one machine is that one.
+    // The rule is scoped to the stack's two state machines (tokens in the template): here both are.
     const pattern = structuredClone(this.workflow.cleanup.eventPattern) as { detail?: Record<string, unknown> };
     if (pattern.detail) delete pattern.detail.stateMachineArn;
     if (!matchesEventPattern(pattern, event)) return undefined;
@@ -750,7 +986,8 @@ export class LocalTwin implements WorkflowStarter {
     let lastError = '';
     for (let attempt = 0; attempt < 3; attempt += 1) {
       try {
-        return await withTimeout(this.cleanup(event as ExecutionStatusEvent), timeoutMs, 'the cleanup function');
+        const deadline = Date.now() + timeoutMs;
+        return await withTimeout(this.cleanup(event as ExecutionStatusEvent, { getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()) }), timeoutMs, 'the cleanup function');
       } catch (error) {
         lastError = (error as Error).message;
       }
@@ -785,7 +1022,44 @@ export class LocalTwin implements WorkflowStarter {
     await this.ssm.settle();
     this.ssm.close();
     await this.fnms.stop();
+    await this.slack.stop();
     await this.dynamo.close();
+  }
+}
+
+/** The twin's notification topic. */
+export const LOCAL_TOPIC_ARN = 'arn:aws:sns:local-1:000000000000:beacon-proxy-outcomes';
+
+export interface PublishedMessage {
+  topicArn: string;
+  subject: string | undefined;
+  message: Record<string, unknown>;
+  attributes: Record<string, string>;
+}
+
+/** SNS as the notifier uses it: Publish, recorded. */
+function recordingSns(published: PublishedMessage[]): SNSClient {
+  return {
+    send: async (command: PublishCommand) => {
+      const input = command.input;
+      published.push({
+        topicArn: input.TopicArn ?? '',
+        subject: input.Subject,
+        message: JSON.parse(input.Message ?? '{}') as Record<string, unknown>,
+        attributes: Object.fromEntries(Object.entries(input.MessageAttributes ?? {}).map(([name, value]) => [name, value.StringValue ?? ''])),
+      });
+      return { MessageId: `local-${published.length}` };
+    },
+  } as unknown as SNSClient;
+}
+
+/** Records every notify call (what tests read as `twin.notifier.sent`) and delivers it with the product's notifier. */
+export class RecordingNotifier implements Notifier {
+  readonly sent: Array<{ outcome: Outcome; replyTo?: ReplyTo }> = [];
+  constructor(private readonly delivery: Notifier) {}
+  async notify(outcome: Outcome, replyTo?: ReplyTo): Promise<void> {
+    this.sent.push({ outcome: structuredClone(outcome), ...(replyTo ? { replyTo } : {}) });
+    await this.delivery.notify(outcome, replyTo);
   }
 }
 

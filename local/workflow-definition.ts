@@ -3,9 +3,10 @@ import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync, existsSy
 import { join, relative } from 'node:path';
 
 import { extractStateMachineDefinition, type SynthesizedDefinition } from '../infra/workflow-definition.js';
-import { parseWorkflowTiming, type WorkflowTiming } from '../lambdas/core/timing.js';
+import { parseRequestTiming, parseWorkflowTiming, type RequestTiming, type WorkflowTiming } from '../lambdas/core/timing.js';
 import { ENV } from '../lambdas/aws/env-names.js';
 import { TASK_STATE_HANDLERS } from '../infra/workflow-states.js';
+import { REQUEST_TASK_STATE_HANDLERS } from '../infra/request-states.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const CACHE_DIR = join(ROOT, '.beacon-proxy', 'cache');
@@ -43,6 +44,17 @@ export interface SynthesizedWorkflow {
   tables: { state: TableSpec; idempotency: TableSpec };
   /** The automatic triggers: the drift and new-beacon functions, and the event pattern of the beacon tag rule. */
   triggers: { driftFunction: FunctionSpec; newBeaconFunction: FunctionSpec; tagRulePattern: Record<string, unknown> };
+  /** The request workflow (one execution per request): its definition, Task functions and timing. */
+  request: { definition: SynthesizedDefinition['definition']; taskFunctions: Record<string, FunctionSpec>; timing: RequestTiming };
+}
+
+/** The function a Task state invokes: its Resource (payload only) or Parameters.FunctionName (lambda:invoke integrations, .waitForTaskToken). */
+function taskFunctionId(state: Record<string, unknown>): string {
+  const resource = String(state.Resource);
+  const arn = resource.includes(':function:') ? resource : String((state.Parameters as { FunctionName?: string } | undefined)?.FunctionName ?? '');
+  const id = arn.split(':function:')[1];
+  if (!id) throw new Error(`cannot tell the function of Task ${resource}`);
+  return id;
 }
 
 type Resources = Record<string, { Type: string; Properties?: Record<string, any> }>;
@@ -66,9 +78,17 @@ export function twinSpecFromTemplate(template: { Resources: Resources }): Synthe
   for (const stateName of Object.keys(TASK_STATE_HANDLERS)) {
     const state = definition.States[stateName];
     if (!state) throw new Error(`the synthesized workflow has no Task state ${stateName}`);
-    const logicalId = String(state.Resource).split(':function:')[1]!;
-    taskFunctions[stateName] = functionSpec(resources, logicalId);
+    taskFunctions[stateName] = functionSpec(resources, taskFunctionId(state));
   }
+  const requestMachine = extractStateMachineDefinition(template as never, undefined, 'request').definition;
+  const requestTasks: Record<string, FunctionSpec> = {};
+  for (const stateName of Object.keys(REQUEST_TASK_STATE_HANDLERS)) {
+    const state = requestMachine.States[stateName];
+    if (!state) throw new Error(`the synthesized request workflow has no Task state ${stateName}`);
+    requestTasks[stateName] = functionSpec(resources, taskFunctionId(state));
+  }
+  const prepare = resources[requestTasks.PrepareTargets!.logicalId]!.Properties?.Environment?.Variables ?? {};
+  const requestTiming = parseRequestTiming(String(prepare[ENV.requestTiming]));
   const anyTask = Object.values(taskFunctions)[0]!;
   const variables = resources[anyTask.logicalId]!.Properties?.Environment?.Variables ?? {};
   const timing = parseWorkflowTiming(String(variables[ENV.workflowTiming]));
@@ -115,6 +135,7 @@ export function twinSpecFromTemplate(template: { Resources: Resources }): Synthe
     intakeQueue: { maxReceiveCount: Number(intake[1].Properties!.RedrivePolicy.maxReceiveCount), visibilityTimeoutSeconds: Number(intake[1].Properties!.VisibilityTimeout ?? 30) },
     intakeFunction: functionSpec(resources, intakeFn),
     tables: { state, idempotency },
+    request: { definition: requestMachine, taskFunctions: requestTasks, timing: requestTiming },
   };
 }
 

@@ -12,6 +12,8 @@ export interface AlarmsProps {
   alarmTopic: sns.ITopic;
   deadLetterQueue: sqs.IQueue;
   stateMachine: sfn.IStateMachine;
+  /** The request workflow (one execution per request). */
+  requestStateMachine?: sfn.IStateMachine;
   /** Entry functions (intake, API, ChatOps, triggers): an error there means a request may have been lost. */
   entryFunctions: lambda.IFunction[];
   /** The cleanup of executions that ended without their finally: its failures and its dead letters. */
@@ -67,6 +69,25 @@ export class Alarms extends Construct {
       new cloudwatch.Metric({ namespace: METRICS.namespace, metricName: METRICS.fnmsErrors, dimensionsMap: { service: METRICS.service }, period: Duration.minutes(5), statistic: 'Sum' }),
       'FNMS calls failed after retries: the approved beacon version may not be pinned; check the FNMS URL, the secret and FNMS itself.',
     );
+    add(
+      'PinUnconfirmed',
+      new cloudwatch.Metric({ namespace: METRICS.namespace, metricName: METRICS.pinUnconfirmed, dimensionsMap: { service: METRICS.service }, period: Duration.minutes(5), statistic: 'Sum' }),
+      'A request ended pin-unconfirmed: nobody confirmed "Beacon version approved for use" in time (pinMode operator). Its beacons are configured; set the value in FNMS and send the request again, or confirm a newer pin.',
+    );
+    if (props.requestStateMachine) {
+      add(
+        'RequestWorkflowFailed',
+        filledSum(
+          {
+            failed: props.requestStateMachine.metricFailed({ period: Duration.minutes(5), statistic: 'Sum' }),
+            timedOut: props.requestStateMachine.metricTimedOut({ period: Duration.minutes(5), statistic: 'Sum' }),
+            aborted: props.requestStateMachine.metricAborted({ period: Duration.minutes(5), statistic: 'Sum' }),
+          },
+          Duration.minutes(5),
+        ),
+        'A request workflow ended without its summary (failed, timed out or aborted): beacons not started were not changed; see the request status.',
+      );
+    }
     const errors = Object.fromEntries(props.entryFunctions.map((fn, index) => [`e${index}`, fn.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' })]));
     add(
       'EntryFunctionErrors',

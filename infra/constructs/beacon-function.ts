@@ -32,12 +32,12 @@ export const DEFAULT_FUNCTION_BUNDLING: FunctionBundling = { sdk: 'bundled' };
 export const FUNCTION_BUNDLING: Readonly<Record<string, FunctionBundling>> = {
   'acquire-lock': { sdk: 'bundled' },
   'chatops-webhook': { sdk: 'bundled' },
+  'decide-pin': { sdk: 'bundled' },
   'drift-check': { sdk: 'bundled' },
   'execution-cleanup': { sdk: 'bundled' },
   intake: { sdk: 'bundled' },
   'new-beacon': { sdk: 'bundled' },
   'notify-requester': { sdk: 'bundled' },
-  'pin-version': { sdk: 'bundled' },
   'poll-command': { sdk: 'bundled' },
   'record-outcome': { sdk: 'bundled' },
   'release-lock': { sdk: 'bundled' },

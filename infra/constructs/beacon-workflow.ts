@@ -36,8 +36,6 @@ export interface BeaconWorkflowProps {
   /** ARNs of this stack's beacon documents: the only documents SendCommand may run. */
   documentArns: string[];
   beaconTag: { key: string; value: string };
-  /** The FNMS pin Lambda (its own construct: it alone reads the FNMS secret). */
-  pinFunction: lambda.IFunction;
   /** The derived timing model (deriveWorkflowTiming): every deadline of the workflow. */
   timing: WorkflowTiming;
   /** Where SSM writes full document transcripts (GetCommandInvocation only returns 24,000 characters). */
@@ -45,8 +43,9 @@ export interface BeaconWorkflowProps {
 }
 
 /**
- * The per-beacon workflow: resolve -> lock -> configure -> poll -> judge -> pin -> record -> notify, with
- * rollback when the beacon did not roll back by itself. Every path, failures included, passes through
+ * The per-beacon workflow: resolve -> lock -> (cancelled?) -> configure -> poll -> judge -> (cancelled with
+ * rollback?) -> record -> notify, with rollback when the beacon did not roll back by itself. The FNMS pin is
+ * decided once per request by the request workflow, after its beacons finished. Every path, failures included, passes through
  * ReleaseLock, RecordOutcome and NotifyRequester (the workflow's finally).
  */
 export class BeaconWorkflow extends Construct {
@@ -62,7 +61,7 @@ export class BeaconWorkflow extends Construct {
       [ENV.workflowTiming]: JSON.stringify(props.timing),
       [ENV.commandLogGroup]: props.commandLogGroup.logGroupName,
     };
-    const make = (handlerId: Exclude<WorkflowHandlerId, 'PinVersionFn'>, description: string): lambda.Function =>
+    const make = (handlerId: WorkflowHandlerId, description: string): lambda.Function =>
       new BeaconFunction(this, handlerId, {
         folder: WORKFLOW_HANDLERS[handlerId].folder,
         description: `beacon-proxy workflow: ${description}`,
@@ -78,8 +77,9 @@ export class BeaconWorkflow extends Construct {
       PollCommandFn: make('PollCommandFn', 'poll and judge a document run'),
       RecordOutcomeFn: make('RecordOutcomeFn', 'record the outcome'),
       NotifyRequesterFn: make('NotifyRequesterFn', 'notify the requester'),
+      CheckCancelledFn: make('CheckCancelledFn', "check whether the beacon's request was cancelled"),
     };
-    this.functions = { ...fns, PinVersionFn: props.pinFunction };
+    this.functions = fns;
     this.grant(fns, props);
 
     this.logGroup = new logs.LogGroup(this, 'ExecutionLogs', {
@@ -98,8 +98,9 @@ export class BeaconWorkflow extends Construct {
     });
   }
 
-  private grant(fns: Record<Exclude<WorkflowHandlerId, 'PinVersionFn'>, lambda.Function>, props: BeaconWorkflowProps): void {
+  private grant(fns: Record<WorkflowHandlerId, lambda.Function>, props: BeaconWorkflowProps): void {
     const stack = Stack.of(this);
+    props.table.grantReadData(fns.CheckCancelledFn);
     for (const fn of [fns.AcquireLockFn, fns.ReleaseLockFn, fns.SendCommandFn, fns.PollCommandFn, fns.RecordOutcomeFn, fns.NotifyRequesterFn]) props.table.grantReadWriteData(fn);
     // DescribeInstanceInformation, GetCommandInvocation and ListCommands have no resource-level permissions.
     fns.ResolveTargetFn.addToRolePolicy(new iam.PolicyStatement({ actions: ['ssm:DescribeInstanceInformation'], resources: ['*'] }));
@@ -187,7 +188,7 @@ export class BeaconWorkflow extends Construct {
     const superseded = outcome(STATES.superseded, 'superseded');
     const configured = outcome(STATES.configured, 'ok');
     const configureNotRun = outcome(STATES.configureNotRun, 'not-run');
-    const pinFailed = outcome(STATES.pinFailed, 'pin-failed');
+    const cancelledBeforeConfigure = outcome(STATES.cancelledBeforeConfigure, 'cancelled');
     const beaconRolledBack = outcome(STATES.beaconRolledBack, 'rolled-back');
     const rolledBackByPipeline = outcome(STATES.rolledBackByPipeline, 'rolled-back');
     const rollbackFailed = outcome(STATES.rollbackFailed, 'failed');
@@ -288,20 +289,19 @@ export class BeaconWorkflow extends Construct {
     startRollback.next(sendRollback);
     startBeaconRollback.next(sendRollback);
 
-    // Pin after success.
-    const pin = task(STATES.pinVersion, fns.PinVersionFn, '$.pin', {
-      ...ids,
-      request: path.objectAt('$.request'),
-      beaconVersion: path.stringAt('$.poll.verdict.beaconVersion'),
-    });
-    pin.addCatch(pinFailed, caught);
-    // pinMode none answers `skipped: true` (not pinned by design, with a warning): the beacon is configured.
-    const pinSkipped = sfn.Condition.and(sfn.Condition.isPresent('$.pin.skipped'), sfn.Condition.booleanEquals('$.pin.skipped', true));
-    pin.next(new sfn.Choice(this, STATES.checkPin).when(sfn.Condition.or(sfn.Condition.booleanEquals('$.pin.pinned', true), pinSkipped), configured).otherwise(pinFailed));
+    // After a configure that succeeded: a request cancelled with rollback rolls this beacon back.
+    const checkCancelledAfter = task(STATES.checkCancelledAfterConfigure, fns.CheckCancelledFn, '$.cancelCheck', ids);
+    // Not knowing whether the request was cancelled keeps the beacon as configured (the summary says so).
+    checkCancelledAfter.addCatch(configured, { errors: [sfn.Errors.ALL], resultPath: '$.cancelCheckError' });
+    checkCancelledAfter.next(
+      new sfn.Choice(this, STATES.checkCancelAfterConfigure)
+        .when(sfn.Condition.and(sfn.Condition.booleanEquals('$.cancelCheck.cancelled', true), sfn.Condition.booleanEquals('$.cancelCheck.rollback', true)), startRollback)
+        .otherwise(configured),
+    );
 
     // Configure. Whatever is not a confirmed success, a self-rollback or a document that never ran is rolled back.
     const checkVerdict = new sfn.Choice(this, STATES.checkVerdict)
-      .when(sfn.Condition.stringEquals('$.poll.verdict.status', 'ok'), pin)
+      .when(sfn.Condition.stringEquals('$.poll.verdict.status', 'ok'), checkCancelledAfter)
       .when(sfn.Condition.stringEquals('$.poll.verdict.status', 'rolled-back'), beaconRolledBack)
       .when(sfn.Condition.stringEquals('$.poll.verdict.status', 'not-run'), configureNotRun)
       .otherwise(startRollback);
@@ -332,6 +332,13 @@ export class BeaconWorkflow extends Construct {
     sendPlan.addCatch(dryRunPlanned, caught);
     sendPlan.next(watch('plan', { start: STATES.startPlanPolling, wait: STATES.waitForPlan, poll: STATES.pollPlan, check: STATES.checkPlanDone }, '$.command', '$.poll', dryRunPlanned, dryRunPlanned));
 
+    // Lock taken: a request cancelled meanwhile changes nothing more on this beacon.
+    const checkCancelledBefore = task(STATES.checkCancelledBeforeConfigure, fns.CheckCancelledFn, '$.cancelCheck', ids);
+    checkCancelledBefore.addCatch(stepFailed, caught);
+    checkCancelledBefore.next(
+      new sfn.Choice(this, STATES.checkCancelBeforeConfigure).when(sfn.Condition.booleanEquals('$.cancelCheck.cancelled', true), cancelledBeforeConfigure).otherwise(sendConfigure),
+    );
+
     // The lock: busy -> wait and try again until the busy wait is over; superseded -> a newer request came first.
     const startLocking = new sfn.Pass(this, STATES.startLocking, { stateName: STATES.startLocking, result: sfn.Result.fromObject({ attempt: 0, firstTriedAt: null }), resultPath: '$.lock' });
     const acquire = task(STATES.acquireLock, fns.AcquireLockFn, '$.lock', { ...ids, owner: path.executionName, receivedAt: path.stringAt('$.receivedAt'), lock: path.objectAt('$.lock') });
@@ -339,7 +346,8 @@ export class BeaconWorkflow extends Construct {
     const waitForLock = new sfn.Wait(this, STATES.waitForLock, { stateName: STATES.waitForLock, time: sfn.WaitTime.secondsPath('$.lock.waitSeconds') });
     startLocking.next(acquire).next(
       new sfn.Choice(this, STATES.checkLock)
-        .when(sfn.Condition.booleanEquals('$.lock.acquired', true), new sfn.Choice(this, STATES.checkAction).when(rollbackAsked, startBeaconRollback).otherwise(sendConfigure))
+        // A per-beacon rollback (day 2) restores its capture; a configure first asks whether its request was cancelled.
+        .when(sfn.Condition.booleanEquals('$.lock.acquired', true), new sfn.Choice(this, STATES.checkAction).when(rollbackAsked, startBeaconRollback).otherwise(checkCancelledBefore))
         .when(sfn.Condition.booleanEquals('$.lock.superseded', true), superseded)
         .when(sfn.Condition.booleanEquals('$.lock.giveUp', true), beaconBusy)
         .otherwise(waitForLock.next(acquire)),

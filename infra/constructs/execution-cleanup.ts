@@ -18,14 +18,15 @@ export interface ExecutionCleanupProps {
   encryptionKey: kms.IKey;
   table: dynamodb.ITable;
   outcomeTopic: sns.ITopic;
-  stateMachine: sfn.IStateMachine;
+  /** The per-beacon and the request workflows. */
+  stateMachines: sfn.IStateMachine[];
   /** The workflow functions' environment (table, topic, timing). */
   environment: Record<string, string>;
 }
 
 /**
  * The finally of executions that never reach their own: an EventBridge rule on "Step Functions Execution
- * Status Change" (TIMED_OUT, ABORTED, FAILED) of the beacon workflow invokes the cleanup function, with
+ * Status Change" (TIMED_OUT, ABORTED, FAILED) of the beacon and request workflows invokes the cleanup function, with
  * retries and a dead-letter queue of its own (alarmed).
  */
 export class ExecutionCleanup extends Construct {
@@ -56,7 +57,7 @@ export class ExecutionCleanup extends Construct {
       eventPattern: {
         source: ['aws.states'],
         detailType: [EXECUTION_STATUS_CHANGE],
-        detail: { status: [...CLEANUP_STATUSES], stateMachineArn: [props.stateMachine.stateMachineArn] },
+        detail: { status: [...CLEANUP_STATUSES], stateMachineArn: props.stateMachines.map((machine) => machine.stateMachineArn) },
       },
       targets: [new targets.LambdaFunction(this.fn, { retryAttempts: 8, maxEventAge: Duration.hours(24), deadLetterQueue: this.deadLetterQueue })],
     });

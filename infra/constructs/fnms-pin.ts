@@ -4,7 +4,7 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Duration } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import { WORKFLOW_CONSTANTS } from '../../lambdas/core/timing.js';
+import { type RequestTiming, WORKFLOW_CONSTANTS } from '../../lambdas/core/timing.js';
 import type { FnmsConfigInput } from '../../lambdas/core/fnms/config.js';
 import { ENV } from '../../lambdas/aws/env-names.js';
 import { BeaconFunction } from './beacon-function.js';
@@ -24,12 +24,21 @@ export type FnmsPinProps = {
       /** The beacon inventory: no release older than a beacon it lists is approved. */
       inventory: FnmsInventoryProps | null;
     }
+  | {
+      pinMode: 'operator';
+      /** The beacon inventory: no release older than a beacon it lists is asked for. */
+      inventory: FnmsInventoryProps | null;
+      /** Which FNMS web interface the operator uses (the instruction names it). */
+      product: 'flexeraOne' | 'onPremises';
+    }
   | { pinMode: 'none' }
-);
+) & { requestTiming: RequestTiming };
 
 /**
- * The workflow's pin step. `gateway`: calls the customer's pin gateway (our contract, not a Flexera API) and
- * reads the beacon inventory; the only reader of the gateway secret. `none`: pins nothing, warns.
+ * The request workflow's pin step (DecidePin), once per request after its beacons finished, serialized
+ * across requests by a lock on the FNMS setting. `gateway`: calls the customer's pin gateway (our contract,
+ * not a Flexera API) and reads the beacon inventory; the only reader of the gateway secret. `operator`:
+ * decides the release and records the value an operator is asked to set. `none`: pins nothing, warns.
  */
 export class FnmsPin extends Construct {
   readonly fn: lambda.Function;
@@ -37,15 +46,17 @@ export class FnmsPin extends Construct {
   constructor(scope: Construct, id: string, props: FnmsPinProps) {
     super(scope, id);
     const gateway = props.pinMode === 'gateway' ? props : null;
-    const inventory = gateway?.inventory ?? null;
-    this.fn = new BeaconFunction(this, 'PinVersionFn', {
-      folder: 'pin-version',
-      description: `beacon-proxy workflow: pin the approved beacon version (pinMode ${props.pinMode})`,
+    const inventory = props.pinMode === 'none' ? null : props.inventory;
+    this.fn = new BeaconFunction(this, 'DecidePinFn', {
+      folder: 'decide-pin',
+      description: `beacon-proxy request workflow: decide the approved beacon version once per request (pinMode ${props.pinMode})`,
       encryptionKey: props.encryptionKey,
       ...(inventory?.vpc ? { vpc: inventory.vpc } : {}),
       environment: {
         ...props.environment,
         [ENV.pinMode]: props.pinMode,
+        [ENV.requestTiming]: JSON.stringify(props.requestTiming),
+        ...(props.pinMode === 'operator' ? { [ENV.fnmsProduct]: props.product } : {}),
         ...(gateway ? { [ENV.gatewayConfig]: JSON.stringify(gateway.gatewayConfig), [ENV.gatewaySecretName]: gateway.gatewaySecretName } : {}),
         ...(inventory ? fnmsInventoryEnvironment(inventory) : {}),
       },

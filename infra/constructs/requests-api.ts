@@ -23,6 +23,8 @@ export interface RequestsApiProps {
   readPrincipals: string[];
   /** The per-beacon workflow: a per-beacon rollback or retry starts it for one beacon. */
   stateMachine: sfn.IStateMachine;
+  /** The request workflow: cancel, go and pin confirmations end its operator waits (task tokens). */
+  requestStateMachine: sfn.IStateMachine;
 }
 
 /**
@@ -77,8 +79,10 @@ const ERROR_TEMPLATE = (code: string) =>
   `{"error":{"code":"${code}","message":$context.error.messageString,"field":"$"}}`;
 
 /**
- * HTTPS API, IAM-authorised (SigV4): POST /requests (202 + status URL), GET /requests/{id}, POST /plans, and the
- * per-beacon GET /beacons/{instanceId}, POST /beacons/{instanceId}/rollback and /retry.
+ * HTTPS API, IAM-authorised (SigV4): POST /requests (202 + status URL), GET /requests/{id}, POST /plans,
+ * POST /requests/{id}/rerun, the operators' actions POST /requests/{id}/cancel, POST /requests/{id}/go,
+ * POST /pins/{id}/confirm, and the per-beacon GET /beacons/{instanceId}, POST /beacons/{instanceId}/rollback
+ * and /retry.
  * A resource policy admits only the principals named for each permission (submit, read). API Gateway
  * checks the body's shape; the Lambda applies the full request rules.
  */
@@ -90,22 +94,24 @@ export class RequestsApi extends Construct {
     super(scope, id);
     this.handler = new BeaconFunction(this, 'Handler', {
       folder: 'requests-api',
-      description: 'beacon-proxy HTTPS API: requests, status, plans',
+      description: 'beacon-proxy HTTPS API: requests, status, plans, cancel, go, pin confirmations',
       encryptionKey: props.encryptionKey,
       environment: { ...props.environment, [ENV.queueUrl]: props.queue.queueUrl, [ENV.stateMachineArn]: props.stateMachine.stateMachineArn },
     });
     props.queue.grantSendMessages(this.handler.fn);
     props.table.grantReadData(this.handler.fn);
-    // A per-beacon rollback or retry records its request, audit trail and first status: request items only.
+    // A per-beacon rollback or retry records its request, audit trail and first status; operators' actions
+    // (cancel, go, confirm a pin) update the request's rollout and the pin ledger: request and pin items only.
     this.handler.fn.addToRolePolicy(
       new iam.PolicyStatement({
         sid: 'WriteRequestRecordsOnly',
-        actions: ['dynamodb:PutItem'],
+        actions: ['dynamodb:PutItem', 'dynamodb:UpdateItem'],
         resources: [props.table.tableArn],
-        conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${TABLE_KEY_PREFIXES.request}*`] } },
+        conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${TABLE_KEY_PREFIXES.request}*`, `${TABLE_KEY_PREFIXES.pin}*`] } },
       }),
     );
     props.stateMachine.grantStartExecution(this.handler.fn);
+    props.requestStateMachine.grantTaskResponse(this.handler.fn);
 
     const accessLogs = new logs.LogGroup(this, 'AccessLogs', { encryptionKey: props.encryptionKey, retention: logs.RetentionDays.SIX_MONTHS, removalPolicy: RemovalPolicy.DESTROY });
     this.api = new apigateway.RestApi(this, 'Api', {
@@ -149,12 +155,18 @@ export class RequestsApi extends Construct {
     const integration = new apigateway.LambdaIntegration(this.handler.fn);
     const withBody = { requestValidator, requestModels: { 'application/json': requestModel } };
 
+    const withId = { requestValidator, requestParameters: { 'method.request.path.id': true } };
     const requests = this.api.root.addResource('requests');
     requests.addMethod('POST', integration, withBody);
     const request = requests.addResource('{id}');
-    request.addMethod('GET', integration, { requestValidator, requestParameters: { 'method.request.path.id': true } });
+    request.addMethod('GET', integration, withId);
     // An explicit re-run of a recorded request (a new request, linked to it): a submit permission.
-    request.addResource('rerun').addMethod('POST', integration, { requestValidator, requestParameters: { 'method.request.path.id': true } });
+    request.addResource('rerun').addMethod('POST', integration, withId);
+    // Operators' actions on a running request (submit permission): cancel {"rollback": bool}, the go after a canary.
+    request.addResource('cancel').addMethod('POST', integration, withId);
+    request.addResource('go').addMethod('POST', integration, withId);
+    // An operator set "Beacon version approved for use" in FNMS (pinMode operator).
+    this.api.root.addResource('pins').addResource('{id}').addResource('confirm').addMethod('POST', integration, withId);
     this.api.root.addResource('plans').addMethod('POST', integration, withBody);
 
     // Per-beacon day-2 commands (lambdas/requests-api/beacons.ts): history (read), rollback and retry (submit).

@@ -5,6 +5,8 @@
  *   REQ#<id> / BEACON#<instance>  per-beacon status; historyBeacon = <instance>, historyAt = <updatedAt>#<id>
  *                                 (the byBeacon index: a beacon's history across requests)
  *   REQ#<id> / AUDIT#<at>#<event>#<instance>[#<key>]   (key: one record per change of a beacon)
+ *   REQ#<id> / ROLLOUT, PAGE#<n>   the request's rollout and its expanded target (lambdas/aws/rollout-store.ts)
+ *   PIN#fnms-approved-version / PIN the pin ledger across requests (lambdas/aws/rollout-store.ts)
  *   LOCK#<instance> / LOCK        owner, expiresAtMs (absent when free), latestOrder (kept), ttl
  *   MARK#<key> / MARK             seen beacons, answered chat messages
  *   VALUE#<key> / VALUE           small state
@@ -38,6 +40,7 @@ import type {
   RequestStatus,
   RequestStore,
 } from '../core/ports.js';
+import { rolloutFromItem } from './rollout-store.js';
 
 export function documentClient(client = new DynamoDBClient({})): DynamoDBDocumentClient {
   return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
@@ -101,25 +104,33 @@ export class DynamoRequestStore implements RequestStore {
   }
 
   async getRequestStatus(requestId: string): Promise<RequestStatus | null> {
-    const items: Array<Record<string, unknown>> = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.db.send(
-        new QueryCommand({ TableName: this.tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': requestKey(requestId) }, ExclusiveStartKey: startKey }),
-      );
-      items.push(...((page.Items ?? []) as Array<Record<string, unknown>>));
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
+    // Two ranges of the request's partition: audit and beacon rows (sk before PAGE#), then the request and its
+    // rollout (sk from R); the expanded target's pages (PAGE#...) stay unread.
+    const query = async (condition: string, values: Record<string, unknown>) => {
+      const items: Array<Record<string, unknown>> = [];
+      let startKey: Record<string, unknown> | undefined;
+      do {
+        const page = await this.db.send(
+          new QueryCommand({ TableName: this.tableName, KeyConditionExpression: condition, ExpressionAttributeValues: { ':pk': requestKey(requestId), ...values }, ExclusiveStartKey: startKey }),
+        );
+        items.push(...((page.Items ?? []) as Array<Record<string, unknown>>));
+        startKey = page.LastEvaluatedKey;
+      } while (startKey);
+      return items;
+    };
+    const [rows, records] = await Promise.all([query('pk = :pk AND sk < :page', { ':page': 'PAGE#' }), query('pk = :pk AND sk >= :r', { ':r': 'R' })]);
     const strip = <T>(item: Record<string, unknown>): T => {
       const { pk: _pk, sk: _sk, [BEACON_HISTORY_INDEX.partitionKey]: _beacon, [BEACON_HISTORY_INDEX.sortKey]: _at, ...rest } = item;
       return rest as T;
     };
-    const request = items.find((item) => item.sk === 'REQUEST');
+    const request = records.find((item) => item.sk === 'REQUEST');
     if (!request) return null;
+    const rollout = records.find((item) => item.sk === 'ROLLOUT');
     return {
       request: strip<RequestRecord>(request),
-      beacons: items.filter((item) => String(item.sk).startsWith('BEACON#')).map((item) => strip<BeaconStatusRecord>(item)),
-      audit: items.filter((item) => String(item.sk).startsWith('AUDIT#')).map((item) => strip<AuditEvent>(item)),
+      beacons: rows.filter((item) => String(item.sk).startsWith('BEACON#')).map((item) => strip<BeaconStatusRecord>(item)),
+      audit: rows.filter((item) => String(item.sk).startsWith('AUDIT#')).map((item) => strip<AuditEvent>(item)),
+      rollout: rollout ? rolloutFromItem(rollout) : null,
     };
   }
 }

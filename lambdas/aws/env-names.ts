@@ -5,6 +5,16 @@ export const ENV = {
   /** Comma-separated IAM role ids (AROA...) of the stack's producers whose `caller` message attribute the intake believes. */
   trustedSenderRoleIds: 'TRUSTED_SENDER_ROLE_IDS',
   stateMachineArn: 'STATE_MACHINE_ARN',
+  /** The request-level workflow (one execution per request). */
+  requestStateMachineArn: 'REQUEST_STATE_MACHINE_ARN',
+  /** The request workflow's derived timing (lambdas/core/timing.ts deriveRequestTiming), as JSON. */
+  requestTiming: 'REQUEST_TIMING',
+  /** The API's base URL (…/v1/): status links in summaries. */
+  apiUrl: 'API_URL',
+  /** Secrets Manager name of a Slack bot token (optional): request messages go by chat.postMessage to the command's channel. */
+  slackBotTokenSecretName: 'SLACK_BOT_TOKEN_SECRET_NAME',
+  /** Which FNMS web interface operators use (`flexeraOne` or `onPremises`): the pin instruction names it. */
+  fnmsProduct: 'FNMS_PRODUCT',
   queueUrl: 'QUEUE_URL',
   topicArn: 'NOTIFICATION_TOPIC_ARN',
   documentNames: 'DOCUMENT_NAMES',
@@ -52,6 +62,10 @@ export const METRICS = {
   beaconOutcomes: 'BeaconOutcomes',
   /** One per SSM API call answered with throttling (SDK retries included). */
   ssmThrottles: 'SsmThrottles',
+  /** One per request that ended; dimension outcome (completed, halted, cancelled, pin-unconfirmed, pin-failed, failed). */
+  requestOutcomes: 'RequestOutcomes',
+  /** One per request whose FNMS pin nobody confirmed in time (pinMode operator): alarmed. */
+  pinUnconfirmed: 'PinUnconfirmed',
 } as const;
 
 /** Dimension names of those metrics (besides Powertools' service). */

@@ -138,6 +138,18 @@ export class SsmBeaconCommands implements BeaconCommands {
     });
   }
 
+  listManagedInstancesPage(tag: { key: string; value: string }, nextToken: string | null, pageSize: number): Promise<{ instances: ManagedInstance[]; nextToken: string | null }> {
+    return mapThrottling(async () => {
+      const page = await this.ssm.send(
+        new DescribeInstanceInformationCommand({ Filters: [{ Key: `tag:${tag.key}`, Values: [tag.value] }], MaxResults: pageSize, ...(nextToken ? { NextToken: nextToken } : {}) }),
+      );
+      const instances = (page.InstanceInformationList ?? [])
+        .filter((info) => info.InstanceId)
+        .map((info) => ({ instanceId: info.InstanceId!, computerName: info.ComputerName ?? null, platformType: info.PlatformType ?? null, pingStatus: info.PingStatus ?? 'Inactive' }));
+      return { instances, nextToken: page.NextToken ?? null };
+    });
+  }
+
   listInvocations(commandId: string): Promise<Array<{ instanceId: string; status: string }>> {
     return mapThrottling(async () => {
       const out: Array<{ instanceId: string; status: string }> = [];

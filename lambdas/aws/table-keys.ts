@@ -16,6 +16,8 @@ export const TABLE_KEY_PREFIXES = {
   baseline: 'BASELINE#',
   /** `DRIFT#checkpoint` and `DRIFT#<passId>`: the drift pass's checkpoint and pages. */
   drift: 'DRIFT#',
+  /** `PIN#fnms-approved-version`: the pin ledger across requests (lambdas/aws/rollout-store.ts). */
+  pin: 'PIN#',
 } as const;
 
 /** Chat replay memory: `MARK#` + this prefix + platform + message key. */

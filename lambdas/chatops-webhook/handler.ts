@@ -32,8 +32,9 @@ import {
   verifyTeamsSignature,
 } from '../core/chatops/index.js';
 import { beaconCommandMessage } from '../core/beacon-commands.js';
-import { type Caller, CallerSchema } from '../core/caller.js';
+import { type Caller, CallerSchema, describeCaller } from '../core/caller.js';
 import { isRequestError } from '../core/errors.js';
+import type { OperatorCommand } from '../core/rollout-control.js';
 import { type Clock, type FleetMemory, type Log, type ProfileStore, type ReplyTo, type RequestQueue, type RequestStore, type SecretSource, silentLog } from '../core/ports.js';
 import * as awsDynamo from '../aws/clients/dynamo.js';
 import * as awsSdk from '../aws/clients/sdk.js';
@@ -95,6 +96,18 @@ export function createChatOpsHandler(deps: ChatOpsDeps) {
   /** Runs a verified, allowlisted command. `apply` only enqueues, so the answer stays within Slack's 3 s. */
   async function run(command: ChatCommand, requestId: string, replyTo: ReplyTo | undefined, caller: Caller): Promise<ChatReply> {
     switch (command.kind) {
+      case 'cancel':
+      case 'go':
+      case 'confirm-pin': {
+        // Applied by the intake (this internet-facing function writes no request state); the thread hears the result.
+        // The caller identity names who acted (the intake records the caller SQS vouches for, as for any request).
+        const by = describeCaller(caller);
+        const operatorCommand: OperatorCommand =
+          command.kind === 'cancel' ? { action: 'cancel', requestId: command.requestId, rollback: command.rollback, by } : command.kind === 'go' ? { action: 'go', requestId: command.requestId, by } : { action: 'confirm-pin', pinId: command.pinId, by };
+        await deps.queue.enqueueCommand(operatorCommand, { source: 'chatops', caller, ...(replyTo ? { replyTo } : {}) });
+        const target = command.kind === 'confirm-pin' ? command.pinId : command.requestId;
+        return { kind: 'accepted', title: `${command.kind} ${target}: received`, lines: [`Recorded as ${by}.`, replyTo ? 'The result follows in this thread.' : `See: status ${command.kind === 'confirm-pin' ? command.pinId.replace(/^pin-/, '') : command.requestId}`] };
+      }
       case 'help':
         return replyHelp();
       case 'status': {
@@ -156,9 +169,10 @@ export function createChatOpsHandler(deps: ChatOpsDeps) {
     const command = parseSlackSlashCommand(body.toString('utf8'));
     if (!command) return respond(400, { error: { code: 'INVALID_REQUEST', message: 'not a Slack slash command', field: '$' } });
     const requestId = chatRequestId('slack', command.triggerId ?? `${timestamp}:${signature}`);
-    const replyTo: ReplyTo | undefined = command.responseUrl ? { kind: 'slack', responseUrl: command.responseUrl } : undefined;
+    // The command's channel (chat.postMessage with a bot token) and when it was issued (the response_url takes posts for 30 minutes).
+    const replyTo: ReplyTo | undefined = command.responseUrl ? { kind: 'slack', responseUrl: command.responseUrl, channelId: command.channelId, issuedAt: deps.clock.now().toISOString() } : undefined;
     const who = slackCaller(command);
-    const reply = await answer(command.text, { userId: command.userId, channelId: command.channelId }, who, requestId, replyTo);
+    const reply = await answer(command.text, { userId: command.userId, channelId: command.channelId, userName: command.userName }, who, requestId, replyTo);
     return respond(200, toSlackMessage(reply));
   }
 
@@ -175,7 +189,7 @@ export function createChatOpsHandler(deps: ChatOpsDeps) {
     if (!(await deps.memory.markOnce(`${CHAT_REPLAY_KEY_PREFIX}teams#${activity.messageId}`, REPLAY_TTL_SECONDS.teams))) {
       return respond(200, toTeamsMessage(replyError({ code: 'REPLAYED', message: 'this message was already received' })));
     }
-    const reply = await answer(activity.text, { userId: activity.userId, channelId: activity.channelId }, teamsCaller(activity), chatRequestId('teams', activity.messageId), undefined);
+    const reply = await answer(activity.text, { userId: activity.userId, channelId: activity.channelId, userName: activity.userName }, teamsCaller(activity), chatRequestId('teams', activity.messageId), undefined);
     return respond(200, toTeamsMessage(reply));
   }
 

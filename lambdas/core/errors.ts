@@ -10,6 +10,7 @@ export const ERROR_CODES = [
   'DOWNGRADE_REFUSED',
   /** The requestId is already used by a request with different content (lambdas/core/request-identity.ts). */
   'REQUEST_CONFLICT',
+  'PIN_CONFLICT',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -11,21 +11,30 @@ import type { BeaconBaseline } from './baseline.js';
 import type { BeaconAction, BeaconCommandCode, RunLink } from './beacon-history.js';
 import type { DriftCheckpoint, DriftPage } from './drift-pass.js';
 import type { Check } from './result.js';
+import type { HaltReason, RequestOutcomeState, RolloutSpec } from './rollout.js';
+import type { OperatorCommand } from './rollout-control.js';
 
 /** Where a request came from; kept in the audit trail. */
 export type RequestSource = 'queue' | 'api' | 'chatops' | 'new-beacon' | 'drift' | 'local';
 
-/** Where the outcome goes besides the notification topic. Only Slack answers asynchronously. */
-export type ReplyTo = { kind: 'slack'; responseUrl: string };
+/**
+ * Where the outcome goes besides the notification topic. Only Slack answers asynchronously: its
+ * response_url takes 5 posts within 30 minutes of `issuedAt`; with a bot token the stack posts to
+ * `channelId` instead (chat.postMessage).
+ */
+export type ReplyTo = { kind: 'slack'; responseUrl: string; channelId?: string; issuedAt?: string };
 
 /** Lifecycle of a request as a whole. */
 export type RequestState = 'accepted' | 'invalid' | 'no-targets';
 
 /**
  * Lifecycle of one beacon within a request. Terminal: skipped, busy, superseded, not-run, dry-run, ok,
- * pin-failed, rolled-back, failed, error. `superseded`: a newer request for the beacon took it first, so this
- * older one changed nothing. `not-run`: the document never ran (not delivered in time, cancelled before it
- * started, or the beacon was busy with another document): nothing changed.
+ * pin-failed, rolled-back, failed, error, not-started, cancelled. `superseded`: a newer request for the
+ * beacon took it first, so this older one changed nothing. `not-run`: the document never ran (not delivered
+ * in time, cancelled before it started, or the beacon was busy with another document): nothing changed.
+ * `not-started`: the rollout halted before this beacon's turn; `cancelled`: an operator cancelled the request
+ * before the beacon was changed. Both: nothing changed. (`pin-failed` is kept for records written before the
+ * pin moved to the request.)
  */
 export type BeaconState =
   | 'queued'
@@ -40,9 +49,24 @@ export type BeaconState =
   | 'pin-failed'
   | 'rolled-back'
   | 'failed'
-  | 'error';
+  | 'error'
+  | 'not-started'
+  | 'cancelled';
 
-export const TERMINAL_BEACON_STATES: readonly BeaconState[] = ['skipped', 'busy', 'superseded', 'not-run', 'dry-run', 'ok', 'pin-failed', 'rolled-back', 'failed', 'error'];
+export const TERMINAL_BEACON_STATES: readonly BeaconState[] = [
+  'skipped',
+  'busy',
+  'superseded',
+  'not-run',
+  'dry-run',
+  'ok',
+  'pin-failed',
+  'rolled-back',
+  'failed',
+  'error',
+  'not-started',
+  'cancelled',
+];
 
 export interface RequestRecord {
   requestId: string;
@@ -90,6 +114,8 @@ export interface BeaconStatusRecord {
   beaconVersion?: string | null;
   pinnedVersion?: string | null;
   commandId?: string;
+  /** The beacon's position in its request's rollout (the order its target expanded to). */
+  seq?: number;
 }
 
 export interface AuditEvent {
@@ -109,6 +135,8 @@ export interface RequestStatus {
   request: RequestRecord;
   beacons: BeaconStatusRecord[];
   audit: AuditEvent[];
+  /** The request's rollout (waves, counters, halt, cancel, pin, outcome); absent before its workflow started. */
+  rollout?: RolloutRecord | null;
 }
 
 /** Request, per-beacon status and audit trail. Every write is idempotent: writing the same thing twice changes nothing. */
@@ -195,6 +223,11 @@ export interface BeaconCommands {
   findCommand(instanceId: string, documentName: string, comment: string): Promise<string | null>;
   /** Managed instances matching every given filter (ids and/or tag). */
   findManagedInstances(filter: InstanceFilter): Promise<ManagedInstance[]>;
+  /**
+   * One page of the managed instances carrying a tag (DescribeInstanceInformation, at most 50 per page), in
+   * the service's order; `nextToken` null on the last page. Large fleets are read page by page with a checkpoint.
+   */
+  listManagedInstancesPage(tag: { key: string; value: string }, nextToken: string | null, pageSize: number): Promise<{ instances: ManagedInstance[]; nextToken: string | null }>;
   /** Per-instance status of a command sent to several instances. */
   listInvocations(commandId: string): Promise<Array<{ instanceId: string; status: string }>>;
 }
@@ -215,6 +248,8 @@ export interface WorkflowInput {
   action?: BeaconAction;
   /** Who asked: shown in the notification. */
   caller?: Caller;
+  /** Where the beacon stands in its request's rollout: its position and whether it is in the canary. */
+  rollout?: { seq: number; canary: boolean };
 }
 
 /**
@@ -248,6 +283,8 @@ export interface EnqueueMeta {
 export interface RequestQueue {
   /** Enqueues the request JSON (body unchanged); the meta travels as message attributes. */
   enqueue(request: Record<string, unknown>, meta: EnqueueMeta): Promise<void>;
+  /** Enqueues an operator's command (cancel, go, confirm-pin) for the intake to apply (message attribute kind=operator); the caller travels as for a request. */
+  enqueueCommand(command: OperatorCommand, meta: Omit<EnqueueMeta, 'rerunOf'>): Promise<void>;
 }
 
 /** A validated request as the intake accepts it: the unit the idempotency guard keys and validates. */
@@ -269,8 +306,10 @@ export interface AcceptedRequest {
 
 export interface AcceptResult {
   requestId: string;
-  instanceIds: string[];
-  started: number;
+  /** The request workflow's execution name. */
+  execution: string;
+  /** false when a redelivery found it started already. */
+  started: boolean;
 }
 
 /**
@@ -290,16 +329,30 @@ export interface IdempotencyGuard {
 /** No guard: every call runs (handler tests; the request store still decides resend and conflict). */
 export const noIdempotencyGuard: IdempotencyGuard = { wrap: (fn) => fn };
 
+/**
+ * What a notification is about (SNS message attribute `kind`, so subscriptions can filter): one beacon's
+ * outcome, or the request as a whole (its start, a go or pin the operator is asked for, its summary).
+ */
+export type NotificationKind = 'beacon' | 'request';
+
+/** Request-level notifications (SNS attribute `event`). */
+export type RequestEvent = 'refused' | 'no-targets' | 'started' | 'awaiting-go' | 'pin-confirmation' | 'pin-reminder' | 'summary';
+
 export interface Outcome {
   requestId: string;
   instanceId?: string;
-  state: BeaconState | 'invalid' | 'no-targets' | 'conflict';
+  /** Defaults to `beacon` when instanceId is set, else `request`. */
+  kind?: NotificationKind;
+  event?: RequestEvent;
+  state: BeaconState | 'invalid' | 'no-targets' | 'conflict' | RolloutPhase | RequestOutcomeState;
   summary: string;
   reasons?: string[];
   /** Shown with the outcome (pinMode none: upgrades may reset the service account). */
   warnings?: string[];
   /** Who asked for the request. */
   caller?: Caller;
+  /** A request message's body, line by line (`summary` is then its title). */
+  lines?: string[];
 }
 
 export interface Notifier {
@@ -346,6 +399,202 @@ export interface DriftPassStore {
   saveCheckpoint(checkpoint: DriftCheckpoint, expectedVersion: number | null): Promise<boolean>;
   putPage(page: DriftPage): Promise<void>;
   getPage(passId: string, index: number): Promise<DriftPage | null>;
+}
+
+/** The kind of a notification: explicit, or by whether it names a beacon. */
+export function notificationKind(outcome: Pick<Outcome, 'kind' | 'instanceId'>): NotificationKind {
+  return outcome.kind ?? (outcome.instanceId ? 'beacon' : 'request');
+}
+
+/** Input of one request-level workflow execution (generation 0 is named after the request). */
+export interface RequestExecutionInput {
+  requestId: string;
+  request: Record<string, unknown>;
+  source: RequestSource;
+  dryRun: boolean;
+  replyTo: ReplyTo | null;
+  receivedAt: string;
+  /** 0, then 1, 2... when an execution continues as a new one (Step Functions' history limit). */
+  generation: number;
+  /** Who asked (the intake's caller): the request's notifications and summary name it. */
+  caller?: Caller;
+}
+
+/** The request workflow's execution name: the request id (a redelivery cannot start it twice), then `--g<n>` for continuations. */
+export function requestExecutionName(requestId: string, generation = 0): string {
+  return generation === 0 ? requestId : `${requestId}--g${generation}`;
+}
+
+export interface RequestWorkflowStarter {
+  /** Deterministic name: starting it again is a no-op. */
+  startRequestWorkflow(input: RequestExecutionInput): Promise<{ executionName: string; started: boolean }>;
+}
+
+/** Step Functions task tokens: an operator's go or pin confirmation completes a waiting Task state. */
+export interface TaskTokens {
+  /** `gone`: the wait already ended (timed out, completed, or the execution is over). */
+  sendTaskSuccess(token: string, output: Record<string, unknown>): Promise<'sent' | 'gone'>;
+}
+
+/** Where a request's rollout stands. */
+export type RolloutPhase = 'expanding' | 'running' | 'awaiting-go' | 'stopping' | 'pinning' | 'awaiting-pin' | 'ended';
+
+export interface OperatorAction {
+  /** Who: `slack:U123 (name)`, `teams:<id>`, or the IAM principal ARN of an API caller. */
+  by: string;
+  at: string;
+}
+
+/** The pin step's result for a request, kept with its rollout. */
+export interface RequestPinRecord {
+  /**
+   * `pinned`: written through the gateway; `unchanged`: already approved; `awaiting`: an operator is asked
+   * (`pinId`); `confirmed`: the operator confirmed; `unconfirmed`: nobody confirmed in time; `refused`: the
+   * release rules refused it; `failed`: FNMS or the gateway failed; `skipped`: nothing to pin (dry run, no ok
+   * beacon); `none`: the stack pins nothing (pinMode none).
+   */
+  status: 'pinned' | 'unchanged' | 'awaiting' | 'confirmed' | 'unconfirmed' | 'refused' | 'failed' | 'skipped' | 'none';
+  mode: 'gateway' | 'operator' | 'none';
+  version: string | null;
+  pinId?: string | null;
+  from?: string | null;
+  confirmedBy?: string | null;
+  confirmedAt?: string | null;
+  code?: string | null;
+  reason?: string | null;
+  warning?: string | null;
+  /** The highest release known deployed when it was decided (the operator's message names it). */
+  highestDeployed?: string | null;
+  /** An older pending value this pin replaced. */
+  supersedes?: { pinId: string; version: string } | null;
+}
+
+/**
+ * A request's rollout, kept with the request (one item): the expansion checkpoint, the plan's inputs, the
+ * counters (moved only in the transaction that makes a beacon row final), operator actions, the halt, the
+ * pin and the outcome. Beacons are numbered 0..total-1 in the order the target expanded to.
+ */
+export interface RolloutRecord {
+  requestId: string;
+  phase: RolloutPhase;
+  spec: RolloutSpec;
+  dryRun: boolean;
+  /** The current request workflow execution and its generation (continuations). */
+  generation: number;
+  execution: string;
+  /** Pages of the target written so far; `done` once the target is fully expanded. */
+  expansion: { pages: number; total: number; nextToken: string | null; done: boolean };
+  /** Beacons in the canary (known once the target is expanded). */
+  canary: number;
+  /** Beacons started: positions [0, started). The cursor moves before the executions start (see pendingStart). */
+  started: number;
+  /**
+   * Positions the reconciler claimed and is starting: set with the cursor move, cleared once every
+   * execution of the range is started. A step that ended in between leaves it set, and the next one starts
+   * the range again (deterministic names: an execution already started is not started twice).
+   */
+  pendingStart: { from: number; to: number } | null;
+  finished: number;
+  failed: number;
+  canaryFailed: number;
+  /** Finished beacons by final state. */
+  counts: Record<string, number>;
+  /** Releases read on the beacons that ended ok, with how many run each. */
+  okVersions: Record<string, number>;
+  /** Beacons that ended ok without a usable release. */
+  unknownVersions: number;
+  go: OperatorAction | null;
+  goTimedOut: boolean;
+  cancel: (OperatorAction & { rollback: boolean }) | null;
+  halt: { reason: HaltReason; detail: string; at: string } | null;
+  /** Positions from here on that were never started still wait for their final not-started / cancelled row. */
+  notStartedFrom: number;
+  /** The task token of the wait for a go (Step Functions), while waiting. */
+  goToken: string | null;
+  pin: RequestPinRecord | null;
+  outcome: { state: RequestOutcomeState; reason: string; at: string } | null;
+  replyTo: ReplyTo | null;
+  /** Who asked (the request workflow's input): the request's messages and summary name it. */
+  caller?: Caller | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** Fields of a rollout that steps set (counters move only through recordBeaconFinal). */
+export type RolloutPatch = Partial<
+  Pick<RolloutRecord, 'phase' | 'generation' | 'execution' | 'expansion' | 'canary' | 'started' | 'pendingStart' | 'go' | 'goTimedOut' | 'cancel' | 'halt' | 'notStartedFrom' | 'goToken' | 'pin' | 'outcome'>
+> & { updatedAt: string };
+
+/** What must hold for a patch to apply (a conditional write). */
+export interface RolloutCondition {
+  phaseIn?: RolloutPhase[];
+  /** These fields are not set yet. */
+  unset?: Array<'go' | 'cancel' | 'halt' | 'outcome'>;
+  startedEquals?: number;
+  generationEquals?: number;
+  pagesEquals?: number;
+}
+
+/** How a final beacon row moves its request's counters. */
+export interface BeaconFinalEffect {
+  /** Counts toward maxErrors. */
+  error: boolean;
+  /** The beacon is in the canary. */
+  canary: boolean;
+  /** For an ok beacon: the release it runs (null: not usable). Undefined for other states. */
+  okVersion?: string | null;
+}
+
+/** The request's rollout, its expanded targets (pages of positions) and the final beacon rows with their counters. */
+export interface RolloutStore {
+  /** The first write wins. */
+  createRollout(record: RolloutRecord): Promise<'created' | 'exists'>;
+  getRollout(requestId: string): Promise<RolloutRecord | null>;
+  /** false when the condition did not hold (nothing written). */
+  patchRollout(requestId: string, patch: RolloutPatch, condition?: RolloutCondition): Promise<boolean>;
+  /**
+   * Writes one page of the expanded target: a queued row per beacon and the page item (positions
+   * index*pageSize...), then moves the checkpoint from `index` pages to `index + 1` with the page's next
+   * token. Idempotent: a page written again has the same content; `stale` when the checkpoint had moved on.
+   */
+  recordTargetPage(requestId: string, page: { index: number; instanceIds: string[]; nextToken: string | null; pageSize: number }, at: string): Promise<'recorded' | 'stale'>;
+  /** Instance ids at positions [from, to). */
+  targetsAt(requestId: string, from: number, to: number, pageSize: number): Promise<Array<{ seq: number; instanceId: string }>>;
+  /**
+   * Makes a beacon row final and moves the request's counters in one transaction, only when the row is not
+   * final yet: a repeated call counts nothing (`already-final`). Without a rollout (an older request) only the
+   * row is written.
+   */
+  recordBeaconFinal(status: BeaconStatusRecord, effect: BeaconFinalEffect): Promise<'recorded' | 'already-final'>;
+  /** Gives rows still `queued` at positions [from, to) their final state (not-started or cancelled); returns how many changed. */
+  finalizeNotStarted(requestId: string, targets: Array<{ seq: number; instanceId: string }>, state: 'not-started' | 'cancelled', reasons: string[], at: string): Promise<number>;
+  /** Up to `limit` beacon rows of the request in the given states (the summary's failed beacons). */
+  beaconsInStates(requestId: string, states: readonly BeaconState[], limit: number): Promise<BeaconStatusRecord[]>;
+}
+
+/**
+ * What beacon-proxy knows about FNMS's "Beacon version approved for use", across requests: the release last
+ * confirmed (by the gateway's answer or an operator), the one an operator is asked to set (pending), the
+ * requests waiting for that confirmation (their task tokens), and every release a configure run reported.
+ */
+export interface PinLedgerState {
+  confirmed: { version: string; pinId: string | null; by: string; at: string } | null;
+  pending: { pinId: string; version: string; requestId: string; at: string; supersedes: string | null } | null;
+  /** By request id: the task token of its wait and the release it needs. */
+  waiters: Record<string, { token: string; version: string }>;
+  /** Releases configure runs reported on beacons that ended ok (any request). */
+  configuredVersions: string[];
+  revision: number;
+}
+
+export interface PinLedger {
+  get(): Promise<PinLedgerState>;
+  /** Writes confirmed, pending and waiters when the revision is still `expected` (then revision + 1); false otherwise. */
+  update(next: Pick<PinLedgerState, 'confirmed' | 'pending' | 'waiters'>, expected: number): Promise<boolean>;
+  /** Adds a release to configuredVersions (a set: adding it again changes nothing). */
+  noteConfiguredVersion(version: string): Promise<void>;
+  /** After an intended downgrade: configuredVersions becomes exactly this release. */
+  resetConfiguredVersions(version: string): Promise<void>;
 }
 
 export interface Clock {

@@ -70,6 +70,15 @@ export function parseRollout(input: RolloutInput | undefined, targetKind: 'insta
   };
 }
 
+/**
+ * The rollout a request runs with. A dry run changes nothing, so it has no canary and never halts on
+ * errors; it keeps the concurrency limit.
+ */
+export function rolloutSpecFor(request: { rollout: RolloutSpec; dryRun: boolean }): RolloutSpec {
+  if (!request.dryRun) return request.rollout;
+  return { canary: { count: 0 }, waveSize: { percent: 100 }, maxConcurrency: request.rollout.maxConcurrency, maxErrors: { percent: 100 }, pauseAfterCanary: false };
+}
+
 /** Beacons `[from, to)` in the order the target expanded to. */
 export interface Wave {
   from: number;
@@ -125,9 +134,52 @@ export interface RolloutProgress {
   /** An operator's go after the canary. */
   goAfterCanary: boolean;
   cancelRequested: boolean;
+  /** The wait for an operator's go after the canary ran out. */
+  goTimedOut?: boolean;
 }
 
-export type HaltReason = 'max-errors' | 'canary-failed' | 'cancelled';
+/**
+ * Why a rollout stopped starting beacons: failures past maxErrors, a failed canary, an operator's cancel, or
+ * no go after the canary within the wait.
+ */
+export type HaltReason = 'max-errors' | 'canary-failed' | 'cancelled' | 'no-go';
+
+/** Beacon outcomes that count as errors for maxErrors and the canary: the change failed on the beacon. */
+export const ERROR_BEACON_STATES = ['rolled-back', 'failed', 'error'] as const;
+
+export function isErrorBeaconState(state: string): boolean {
+  return (ERROR_BEACON_STATES as readonly string[]).includes(state);
+}
+
+/**
+ * How a request ended. `completed`: every beacon started and finished (some may have failed within
+ * maxErrors); `halted`: failures or a missing go stopped it; `cancelled`: an operator stopped it;
+ * `pin-unconfirmed`: the beacon work is done but nobody confirmed the FNMS pin in time; `pin-failed`: the
+ * pin was refused or FNMS failed; `failed`: the request's own workflow could not finish (see its reason);
+ * `no-targets`: no managed instance carries the target tag.
+ */
+export type RequestOutcomeState = 'completed' | 'halted' | 'cancelled' | 'pin-unconfirmed' | 'pin-failed' | 'failed' | 'no-targets';
+
+/** The outcome's name for a halt reason. */
+export function outcomeOfHalt(reason: HaltReason | null): 'completed' | 'halted' | 'cancelled' {
+  if (reason === null) return 'completed';
+  return reason === 'cancelled' ? 'cancelled' : 'halted';
+}
+
+/** A halt in words, for the status, the summary and the audit trail. */
+export function describeHalt(reason: HaltReason, plan: Pick<RolloutPlan, 'maxErrors' | 'canary' | 'total'>, progress: Pick<RolloutProgress, 'failed' | 'canaryFailed' | 'started'>): string {
+  const notStarted = plan.total - progress.started;
+  switch (reason) {
+    case 'max-errors':
+      return `${progress.failed} beacon(s) failed, more than maxErrors (${plan.maxErrors}): ${notStarted} beacon(s) were not started`;
+    case 'canary-failed':
+      return `the canary failed (${progress.canaryFailed} of ${plan.canary} beacon(s)): ${notStarted} beacon(s) were not started`;
+    case 'cancelled':
+      return `cancelled by an operator: ${notStarted} beacon(s) were not started`;
+    case 'no-go':
+      return `no operator gave the go after the canary in time: ${notStarted} beacon(s) were not started`;
+  }
+}
 
 export type RolloutStep =
   /** Start beacons [from, to) now, then come back. */
@@ -148,7 +200,8 @@ function waveOf(plan: RolloutPlan, index: number): number {
 
 /** The reconciler's decision for a request, from its plan and its counters. */
 export function decideRolloutStep(plan: RolloutPlan, progress: RolloutProgress): RolloutStep {
-  const running = progress.started - progress.finished;
+  // A beacon may report its end before the reconciler moved its cursor past it (it starts, then records).
+  const running = Math.max(0, progress.started - progress.finished);
   const notStarted = plan.total - progress.started;
   const halt: HaltReason | null = progress.cancelRequested
     ? 'cancelled'
@@ -156,7 +209,9 @@ export function decideRolloutStep(plan: RolloutPlan, progress: RolloutProgress):
       ? 'canary-failed'
       : progress.failed > plan.maxErrors
         ? 'max-errors'
-        : null;
+        : progress.goTimedOut
+          ? 'no-go'
+          : null;
   if (halt) {
     return running > 0 ? { action: 'stopping', reason: halt, running, notStarted } : { action: 'done', reason: halt, notStarted };
   }

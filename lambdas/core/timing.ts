@@ -270,3 +270,162 @@ export function parseWorkflowTiming(json: string): WorkflowTiming {
 export function pollWaitSeconds(timing: Pick<WorkflowTiming, 'firstPollSeconds' | 'maxPollSeconds'>, attempt: number): number {
   return Math.min(timing.maxPollSeconds, timing.firstPollSeconds * 2 ** Math.min(Math.max(0, attempt), 16));
 }
+
+/**
+ * The request-level workflow (one execution per request: expand the target, start the beacons in waves,
+ * wait for an operator's go, decide the pin, wait for its confirmation, summarize). Fixed parts.
+ */
+export const REQUEST_CONSTANTS = {
+  /** Function timeout of the steps that work within a budget: expanding the target, advancing the rollout. */
+  rolloutFunctionTimeoutSeconds: 60,
+  /** What those steps keep back from their remaining time: they stop taking on work and answer before the Lambda is killed. */
+  budgetReserveSeconds: 10,
+  /** Loop waits of the reconciler: short after it started something or a beacon finished, doubling to the cap when nothing moves. */
+  firstLoopWaitSeconds: 5,
+  maxLoopWaitSeconds: 60,
+  /** DescribeInstanceInformation's largest page: the unit of the expansion checkpoint. */
+  targetPageSize: 50,
+  /** StartExecution calls made at once by the reconciler; the cursor moves after each batch. */
+  startBatchSize: 25,
+  /** A request waiting for another request's pin decision (the lock on the FNMS setting) retries this often, at most pinLockWaitSeconds. */
+  pinLockRetrySeconds: 15,
+  pinLockWaitSeconds: 900,
+  /** The lock on the FNMS setting expires this long after a holder took it (above the pin step's worst). */
+  pinLockTtlSeconds: 900,
+  /** Step Functions ends an execution whose history reaches 25,000 events (platform facts). */
+  historyEventLimit: 25_000,
+  /** History events of one loop iteration: a Lambda Task (5), the Choice (2) and the Wait (2). */
+  eventsPerIteration: 9,
+  /** Loop iterations (expanding and advancing) before the execution continues as a new one. */
+  iterationsPerExecution: 2000,
+  /** Events kept for the states outside the loop and for retried attempts (3 events each). */
+  historyReserveEvents: 3000,
+  /** Step Functions' longest Standard execution. */
+  maxExecutionSeconds: 31_536_000,
+} as const;
+
+export const RequestTimingInputSchema = z.object({
+  /** How long a rollout with pauseAfterCanary waits for an operator's go; then it halts (no-go). */
+  goWaitSeconds: z._default(z.int().check(z.minimum(60), z.maximum(30 * 86_400)), 86_400),
+  /** When the operator is reminded of a pin not yet confirmed (once). */
+  pinReminderSeconds: z._default(z.int().check(z.minimum(60), z.maximum(30 * 86_400)), 86_400),
+  /** When an unconfirmed pin ends the request `pin-unconfirmed`. */
+  pinConfirmationSeconds: z._default(z.int().check(z.minimum(120), z.maximum(60 * 86_400)), 259_200),
+  /** Optional explicit request workflow timeout; it must cover the worst path. */
+  requestTimeoutSeconds: z.optional(z.int().check(z.minimum(3600))),
+});
+export type RequestTimingInput = z.input<typeof RequestTimingInputSchema>;
+
+/** Every deadline of the request workflow, in seconds (travels to its functions as JSON). */
+export interface RequestTiming {
+  goWaitSeconds: number;
+  pinReminderSeconds: number;
+  pinConfirmationSeconds: number;
+  rolloutFunctionTimeoutSeconds: number;
+  budgetReserveSeconds: number;
+  firstLoopWaitSeconds: number;
+  maxLoopWaitSeconds: number;
+  targetPageSize: number;
+  startBatchSize: number;
+  pinLockRetrySeconds: number;
+  pinLockWaitSeconds: number;
+  pinLockTtlSeconds: number;
+  iterationsPerExecution: number;
+  /** The worst history of one execution (loop at its bound, the waits, the pin, retries reserved). */
+  worstHistoryEvents: number;
+  /** The worst time one execution takes: its loop iterations, the go wait, the pin phase, the summary. */
+  worstExecutionSeconds: number;
+  /** The request workflow's timeout (>= worstExecutionSeconds). */
+  stateMachineTimeoutSeconds: number;
+}
+
+/**
+ * Derives the request workflow's deadlines and checks that they nest: the reminder comes before the pin's
+ * deadline; one execution's worst history stays under Step Functions' 25,000 events (the loop continues as
+ * a new execution after `iterationsPerExecution`); the state machine timeout covers the worst path (every
+ * loop iteration at its longest wait and slowest step, the go wait, the wait for the pin lock, the pin
+ * decision and its confirmation with the reminder, the summary) and is within a year.
+ */
+export function deriveRequestTiming(input: RequestTimingInput = {}): RequestTiming {
+  const parsed = RequestTimingInputSchema.safeParse(input);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new TimingConfigError(issue.path.join('.') || 'timing', `invalid request timing value ${issue.path.join('.')}: ${issue.message}`);
+  }
+  const v = parsed.data;
+  const r = REQUEST_CONSTANTS;
+  const c = WORKFLOW_CONSTANTS;
+  if (v.pinReminderSeconds >= v.pinConfirmationSeconds) {
+    throw new TimingConfigError('pinReminderSeconds', `the pin reminder (${v.pinReminderSeconds} s) must come before the pin's deadline (pinConfirmationSeconds ${v.pinConfirmationSeconds} s)`);
+  }
+  const lambdaService = { policy: c.lambdaServiceRetry, attemptSeconds: QUICK_FAILURE_SECONDS };
+  const loopStep = stepBudgetSeconds([lambdaService, { policy: c.generalRetry, attemptSeconds: r.rolloutFunctionTimeoutSeconds }], r.rolloutFunctionTimeoutSeconds);
+  const step = stepBudgetSeconds([lambdaService, { policy: c.generalRetry, attemptSeconds: c.functionTimeoutSeconds }], c.functionTimeoutSeconds);
+  const pinStep = stepBudgetSeconds([lambdaService, { policy: c.generalRetry, attemptSeconds: c.pinFunctionTimeoutSeconds }], c.pinFunctionTimeoutSeconds);
+  const loop = r.iterationsPerExecution * (r.maxLoopWaitSeconds + loopStep);
+  const go = v.goWaitSeconds + step;
+  const pinLockRetries = Math.ceil(r.pinLockWaitSeconds / r.pinLockRetrySeconds);
+  const pin = pinLockRetries * (r.pinLockRetrySeconds + pinStep) + pinStep + v.pinConfirmationSeconds + 2 * step;
+  const worst = Math.ceil(loop + go + pin + step /* summary */);
+  // Outside the loop: start and end (2), the first Pass (2), the go wait (6) and its return (Task 5 + Choice 2),
+  // the pin lock retries (9 each), the pin step and its Choice (7), both confirmation waits (6 each), the summary (5), the end state (2).
+  const fixedEvents = 2 + 2 + 6 + 7 + pinLockRetries * r.eventsPerIteration + 7 + 12 + 5 + 2;
+  const worstHistoryEvents = r.iterationsPerExecution * r.eventsPerIteration + fixedEvents + r.historyReserveEvents;
+  if (worstHistoryEvents > r.historyEventLimit) {
+    throw new TimingConfigError('iterationsPerExecution', `one request execution could reach ${worstHistoryEvents} history events, over Step Functions' ${r.historyEventLimit}`);
+  }
+  const timeout = v.requestTimeoutSeconds ?? roundUp(worst + 3600, 3600);
+  if (timeout < worst) {
+    throw new TimingConfigError('requestTimeoutSeconds', `the request workflow timeout (${timeout} s) is shorter than its worst path (${worst} s: the rollout loop, the go wait ${v.goWaitSeconds} s, the pin confirmation ${v.pinConfirmationSeconds} s)`);
+  }
+  if (timeout > r.maxExecutionSeconds) {
+    throw new TimingConfigError('requestTimeoutSeconds', `the request workflow timeout (${timeout} s) is longer than a Standard execution may run (${r.maxExecutionSeconds} s); shorten the go or pin waits`);
+  }
+  return {
+    goWaitSeconds: v.goWaitSeconds,
+    pinReminderSeconds: v.pinReminderSeconds,
+    pinConfirmationSeconds: v.pinConfirmationSeconds,
+    rolloutFunctionTimeoutSeconds: r.rolloutFunctionTimeoutSeconds,
+    budgetReserveSeconds: r.budgetReserveSeconds,
+    firstLoopWaitSeconds: r.firstLoopWaitSeconds,
+    maxLoopWaitSeconds: r.maxLoopWaitSeconds,
+    targetPageSize: r.targetPageSize,
+    startBatchSize: r.startBatchSize,
+    pinLockRetrySeconds: r.pinLockRetrySeconds,
+    pinLockWaitSeconds: r.pinLockWaitSeconds,
+    pinLockTtlSeconds: r.pinLockTtlSeconds,
+    iterationsPerExecution: r.iterationsPerExecution,
+    worstHistoryEvents,
+    worstExecutionSeconds: worst,
+    stateMachineTimeoutSeconds: timeout,
+  };
+}
+
+const RequestTimingSchema = z.object({
+  goWaitSeconds: seconds,
+  pinReminderSeconds: seconds,
+  pinConfirmationSeconds: seconds,
+  rolloutFunctionTimeoutSeconds: seconds,
+  budgetReserveSeconds: seconds,
+  firstLoopWaitSeconds: seconds,
+  maxLoopWaitSeconds: seconds,
+  targetPageSize: z.int(),
+  startBatchSize: z.int(),
+  pinLockRetrySeconds: seconds,
+  pinLockWaitSeconds: seconds,
+  pinLockTtlSeconds: seconds,
+  iterationsPerExecution: z.int(),
+  worstHistoryEvents: z.int(),
+  worstExecutionSeconds: seconds,
+  stateMachineTimeoutSeconds: seconds,
+});
+
+/** Reads the request timing a function got from the stack (JSON in its environment). */
+export function parseRequestTiming(json: string): RequestTiming {
+  return RequestTimingSchema.parse(JSON.parse(json)) as RequestTiming;
+}
+
+/** How long a step that works within a budget may still take on work: its remaining time minus the reserve (or a tenth of it, whichever is smaller). */
+export function workBudgetMs(remainingMs: number, reserveSeconds: number = REQUEST_CONSTANTS.budgetReserveSeconds): number {
+  return Math.max(0, remainingMs - Math.min(reserveSeconds * 1000, remainingMs / 10));
+}

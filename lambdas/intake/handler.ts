@@ -1,8 +1,12 @@
 /**
- * Intake: one SQS message = one request. Validates it, records it, and starts one workflow per target
- * beacon. Tag targets are expanded here (SSM managed instances carrying the tag), so every workflow works
- * on exactly one beacon; the workflow's ResolveTarget step then checks that beacon is Windows, online and
- * tagged. An invalid message is recorded with its error and reported as processed: retrying cannot fix it.
+ * Intake: one SQS message = one request. Validates it (identity: the same id with other content is refused
+ * REQUEST_CONFLICT; a re-run is linked), records it with its caller, and starts the request's workflow (one
+ * execution named after the request, so a redelivered message starts nothing twice). The workflow expands
+ * the target page by page with a checkpoint and starts one workflow per beacon in waves: a tag of any size
+ * fits, since nothing here depends on the fleet's size. An invalid message is recorded with its error and
+ * reported as processed: retrying cannot fix it. Two other kinds of message: an operator's command from chat
+ * (kind `operator`: cancel, go, confirm-pin), applied here and answered in the chat that sent it, and a
+ * per-beacon day-2 command (chat rollback / retry), which starts that beacon's workflow itself.
  */
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
@@ -10,23 +14,27 @@ import { isRequestError, RequestError } from '../core/errors.js';
 import {
   type AcceptedRequest,
   type AcceptResult,
-  type BeaconCommands,
   type Clock,
   type IdempotencyGuard,
   type Log,
   type Notifier,
+  type PinLedger,
   type ReplyTo,
   type RequestSource,
   type RequestStatus,
   type RequestStore,
+  type RequestWorkflowStarter,
+  type RolloutStore,
+  type TaskTokens,
   type WorkflowStarter,
   noIdempotencyGuard,
   silentLog,
 } from '../core/ports.js';
 import { type BeaconRequest, PATTERNS, parseRequestJson } from '../core/request.js';
 import { decideIdentity, isRequestConflict, requestConflict, requestContentHash } from '../core/request-identity.js';
-import { type Caller, callerFromQueue } from '../core/caller.js';
-import { MESSAGE_ATTRIBUTES } from './message-attributes.js';
+import { type Caller, callerFromQueue, describeCaller } from '../core/caller.js';
+import { type OperatorResult, OperatorCommandSchema, isOperatorActionError, runOperatorCommand } from '../core/rollout-control.js';
+import { MESSAGE_ATTRIBUTES, OPERATOR_MESSAGE_KIND } from './message-attributes.js';
 import { parseBeaconCommandMessage } from '../core/beacon-commands.js';
 import { type BeaconHistory, isBeaconCommandError } from '../core/beacon-history.js';
 import { refuse, runQueuedBeaconCommand } from './beacon-command.js';
@@ -45,8 +53,12 @@ export { noIdempotencyGuard };
 
 export interface IntakeDeps {
   store: RequestStore;
-  commands: BeaconCommands;
-  workflows: WorkflowStarter;
+  /** The request workflow: one execution per request. */
+  requests: RequestWorkflowStarter;
+  /** The per-beacon workflow, for per-beacon commands (chat rollback / retry) only; without it they are refused. */
+  workflows?: WorkflowStarter;
+  /** Operators' commands from chat: the rollout, the pin ledger and the task tokens of the waits. */
+  operator: { rollouts: RolloutStore; ledger: PinLedger; tokens: TaskTokens };
   notifier: Notifier;
   clock: Clock;
   idempotency?: IdempotencyGuard;
@@ -94,7 +106,12 @@ function replyToOf(record: SQSRecord): ReplyTo | null {
   try {
     const parsed = JSON.parse(value) as Partial<ReplyTo>;
     if (parsed.kind === 'slack' && typeof parsed.responseUrl === 'string' && parsed.responseUrl.startsWith('https://hooks.slack.com/')) {
-      return { kind: 'slack', responseUrl: parsed.responseUrl };
+      return {
+        kind: 'slack',
+        responseUrl: parsed.responseUrl,
+        ...(typeof parsed.channelId === 'string' && /^[A-Z0-9]{1,32}$/.test(parsed.channelId) ? { channelId: parsed.channelId } : {}),
+        ...(typeof parsed.issuedAt === 'string' && !Number.isNaN(Date.parse(parsed.issuedAt)) ? { issuedAt: parsed.issuedAt } : {}),
+      };
     }
   } catch {
     // A malformed attribute only loses the chat answer; the topic still gets the outcome.
@@ -120,12 +137,6 @@ export function createIntakeHandler(deps: IntakeDeps) {
   const countRequest = deps.countRequest ?? (() => undefined);
   const trusted = deps.trustedSenderRoleIds ?? [];
 
-  async function targetInstanceIds(accepted: AcceptedRequest): Promise<string[]> {
-    if (accepted.target.kind === 'instances') return accepted.target.instanceIds;
-    const found = await deps.commands.findManagedInstances({ tag: { key: accepted.target.key, value: accepted.target.value } });
-    return found.map((instance) => instance.instanceId).sort();
-  }
-
   /** Throws REQUEST_CONFLICT when the id is recorded with other content (or was refused); nothing is written then. */
   function requireSameContent(previous: RequestStatus | null, accepted: AcceptedRequest): void {
     if (!previous) return;
@@ -145,18 +156,18 @@ export function createIntakeHandler(deps: IntakeDeps) {
     const at = deps.clock.now().toISOString();
     let previous = await deps.store.getRequestStatus(accepted.requestId);
     requireSameContent(previous, accepted);
-    // A redelivered request keeps the beacons it expanded to the first time.
-    const instanceIds = previous?.request.instanceIds ?? (await targetInstanceIds(accepted));
+    // A tag is expanded by the request workflow (pages, checkpoint), never here.
+    const instanceIds = accepted.target.kind === 'instances' ? accepted.target.instanceIds : undefined;
     if (!previous) {
       const rerunOf = await rerunLink(accepted);
       const recorded = await deps.store.recordRequest({
         requestId: accepted.requestId,
-        state: instanceIds.length === 0 ? 'no-targets' : 'accepted',
+        state: 'accepted',
         source: accepted.source,
         receivedAt: at,
         request: accepted.request,
         contentHash: accepted.contentHash,
-        instanceIds,
+        ...(instanceIds ? { instanceIds } : {}),
         ...(rerunOf ? { rerunOf } : {}),
         caller: accepted.caller,
       });
@@ -166,42 +177,70 @@ export function createIntakeHandler(deps: IntakeDeps) {
         requireSameContent(previous, accepted);
       } else {
         const caller = accepted.caller;
-        await deps.store.appendAudit({ requestId: accepted.requestId, at, event: 'request.accepted', caller, detail: { source: accepted.source, instanceIds, dryRun: accepted.dryRun, ...(rerunOf ? { rerunOf } : {}) } });
+        await deps.store.appendAudit({ requestId: accepted.requestId, at, event: 'request.accepted', caller, detail: { source: accepted.source, target: accepted.target, dryRun: accepted.dryRun, ...(rerunOf ? { rerunOf } : {}) } });
         if (rerunOf) await deps.store.appendAudit({ requestId: rerunOf, at, event: 'request.rerun', caller, detail: { rerunId: accepted.requestId, source: accepted.source } });
         // Counted by the delivery whose record won: a duplicate delivered at the same moment is not a second request.
-        countRequest(accepted.source, instanceIds.length === 0 ? 'no-targets' : 'accepted');
+        countRequest(accepted.source, 'accepted');
       }
     }
-    if (instanceIds.length === 0) {
-      await deps.notifier.notify(
-        { requestId: accepted.requestId, state: 'no-targets', summary: 'no SSM managed instance carries the target tag; nothing to do', caller: accepted.caller },
-        accepted.replyTo ?? undefined,
-      );
-      return { requestId: accepted.requestId, instanceIds, started: 0 };
-    }
-    let started = 0;
-    for (const instanceId of instanceIds) {
-      if (!previous?.beacons.some((b) => b.instanceId === instanceId)) {
-        await deps.store.putBeaconStatus({ requestId: accepted.requestId, instanceId, state: 'queued', updatedAt: at });
-      }
-      const result = await deps.workflows.startBeaconWorkflow({
-        requestId: accepted.requestId,
-        instanceId,
-        request: accepted.request,
-        source: accepted.source,
-        dryRun: accepted.dryRun,
-        replyTo: accepted.replyTo,
-        caller: previous?.request.caller ?? accepted.caller,
-        // A redelivered request keeps its first arrival time: requests for a beacon apply in arrival order.
-        receivedAt: previous?.request.receivedAt ?? at,
-      });
-      if (result.started) started += 1;
-    }
+    const { executionName, started } = await deps.requests.startRequestWorkflow({
+      requestId: accepted.requestId,
+      request: accepted.request,
+      source: accepted.source,
+      dryRun: accepted.dryRun,
+      replyTo: accepted.replyTo,
+      // A redelivered request keeps its first arrival time: requests for a beacon apply in arrival order.
+      receivedAt: previous?.request.receivedAt ?? at,
+      generation: 0,
+      // Who asked, as recorded first: the request's notifications and summary name it.
+      caller: previous?.request.caller ?? accepted.caller,
+    });
     count('RequestsAccepted', 1);
-    count('WorkflowsStarted', started);
-    log.info('request accepted', { requestId: accepted.requestId, instanceIds, started });
-    return { requestId: accepted.requestId, instanceIds, started };
+    if (started) count('WorkflowsStarted', 1);
+    log.info('request accepted', { requestId: accepted.requestId, execution: executionName, started });
+    return { requestId: accepted.requestId, execution: executionName, started };
   });
+
+  /**
+   * An operator's command from chat: applied once (conditional writes), answered in the chat that sent it.
+   * Who acted is the caller SQS vouches for (identity's rule), never the body's `by`.
+   */
+  async function runCommand(record: SQSRecord): Promise<void> {
+    const replyTo = replyToOf(record) ?? undefined;
+    const caller = callerOf(record, trusted);
+    let body: unknown;
+    try {
+      body = JSON.parse(record.body);
+    } catch {
+      body = undefined;
+    }
+    const parsed = OperatorCommandSchema.safeParse(body);
+    if (!parsed.success) {
+      log.warn('operator command refused: not a command', { messageId: record.messageId });
+      return;
+    }
+    const command = { ...parsed.data, by: describeCaller(caller).slice(0, 300) };
+    const target = command.action === 'confirm-pin' ? command.pinId : command.requestId;
+    let result: OperatorResult;
+    try {
+      result = await runOperatorCommand({ ...deps.operator, clock: deps.clock, audit: (event) => deps.store.appendAudit({ ...event, caller }) }, command);
+    } catch (error) {
+      if (!isOperatorActionError(error)) throw error;
+      log.warn('operator command refused', { command: command.action, target, error: error.toJSON().error });
+      const requestId = command.action === 'confirm-pin' ? command.pinId : command.requestId;
+      await deps.notifier.notify({ requestId, kind: 'request', state: 'invalid', summary: `${command.action} ${target} refused: ${error.code}`, lines: [error.message], caller }, replyTo);
+      return;
+    }
+    log.info('operator command applied', { ...result });
+    const requestId = result.action === 'confirm-pin' ? result.pinId : result.requestId;
+    const lines =
+      result.action === 'confirm-pin'
+        ? [`${result.already ? 'Already confirmed' : 'Confirmed'}: FNMS approves ${result.version} (by ${result.by} at ${result.at}).`, result.requests.length ? `Requests waiting on it go on: ${result.requests.join(', ')}.` : 'No request was waiting on it.']
+        : result.action === 'go'
+          ? [`Go given by ${result.by} at ${result.at}: the rollout starts its next wave.`]
+          : [`Cancelled by ${result.by} at ${result.at}: nothing new starts; running beacons finish their document${result.rollback ? ' and are rolled back' : ''}. The summary follows.`];
+    await deps.notifier.notify({ requestId, kind: 'request', state: result.action === 'cancel' ? 'stopping' : 'running', summary: `${command.action} ${target}: done`, lines, caller }, replyTo);
+  }
 
   /** A per-beacon command (lambdas/intake/beacon-command.ts) rather than a request: true when it was one. */
   async function processBeaconCommand(record: SQSRecord): Promise<boolean> {
@@ -210,7 +249,7 @@ export function createIntakeHandler(deps: IntakeDeps) {
     try {
       const message = parseBeaconCommandMessage(record.body);
       if (!message) return false;
-      if (!deps.history) throw new Error('this intake has no beacon history: per-beacon commands cannot run');
+      if (!deps.history || !deps.workflows) throw new Error('this intake has no beacon history or beacon workflow: per-beacon commands cannot run');
       await runQueuedBeaconCommand({ history: deps.history, store: deps.store, workflows: deps.workflows, clock: deps.clock, notifier: deps.notifier }, message, meta);
       return true;
     } catch (error) {
@@ -260,6 +299,7 @@ export function createIntakeHandler(deps: IntakeDeps) {
   }
 
   async function processRecord(record: SQSRecord): Promise<void> {
+    if (record.messageAttributes?.[MESSAGE_ATTRIBUTES.kind]?.stringValue === OPERATOR_MESSAGE_KIND) return runCommand(record);
     if (await processBeaconCommand(record)) return;
     let request: BeaconRequest;
     let input: Record<string, unknown>;
@@ -305,9 +345,10 @@ tracing?.traceSdkClients();
 const intake = lambdaEntry(() =>
   createIntakeHandler({
     store: awsDynamo.requestStore(),
-    // Only tag targets (SSM) and refused or empty requests (SNS) need these: their clients load on first use.
-    commands: lazyPort(() => import('../aws/clients/ssm.js').then((ssm) => ssm.beaconCommands())),
+    requests: awsSfn.requestStarter(),
     workflows: awsSfn.workflowStarter(),
+    operator: { rollouts: awsDynamo.rolloutStore(), ledger: awsDynamo.pinLedger(), tokens: awsSfn.taskTokens() },
+    // Only refused requests and operator commands (SNS) need this: its client loads on first use.
     notifier: lazyPort(() => import('../aws/clients/sns.js').then((sns) => sns.notifier())),
     clock: awsSdk.clock,
     idempotency: powertoolsIdempotency(env(ENV.idempotencyTableName)),

@@ -34,7 +34,22 @@ import type {
   WorkflowStarter,
 } from '../core/ports.js';
 import { LIMITS } from '../core/limits.js';
-import { workflowExecutionName } from '../core/ports.js';
+import { requestExecutionName, TERMINAL_BEACON_STATES, workflowExecutionName } from '../core/ports.js';
+import type {
+  BeaconFinalEffect,
+  BeaconState,
+  PinLedger,
+  PinLedgerState,
+  RequestExecutionInput,
+  RequestWorkflowStarter,
+  RolloutCondition,
+  RolloutPatch,
+  RolloutRecord,
+  RolloutStore,
+  TaskTokens,
+} from '../core/ports.js';
+import { EMPTY_PIN_LEDGER } from '../core/fnms/pin-ledger.js';
+import type { OperatorCommand } from '../core/rollout-control.js';
 
 export class FixedClock implements Clock {
   constructor(private current = new Date('2026-01-01T00:00:00.000Z')) {}
@@ -74,6 +89,9 @@ export class MemoryRequestStore implements RequestStore {
   readonly requests = new Map<string, RequestRecord>();
   readonly beacons = new Map<string, BeaconStatusRecord>();
   readonly audit = new Map<string, AuditEvent>();
+  /** Rollouts and target pages (MemoryRolloutStore keeps them here, beside the rows it makes final). */
+  readonly rollouts = new Map<string, RolloutRecord>();
+  readonly pages = new Map<string, Array<{ from: number; instanceIds: string[] }>>();
 
   async recordRequest(record: RequestRecord): Promise<'created' | 'exists'> {
     if (this.requests.has(record.requestId)) return 'exists';
@@ -98,7 +116,7 @@ export class MemoryRequestStore implements RequestStore {
     if (!request) return null;
     const beacons = [...this.beacons.values()].filter((b) => b.requestId === requestId).sort((a, b) => (a.instanceId < b.instanceId ? -1 : 1));
     const audit = [...this.audit.values()].filter((e) => e.requestId === requestId).sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
-    return structuredClone({ request, beacons, audit });
+    return structuredClone({ request, beacons, audit, rollout: this.rollouts.get(requestId) ?? null });
   }
 }
 
@@ -203,6 +221,13 @@ export class MemoryBeaconCommands implements BeaconCommands {
       .map(({ tags: _tags, ...instance }) => ({ ...instance }));
   }
 
+  async listManagedInstancesPage(tag: { key: string; value: string }, nextToken: string | null, pageSize: number): Promise<{ instances: ManagedInstance[]; nextToken: string | null }> {
+    const all = await this.findManagedInstances({ tag });
+    const offset = nextToken ? Number(nextToken) : 0;
+    const next = offset + pageSize;
+    return { instances: all.slice(offset, next), nextToken: next < all.length ? String(next) : null };
+  }
+
   async listInvocations(commandId: string): Promise<Array<{ instanceId: string; status: string }>> {
     const command = this.sent.find((c) => c.commandId === commandId);
     if (!command) return [];
@@ -221,7 +246,7 @@ export class MemoryWorkflowStarter implements WorkflowStarter {
 }
 
 export class MemoryRequestQueue implements RequestQueue {
-  readonly messages: Array<{ body: string; source: RequestSource; replyTo?: ReplyTo; rerunOf?: string; caller?: EnqueueMeta['caller'] }> = [];
+  readonly messages: Array<{ body: string; source: RequestSource; replyTo?: ReplyTo; rerunOf?: string; caller?: EnqueueMeta['caller']; kind?: 'operator' }> = [];
   async enqueue(request: Record<string, unknown>, meta: EnqueueMeta): Promise<void> {
     this.messages.push({
       body: JSON.stringify(request),
@@ -230,6 +255,9 @@ export class MemoryRequestQueue implements RequestQueue {
       ...(meta.rerunOf ? { rerunOf: meta.rerunOf } : {}),
       ...(meta.caller ? { caller: meta.caller } : {}),
     });
+  }
+  async enqueueCommand(command: OperatorCommand, meta: Omit<EnqueueMeta, 'rerunOf'>): Promise<void> {
+    this.messages.push({ body: JSON.stringify(command), source: meta.source, kind: 'operator', ...(meta.replyTo ? { replyTo: meta.replyTo } : {}), ...(meta.caller ? { caller: meta.caller } : {}) });
   }
 }
 
@@ -319,5 +347,130 @@ export class MemoryDriftPassStore implements DriftPassStore {
   async getPage(passId: string, index: number): Promise<DriftPage | null> {
     const page = this.pages.get(`${passId}#${index}`);
     return page ? structuredClone(page) : null;
+  }
+}
+
+/** The rollout store's rules over the memory request store: conditional patches, pages, counters moved once. */
+export class MemoryRolloutStore implements RolloutStore {
+  constructor(readonly store: MemoryRequestStore) {}
+
+  async createRollout(record: RolloutRecord): Promise<'created' | 'exists'> {
+    if (this.store.rollouts.has(record.requestId)) return 'exists';
+    this.store.rollouts.set(record.requestId, structuredClone(record));
+    return 'created';
+  }
+
+  async getRollout(requestId: string): Promise<RolloutRecord | null> {
+    const record = this.store.rollouts.get(requestId);
+    return record ? structuredClone(record) : null;
+  }
+
+  async patchRollout(requestId: string, patch: RolloutPatch, condition: RolloutCondition = {}): Promise<boolean> {
+    const record = this.store.rollouts.get(requestId);
+    if (!record) return false;
+    if (condition.phaseIn && !condition.phaseIn.includes(record.phase)) return false;
+    if ((condition.unset ?? []).some((field) => record[field] !== null && record[field] !== undefined)) return false;
+    if (condition.startedEquals !== undefined && record.started !== condition.startedEquals) return false;
+    if (condition.generationEquals !== undefined && record.generation !== condition.generationEquals) return false;
+    if (condition.pagesEquals !== undefined && record.expansion.pages !== condition.pagesEquals) return false;
+    Object.assign(record, structuredClone(patch));
+    return true;
+  }
+
+  async recordTargetPage(requestId: string, page: { index: number; instanceIds: string[]; nextToken: string | null; pageSize: number }, at: string): Promise<'recorded' | 'stale'> {
+    const record = this.store.rollouts.get(requestId);
+    if (!record) throw new Error(`no rollout for request ${requestId}`);
+    if (record.expansion.pages !== page.index) return 'stale';
+    const from = record.expansion.total;
+    const kept = [...new Set(page.instanceIds)].filter((id) => !this.store.beacons.has(`${requestId}\u0000${id}`));
+    kept.forEach((instanceId, index) => this.store.beacons.set(`${requestId}\u0000${instanceId}`, { requestId, instanceId, state: 'queued', updatedAt: at, seq: from + index }));
+    const pages = this.store.pages.get(requestId) ?? [];
+    pages[page.index] = { from, instanceIds: kept };
+    this.store.pages.set(requestId, pages);
+    record.expansion = { pages: page.index + 1, total: from + kept.length, nextToken: page.nextToken, done: page.nextToken === null };
+    record.updatedAt = at;
+    return 'recorded';
+  }
+
+  async targetsAt(requestId: string, from: number, to: number): Promise<Array<{ seq: number; instanceId: string }>> {
+    const out: Array<{ seq: number; instanceId: string }> = [];
+    for (const page of this.store.pages.get(requestId) ?? []) {
+      page?.instanceIds.forEach((instanceId, index) => {
+        const seq = page.from + index;
+        if (seq >= from && seq < to) out.push({ seq, instanceId });
+      });
+    }
+    return out;
+  }
+
+  async recordBeaconFinal(status: BeaconStatusRecord, effect: BeaconFinalEffect): Promise<'recorded' | 'already-final'> {
+    const key = `${status.requestId}\u0000${status.instanceId}`;
+    const existing = this.store.beacons.get(key);
+    if (existing && TERMINAL_BEACON_STATES.includes(existing.state)) return 'already-final';
+    this.store.beacons.set(key, structuredClone(status));
+    const record = this.store.rollouts.get(status.requestId);
+    if (record) {
+      record.finished += 1;
+      if (effect.error) record.failed += 1;
+      if (effect.error && effect.canary) record.canaryFailed += 1;
+      record.counts[status.state] = (record.counts[status.state] ?? 0) + 1;
+      if (effect.okVersion === null) record.unknownVersions += 1;
+      else if (effect.okVersion !== undefined) record.okVersions[effect.okVersion] = (record.okVersions[effect.okVersion] ?? 0) + 1;
+    }
+    return 'recorded';
+  }
+
+  async finalizeNotStarted(requestId: string, targets: Array<{ seq: number; instanceId: string }>, state: 'not-started' | 'cancelled', reasons: string[], at: string): Promise<number> {
+    let changed = 0;
+    for (const { instanceId } of targets) {
+      const row = this.store.beacons.get(`${requestId}\u0000${instanceId}`);
+      if (row?.state !== 'queued') continue;
+      Object.assign(row, { state, reasons: [...reasons], updatedAt: at });
+      changed += 1;
+    }
+    return changed;
+  }
+
+  async beaconsInStates(requestId: string, states: readonly BeaconState[], limit: number): Promise<BeaconStatusRecord[]> {
+    return [...this.store.beacons.values()].filter((b) => b.requestId === requestId && states.includes(b.state)).slice(0, limit).map((b) => structuredClone(b));
+  }
+}
+
+export class MemoryPinLedger implements PinLedger {
+  state: PinLedgerState = structuredClone(EMPTY_PIN_LEDGER);
+  async get(): Promise<PinLedgerState> {
+    return structuredClone(this.state);
+  }
+  async update(next: Pick<PinLedgerState, 'confirmed' | 'pending' | 'waiters'>, expected: number): Promise<boolean> {
+    if (this.state.revision !== expected) return false;
+    this.state = { ...structuredClone(next), configuredVersions: this.state.configuredVersions, revision: expected + 1 };
+    return true;
+  }
+  async noteConfiguredVersion(version: string): Promise<void> {
+    if (!this.state.configuredVersions.includes(version)) this.state.configuredVersions = [...this.state.configuredVersions, version].sort();
+  }
+  async resetConfiguredVersions(version: string): Promise<void> {
+    this.state.configuredVersions = [version];
+  }
+}
+
+/** Task tokens as tests drive them: a token is waiting until it is completed or dropped. */
+export class MemoryTaskTokens implements TaskTokens {
+  readonly waiting = new Set<string>();
+  readonly completed: Array<{ token: string; output: Record<string, unknown> }> = [];
+  async sendTaskSuccess(token: string, output: Record<string, unknown>): Promise<'sent' | 'gone'> {
+    if (!this.waiting.delete(token)) return 'gone';
+    this.completed.push({ token, output: structuredClone(output) });
+    return 'sent';
+  }
+}
+
+export class MemoryRequestWorkflowStarter implements RequestWorkflowStarter {
+  readonly executions = new Map<string, RequestExecutionInput>();
+  async startRequestWorkflow(input: RequestExecutionInput): Promise<{ executionName: string; started: boolean }> {
+    const executionName = requestExecutionName(input.requestId, input.generation);
+    if (this.executions.has(executionName)) return { executionName, started: false };
+    this.executions.set(executionName, structuredClone(input));
+    return { executionName, started: true };
   }
 }

@@ -67,6 +67,10 @@ export const PIN_MODE_NONE_WARNING =
   'an automatic beacon upgrade resets the FlexNet Beacon Engine service and upload tasks to LocalSystem and the beacon stops ' +
   'using the proxy; set it to a release in FNMS (Discovery & Inventory > Settings > Beacon settings); the drift check re-applies the profile after an upgrade';
 
+/**
+ * The pin step's result in executions started before the pin moved to the request (kept so their records
+ * read the same); the per-beacon workflow no longer pins.
+ */
 export type PinResult =
   | { pinned: true; version: string; changed: boolean; from: string | null }
   | { pinned: false; code: string; reason: string }
@@ -97,6 +101,8 @@ export interface WorkflowState extends WorkflowInput {
   rollbackPoll?: PollState;
   rollbackSendError?: StepError;
   error?: StepError;
+  /** CheckCancelled's answer: whether the request was cancelled (and with rollback). */
+  cancelCheck?: { cancelled: boolean; rollback: boolean; by: string | null; at: string | null };
   /** Set by the Pass state of the branch the workflow ended in. */
   outcome?: { state: BeaconState };
   recorded?: RecordedOutcome;

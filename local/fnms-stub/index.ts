@@ -100,6 +100,8 @@ export class FnmsStub {
   readonly state: FnmsStubState;
   /** Every request, in arrival order. */
   readonly requests: StubRequestRecord[] = [];
+  /** Every value the pin gateway was set to, in order, with the time (epoch ms): what FNMS approved when. */
+  readonly approvedHistory: Array<{ version: string; at: number }> = [];
   readonly paths: FnmsPaths & { token: string; report: string; soap: string };
   /** Report columns left out of both answers (a report saved without them). */
   readonly omitColumns = new Set<InventoryField>();
@@ -123,6 +125,7 @@ export class FnmsStub {
   private readonly connections = new WeakMap<Socket, ConnectionAuth>();
   private faults: Fault[] = [];
   private slowdowns: Slowdown[] = [];
+  private answerDelays: Slowdown[] = [];
   private readonly timers = new Set<NodeJS.Timeout>();
   private server: Server | null = null;
   private issued = 0;
@@ -255,6 +258,14 @@ export class FnmsStub {
     this.slowdowns.push({ path, ms, remaining: count });
   }
 
+  /**
+   * The next `count` answers on `path` (or `*`) are computed at once but reach the caller `ms` later (network
+   * latency on the way back): a caller may act on a value that changed meanwhile.
+   */
+  delayAnswers(path: string, ms: number, count = 1): void {
+    this.answerDelays.push({ path, ms, remaining: count });
+  }
+
   /** Invalidates every issued access token, as if they had expired on the server: the next API call gets 401. */
   expireTokens(): void {
     this.accessTokens.clear();
@@ -343,10 +354,16 @@ export class FnmsStub {
       });
       if (res.destroyed || !this.server) return;
     }
+    const delay = this.take(this.answerDelays, path);
     const answer = (status: number, payload: unknown, headers: Record<string, string | string[]> = {}): void => {
       record.status = status;
       if (res.destroyed) return;
-      this.send(res, status, payload, headers);
+      if (!delay) return this.send(res, status, payload, headers);
+      const timer = setTimeout(() => {
+        this.timers.delete(timer);
+        if (!res.destroyed && this.server) this.send(res, status, payload, headers);
+      }, delay.ms);
+      this.timers.add(timer);
     };
 
     const fault = this.take(this.faults, path);
@@ -391,6 +408,7 @@ export class FnmsStub {
       return answer(400, { error: `version ${version} is not available` });
     }
     this.state.approvedVersion = version;
+    this.approvedHistory.push({ version, at: Date.now() });
     return answer(200, { approvedVersion: version });
   }
 

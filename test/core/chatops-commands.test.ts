@@ -220,3 +220,15 @@ describe('Slack and Teams payloads', () => {
     expect(parseTeamsActivity({ type: 'conversationUpdate', id: '1', from: { id: 'x' }, conversation: { id: 'c' } })).toBeNull();
   });
 });
+
+describe("operators' actions in chat (the same as the API and the CLI)", () => {
+  it('cancel [rollback], go and confirm-pin parse; anything else says what to type', () => {
+    expect(parseChatCommand('cancel slack-1a2b rollback')).toEqual({ ok: true, command: { kind: 'cancel', requestId: 'slack-1a2b', rollback: true } });
+    expect(parseChatCommand('cancel slack-1a2b')).toEqual({ ok: true, command: { kind: 'cancel', requestId: 'slack-1a2b', rollback: false } });
+    expect(parseChatCommand('go slack-1a2b')).toEqual({ ok: true, command: { kind: 'go', requestId: 'slack-1a2b' } });
+    expect(parseChatCommand('confirm-pin pin-slack-1a2b')).toEqual({ ok: true, command: { kind: 'confirm-pin', pinId: 'pin-slack-1a2b' } });
+    expect(parseChatCommand('cancel slack-1a2b now')).toMatchObject({ ok: false, error: { code: 'TOO_MANY_ARGUMENTS', message: expect.stringContaining('cancel <requestId> [rollback]') } });
+    expect(parseChatCommand('confirm-pin 13.2.0')).toMatchObject({ ok: false, error: { code: 'INVALID_REQUEST_ID' } });
+    expect(parseChatCommand('go')).toMatchObject({ ok: false, error: { code: 'MISSING_ARGUMENT' } });
+  });
+});

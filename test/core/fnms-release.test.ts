@@ -49,8 +49,16 @@ describe('decideRelease: the release for a set of finished beacons plus the inve
     }
   });
 
-  it('never older than a beacon FNMS knows: DOWNGRADE_REFUSED naming the newer release', () => {
-    const error = refusal(() => decideRelease({ pin: 'current', allowDowngrade: false, finished: finished('13.2.0'), inventory: known('13.3.0', null, 'n/a') }));
+  it('"current" is never older than a beacon FNMS knows: it approves the newer release FNMS lists', () => {
+    expect(decideRelease({ pin: 'current', allowDowngrade: false, finished: finished('13.2.0'), inventory: known('13.3.0', null, 'n/a') })).toMatchObject({ release: '13.3.0', highestDeployed: '13.3.0' });
+  });
+
+  it('"current" is never older than a release another request deployed (mixed-version requests): it approves that one', () => {
+    expect(decideRelease({ pin: 'current', allowDowngrade: false, finished: finished('13.1.0'), inventory: [], approvedVersion: '13.3.0', alsoDeployed: ['13.3.0'] })).toMatchObject({ release: '13.3.0', change: false });
+  });
+
+  it('an explicit release older than a beacon FNMS knows: DOWNGRADE_REFUSED naming the newer release', () => {
+    const error = refusal(() => decideRelease({ pin: '13.2.0', allowDowngrade: false, finished: finished('13.2.0'), inventory: known('13.3.0', null, 'n/a') }));
     expect(error.code).toBe('DOWNGRADE_REFUSED');
     expect(error.message).toContain('13.3.0');
     expect(error.field).toBe('beaconVersion.pin');

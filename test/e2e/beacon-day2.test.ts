@@ -131,6 +131,8 @@ describe('per-beacon rollback (POST /beacons/{instanceId}/rollback)', () => {
 
     harness.twin.submit(requestFor([ROLLED], { requestId: 'day2-second', proxy: 'second-proxy.corp.example:3128' }), { source: 'api' });
     await harness.twin.deliver();
+    // The request workflow lists the beacon (its row) and starts its workflow: from then on the beacon has a request running.
+    while (!states.some(([r, s]) => r === 'day2-second' && s === 'ResolveTarget')) await new Promise((resolve) => setTimeout(resolve, 5));
     // The configure holds the lock (or is about to): the API refuses a rollback while a request runs on the beacon...
     expect(await api(harness)('POST', '/beacons/{instanceId}/rollback', ROLLED)).toMatchObject({ status: 409, body: { error: { code: 'BEACON_BUSY' } } });
     // ...and a rollback workflow started anyway (as a racing caller would) waits for the lock.

@@ -104,8 +104,10 @@ describe('a request across a fleet, end to end in the local twin', () => {
   });
 
   it('every beacon outcome reaches the requester and the audit trail', async () => {
-    const notified = harness.twin.notifier.sent.map((o) => o.outcome.instanceId).sort();
+    // Each beacon's outcome once (kind=beacon), and the request's start and one summary (kind=request).
+    const notified = harness.twin.notifier.sent.filter((o) => o.outcome.kind === 'beacon').map((o) => o.outcome.instanceId).sort();
     expect(notified).toEqual([...ALL].sort());
+    expect(harness.twin.notifier.sent.filter((o) => o.outcome.kind === 'request').map((o) => o.outcome.event)).toEqual(['started', 'summary']);
     const status = await harness.twin.store.getRequestStatus('e2e-fleet');
     const events = status!.audit.map((e) => e.event);
     expect(events).toContain('request.accepted');

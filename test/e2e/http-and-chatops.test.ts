@@ -59,7 +59,7 @@ describe('the HTTPS API, served locally in front of the same handler', () => {
     expect(accepted).toEqual({ requestId: 'e2e-api', statusUrl: `${server.url}/requests/e2e-api` });
     await harness.twin.drain();
     const status = (await (await fetch(accepted.statusUrl)).json()) as { state: string; beacons: Array<{ state: string; checks: unknown[] }> };
-    expect(status.state).toBe('accepted');
+    expect(status.state).toBe('completed');
     expect(status.beacons).toHaveLength(1);
     expect(status.beacons[0]!.state).toBe('ok');
     expect(status.beacons[0]!.checks.length).toBeGreaterThan(10);
@@ -108,7 +108,9 @@ describe('the HTTPS API, served locally in front of the same handler', () => {
     await harness.twin.drain();
     expect((await harness.twin.store.getRequestStatus('e2e-caller-api'))?.request.caller).toEqual({ kind: 'unauthenticated', via: 'api without IAM identity' });
     const forged = await harness.twin.store.getRequestStatus('e2e-caller-forged');
-    expect(forged?.request).toMatchObject({ state: 'no-targets', caller: { kind: 'sqs', senderId: 'AIDAMALLORY000000001' } });
+    expect(forged?.request).toMatchObject({ state: 'accepted', caller: { kind: 'sqs', senderId: 'AIDAMALLORY000000001' } });
+    // The request workflow expanded the tag to nothing: it ended no-targets, and its summary names the caller.
+    expect(forged?.rollout?.outcome?.state).toBe('no-targets');
     expect(forged?.audit.find((e) => e.event === 'request.accepted')?.caller).toEqual({ kind: 'sqs', senderId: 'AIDAMALLORY000000001' });
     expect(notifiedCaller('e2e-caller-forged')).toEqual({ kind: 'sqs', senderId: 'AIDAMALLORY000000001' });
   });
@@ -171,9 +173,13 @@ describe('ChatOps: a Slack slash command against the twin', () => {
     expect(status!.request.caller).toEqual({ kind: 'slack', teamId: null, userId: 'U-OPS', userName: null });
     expect(notifiedCaller(requestId!)).toEqual(status!.request.caller);
     expect(status!.beacons).toEqual([expect.objectContaining({ instanceId: CHAT_BEACON, state: 'ok' })]);
-    const answer = harness.twin.notifier.sent.find((n) => n.outcome.requestId === requestId);
-    expect(answer?.replyTo).toEqual({ kind: 'slack', responseUrl: RESPONSE_URL });
-    expect(answer?.outcome.state).toBe('ok');
+    // The thread gets the request's progress reply and its one summary (Slack's response_url takes 5 posts).
+    const answers = harness.twin.notifier.sent.filter((n) => n.outcome.requestId === requestId && n.replyTo);
+    expect(answers.map((n) => n.replyTo)).toEqual([expect.objectContaining({ kind: 'slack', responseUrl: RESPONSE_URL }), expect.objectContaining({ kind: 'slack', responseUrl: RESPONSE_URL })]);
+    expect(answers.map((n) => [n.outcome.event, n.outcome.state])).toEqual([
+      ['started', 'running'],
+      ['summary', 'completed'],
+    ]);
 
     const statusReply = await fetch(`${server.url}/slack`, slackRequest(`status ${requestId}`));
     expect(await slackText(statusReply)).toContain(CHAT_BEACON);

@@ -48,8 +48,9 @@ describe('requests the pipeline refuses', () => {
     harness.twin.submit(requestFor([BEACON], { requestId: 'e2e-downgrade', beaconVersion: { pin: '13.1.0' } }));
     await harness.twin.drain();
     const status = await harness.twin.store.getRequestStatus('e2e-downgrade');
-    expect(status!.beacons[0]).toMatchObject({ state: 'pin-failed' });
-    expect(status!.beacons[0]!.reasons!.join(' ')).toContain('DOWNGRADE_REFUSED');
+    // The pin is the request's (decided once its beacons finished): the beacon is ok, the request ends pin-failed.
+    expect(status!.beacons[0]).toMatchObject({ state: 'ok' });
+    expect(status!.rollout).toMatchObject({ outcome: { state: 'pin-failed' }, pin: { status: 'refused', code: 'DOWNGRADE_REFUSED' } });
     expect(harness.twin.fnms.state.approvedVersion).toBe('13.2.0');
     expect(harness.twin.fnms.requestsTo(harness.twin.fnms.paths.approvedVersion, 'PUT')).toEqual([]);
   });
@@ -72,18 +73,18 @@ describe('the FNMS version pin', () => {
 });
 
 describe('the FNMS beacon inventory and pin modes, through the stub\'s real wire formats', () => {
-  it('a beacon the FNMS report lists at a newer release blocks approving the older one (read through Flexera One\'s report API)', async () => {
+  it('a beacon the FNMS report lists at a newer release: "current" never approves the older one, it keeps FNMS at the newer (read through Flexera One\'s report API)', async () => {
     const state = builtinFnmsState(['E2E-A1', 'OTHER-BEACON']);
     state.beacons![1]!.version = '13.3.0';
     harness = await startTwin([oneBeacon()], { fnms: { state, pageSize: 1 } });
     harness.twin.submit(requestFor([BEACON], { requestId: 'e2e-inventory-newer' }));
     await harness.twin.drain();
     const status = await harness.twin.store.getRequestStatus('e2e-inventory-newer');
-    expect(status!.beacons[0]).toMatchObject({ state: 'pin-failed' });
-    expect(status!.beacons[0]!.reasons!.join(' ')).toMatch(/DOWNGRADE_REFUSED: .*13\.3\.0/);
+    expect(status!.beacons[0]).toMatchObject({ state: 'ok' });
+    expect(status!.rollout).toMatchObject({ outcome: { state: 'completed' }, pin: { status: 'pinned', version: '13.3.0', highestDeployed: '13.3.0' } });
     const fnms = harness.twin.fnms;
     expect(fnms.requestsTo(fnms.paths.report).map((r) => r.status)).toEqual([200, 200]);
-    expect(fnms.requestsTo(fnms.paths.approvedVersion, 'PUT')).toEqual([]);
+    expect(fnms.state.approvedVersion).toBe('13.3.0');
   });
 
   it('a report saved without the version column: the pin fails naming the column; the beacon stays configured', async () => {
@@ -92,8 +93,9 @@ describe('the FNMS beacon inventory and pin modes, through the stub\'s real wire
     harness.twin.submit(requestFor([BEACON], { requestId: 'e2e-inventory-column' }));
     await harness.twin.drain();
     const status = await harness.twin.store.getRequestStatus('e2e-inventory-column');
-    expect(status!.beacons[0]).toMatchObject({ state: 'pin-failed', changed: expect.any(Array) });
-    expect(status!.beacons[0]!.reasons!.join(' ')).toContain(`INVENTORY_COLUMN_MISSING: Flexera One report ${harness.twin.fnms.reportId} has no column "${harness.twin.fnms.reportColumns.version}"`);
+    expect(status!.beacons[0]).toMatchObject({ state: 'ok', changed: expect.any(Array) });
+    expect(status!.rollout).toMatchObject({ outcome: { state: 'pin-failed' }, pin: { status: 'failed', code: 'INVENTORY_COLUMN_MISSING' } });
+    expect(status!.rollout!.pin!.reason).toContain(`Flexera One report ${harness.twin.fnms.reportId} has no column "${harness.twin.fnms.reportColumns.version}"`);
   });
 
   it('pinMode none: configured and ok, nothing pinned or read, and the warning in the status and the notification', async () => {
@@ -103,7 +105,8 @@ describe('the FNMS beacon inventory and pin modes, through the stub\'s real wire
     const status = await harness.twin.store.getRequestStatus('e2e-pin-none');
     expect(status!.beacons[0]).toMatchObject({ state: 'ok', warnings: [PIN_MODE_NONE_WARNING] });
     expect(status!.beacons[0]!.pinnedVersion).toBeUndefined();
-    expect(harness.twin.notifier.sent.map((n) => n.outcome)).toEqual([expect.objectContaining({ state: 'ok', warnings: [PIN_MODE_NONE_WARNING] })]);
+    expect(harness.twin.notifier.sent.map((n) => n.outcome).filter((outcome) => outcome.kind === 'beacon')).toEqual([expect.objectContaining({ state: 'ok', warnings: [PIN_MODE_NONE_WARNING] })]);
+    expect(harness.twin.notifier.sent.find((n) => n.outcome.event === 'summary')?.outcome.warnings).toEqual([PIN_MODE_NONE_WARNING]);
     const fnms = harness.twin.fnms;
     expect(fnms.requests.filter((r) => r.path !== fnms.paths.token)).toEqual([]);
     expect(fnms.state.approvedVersion).toBe('latest');
@@ -121,7 +124,9 @@ describe('idempotency and the per-beacon lock', () => {
     await harness.twin.drain();
     expect(harness.twin.ssm.sent.filter((s) => s.kind === 'configure')).toHaveLength(1);
     expect(await beaconStates(harness.twin, 'e2e-twice')).toEqual({ [BEACON]: 'ok' });
-    expect(harness.twin.executions.size).toBe(1);
+    // One request workflow and one beacon workflow.
+    expect(harness.twin.executions.size).toBe(2);
+    expect([...harness.twin.requestStarts.values()]).toEqual([1]);
   });
 
   it('two requests for one beacon are serialized by the lock: both run, never at the same time', async () => {

@@ -158,8 +158,9 @@ describe('3. least privilege at the edges', () => {
 });
 
 describe('4. FNMS over https only', () => {
-  it('the default (no pin gateway configured) makes synth warn that deploying it pins nothing', () => {
-    Annotations.fromStack(defaults.stack).hasWarning('*', Match.stringLikeRegexp('pinMode is none: deploying this stack pins nothing'));
+  it('the default (pinMode operator: an operator sets and confirms the pin) synthesizes without the pins-nothing warning; pinMode none warns', () => {
+    Annotations.fromStack(defaults.stack).hasNoWarning('*', Match.stringLikeRegexp('pins nothing'));
+    Annotations.fromStack(synthStack({ pinMode: 'none' }).stack).hasWarning('*', Match.stringLikeRegexp('pinMode is none: deploying this stack pins nothing'));
   });
 
   it('a configured pin gateway synthesizes without that warning', () => {
@@ -306,13 +307,17 @@ describe('per-beacon day-2 commands: the same submit/read split, least privilege
     ]);
   });
 
-  it('the API function writes only request items (leading key REQ#), starts only the beacon workflow, and reads the history through the byBeacon index', () => {
+  it('the API function writes only request and pin items (leading keys REQ#, PIN#), starts only the beacon workflow, answers only the request workflow\'s waits, and reads the history through the byBeacon index', () => {
     const statements = roleStatements(resources, 'RequestsApiHandler');
     const actions = (statement: PolicyStatementJson) => [].concat(statement.Action as never) as string[];
     const writes = statements.filter((s) => actions(s).some((a) => /^dynamodb:(Put|Update|Delete|BatchWrite)/.test(a)));
-    expect(writes).toEqual([expect.objectContaining({ Action: 'dynamodb:PutItem', Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['REQ#*'] } } })]);
-    const starts = statements.filter((s) => actions(s).some((a) => a.startsWith('states:')));
+    // Day-2 commands put request items; operators' actions (cancel, go, confirm a pin) update the rollout and the pin ledger.
+    expect(writes).toEqual([expect.objectContaining({ Action: ['dynamodb:PutItem', 'dynamodb:UpdateItem'], Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['REQ#*', 'PIN#*'] } } })]);
+    const starts = statements.filter((s) => actions(s).some((a) => a === 'states:StartExecution'));
     expect(starts).toEqual([expect.objectContaining({ Action: 'states:StartExecution', Resource: { Ref: expect.stringMatching(/^BeaconWorkflowStateMachine/) } })]);
+    const others = statements.filter((s) => actions(s).some((a) => a.startsWith('states:') && a !== 'states:StartExecution'));
+    expect(others.flatMap(actions).sort()).toEqual(['states:SendTaskFailure', 'states:SendTaskHeartbeat', 'states:SendTaskSuccess']);
+    expect(JSON.stringify(others.map((s) => s.Resource))).toMatch(/RequestRollout/);
     const query = statements.find((s) => actions(s).includes('dynamodb:Query'))!;
     expect(JSON.stringify(query.Resource)).toContain('/index/*');
     configured.template.hasResourceProperties('AWS::DynamoDB::Table', {

@@ -108,7 +108,7 @@ describe('what a function loads at init: rare paths and other modes stay out of 
     return { init, all };
   };
 
-  it.each(['pin-version', 'new-beacon'])('%s: the on-premises inventory adapter (XML parser, NTLM client) is a chunk of its own, not loaded at init', async (folder) => {
+  it.each(['decide-pin', 'new-beacon'])('%s: the on-premises inventory adapter (XML parser, NTLM client) is a chunk of its own, not loaded at init', async (folder) => {
     const { init, all } = await atInit(folder);
     for (const pkg of ['fast-xml-parser', '@ewsjs/ntlm-client']) {
       expect(all.has(pkg), `${pkg} in the bundle`).toBe(true);
@@ -116,12 +116,13 @@ describe('what a function loads at init: rare paths and other modes stay out of 
     }
   });
 
-  it('intake: the X-Ray SDK (only with traceSdkCalls) and the SSM and SNS clients (tag targets, refusals) are not loaded at init', async () => {
+  it('intake: the X-Ray SDK (only with traceSdkCalls) and the SNS client (refusals, operator answers) are not loaded at init; SSM is not in it at all (the request workflow expands tags)', async () => {
     const { init, all } = await atInit('intake');
-    for (const pkg of ['aws-xray-sdk-core', '@aws-sdk/client-ssm', '@aws-sdk/client-sns']) {
+    for (const pkg of ['aws-xray-sdk-core', '@aws-sdk/client-sns']) {
       expect(all.has(pkg), `${pkg} in the bundle`).toBe(true);
       expect(init.has(pkg), `${pkg} at init`).toBe(false);
     }
+    expect(all.has('@aws-sdk/client-ssm'), '@aws-sdk/client-ssm in the bundle').toBe(false);
     expect(init.has('@aws-sdk/client-sfn')).toBe(true);
   });
 });

@@ -70,8 +70,8 @@ describe('keys, beacon secrets and parameters', () => {
 });
 
 describe('FNMS over https only', () => {
-  it('nothing is pinned by default: no gateway URL is assumed (synth warns that it pins nothing)', () => {
-    expect(config({})).toMatchObject({ pinMode: 'none' });
+  it('the default pin asks an operator (pinMode operator): no gateway URL is assumed', () => {
+    expect(config({})).toMatchObject({ pinMode: 'operator' });
     expect(config({}).gatewayUrl).toBeUndefined();
   });
 

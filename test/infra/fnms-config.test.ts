@@ -4,7 +4,7 @@
  * named), and the optional VPC of the functions that read an on-premises FNMS.
  */
 import { describe, expect, it } from 'vitest';
-import { StackConfigSchema, gatewayConfigFrom, inventoryConfigFrom, stackConfigFrom } from '../../infra/config.js';
+import { StackConfigSchema, gatewayConfigFrom, inventoryConfigFrom, requestTimingFor, stackConfigFrom } from '../../infra/config.js';
 import { ENV } from '../../lambdas/aws/env-names.js';
 import { synthStack } from './synth.js';
 
@@ -12,17 +12,23 @@ const COLUMNS = 'name=Beacon name,computerName=Computer name,version=Version,sta
 const config = (values: Record<string, unknown>) => stackConfigFrom((key) => values[key]);
 
 describe('context values of FNMS and the pin', () => {
-  it('defaults: pinMode none, no inventory; synth works offline', () => {
+  it('defaults: pinMode operator, no inventory; synth works offline', () => {
     const defaults = config({});
-    expect(defaults.pinMode).toBe('none');
+    expect(defaults.pinMode).toBe('operator');
     expect(defaults.fnmsInventory).toBe('none');
     expect(gatewayConfigFrom(defaults)).toBeNull();
     expect(inventoryConfigFrom(defaults)).toBeNull();
   });
 
-  it('pinMode operator is refused until it exists, saying what to use', () => {
-    expect(() => config({ pinMode: 'operator' })).toThrow(/invalid context value pinMode: operator .* not available yet; use gateway .* or none/);
+  it('pinMode is operator (the default), gateway or none; anything else is refused naming the key', () => {
+    expect(config({ pinMode: 'operator' }).pinMode).toBe('operator');
+    expect(config({ pinMode: 'none' }).pinMode).toBe('none');
     expect(() => config({ pinMode: 'always' })).toThrow(/pinMode/);
+  });
+
+  it('the operator waits nest: the reminder before the deadline, refused naming the key otherwise', () => {
+    expect(() => requestTimingFor(config({ pinReminderSeconds: 7200, pinConfirmationSeconds: 3600 }))).toThrow(/pinReminderSeconds/);
+    expect(requestTimingFor(config({ pinReminderSeconds: 3600, pinConfirmationSeconds: 7200 }))).toMatchObject({ pinReminderSeconds: 3600, pinConfirmationSeconds: 7200 });
   });
 
   it('pinMode gateway needs the gateway URL (https), and its token URL with refresh-token auth', () => {
@@ -64,11 +70,11 @@ type Resources = Record<string, { Type: string; Properties: Record<string, any>;
 const functionEnv = (resources: Resources, prefix: string) => Object.entries(resources).find(([id, r]) => r.Type === 'AWS::Lambda::Function' && id.startsWith(prefix))![1].Properties;
 
 describe('the synthesized stack per FNMS setting', () => {
-  it('defaults: the pin step runs in none mode (no gateway secret), no FNMS schedule, the tag rule stays', () => {
+  it('defaults: the pin step runs in operator mode (no gateway secret), no FNMS schedule, the tag rule stays', () => {
     const { template } = synthStack();
     const resources = template.toJSON().Resources as Resources;
-    const pin = functionEnv(resources, 'FnmsPinPinVersionFn');
-    expect(pin.Environment.Variables[ENV.pinMode]).toBe('none');
+    const pin = functionEnv(resources, 'FnmsPinDecidePinFn');
+    expect(pin.Environment.Variables[ENV.pinMode]).toBe('operator');
     expect(pin.Environment.Variables[ENV.gatewayConfig]).toBeUndefined();
     expect(pin.Environment.Variables[ENV.inventoryConfig]).toBeUndefined();
     const schedules = Object.values(resources).filter((r) => r.Type === 'AWS::Scheduler::Schedule').map((r) => JSON.stringify(r.Properties.Target.Arn));
@@ -90,7 +96,7 @@ describe('the synthesized stack per FNMS setting', () => {
       fnmsSubnetIds: 'subnet-0123456789abcdef0,subnet-0123456789abcdef1',
     });
     const resources = template.toJSON().Resources as Resources;
-    for (const prefix of ['FnmsPinPinVersionFn', 'NewBeaconHandler', 'DriftCheckHandler']) {
+    for (const prefix of ['FnmsPinDecidePinFn', 'NewBeaconHandler', 'DriftCheckHandler']) {
       const fn = functionEnv(resources, prefix);
       expect(fn.VpcConfig.SubnetIds, prefix).toEqual(['subnet-0123456789abcdef0', 'subnet-0123456789abcdef1']);
       expect(JSON.parse(fn.Environment.Variables[ENV.inventoryConfig])).toMatchObject({ kind: 'onPremises', account: 'CORP\\svc-fnms-ws', reportId: 17 });

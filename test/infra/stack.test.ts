@@ -121,9 +121,9 @@ describe('least privilege', () => {
     }
     const fnmsReaders = reads.filter((s) => JSON.stringify(s.Resource).includes('team/fnms-token'));
     // The pin step, and the triggers' tag gate (new beacon, drift): FNMS must list a beacon before the default profile goes to it.
-    expect(fnmsReaders.map((s) => s.policy).sort()).toEqual([expect.stringMatching(/^DriftCheckHandler/), expect.stringMatching(/^FnmsPinPinVersionFn/), expect.stringMatching(/^NewBeaconHandler/)]);
+    expect(fnmsReaders.map((s) => s.policy).sort()).toEqual([expect.stringMatching(/^DriftCheckHandler/), expect.stringMatching(/^FnmsPinDecidePinFn/), expect.stringMatching(/^NewBeaconHandler/)]);
     const gatewayReaders = reads.filter((s) => JSON.stringify(s.Resource).includes('team/pin-gateway-token'));
-    expect(gatewayReaders.map((s) => s.policy)).toEqual([expect.stringMatching(/^FnmsPinPinVersionFn/)]);
+    expect(gatewayReaders.map((s) => s.policy)).toEqual([expect.stringMatching(/^FnmsPinDecidePinFn/)]);
   });
 
   it('no statement grants a wildcard action', () => {
@@ -240,9 +240,12 @@ describe('caller identity', () => {
 describe('HTTPS API', () => {
   it('every method requires IAM (SigV4) and validates the request', () => {
     const methods = ofType('AWS::ApiGateway::Method');
-    // POST /requests, GET /requests/{id}, POST /requests/{id}/rerun, POST /plans; GET /beacons/{instanceId}, POST .../rollback, POST .../retry.
-    expect(methods.map(([, m]) => `${m.Properties.HttpMethod}`).sort()).toEqual(['GET', 'GET', 'POST', 'POST', 'POST', 'POST', 'POST']);
-    expect(ofType('AWS::ApiGateway::Resource').map(([, r]) => r.Properties.PathPart).sort()).toEqual(['beacons', 'plans', 'requests', 'rerun', 'retry', 'rollback', '{id}', '{instanceId}']);
+    // POST /requests, GET /requests/{id}, POST /requests/{id}/rerun, /cancel, /go, POST /pins/{id}/confirm, POST /plans;
+    // GET /beacons/{instanceId}, POST .../rollback, POST .../retry.
+    expect(methods.map(([, m]) => `${m.Properties.HttpMethod}`).sort()).toEqual(['GET', 'GET', 'POST', 'POST', 'POST', 'POST', 'POST', 'POST', 'POST', 'POST']);
+    expect(ofType('AWS::ApiGateway::Resource').map(([, r]) => r.Properties.PathPart).sort()).toEqual(
+      ['beacons', 'cancel', 'confirm', 'go', 'pins', 'plans', 'requests', 'rerun', 'retry', 'rollback', '{id}', '{id}', '{instanceId}'].sort(),
+    );
     for (const [id, method] of methods) {
       expect(method.Properties.AuthorizationType, id).toBe('AWS_IAM');
       expect(method.Properties.RequestValidatorId, id).toBeDefined();

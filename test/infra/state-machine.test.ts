@@ -100,18 +100,29 @@ describe('per-beacon workflow definition', () => {
 
   it('a per-beacon rollback (action rollback) runs only the rollback loop with its capture, and only after the lock: never the configure document', () => {
     const action = states[STATES.checkAction]!;
-    expect(action.Default).toBe(STATES.sendConfigure);
+    // Anything else is a configure, which first asks whether its request was cancelled.
+    expect(action.Default).toBe(STATES.checkCancelledBeforeConfigure);
     expect(JSON.stringify(action.Choices[0])).toContain('"Variable":"$.action.kind","StringEquals":"rollback"');
     expect(action.Choices[0].Next).toBe(STATES.startBeaconRollback);
     expect(states[STATES.startBeaconRollback]).toMatchObject({ Type: 'Pass', Parameters: { n: 1, 'captureId.$': '$.action.captureId' }, ResultPath: '$.rollbackAttempt', Next: STATES.sendRollback });
     expect(reachable(STATES.startBeaconRollback).has(STATES.sendConfigure)).toBe(false);
-    expect(reachable(STATES.startBeaconRollback).has(STATES.pinVersion)).toBe(false);
     expect(reachable(STATES.startBeaconRollback).has(STATES.releaseLock)).toBe(true);
     // Only the lock's Choice leads there: no path reaches the rollback of a capture without the lock.
     const into = Object.entries(states).filter(([, state]) => JSON.stringify(state).includes(`"${STATES.startBeaconRollback}"`)).map(([name]) => name);
     expect(into).toEqual([STATES.checkAction]);
   });
 
+  it('a cancelled request changes nothing more: checked once the lock is taken (before configure) and after a successful configure (rollback when asked)', () => {
+    expect(states[STATES.checkCancelledBeforeConfigure]!.Next).toBe(STATES.checkCancelBeforeConfigure);
+    expect(states[STATES.checkCancelBeforeConfigure]).toMatchObject({ Choices: [expect.objectContaining({ Variable: '$.cancelCheck.cancelled', BooleanEquals: true, Next: STATES.cancelledBeforeConfigure })], Default: STATES.sendConfigure });
+    expect(states[STATES.cancelledBeforeConfigure]).toMatchObject({ Type: 'Pass', Result: { state: 'cancelled' }, Next: STATES.releaseLock });
+    const after = states[STATES.checkCancelAfterConfigure]!;
+    expect(after.Choices[0]).toMatchObject({ Next: STATES.startRollback });
+    expect(JSON.stringify(after.Choices[0])).toContain('$.cancelCheck.rollback');
+    expect(after.Default).toBe(STATES.configured);
+    // The per-beacon workflow never pins FNMS: the request decides the pin once, after its beacons finished.
+    expect(Object.keys(states).some((name) => /pin/i.test(name))).toBe(false);
+  });
   it('a throttled SendCommand retries soon and for long, before the general retrier, so a large fleet keeps the SSM rate busy', () => {
     for (const name of [STATES.sendConfigure, STATES.sendRollback]) {
       const first = states[name]!.Retry.findIndex((retry: State) => retry.ErrorEquals.includes('ThrottledError'));
@@ -142,7 +153,7 @@ describe('per-beacon workflow definition', () => {
   it('a dry run only reads the beacon: it runs the verify plan, never takes the lock, never reaches SendConfigure', () => {
     const dryRunChoice = states[STATES.checkDryRun]!.Choices[0];
     expect(dryRunChoice).toMatchObject({ Variable: '$.dryRun', BooleanEquals: true, Next: STATES.sendPlan });
-    for (const state of [STATES.acquireLock, STATES.sendConfigure, STATES.sendRollback, STATES.pinVersion]) {
+    for (const state of [STATES.acquireLock, STATES.sendConfigure, STATES.sendRollback, STATES.checkCancelledAfterConfigure]) {
       expect(reachable(STATES.sendPlan).has(state), state).toBe(false);
     }
     expect(reachable(STATES.sendPlan).has(STATES.dryRunPlanned)).toBe(true);
@@ -154,7 +165,7 @@ describe('per-beacon workflow definition', () => {
     const verdict = states[STATES.checkVerdict]!;
     expect(verdict.Choices).toEqual(
       expect.arrayContaining([
-        expect.objectContaining({ StringEquals: 'ok', Next: STATES.pinVersion }),
+        expect.objectContaining({ StringEquals: 'ok', Next: STATES.checkCancelledAfterConfigure }),
         expect.objectContaining({ StringEquals: 'rolled-back', Next: STATES.beaconRolledBack }),
         expect.objectContaining({ StringEquals: 'not-run', Next: STATES.configureNotRun }),
       ]),

@@ -5,12 +5,11 @@
  */
 import { StateMachine } from 'aws-local-stepfunctions';
 import { createAcquireLockHandler } from '../../lambdas/acquire-lock/handler.js';
-import { createInMemoryFnms } from '../../lambdas/core/fnms/index.js';
 import { workflowExecutionName, type WorkflowInput } from '../../lambdas/core/ports.js';
 import type { WorkflowTiming } from '../../lambdas/core/timing.js';
-import { FixedClock, MemoryBeaconCommands, MemoryBeaconLock, MemoryFleetMemory, MemoryNotifier, MemoryRequestStore } from '../../lambdas/memory/ports.js';
+import { FixedClock, MemoryBeaconCommands, MemoryBeaconLock, MemoryFleetMemory, MemoryNotifier, MemoryPinLedger, MemoryRequestStore, MemoryRolloutStore } from '../../lambdas/memory/ports.js';
 import { createNotifyRequesterHandler } from '../../lambdas/notify-requester/handler.js';
-import { createPinVersionHandler } from '../../lambdas/pin-version/handler.js';
+import { createCheckCancelledHandler } from '../../lambdas/check-cancelled/handler.js';
 import { createPollCommandHandler } from '../../lambdas/poll-command/handler.js';
 import { createRecordOutcomeHandler } from '../../lambdas/record-outcome/handler.js';
 import { createReleaseLockHandler } from '../../lambdas/release-lock/handler.js';
@@ -65,8 +64,8 @@ export async function runWorkflow(world: WorkflowWorld, input: WorkflowInput, ov
     ReleaseLockFn: createReleaseLockHandler({ lock }),
     SendCommandFn: createSendCommandHandler({ commands, store, clock, documentNames: DOCUMENTS, timing: TIMING }),
     PollCommandFn: createPollCommandHandler({ commands, store, clock, documentNames: DOCUMENTS, timing: TIMING }),
-    PinVersionFn: createPinVersionHandler({ mode: 'gateway', gateway: createInMemoryFnms({ availableVersions: ['13.2.0'] }), inventory: null, store, clock }),
-    RecordOutcomeFn: createRecordOutcomeHandler({ store, clock }),
+    CheckCancelledFn: createCheckCancelledHandler({ rollouts: new MemoryRolloutStore(store) }),
+    RecordOutcomeFn: createRecordOutcomeHandler({ store, rollouts: new MemoryRolloutStore(store), ledger: new MemoryPinLedger(), clock }),
     NotifyRequesterFn: createNotifyRequesterHandler({ notifier, memory }),
     ...overrides,
   };

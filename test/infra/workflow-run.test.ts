@@ -1,6 +1,8 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { outcomeText } from '../../lambdas/aws/notifier.js';
-import { createPinVersionHandler } from '../../lambdas/pin-version/handler.js';
+import { MemoryPinLedger, MemoryRolloutStore } from '../../lambdas/memory/ports.js';
+import { createNotifyRequesterHandler } from '../../lambdas/notify-requester/handler.js';
+import { createRecordOutcomeHandler } from '../../lambdas/record-outcome/handler.js';
 import { PIN_MODE_NONE_WARNING } from '../../lambdas/workflow/state.js';
 import { resultLine, validRequest, INSTANCE_A } from '../lambdas/fixtures.js';
 import { DOCUMENTS, beaconStatus, newWorld, runWorkflow, workflowInput, type WorkflowWorld } from './workflow-harness.js';
@@ -14,14 +16,14 @@ describe('the synthesized workflow over the real handlers', () => {
   it('configures, pins the beacon version, records ok, releases the lock and notifies', async () => {
     const result = await runWorkflow(world, workflowInput());
     expect(result.status).toBe('SUCCEEDED');
-    expect(beaconStatus(world)).toMatchObject({ state: 'ok', pinnedVersion: '13.2.0' });
+    expect(beaconStatus(world)).toMatchObject({ state: 'ok', beaconVersion: '13.2.0' });
     expect(world.lock.locks.size).toBe(0);
     expect(world.notifier.sent.map((n) => n.outcome.state)).toEqual(['ok']);
     expect(await world.memory.isMarked(`notified:req-test-1--${INSTANCE_A}`)).toBe(true);
   });
 
   it('pinMode none: the beacon ends ok (execution succeeded, no alarm), nothing pinned, the warning in the status and the notification', async () => {
-    const result = await runWorkflow(world, workflowInput(), { PinVersionFn: createPinVersionHandler({ mode: 'none', store: world.store, clock: world.clock }) });
+    const result = await runWorkflow(world, workflowInput(), { RecordOutcomeFn: createRecordOutcomeHandler({ store: world.store, rollouts: new MemoryRolloutStore(world.store), ledger: new MemoryPinLedger(), clock: world.clock, pinMode: 'none' }), NotifyRequesterFn: createNotifyRequesterHandler({ notifier: world.notifier, memory: world.memory, pinMode: 'none' }) });
     expect(result.status).toBe('SUCCEEDED');
     expect(beaconStatus(world)).toMatchObject({ state: 'ok', reasons: [], warnings: [PIN_MODE_NONE_WARNING] });
     expect(beaconStatus(world)?.pinnedVersion).toBeUndefined();
@@ -65,13 +67,14 @@ describe('the synthesized workflow over the real handlers', () => {
 
   it('releases the lock when a step fails after it was taken', async () => {
     const result = await runWorkflow(world, workflowInput(), {
-      PinVersionFn: async () => {
+      CheckCancelledFn: async () => {
         throw Object.assign(new Error('AccessDenied: not allowed'), { name: 'AccessDeniedException' });
       },
     });
     expect(result.status).toBe('FAILED');
     expect(world.lock.locks.size).toBe(0);
-    expect(beaconStatus(world)).toMatchObject({ state: 'pin-failed', reasons: [expect.stringContaining('not allowed')] });
+    expect(beaconStatus(world)).toMatchObject({ state: 'error', reasons: [expect.stringContaining('not allowed')] });
+    expect(world.commands.sent).toEqual([]);
     expect(world.notifier.sent).toHaveLength(1);
   });
 

@@ -68,6 +68,7 @@ describe('DynamoRequestStore', () => {
       request: { requestId: 'r1', state: 'accepted' },
       beacons: [{ requestId: 'r1', instanceId: 'i-1', state: 'ok', updatedAt: '2026' }],
       audit: [{ requestId: 'r1', at: '2026', event: 'request.accepted' }],
+      rollout: null,
     });
   });
 

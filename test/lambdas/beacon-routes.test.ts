@@ -8,7 +8,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DynamoBeaconHistory, DynamoRequestStore, documentClient } from '../../lambdas/aws/dynamo.js';
 import { type BeaconHistoryEntry, decideRetry, decideRollback } from '../../lambdas/core/beacon-history.js';
 import type { BeaconState, RequestRecord } from '../../lambdas/core/ports.js';
-import { FixedClock, MemoryBeaconCommands, MemoryNotifier, MemoryRequestQueue, MemoryWorkflowStarter } from '../../lambdas/memory/ports.js';
+import { FixedClock, MemoryBeaconCommands, MemoryNotifier, MemoryRequestQueue, MemoryWorkflowStarter, MemoryRequestWorkflowStarter, MemoryRolloutStore, MemoryPinLedger, MemoryTaskTokens, MemoryRequestStore } from '../../lambdas/memory/ports.js';
 import { createIntakeHandler } from '../../lambdas/intake/handler.js';
 import { MESSAGE_ATTRIBUTES } from '../../lambdas/intake/message-attributes.js';
 import { type Caller, describeCaller } from '../../lambdas/core/caller.js';
@@ -256,7 +256,7 @@ describe('which capture a rollback restores (decideRollback)', () => {
 
 describe('a per-beacon command through the intake queue (chat rollback / retry)', () => {
   const intake = () =>
-    createIntakeHandler({ store, commands: new MemoryBeaconCommands(), workflows, notifier, clock: new FixedClock(new Date('2026-04-01T12:00:00Z')), history: new DynamoBeaconHistory(documentClient(dynamo.client), tableName()), trustedSenderRoleIds: [CHAT_ROLE_ID] });
+    createIntakeHandler({ store, requests: new MemoryRequestWorkflowStarter(), operator: { rollouts: new MemoryRolloutStore(new MemoryRequestStore()), ledger: new MemoryPinLedger(), tokens: new MemoryTaskTokens() }, workflows, notifier, clock: new FixedClock(new Date('2026-04-01T12:00:00Z')), history: new DynamoBeaconHistory(documentClient(dynamo.client), tableName()), trustedSenderRoleIds: [CHAT_ROLE_ID] });
   let notifier: MemoryNotifier;
   beforeEach(() => {
     notifier = new MemoryNotifier();

@@ -11,17 +11,7 @@ import { createChatOpsHandler } from '../../lambdas/chatops-webhook/handler.js';
 import { type Caller, callerFromApiContext, callerFromQueue, describeCaller } from '../../lambdas/core/caller.js';
 import { createIntakeHandler, type IntakeDeps } from '../../lambdas/intake/handler.js';
 import { MESSAGE_ATTRIBUTES } from '../../lambdas/intake/message-attributes.js';
-import {
-  FixedClock,
-  MemoryBeaconCommands,
-  MemoryFleetMemory,
-  MemoryNotifier,
-  MemoryProfileStore,
-  MemoryRequestQueue,
-  MemoryRequestStore,
-  MemorySecretSource,
-  MemoryWorkflowStarter,
-} from '../../lambdas/memory/ports.js';
+import { FixedClock, MemoryBeaconCommands, MemoryFleetMemory, MemoryNotifier, MemoryProfileStore, MemoryRequestQueue, MemoryRequestStore, MemorySecretSource, MemoryWorkflowStarter, MemoryRequestWorkflowStarter, MemoryRolloutStore, MemoryPinLedger, MemoryTaskTokens } from '../../lambdas/memory/ports.js';
 import { createNotifyRequesterHandler } from '../../lambdas/notify-requester/handler.js';
 import { createRecordOutcomeHandler } from '../../lambdas/record-outcome/handler.js';
 import { createRequestsApiHandler } from '../../lambdas/requests-api/handler.js';
@@ -34,6 +24,7 @@ const ADMIN: Caller = { kind: 'iam', arn: 'arn:aws:iam::123456789012:role/Admin'
 
 let store: MemoryRequestStore;
 let workflows: MemoryWorkflowStarter;
+let requests: MemoryRequestWorkflowStarter;
 let notifier: MemoryNotifier;
 let deps: IntakeDeps;
 
@@ -41,7 +32,8 @@ beforeEach(() => {
   store = new MemoryRequestStore();
   workflows = new MemoryWorkflowStarter();
   notifier = new MemoryNotifier();
-  deps = { store, commands: new MemoryBeaconCommands(), workflows, notifier, clock: new FixedClock(), trustedSenderRoleIds: [API_ROLE_ID] };
+  requests = new MemoryRequestWorkflowStarter();
+  deps = { store, requests, operator: { rollouts: new MemoryRolloutStore(store), ledger: new MemoryPinLedger(), tokens: new MemoryTaskTokens() }, workflows, notifier, clock: new FixedClock(), trustedSenderRoleIds: [API_ROLE_ID] };
 });
 
 function message(body: unknown, messageId: string, senderId: string, attributes: Record<string, string> = {}) {
@@ -56,7 +48,8 @@ describe('queue: the SQS SenderId system attribute names the caller', () => {
     const caller = { kind: 'sqs', senderId: 'AIDAOPERATORUSER0001' };
     expect(store.requests.get('req-test-1')?.caller).toEqual(caller);
     expect([...store.audit.values()].find((e) => e.event === 'request.accepted')?.caller).toEqual(caller);
-    expect([...workflows.executions.values()][0]?.caller).toEqual(caller);
+    // The request workflow carries it, so the request's messages and summary name it.
+    expect([...requests.executions.values()][0]?.caller).toEqual(caller);
   });
 
   it('a forged caller message attribute (and a forged source) cannot set the caller: the SenderId does', async () => {
@@ -79,8 +72,8 @@ describe('queue: the SQS SenderId system attribute names the caller', () => {
       lambdaContext,
     );
     expect(store.requests.get('req-test-1')?.caller).toEqual(alice);
-    // The no-targets notification says who asked.
-    expect(notifier.sent[0]?.outcome).toMatchObject({ state: 'no-targets', caller: alice });
+    // The tag is expanded by the request workflow, which carries who asked (its notifications name it).
+    expect([...requests.executions.values()][0]).toMatchObject({ requestId: 'req-test-1', caller: alice });
   });
 
   it('a producer\'s caller attribute that is not a valid caller falls back to the SenderId', async () => {
@@ -195,7 +188,7 @@ describe('notifications say who asked', () => {
   it('each beacon\'s final audit event (RecordOutcome) names the caller of the workflow input', async () => {
     const caller = { kind: 'iam', arn: OPERATOR_ARN };
     const state = { requestId: 'chg-1', instanceId: INSTANCE_A, request: validRequest({ requestId: 'chg-1' }), source: 'api', dryRun: false, replyTo: null, receivedAt: '2026-01-01T00:00:00Z', caller, target: { instanceId: INSTANCE_A, eligible: false, computerName: null, reason: 'offline' }, outcome: { state: 'skipped' } };
-    await createRecordOutcomeHandler({ store, clock: new FixedClock() })(state as unknown as WorkflowState);
+    await createRecordOutcomeHandler({ store, rollouts: new MemoryRolloutStore(store), ledger: new MemoryPinLedger(), clock: new FixedClock() })(state as unknown as WorkflowState);
     expect([...store.audit.values()].find((e) => e.event === 'beacon.skipped')?.caller).toEqual(caller);
   });
 

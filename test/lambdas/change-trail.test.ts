@@ -4,7 +4,7 @@ import { trimVerdict, VERDICT_LIMITS, type CommandVerdict } from '../../lambdas/
 import { encodeDesiredState, renderDesiredState } from '../../lambdas/core/desired-state.js';
 import { LIMITS } from '../../lambdas/core/limits.js';
 import { parseRequest } from '../../lambdas/core/request.js';
-import { dynamoItemBytes, FixedClock, MemoryRequestStore } from '../../lambdas/memory/ports.js';
+import { dynamoItemBytes, FixedClock, MemoryRequestStore, MemoryRolloutStore, MemoryPinLedger } from '../../lambdas/memory/ports.js';
 import { initialPollState } from '../../lambdas/poll-command/handler.js';
 import { createRecordOutcomeHandler } from '../../lambdas/record-outcome/handler.js';
 import { CHANGE_EVENTS } from '../../lambdas/workflow/changes.js';
@@ -52,7 +52,7 @@ beforeEach(async () => {
 describe('the record step keeps the change and writes the change trail', () => {
   it('an ok beacon: its status has each change before -> after, and the audit trail one record per change', async () => {
     const state: WorkflowState = { ...base, outcome: { state: 'ok' }, poll: { ...initialPollState(5), done: true, commandId: 'cmd-1', verdict: verdict({ changed: ['registry:Common\\https_proxy', 'service:logon'], diff: APPLIED }) } };
-    await createRecordOutcomeHandler({ store, clock })(state);
+    await createRecordOutcomeHandler({ store, rollouts: new MemoryRolloutStore(store), ledger: new MemoryPinLedger(), clock })(state);
     const status = (await store.getRequestStatus('req-test-1'))!;
     expect(status.beacons[0]).toMatchObject({ state: 'ok', diff: APPLIED, restored: [] });
     const changes = status.audit.filter((event) => event.event === CHANGE_EVENTS.applied);
@@ -65,7 +65,7 @@ describe('the record step keeps the change and writes the change trail', () => {
 
   it('a retried record step writes the trail once (the same keys)', async () => {
     const state: WorkflowState = { ...base, outcome: { state: 'ok' }, poll: { ...initialPollState(5), done: true, verdict: verdict({ diff: APPLIED }) } };
-    const record = createRecordOutcomeHandler({ store, clock });
+    const record = createRecordOutcomeHandler({ store, rollouts: new MemoryRolloutStore(store), ledger: new MemoryPinLedger(), clock });
     await record(state);
     await record(state);
     expect([...store.audit.values()].filter((event) => event.event.startsWith('change.'))).toHaveLength(2);
@@ -79,7 +79,7 @@ describe('the record step keeps the change and writes the change trail', () => {
       rollbackCommand: { kind: 'rollback', commandId: 'cmd-2', comment: 'c2' },
       rollbackPoll: { ...initialPollState(5), done: true, commandId: 'cmd-2', verdict: verdict({ restoredDiff: RESTORED }) },
     };
-    await createRecordOutcomeHandler({ store, clock })(state);
+    await createRecordOutcomeHandler({ store, rollouts: new MemoryRolloutStore(store), ledger: new MemoryPinLedger(), clock })(state);
     const status = (await store.getRequestStatus('req-test-1'))!;
     expect(status.beacons[0]).toMatchObject({ state: 'rolled-back', diff: [], restored: RESTORED });
     const restored = status.audit.filter((event) => event.event === CHANGE_EVENTS.restored).map((event) => event.detail);
@@ -92,7 +92,7 @@ describe('the record step keeps the change and writes the change trail', () => {
       outcome: { state: 'rolled-back' },
       poll: { ...initialPollState(5), done: true, commandId: 'cmd-1', verdict: verdict({ status: 'rolled-back', diff: APPLIED, restoredDiff: RESTORED }) },
     };
-    await createRecordOutcomeHandler({ store, clock })(state);
+    await createRecordOutcomeHandler({ store, rollouts: new MemoryRolloutStore(store), ledger: new MemoryPinLedger(), clock })(state);
     const status = (await store.getRequestStatus('req-test-1'))!;
     expect(status.beacons[0]).toMatchObject({ diff: APPLIED, restored: RESTORED });
     expect(status.audit.filter((event) => event.event === CHANGE_EVENTS.applied)).toHaveLength(2);
@@ -101,7 +101,7 @@ describe('the record step keeps the change and writes the change trail', () => {
 
   it('a plan (dry run) writes what a run would change as change.planned, never as applied', async () => {
     const state: WorkflowState = { ...base, dryRun: true, command: { kind: 'verify', commandId: 'cmd-3', comment: 'c3' }, outcome: { state: 'dry-run' }, poll: { ...initialPollState(5), done: true, verdict: verdict({ status: 'failed', diff: APPLIED }) } };
-    await createRecordOutcomeHandler({ store, clock })(state);
+    await createRecordOutcomeHandler({ store, rollouts: new MemoryRolloutStore(store), ledger: new MemoryPinLedger(), clock })(state);
     const status = (await store.getRequestStatus('req-test-1'))!;
     expect(status.beacons[0]).toMatchObject({ state: 'dry-run', diff: APPLIED });
     expect(status.audit.filter((event) => event.event === CHANGE_EVENTS.planned).map((event) => event.detail?.document)).toEqual(['verify', 'verify']);
@@ -110,7 +110,7 @@ describe('the record step keeps the change and writes the change trail', () => {
 
   it('entries a verdict left out are counted on the status, never silently missing', async () => {
     const state: WorkflowState = { ...base, outcome: { state: 'ok' }, poll: { ...initialPollState(5), done: true, verdict: verdict({ diff: APPLIED, diffOmitted: { diff: 3, restoredDiff: 0 } }) } };
-    await createRecordOutcomeHandler({ store, clock })(state);
+    await createRecordOutcomeHandler({ store, rollouts: new MemoryRolloutStore(store), ledger: new MemoryPinLedger(), clock })(state);
     expect((await store.getRequestStatus('req-test-1'))!.beacons[0]).toMatchObject({ diffOmitted: 3 });
   });
 });
@@ -161,7 +161,7 @@ describe('bounded whatever the beacons print: the 256 KB workflow state and the 
   });
 
   it('its status record stays below the 400 KB DynamoDB item limit, and every audit record is small', async () => {
-    await createRecordOutcomeHandler({ store, clock })(fullest);
+    await createRecordOutcomeHandler({ store, rollouts: new MemoryRolloutStore(store), ledger: new MemoryPinLedger(), clock })(fullest);
     const status = [...store.beacons.values()][0]!;
     const bytes = dynamoItemBytes({ pk: `REQ#${status.requestId}`, sk: `BEACON#${status.instanceId}`, ...status });
     console.log(`fullest beacon status record: ${bytes} bytes (limit ${LIMITS.maxStoreItemBytes})`);

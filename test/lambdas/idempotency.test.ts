@@ -25,11 +25,11 @@ beforeEach(() => dynamo.reset());
 
 describe('Powertools idempotency of the intake (DynamoDB persistence)', () => {
   it('keys the record on requestId and runs the accept step once; a completed requestId returns the stored result', async () => {
-    const stored: AcceptResult = { requestId: 'req-test-1', instanceIds: [INSTANCE_A], started: 1 };
+    const stored: AcceptResult = { requestId: 'req-test-1', execution: 'req-test-1', started: true };
     let runs = 0;
     const accept = async (input: AcceptedRequest): Promise<AcceptResult> => {
       runs += 1;
-      return { requestId: input.requestId, instanceIds: [INSTANCE_A], started: 1 };
+      return { requestId: input.requestId, execution: input.requestId, started: true };
     };
     dynamo.on(PutItemCommand).resolvesOnce({});
     dynamo.on(UpdateItemCommand).resolves({});
@@ -53,7 +53,7 @@ describe('Powertools idempotency of the intake (DynamoDB persistence)', () => {
           // Payload validation: the hash of the accepted request's content hash.
           validation: { S: createHash('md5').update(JSON.stringify(accepted.contentHash)).digest('base64') },
           expiration: { N: String(Math.floor(Date.now() / 1000) + 3600) },
-          data: { M: { requestId: { S: stored.requestId }, instanceIds: { L: [{ S: INSTANCE_A }] }, started: { N: '1' } } },
+          data: { M: { requestId: { S: stored.requestId }, execution: { S: stored.execution }, started: { BOOL: true } } },
         },
       }),
     );
@@ -75,7 +75,7 @@ describe('Powertools idempotency of the intake (DynamoDB persistence)', () => {
     let runs = 0;
     const wrapped = powertoolsIdempotency('idempotency-table').wrap(async () => {
       runs += 1;
-      return { requestId: 'req-test-1', instanceIds: [], started: 0 };
+      return { requestId: 'req-test-1', execution: 'req-test-1', started: false };
     });
     await expect(wrapped(accepted)).rejects.toThrow(/already in progress|in progress/i);
     expect(runs).toBe(0);

@@ -1,33 +1,42 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { createIntakeHandler, type IntakeDeps } from '../../lambdas/intake/handler.js';
 import { MESSAGE_ATTRIBUTES } from '../../lambdas/intake/message-attributes.js';
-import { FixedClock, MemoryBeaconCommands, MemoryNotifier, MemoryRequestStore, MemoryWorkflowStarter } from '../../lambdas/memory/ports.js';
+import { initialRollout } from '../../lambdas/rollout/steps.js';
+import { ROLLOUT_DEFAULTS } from '../../lambdas/core/rollout.js';
+import {
+  FixedClock,
+  MemoryNotifier,
+  MemoryPinLedger,
+  MemoryRequestStore,
+  MemoryRequestWorkflowStarter,
+  MemoryRolloutStore,
+  MemoryTaskTokens,
+} from '../../lambdas/memory/ports.js';
 import { BEACON_TAG, INSTANCE_A, INSTANCE_B, lambdaContext, sqsEvent, sqsRecord, validRequest } from './fixtures.js';
 
 let store: MemoryRequestStore;
-let commands: MemoryBeaconCommands;
-let workflows: MemoryWorkflowStarter;
+let workflows: MemoryRequestWorkflowStarter;
 let notifier: MemoryNotifier;
+let rollouts: MemoryRolloutStore;
 let deps: IntakeDeps;
 
 beforeEach(() => {
   store = new MemoryRequestStore();
-  commands = new MemoryBeaconCommands();
-  workflows = new MemoryWorkflowStarter();
+  workflows = new MemoryRequestWorkflowStarter();
   notifier = new MemoryNotifier();
-  deps = { store, commands, workflows, notifier, clock: new FixedClock() };
+  rollouts = new MemoryRolloutStore(store);
+  deps = { store, requests: workflows, notifier, clock: new FixedClock(), operator: { rollouts, ledger: new MemoryPinLedger(), tokens: new MemoryTaskTokens() } };
 });
 
 describe('intake', () => {
-  it('records a valid request and starts one workflow per listed beacon', async () => {
+  it('records a valid request and starts its one request workflow, named after the request', async () => {
     const handler = createIntakeHandler(deps);
     const body = JSON.stringify(validRequest({ target: { instanceIds: [INSTANCE_A, INSTANCE_B] } }));
     const result = await handler(sqsEvent(sqsRecord(body, 'm1')), lambdaContext);
     expect(result.batchItemFailures).toEqual([]);
     expect(store.requests.get('req-test-1')).toMatchObject({ state: 'accepted', source: 'queue', instanceIds: [INSTANCE_A, INSTANCE_B] });
-    expect([...workflows.executions.values()].map((input) => input.instanceId)).toEqual([INSTANCE_A, INSTANCE_B]);
-    expect([...workflows.executions.values()][0]).toMatchObject({ requestId: 'req-test-1', dryRun: false, replyTo: null, request: { requestId: 'req-test-1' } });
-    expect([...store.beacons.values()].map((b) => b.state)).toEqual(['queued', 'queued']);
+    expect([...workflows.executions.keys()]).toEqual(['req-test-1']);
+    expect([...workflows.executions.values()][0]).toMatchObject({ requestId: 'req-test-1', dryRun: false, replyTo: null, generation: 0, request: { requestId: 'req-test-1' } });
   });
 
   it('an invalid message is recorded with its error, reported as processed and never retried', async () => {
@@ -90,21 +99,26 @@ describe('intake', () => {
     expect(keys).toEqual(['req-test-1']);
   });
 
-  it('expands a tag target to the managed instances carrying the tag, one workflow each', async () => {
-    commands.addInstance({ instanceId: INSTANCE_A, tags: { [BEACON_TAG.key]: BEACON_TAG.value } });
-    commands.addInstance({ instanceId: INSTANCE_B, tags: { [BEACON_TAG.key]: BEACON_TAG.value } });
-    commands.addInstance({ instanceId: 'i-00000000000000001', tags: {} });
+  it('a tag target is not expanded here (any size fits): the request workflow expands it page by page', async () => {
     const handler = createIntakeHandler(deps);
     await handler(sqsEvent(sqsRecord(JSON.stringify(validRequest({ target: { tag: BEACON_TAG } })), 'm1')), lambdaContext);
-    expect([...workflows.executions.values()].map((input) => input.instanceId).sort()).toEqual([INSTANCE_A, INSTANCE_B]);
+    expect(store.requests.get('req-test-1')).toMatchObject({ state: 'accepted' });
+    expect(store.requests.get('req-test-1')?.instanceIds).toBeUndefined();
+    expect([...workflows.executions.values()][0]?.request).toMatchObject({ target: { tag: BEACON_TAG } });
   });
 
-  it('a tag that matches no managed instance is recorded as no-targets and the requester is told', async () => {
+  it("an operator's chat command (kind=operator) is applied once and answered in the chat that sent it", async () => {
+    await rollouts.createRollout({ ...initialRollout({ requestId: 'req-run', request: {}, source: 'chatops', dryRun: false, replyTo: null, receivedAt: '2026-01-01T00:00:00.000Z', generation: 0, execution: { name: 'req-run' } }, ROLLOUT_DEFAULTS.tag, '2026-01-01T00:00:00.000Z'), phase: 'running' });
     const handler = createIntakeHandler(deps);
-    await handler(sqsEvent(sqsRecord(JSON.stringify(validRequest({ target: { tag: BEACON_TAG } })), 'm1')), lambdaContext);
-    expect(store.requests.get('req-test-1')?.state).toBe('no-targets');
+    const slack = { kind: 'slack', responseUrl: 'https://hooks.slack.com/commands/T1/1/abc' };
+    const command = JSON.stringify({ action: 'cancel', requestId: 'req-run', rollback: true, by: 'slack:U1 (ops)' });
+    const attributes = { [MESSAGE_ATTRIBUTES.kind]: 'operator', [MESSAGE_ATTRIBUTES.source]: 'chatops', [MESSAGE_ATTRIBUTES.replyTo]: JSON.stringify(slack) };
+    await handler(sqsEvent(sqsRecord(command, 'm1', attributes), sqsRecord(command, 'm2', attributes)), lambdaContext);
+    // Who acted is the caller SQS vouches for (here no trusted producer: the SenderId), never the body's `by`.
+    expect((await rollouts.getRollout('req-run'))?.cancel).toMatchObject({ rollback: true, by: expect.stringMatching(/^SQS sender /) });
+    expect(notifier.sent.map((n) => n.outcome.summary)).toEqual(['cancel req-run: done', 'cancel req-run refused: ALREADY_CANCELLED']);
+    expect(notifier.sent[0]?.replyTo).toMatchObject(slack);
     expect(workflows.executions.size).toBe(0);
-    expect(notifier.sent[0]?.outcome.state).toBe('no-targets');
   });
 
   it('carries source and a Slack response_url from the message attributes; any other URL is dropped', async () => {

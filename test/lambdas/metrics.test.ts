@@ -14,7 +14,16 @@ import { SsmBeaconCommands, countThrottledAttempts } from '../../lambdas/aws/ssm
 import type { BeaconState, RequestSource } from '../../lambdas/core/ports.js';
 import { createIntakeHandler } from '../../lambdas/intake/handler.js';
 import { MESSAGE_ATTRIBUTES } from '../../lambdas/intake/message-attributes.js';
-import { FixedClock, MemoryBeaconCommands, MemoryNotifier, MemoryRequestQueue, MemoryRequestStore, MemoryWorkflowStarter } from '../../lambdas/memory/ports.js';
+import {
+  FixedClock,
+  MemoryNotifier,
+  MemoryPinLedger,
+  MemoryRequestQueue,
+  MemoryRequestStore,
+  MemoryRequestWorkflowStarter,
+  MemoryRolloutStore,
+  MemoryTaskTokens,
+} from '../../lambdas/memory/ports.js';
 import { createRecordOutcomeHandler } from '../../lambdas/record-outcome/handler.js';
 import { createRequestsApiHandler } from '../../lambdas/requests-api/handler.js';
 import { BEACON_TAG, INSTANCE_A, lambdaContext, sqsEvent, sqsRecord, validRequest } from './fixtures.js';
@@ -27,8 +36,8 @@ describe('requests by source and outcome', () => {
   const intake = () =>
     createIntakeHandler({
       store: new MemoryRequestStore(),
-      commands: new MemoryBeaconCommands(),
-      workflows: new MemoryWorkflowStarter(),
+      requests: new MemoryRequestWorkflowStarter(),
+      operator: { rollouts: new MemoryRolloutStore(new MemoryRequestStore()), ledger: new MemoryPinLedger(), tokens: new MemoryTaskTokens() },
       notifier: new MemoryNotifier(),
       clock: new FixedClock(),
       countRequest: (source, outcome) => void counted.push([source, outcome]),
@@ -48,14 +57,20 @@ describe('requests by source and outcome', () => {
     );
     expect(counted.sort()).toEqual([
       ['api', 'accepted'],
-      ['drift', 'no-targets'],
+      ['drift', 'accepted'],
       ['queue', 'invalid'],
     ]);
   });
 
   it('the API counts what it refuses itself (accepted ones are counted by the intake, source api)', async () => {
     let refused = 0;
-    const api = createRequestsApiHandler({ queue: new MemoryRequestQueue(), store: new MemoryRequestStore(), countRefused: () => void (refused += 1) });
+    const api = createRequestsApiHandler({
+      queue: new MemoryRequestQueue(),
+      store: new MemoryRequestStore(),
+      operator: { rollouts: new MemoryRolloutStore(new MemoryRequestStore()), ledger: new MemoryPinLedger(), tokens: new MemoryTaskTokens() },
+      clock: new FixedClock(),
+      countRefused: () => void (refused += 1),
+    });
     const event = (body: unknown) => ({ httpMethod: 'POST', resource: '/requests', path: '/requests', body: JSON.stringify(body), isBase64Encoded: false, pathParameters: null, headers: {}, requestContext: { domainName: 'x', stage: 'v1' } }) as unknown as APIGatewayProxyEvent;
     expect((await api(event(validRequest()))).statusCode).toBe(202);
     expect((await api(event(validRequest({ proxy: 'user:pw@proxy:8080' })))).statusCode).toBe(400);
@@ -64,13 +79,15 @@ describe('requests by source and outcome', () => {
 });
 
 describe('beacons by outcome', () => {
-  it('RecordOutcome counts the final state of each beacon', async () => {
+  it('RecordOutcome counts the final state of each beacon, once (a retried step counts nothing twice)', async () => {
     const states: BeaconState[] = [];
-    const record = createRecordOutcomeHandler({ store: new MemoryRequestStore(), clock: new FixedClock(), countOutcome: (state) => void states.push(state) });
+    const outcomes = new MemoryRequestStore();
+    const record = createRecordOutcomeHandler({ store: outcomes, rollouts: new MemoryRolloutStore(outcomes), ledger: new MemoryPinLedger(), clock: new FixedClock(), countOutcome: (state) => void states.push(state) });
     const base = { requestId: 'r', instanceId: INSTANCE_A, request: validRequest(), source: 'api' as const, dryRun: false, replyTo: null, receivedAt: '2026-01-01T00:00:00.000Z' };
     await record({ ...base, outcome: { state: 'ok' } });
-    await record({ ...base, outcome: { state: 'rolled-back' } });
-    await record({ ...base, outcome: { state: 'failed' } });
+    await record({ ...base, instanceId: 'i-0000000000000000b', outcome: { state: 'rolled-back' } });
+    await record({ ...base, instanceId: 'i-0000000000000000c', outcome: { state: 'failed' } });
+    await record({ ...base, instanceId: 'i-0000000000000000c', outcome: { state: 'failed' } });
     expect(states).toEqual(['ok', 'rolled-back', 'failed']);
   });
 });

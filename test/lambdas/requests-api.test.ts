@@ -1,7 +1,7 @@
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { requestContentHash } from '../../lambdas/core/request-identity.js';
-import { FixedClock, MemoryRequestQueue, MemoryRequestStore } from '../../lambdas/memory/ports.js';
+import { FixedClock, MemoryPinLedger, MemoryRequestQueue, MemoryRequestStore, MemoryRolloutStore, MemoryTaskTokens } from '../../lambdas/memory/ports.js';
 import { createRequestsApiHandler } from '../../lambdas/requests-api/handler.js';
 import { INSTANCE_A, validRequest } from './fixtures.js';
 
@@ -33,7 +33,13 @@ beforeEach(() => {
   store = new MemoryRequestStore();
 });
 
-const api = () => createRequestsApiHandler({ queue, store, clock: new FixedClock(new Date('2026-12-02T07:00:00Z')) });
+const api = () =>
+  createRequestsApiHandler({
+    queue,
+    store,
+    operator: { rollouts: new MemoryRolloutStore(store), ledger: new MemoryPinLedger(), tokens: new MemoryTaskTokens() },
+    clock: new FixedClock(new Date('2026-12-02T07:00:00Z')),
+  });
 
 /** What the intake records for an accepted request. */
 async function recorded(request: Record<string, unknown>): Promise<void> {

@@ -5,17 +5,7 @@ import { DRIFT_PAGE_SIZE } from '../../lambdas/core/drift-pass.js';
 import { BeaconInventoryError, createInMemoryInventory, type InventoryBeacon } from '../../lambdas/core/fnms/index.js';
 import type { WorkflowTiming } from '../../lambdas/core/timing.js';
 import { createDriftCheckHandler, type DriftCheckDeps, readDriftReport } from '../../lambdas/drift-check/handler.js';
-import {
-  FixedClock,
-  MemoryBaselineStore,
-  MemoryBeaconCommands,
-  MemoryDriftPassStore,
-  MemoryFleetMemory,
-  MemoryNotifier,
-  MemoryProfileStore,
-  MemoryRequestQueue,
-  MemoryRequestStore,
-} from '../../lambdas/memory/ports.js';
+import { FixedClock, MemoryBaselineStore, MemoryBeaconCommands, MemoryDriftPassStore, MemoryFleetMemory, MemoryNotifier, MemoryProfileStore, MemoryRequestQueue, MemoryRequestStore, MemoryRolloutStore, MemoryPinLedger } from '../../lambdas/memory/ports.js';
 import { createNewBeaconHandler, instanceIdFromArn, newBeaconDecisionKey, type NewBeaconDeps, type TagChangeEvent } from '../../lambdas/new-beacon/handler.js';
 import { createRecordOutcomeHandler } from '../../lambdas/record-outcome/handler.js';
 import type { WorkflowState } from '../../lambdas/workflow/state.js';
@@ -60,10 +50,13 @@ function baselineOf(instanceId: string, request: Record<string, unknown>, receiv
   return baselineAfterRun({ instanceId, requestId: String(request.requestId), request, source: 'api', receivedAt, dryRun: false }, 'ok', receivedAt)!;
 }
 
+/** The stores RecordOutcome writes the final row through (the request's rollout counters, the pin ledger). */
+const outcomeStores = (store: MemoryRequestStore) => ({ store, rollouts: new MemoryRolloutStore(store), ledger: new MemoryPinLedger() });
+
 describe('the beacon baseline RecordOutcome writes', () => {
   const clock = new FixedClock(new Date('2026-01-10T00:05:00Z'));
   const base: WorkflowState = { requestId: 'chg-split', instanceId: INSTANCE_A, request: splitRequest, source: 'api', dryRun: false, replyTo: null, receivedAt: '2026-01-10T00:00:00.000Z' };
-  const record = (state: Partial<WorkflowState>) => createRecordOutcomeHandler({ store: new MemoryRequestStore(), clock, baselines })({ ...base, ...state } as WorkflowState);
+  const record = (state: Partial<WorkflowState>) => createRecordOutcomeHandler({ ...outcomeStores(new MemoryRequestStore()), clock, baselines })({ ...base, ...state } as WorkflowState);
 
   it('a run that ends configured and verified stores the request content as the beacon\'s baseline: no target, id, dry run or rollout; secret references only', async () => {
     await record({ outcome: { state: 'ok' } });

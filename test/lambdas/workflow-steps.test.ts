@@ -4,14 +4,13 @@ import { documentParameters, renderDesiredState } from '../../lambdas/core/desir
 import { BeaconInventoryError, createInMemoryFnms, createInMemoryInventory, FnmsError } from '../../lambdas/core/fnms/index.js';
 import { PIN_MODE_NONE_WARNING } from '../../lambdas/workflow/state.js';
 import { parseRequest } from '../../lambdas/core/request.js';
-import { FixedClock, MemoryBeaconCommands, MemoryBeaconLock, MemoryFleetMemory, MemoryNotifier, MemoryRequestStore } from '../../lambdas/memory/ports.js';
+import { FixedClock, MemoryBeaconCommands, MemoryBeaconLock, MemoryFleetMemory, MemoryNotifier, MemoryPinLedger, MemoryRequestStore, MemoryRolloutStore } from '../../lambdas/memory/ports.js';
 import { createServer } from 'node:http';
 import { createFnmsClient } from '../../lambdas/core/fnms/index.js';
 import { initialPollState } from '../../lambdas/poll-command/handler.js';
 import { judgeCommand } from '../../lambdas/core/command-result.js';
 import { StackConfigSchema, workflowTimingFor } from '../../infra/config.js';
 import { createNotifyRequesterHandler } from '../../lambdas/notify-requester/handler.js';
-import { createPinVersionHandler } from '../../lambdas/pin-version/handler.js';
 import { createPollCommandHandler } from '../../lambdas/poll-command/handler.js';
 import { createRecordOutcomeHandler } from '../../lambdas/record-outcome/handler.js';
 import { createReleaseLockHandler } from '../../lambdas/release-lock/handler.js';
@@ -274,119 +273,42 @@ describe('judging a finished command (core judgeCommand)', () => {
   });
 });
 
-describe('PinVersion', () => {
-  const event = (overrides: Record<string, unknown> = {}) => ({ requestId: 'req-test-1', instanceId: INSTANCE_A, request: validRequest(overrides), beaconVersion: '13.2.0' });
-
-  const inventoryBeacon = (name: string, version: string | null) => ({ name, computerName: name, version, status: 'Active', lastContact: null });
-
-  it('gateway mode: never approves a release older than a beacon the FNMS inventory lists (DOWNGRADE_REFUSED, nothing written)', async () => {
-    const fnms = createInMemoryFnms({ approvedVersion: 'latest', availableVersions: ['13.2.0', '13.3.0'] });
-    const inventory = createInMemoryInventory([inventoryBeacon('OTHER01', '13.3.0'), inventoryBeacon('OTHER02', null)]);
-    const result = await createPinVersionHandler({ mode: 'gateway', gateway: fnms, inventory, store, clock })(event());
-    expect(result).toMatchObject({ pinned: false, code: 'DOWNGRADE_REFUSED', reason: expect.stringContaining('13.3.0') });
-    expect(fnms.writes).toEqual([]);
-  });
-
-  it('gateway mode: the inventory at or below the beacon release lets the pin through', async () => {
-    const fnms = createInMemoryFnms({ approvedVersion: 'latest', availableVersions: ['13.1.0', '13.2.0'] });
-    const inventory = createInMemoryInventory([inventoryBeacon('OTHER01', '13.1.0')]);
-    await expect(createPinVersionHandler({ mode: 'gateway', gateway: fnms, inventory, store, clock })(event())).resolves.toMatchObject({ pinned: true, version: '13.2.0' });
-  });
-
-  it('gateway mode: an inventory failure that may pass is retried by the state machine (TransientError) and counted; a missing column is an outcome naming it', async () => {
-    let counted = 0;
-    const fnms = createInMemoryFnms({ approvedVersion: 'latest' });
-    const flaky = createInMemoryInventory(async () => {
-      throw new BeaconInventoryError('INVENTORY_HTTP', 'executeReport', 'Flexera One report execute failed: 503', { status: 503, retriable: true, attempts: 4 });
-    });
-    const thrown = await createPinVersionHandler({ mode: 'gateway', gateway: fnms, inventory: flaky, store, clock, countFnmsError: () => counted++ })(event()).catch((e: unknown) => e);
-    expect((thrown as Error).name).toBe('TransientError');
-    const broken = createInMemoryInventory(async () => {
-      throw new BeaconInventoryError('INVENTORY_COLUMN_MISSING', 'executeReport', 'Flexera One report 42 has no column "R2_x_Beacon_BeaconVersion"', { field: 'fnmsReportColumns.version' });
-    });
-    const result = await createPinVersionHandler({ mode: 'gateway', gateway: fnms, inventory: broken, store, clock, countFnmsError: () => counted++ })(event());
-    expect(result).toMatchObject({ pinned: false, code: 'INVENTORY_COLUMN_MISSING', reason: expect.stringContaining('R2_x_Beacon_BeaconVersion') });
-    expect(counted).toBe(2);
-    expect(fnms.writes).toEqual([]);
-  });
-
-  it('none mode: nothing is pinned; a not-pinned outcome with the warning that upgrades may reset the service account, audited', async () => {
-    const result = await createPinVersionHandler({ mode: 'none', store, clock })(event());
-    expect(result).toEqual({ pinned: false, skipped: true, code: 'PIN_MODE_NONE', reason: expect.stringContaining('pinMode none'), warning: PIN_MODE_NONE_WARNING });
-    expect(PIN_MODE_NONE_WARNING).toMatch(/upgrade resets the FlexNet Beacon Engine service/);
-    expect([...store.audit.values()].map((e) => e.event)).toContain('fnms.pin-skipped');
-  });
-
-  it('pins "current" to the version the beacon reported', async () => {
-    const fnms = createInMemoryFnms({ approvedVersion: 'latest', availableVersions: ['13.1.0', '13.2.0'] });
-    const result = await createPinVersionHandler({ mode: 'gateway', gateway: fnms, inventory: null, store, clock })(event());
-    expect(result).toEqual({ pinned: true, version: '13.2.0', changed: true, from: 'latest' });
-    expect(fnms.writes).toEqual(['13.2.0']);
-  });
-
-  it('a refused downgrade is an outcome (not retried): pinned false with DOWNGRADE_REFUSED', async () => {
-    const fnms = createInMemoryFnms({ approvedVersion: '13.2.0', availableVersions: ['13.1.0', '13.2.0'] });
-    const result = await createPinVersionHandler({ mode: 'gateway', gateway: fnms, inventory: null, store, clock })(event({ beaconVersion: { pin: '13.1.0' } }));
-    expect(result).toMatchObject({ pinned: false, code: 'DOWNGRADE_REFUSED' });
-    expect(fnms.writes).toEqual([]);
-  });
-
-  it('an FNMS failure that may pass is thrown as TransientError for the state machine to retry, and counted', async () => {
-    let counted = 0;
-    const fnms = createInMemoryFnms();
-    fnms.setApprovedBeaconVersion = async () => {
-      throw new FnmsError('getBeaconSettings', 'http', 'FNMS failed on its side (503)', 503, true, 4);
-    };
-    const error = await createPinVersionHandler({ mode: 'gateway', gateway: fnms, inventory: null, store, clock, countFnmsError: () => counted++ })(event()).catch((e: unknown) => e);
-    expect((error as Error).name).toBe('TransientError');
-    expect(counted).toBe(1);
-  });
-
-  it('defect 6: the pin step gives up with a retryable error before its Lambda is killed', async () => {
-    // FNMS accepts the connection and never answers; the Lambda has 2 s left.
-    const server = createServer(() => undefined);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const port = (server.address() as { port: number }).port;
-    const fnms = createFnmsClient({ baseUrl: `http://127.0.0.1:${port}`, auth: { kind: 'bearer' }, timeoutMs: 10_000 }, { getSecret: async () => 'token-1234' });
-    const context = { ...lambdaContext, getRemainingTimeInMillis: () => 2_000 };
-    const started = Date.now();
-    try {
-      const outcome = await Promise.race([
-        createPinVersionHandler({ mode: 'gateway', gateway: fnms, inventory: null, store, clock })(event(), context).then(() => 'resolved', (e: Error) => e.name),
-        new Promise((resolve) => setTimeout(() => resolve(`still running after ${Date.now() - started} ms (the Lambda would be killed at 2000 ms)`), 4_000)),
-      ]);
-      expect(outcome).toBe('TransientError');
-      expect(Date.now() - started).toBeLessThan(2_000);
-    } finally {
-      server.closeAllConnections();
-      server.close();
-    }
-  }, 10_000);
-});
-
 describe('RecordOutcome and NotifyRequester', () => {
   const base: WorkflowState = { requestId: 'req-test-1', instanceId: INSTANCE_A, request: validRequest(), source: 'chatops', dryRun: false, replyTo: { kind: 'slack', responseUrl: 'https://hooks.slack.com/commands/T/1/x' }, receivedAt: '2026-01-01T00:00:00.000Z' };
 
   it('records a skipped beacon with the resolve reason', async () => {
-    const recorded = await createRecordOutcomeHandler({ store, clock })({ ...base, target: { instanceId: INSTANCE_A, eligible: false, computerName: null, reason: 'offline: SSM Agent ping status is ConnectionLost' }, outcome: { state: 'skipped' } });
+    const recorded = await createRecordOutcomeHandler({ store, rollouts: new MemoryRolloutStore(store), ledger: new MemoryPinLedger(), clock })({ ...base, target: { instanceId: INSTANCE_A, eligible: false, computerName: null, reason: 'offline: SSM Agent ping status is ConnectionLost' }, outcome: { state: 'skipped' } });
     expect(recorded).toMatchObject({ state: 'skipped', reasons: ['offline: SSM Agent ping status is ConnectionLost'] });
     expect([...store.beacons.values()][0]).toMatchObject({ state: 'skipped' });
   });
 
   it('a failed step is recorded as error with the Lambda error message', async () => {
-    const recorded = await createRecordOutcomeHandler({ store, clock })({ ...base, outcome: { state: 'error' }, error: { Error: 'ThrottledError', Cause: JSON.stringify({ errorType: 'ThrottledError', errorMessage: 'SSM throttled the call' }) } });
+    const recorded = await createRecordOutcomeHandler({ store, rollouts: new MemoryRolloutStore(store), ledger: new MemoryPinLedger(), clock })({ ...base, outcome: { state: 'error' }, error: { Error: 'ThrottledError', Cause: JSON.stringify({ errorType: 'ThrottledError', errorMessage: 'SSM throttled the call' }) } });
     expect(recorded.reasons).toEqual(['ThrottledError: SSM throttled the call']);
   });
 
-  it('notifies the requester, answering the Slack command that asked, even when recording failed', async () => {
+  it('publishes the beacon outcome (kind=beacon) even when recording failed; the chat hears from the request summary, not per beacon', async () => {
     const notifier = new MemoryNotifier();
     await createNotifyRequesterHandler({ notifier, memory: new MemoryFleetMemory() })({
       ...base,
+      // A beacon of a request's rollout (AdvanceRollout starts it with its position).
+      rollout: { seq: 0, canary: false },
       outcome: { state: 'rolled-back' },
       poll: { ...initialPollState(5), done: true, verdict: { status: 'rolled-back', notRun: null, reasons: ['service: did not start'], changed: [], checks: [], beaconVersion: null, captureId: null } },
     });
     expect(notifier.sent).toEqual([
-      { outcome: expect.objectContaining({ requestId: 'req-test-1', instanceId: INSTANCE_A, state: 'rolled-back', reasons: ['service: did not start'] }), replyTo: base.replyTo },
+      { outcome: expect.objectContaining({ requestId: 'req-test-1', instanceId: INSTANCE_A, kind: 'beacon', state: 'rolled-back', reasons: ['service: did not start'] }) },
     ]);
+  });
+
+  it('a per-beacon day-2 command (no request rollout: chat rollback / retry) answers its own chat thread, since no request summary follows', async () => {
+    const notifier = new MemoryNotifier();
+    await createNotifyRequesterHandler({ notifier, memory: new MemoryFleetMemory() })({
+      ...base,
+      action: { kind: 'rollback', captureId: 'chg-1' },
+      outcome: { state: 'rolled-back' },
+      rollbackPoll: { ...initialPollState(5), done: true, verdict: { status: 'ok', notRun: null, reasons: [], changed: [], checks: [], beaconVersion: null, captureId: 'chg-1' } },
+    } as WorkflowState);
+    expect(notifier.sent).toEqual([{ outcome: expect.objectContaining({ kind: 'beacon', state: 'rolled-back' }), replyTo: base.replyTo }]);
   });
 });

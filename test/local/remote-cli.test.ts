@@ -135,8 +135,10 @@ describe('beacon-proxy submit / status against the deployed stack', () => {
     expect(run.code).toBe(0);
     const [accepted] = run.stdout.split('\nrequest ');
     expect(JSON.parse(accepted!)).toMatchObject({ requestId: 'cli-submit-watch' });
-    expect(run.stdout).toMatch(new RegExp(`${BEACON_A}\\s+ok\\s+\\[#{20}\\]\\s+pinned ${BEACON_VERSION_PATTERN}`));
-    expect(run.stdout).toMatch(/2 beacon\(s\): 2 ok\s+\[#{20}\] 2 of 2 final\n$/);
+    expect(run.stdout).toMatch(new RegExp(`${BEACON_A}\\s+ok\\s+\\[#{20}\\]`));
+    expect(run.stdout).toMatch(/2 beacon\(s\): 2 ok\s+\[#{20}\] 2 of 2 final\n/);
+    // The watch ends with the request: its rollout and the FNMS pin it decided once for its beacons.
+    expect(run.stdout).toMatch(new RegExp(`rollout: completed: every beacon finished; 2 of 2 started, 2 finished, 0 failed\\n  FNMS pin \\(gateway\\): (pinned|unchanged) ${BEACON_VERSION_PATTERN}\\n$`));
     expect(front.log.find((entry) => entry.method === 'POST')).toMatchObject({ principal: OPERATOR.arn, path: '/v1/requests', status: 202 });
   });
 
@@ -144,7 +146,7 @@ describe('beacon-proxy submit / status against the deployed stack', () => {
     signInAs(READER);
     const run = await cli(['status', 'cli-submit-watch']);
     expect(run.code).toBe(0);
-    expect(run.stdout).toContain('request cli-submit-watch: accepted (from api');
+    expect(run.stdout).toContain('request cli-submit-watch: completed (from api');
     // Caller identity: the SigV4 signer, as API Gateway (here the verifying front) hands it to the function.
     expect(run.stdout).toContain(`requested by ${OPERATOR.arn}`);
     expect(run.stdout).toContain(`${BEACON_B}`);
@@ -163,6 +165,21 @@ describe('beacon-proxy submit / status against the deployed stack', () => {
     const plan = await cli(['submit', '-', '--dry-run', '--watch', '--interval', '1'], JSON.stringify(requestFor([BEACON_A, BEACON_B], { requestId: 'cli-plan-done' })));
     expect(plan.stdout).toContain(`${BEACON_A}: no change (already as requested)`);
     expect(plan.stdout).toContain(`${BEACON_B}: no change (already as requested)`);
+  });
+
+  it('cancel, go and confirm-pin are signed operator actions: a request that ended refuses cancel (ALREADY_ENDED, exit 2); an unknown pin is PIN_NOT_PENDING; a reader may not act', async () => {
+    signInAs(OPERATOR);
+    const cancel = await cli(['cancel', 'cli-submit-watch', '--rollback']);
+    expect(cancel.code).toBe(2);
+    expect(JSON.parse(cancel.stdout)).toMatchObject({ error: { code: 'ALREADY_ENDED', field: 'requestId' } });
+    expect(front.log.at(-1)).toMatchObject({ principal: OPERATOR.arn, method: 'POST', path: '/v1/requests/cli-submit-watch/cancel', status: 409 });
+    const confirm = await cli(['confirm-pin', 'pin-nobody-asked']);
+    expect(confirm.code).toBe(2);
+    expect(JSON.parse(confirm.stdout)).toMatchObject({ error: { code: 'PIN_NOT_PENDING' } });
+    signInAs(READER);
+    const go = await cli(['go', 'cli-submit-watch']);
+    expect(go.code).toBe(1);
+    expect(front.log.at(-1)).toMatchObject({ principal: READER.arn, path: '/v1/requests/cli-submit-watch/go', status: 403 });
   });
 
   it('a read-only role may not submit: exit 1, the message names the context that admits submitters, nothing is queued', async () => {
@@ -217,7 +234,7 @@ describe('beacon-proxy submit / status against the deployed stack', () => {
     expect(run.code).toBe(0);
     const answer = JSON.parse(run.stdout.split('\nrequest ')[0]!) as { requestId: string; rerunOf: string };
     expect(answer).toMatchObject({ rerunOf: 'cli-submit-watch', requestId: expect.stringMatching(/^cli-submit-watch\.rerun-/) });
-    expect(run.stdout).toMatch(/2 beacon\(s\): 2 ok\s+\[#{20}\] 2 of 2 final\n$/);
+    expect(run.stdout).toMatch(/2 beacon\(s\): 2 ok\s+\[#{20}\] 2 of 2 final\n(  .*\n)*$/);
     expect(front.log.find((entry) => entry.path === '/v1/requests/cli-submit-watch/rerun' && entry.status === 202)).toMatchObject({ principal: OPERATOR.arn });
     expect((await harness.twin.store.getRequestStatus(answer.requestId))?.request.rerunOf).toBe('cli-submit-watch');
   });

@@ -84,10 +84,14 @@ export function guardedTable(role: string, statements: PolicyStatementJson[]): G
     return {};
   });
   mock.on(QueryCommand).callsFake((input: { TableName?: string; KeyConditionExpression?: string; ExpressionAttributeValues?: Item }) => {
-    if (input.KeyConditionExpression !== 'pk = :pk') throw new Error(`the test table does not model the key condition ${input.KeyConditionExpression}`);
+    // The key conditions the adapters use: the partition, or a range of it (sk < :page, sk >= :r).
+    const below = input.KeyConditionExpression === 'pk = :pk AND sk < :page' ? String(input.ExpressionAttributeValues?.[':page']) : null;
+    const from = input.KeyConditionExpression === 'pk = :pk AND sk >= :r' ? String(input.ExpressionAttributeValues?.[':r']) : null;
+    if (input.KeyConditionExpression !== 'pk = :pk' && below === null && from === null) throw new Error(`the test table does not model the key condition ${input.KeyConditionExpression}`);
     const pk = String(input.ExpressionAttributeValues?.[':pk']);
     authorize('Query', input.TableName, pk);
-    return { Items: [...items.values()].filter((item) => item.pk === pk).map((item) => structuredClone(item)) };
+    const inRange = (sk: string) => (below === null || sk < below) && (from === null || sk >= from);
+    return { Items: [...items.values()].filter((item) => item.pk === pk && inRange(String(item.sk))).map((item) => structuredClone(item)) };
   });
 
   return {

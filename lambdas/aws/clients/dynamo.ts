@@ -1,5 +1,6 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoBaselineStore, DynamoBeaconHistory, DynamoBeaconLock, DynamoDriftPassStore, DynamoFleetMemory, DynamoRequestStore, documentClient } from '../dynamo.js';
+import { DynamoPinLedger, DynamoRolloutStore } from '../rollout-store.js';
 import { ENV } from '../env-names.js';
 import { env } from '../runtime.js';
 import { clock, instrumented } from './sdk.js';
@@ -13,3 +14,5 @@ export const fleetMemory = () => new DynamoFleetMemory(dynamo(), env(ENV.tableNa
 export const baselineStore = () => new DynamoBaselineStore(dynamo(), env(ENV.tableName));
 export const driftPassStore = () => new DynamoDriftPassStore(dynamo(), env(ENV.tableName), clock);
 export const beaconHistory = () => new DynamoBeaconHistory(dynamo(), env(ENV.tableName));
+export const rolloutStore = () => new DynamoRolloutStore(dynamo(), env(ENV.tableName));
+export const pinLedger = () => new DynamoPinLedger(dynamo(), env(ENV.tableName));

@@ -1,7 +1,12 @@
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { ENV } from '../env-names.js';
 import { env } from '../runtime.js';
-import { SfnWorkflowStarter } from '../sfn-workflows.js';
+import { SfnRequestStarter, SfnTaskTokens, SfnWorkflowStarter } from '../sfn-workflows.js';
 import { SDK_CONFIG, instrumented } from './sdk.js';
 
-export const workflowStarter = () => new SfnWorkflowStarter(instrumented(new SFNClient(SDK_CONFIG)), env(ENV.stateMachineArn));
+let client: SFNClient | undefined;
+const sfn = () => (client ??= instrumented(new SFNClient(SDK_CONFIG)));
+
+export const workflowStarter = () => new SfnWorkflowStarter(sfn(), env(ENV.stateMachineArn));
+export const requestStarter = () => new SfnRequestStarter(sfn(), env(ENV.requestStateMachineArn));
+export const taskTokens = () => new SfnTaskTokens(sfn());

@@ -1,4 +1,5 @@
 import { LIMITS } from '../limits.js';
+import { PIN_ID_PATTERN } from '../fnms/pin-ledger.js';
 import { PATTERNS, type Target } from '../request.js';
 import type { ChatCommandError, ChatCommandErrorCode, ChatCommandResult } from './types.js';
 
@@ -15,6 +16,9 @@ const USAGE = {
   status: 'status <requestId>         e.g. status slack-3f2a9c0d1e2b3c4d5e6f7a8b',
   rollback: `rollback <instanceId>      e.g. rollback ${EXAMPLE_INSTANCE}`,
   retry: `retry <instanceId>         e.g. retry ${EXAMPLE_INSTANCE}`,
+  cancel: 'cancel <requestId> [rollback]   e.g. cancel slack-3f2a9c0d1e2b3c4d5e6f7a8b rollback',
+  go: 'go <requestId>             e.g. go slack-3f2a9c0d1e2b3c4d5e6f7a8b',
+  confirmPin: 'confirm-pin <pinId>        e.g. confirm-pin pin-slack-3f2a9c0d1e2b3c4d5e6f7a8b',
   help: 'help',
 } as const;
 
@@ -26,6 +30,9 @@ export const CHAT_HELP_LINES: readonly string[] = [
   `  ${USAGE.status}   progress of a request`,
   `  ${USAGE.rollback}   restore the beacon's last capture (undo its last change)`,
   `  ${USAGE.retry}   run the beacon's last request again`,
+  `  ${USAGE.cancel}   stop a rollout: nothing new starts; with rollback, running beacons are rolled back`,
+  `  ${USAGE.go}   start the waves after a canary that waits for a go`,
+  `  ${USAGE.confirmPin}   say FNMS "Beacon version approved for use" is set to the value asked`,
   `  ${USAGE.help}   this text`,
   `Targets: an instance id (i-… or mi-…), several separated by commas (${EXAMPLE_INSTANCE},mi-0123456789abcdef0), or tag:Key=Value.`,
   'Profiles are stored requests (proxy, account, options) managed by the administrators; ask them for the names.',
@@ -100,6 +107,21 @@ export function parseChatCommand(text: string): ChatCommandResult {
         return error('INVALID_TARGET', `"${args[0]}" is not an instance id (i- with 8 or 17 hex digits, or mi- with 17): ${usage}`);
       }
       return { ok: true, command: { kind: verb, instanceId: args[0]! } };
+    }
+    case 'cancel':
+    case 'go': {
+      const usage = USAGE[verb];
+      const extra = verb === 'cancel' ? 2 : 1;
+      if (args.length === 0) return error('MISSING_ARGUMENT', `${verb} needs the request id: ${usage}`);
+      if (args.length > extra || (verb === 'cancel' && args.length === 2 && args[1]!.toLowerCase() !== 'rollback')) return error('TOO_MANY_ARGUMENTS', `write: ${usage}`);
+      const requestId = args[0]!;
+      if (!PATTERNS.requestId.test(requestId)) return error('INVALID_REQUEST_ID', `"${requestId}" is not a request id (1-64 letters, digits, . _ -): ${usage}`);
+      return { ok: true, command: verb === 'cancel' ? { kind: 'cancel', requestId, rollback: args.length === 2 } : { kind: 'go', requestId } };
+    }
+    case 'confirm-pin': {
+      if (args.length !== 1) return error(args.length === 0 ? 'MISSING_ARGUMENT' : 'TOO_MANY_ARGUMENTS', `confirm-pin takes the pin id the pin message names: ${USAGE.confirmPin}`);
+      if (!PIN_ID_PATTERN.test(args[0]!)) return error('INVALID_REQUEST_ID', `"${args[0]}" is not a pin id (pin-<requestId>): ${USAGE.confirmPin}`);
+      return { ok: true, command: { kind: 'confirm-pin', pinId: args[0]! } };
     }
     case 'apply':
     case 'plan': {

@@ -25,6 +25,10 @@ export type ChatCommand =
   | { kind: 'status'; requestId: string }
   /** Per-beacon day-2 commands (lambdas/core/beacon-commands.ts), queued to the intake like apply. */
   | { kind: 'rollback' | 'retry'; instanceId: string }
+  /** Operators' actions on a running request (applied by the intake, answered in the thread). */
+  | { kind: 'cancel'; requestId: string; rollback: boolean }
+  | { kind: 'go'; requestId: string }
+  | { kind: 'confirm-pin'; pinId: string }
   | { kind: 'help' };
 
 /** Why a command was refused; the message tells the user what to type. */
@@ -49,6 +53,8 @@ export type ChatCommandResult = { ok: true; command: ChatCommand } | { ok: false
 export interface ChatCaller {
   userId: string;
   channelId: string;
+  /** The display name the platform sent, when it sent one (recorded with operator actions). */
+  userName?: string | null;
 }
 
 /** Users and channels allowed to run commands. `*` admits any. Both the user and the channel must be allowed. */

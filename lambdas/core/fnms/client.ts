@@ -18,8 +18,6 @@ const TokenAnswerSchema = z.looseObject({
 /** The epoch-ms deadline of the FNMS calls made inside `withFnmsDeadline` (per invocation, safe under concurrency). */
 const callDeadline = new AsyncLocalStorage<number>();
 
-/** An attempt needs at least this long to be worth making. */
-const MIN_ATTEMPT_MS = 250;
 
 /**
  * Runs `fn` with every FNMS call inside bounded by `deadlineMs` (epoch ms): each attempt's timeout is cut to
@@ -30,6 +28,14 @@ const MIN_ATTEMPT_MS = 250;
 export function withFnmsDeadline<T>(deadlineMs: number, fn: () => Promise<T>): Promise<T> {
   return callDeadline.run(deadlineMs, fn);
 }
+
+/** The deadline set by the enclosing `withFnmsDeadline`, if any (the report adapters budget their calls by it too). */
+export function currentFnmsDeadline(): number | undefined {
+  return callDeadline.getStore();
+}
+
+/** An attempt needs at least this long to be worth making (shared with the report adapters). */
+export const MIN_FNMS_ATTEMPT_MS = 250;
 
 /** An FNMS client: the adapter contract plus control over the token cache. */
 export interface FnmsClient extends FnmsApi {
@@ -152,7 +158,7 @@ export function createFnmsClient(configInput: FnmsConfigInput | FnmsConfig, deps
       fail(operation, last?.kind ?? 'timeout', `${last ? last.message : `FNMS ${what} failed`} (out of time for another attempt after ${requests} attempts)`, last?.status ?? null, true, requests);
     for (;;) {
       attempt += 1;
-      if (deadline !== undefined && deadline - now() < MIN_ATTEMPT_MS) throw outOfTime(null);
+      if (deadline !== undefined && deadline - now() < MIN_FNMS_ATTEMPT_MS) throw outOfTime(null);
       const headers = new Headers(init.headers);
       headers.set('accept', 'application/json');
       if (authorize) {
@@ -186,7 +192,7 @@ export function createFnmsClient(configInput: FnmsConfigInput | FnmsConfig, deps
         throw failure;
       }
       const delay = retryAfterMs !== null ? Math.min(retryAfterMs, config.maxRetryAfterMs) : backoffDelayMs(attempt, config, random);
-      if (deadline !== undefined && now() + delay + MIN_ATTEMPT_MS > deadline) throw outOfTime(failure);
+      if (deadline !== undefined && now() + delay + MIN_FNMS_ATTEMPT_MS > deadline) throw outOfTime(failure);
       await sleep(delay);
     }
   }

@@ -15,3 +15,4 @@ export * from './flexera-one.js';
 // The on-premises SOAP adapter itself is imported from './on-premises.js' where it is used (report-inventory.ts loads it lazily).
 export * from './on-premises-config.js';
 export * from './report-inventory.js';
+export * from './pin-ledger.js';

@@ -38,6 +38,8 @@ export interface ReleaseInput {
   inventory: readonly InventoryBeacon[];
   /** What FNMS approves now, when known (a gateway); null or absent when only a person can read it. */
   approvedVersion?: string | null;
+  /** Releases beacon-proxy saw deployed besides the inventory (configure runs of other requests that ended ok). */
+  alsoDeployed?: readonly string[];
 }
 
 export interface ReleaseDecision {
@@ -52,7 +54,8 @@ export interface ReleaseDecision {
 }
 
 /**
- * Decides the release for a set of finished beacons. `current` is the highest release running among them;
+ * Decides the release for a set of finished beacons. `current` is the highest release running among them,
+ * raised to the highest release known deployed (inventory, other requests' beacons) so it never downgrades;
  * an explicit release is taken as given. Refused (RequestError): `latest` (INVALID_REQUEST), `current` with
  * no finished beacon reporting a release (INVALID_REQUEST), a release older than any beacon FNMS knows or
  * than the known approved one (DOWNGRADE_REFUSED) unless `allowDowngrade`.
@@ -74,7 +77,10 @@ export function decideRelease(input: ReleaseInput): ReleaseDecision {
     }
     target = highest;
   }
-  const deployed = [...running, ...deployedReleases(input.inventory)];
+  const deployed = [...running, ...deployedReleases(input.inventory), ...(input.alsoDeployed ?? []).filter(isReleaseVersion)];
+  // `current` never approves a release older than one already deployed elsewhere (another request's beacons,
+  // the inventory): it is the highest release running, on this request's beacons or any other known one.
+  if (input.pin === 'current' && !input.allowDowngrade) target = highestRelease([target, ...deployed]) ?? target;
   const decision = decidePin(
     { approvedVersion: input.approvedVersion ?? LATEST_VERSION, availableVersions: [] },
     target,
@@ -107,12 +113,19 @@ export interface OperatorPinMessage {
  * The instruction an operator gets in `operator` pin mode: the exact value, where to set it, why, and what
  * not to choose. `product` names the web interface (FNMS on premises or Flexera One).
  */
-export function operatorPinMessage(input: { requestId: string; decision: ReleaseDecision; beacons: readonly string[]; product: 'onPremises' | 'flexeraOne' }): OperatorPinMessage {
+export function operatorPinMessage(input: {
+  requestId: string;
+  decision: ReleaseDecision;
+  /** The beacons configured (or a sample of them when `beaconCount` is larger). */
+  beacons: readonly string[];
+  beaconCount?: number;
+  product: 'onPremises' | 'flexeraOne';
+}): OperatorPinMessage {
   const { release, highestDeployed } = input.decision;
   const ui = input.product === 'flexeraOne' ? 'Flexera One (IT Asset Management)' : 'the FlexNet Manager Suite web interface';
   const subject = `Set FNMS "Beacon version approved for use" to ${release} (request ${input.requestId})`;
   const lines = [
-    `Request ${input.requestId} configured ${input.beacons.length} beacon(s) to use the proxy: ${input.beacons.join(', ') || 'none'}.`,
+    `Request ${input.requestId} configured ${input.beaconCount ?? input.beacons.length} beacon(s) to use the proxy: ${input.beacons.join(', ') || 'none'}${(input.beaconCount ?? 0) > input.beacons.length ? ', ...' : ''}.`,
     `Please set "Beacon version approved for use" to exactly ${release}.`,
     `Where: in ${ui}, ${APPROVED_VERSION_UI_PATH}; choose ${release}, then save.`,
     'Do not choose "Always use the latest version": an automatic beacon upgrade resets the FlexNet Beacon Engine service and the upload tasks to LocalSystem, and the beacon stops reaching FNMS through the proxy.',

@@ -5,7 +5,7 @@
  * naming the call. The backoff and Retry-After arithmetic is the gateway client's (client.ts), imported.
  */
 import * as z from 'zod/mini';
-import { backoffDelayMs, parseRetryAfter } from './client.js';
+import { backoffDelayMs, currentFnmsDeadline, MIN_FNMS_ATTEMPT_MS, parseRetryAfter } from './client.js';
 import { BeaconInventoryError, type InventoryErrorCode, type InventoryOperation } from './inventory.js';
 
 /** Retry policy of a report adapter; the defaults suit a Lambda with a 2-minute timeout. */
@@ -78,18 +78,18 @@ export function createRetryingCaller(policy: RetryPolicy, deps: ReportAdapterDep
   const random = deps.random ?? Math.random;
   const now = deps.now ?? Date.now;
 
-  async function once(attempt: Attempt): Promise<{ answer: HttpAnswer } | { failure: 'timeout' | 'network'; detail: string }> {
+  async function once(attempt: Attempt, timeoutMs: number): Promise<{ answer: HttpAnswer } | { failure: 'timeout' | 'network'; detail: string }> {
     const controller = new AbortController();
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
       controller.abort();
-    }, policy.timeoutMs);
+    }, timeoutMs);
     try {
       return { answer: await attempt(controller.signal) };
     } catch (error) {
       if (error instanceof BeaconInventoryError) throw error;
-      if (timedOut) return { failure: 'timeout', detail: `no answer within ${policy.timeoutMs} ms` };
+      if (timedOut) return { failure: 'timeout', detail: `no answer within ${timeoutMs} ms` };
       const cause = (error as { cause?: { code?: unknown } }).cause;
       const code = typeof cause?.code === 'string' ? cause.code : typeof (error as { code?: unknown }).code === 'string' ? (error as { code: string }).code : (error as Error).name;
       return { failure: 'network', detail: `connection failed (${code})` };
@@ -103,10 +103,21 @@ export function createRetryingCaller(policy: RetryPolicy, deps: ReportAdapterDep
     let attempts = 0;
     let requests = 0;
     let renewed = false;
+    // Inside withFnmsDeadline (a Lambda's remaining time): attempts are cut to the time left and no retry
+    // starts past it; out of time, the call fails retriable instead of running until the Lambda is killed.
+    const deadline = currentFnmsDeadline();
+    let last: { code: InventoryErrorCode; message: string; status: number | null } | null = null;
+    const outOfTime = () =>
+      new BeaconInventoryError(last?.code ?? 'INVENTORY_TIMEOUT', operation, redact(`${last ? last.message : `${what} failed`} (out of time for another attempt after ${requests} attempts)`), {
+        status: last?.status ?? null,
+        retriable: true,
+        attempts: requests,
+      });
     for (;;) {
+      if (deadline !== undefined && deadline - now() < MIN_FNMS_ATTEMPT_MS) throw outOfTime();
       attempts += 1;
       requests += 1;
-      const result = await once(attempt);
+      const result = await once(attempt, deadline === undefined ? policy.timeoutMs : Math.max(1, Math.min(policy.timeoutMs, deadline - now())));
       let code: InventoryErrorCode;
       let message: string;
       let status: number | null = null;
@@ -138,6 +149,8 @@ export function createRetryingCaller(policy: RetryPolicy, deps: ReportAdapterDep
         throw new BeaconInventoryError(code, operation, redact(message + suffix), { status, retriable, attempts: requests });
       }
       const delay = retryAfterMs !== null ? Math.min(retryAfterMs, policy.maxRetryAfterMs) : backoffDelayMs(attempts, policy, random);
+      last = { code, message, status };
+      if (deadline !== undefined && now() + delay + MIN_FNMS_ATTEMPT_MS > deadline) throw outOfTime();
       await sleep(delay);
     }
   }
