@@ -16,25 +16,9 @@ import { FLEET_FILE, loadFleet } from '../local/fleet.js';
 import type { DocumentExecutor } from '../local/ssm-shim.js';
 import { LOCAL_BEACON_TAG, LocalTwin } from '../local/twin.js';
 
-export const FLEET_BEACON_VERSION = '13.2.0';
-
-/** The configure result line a healthy beacon prints when it already has the desired state. */
-export function syntheticConfigureResult(requestId: string | null, beaconVersion = FLEET_BEACON_VERSION): ResultLine {
-  return {
-    ok: true,
-    document: 'configure',
-    requestId,
-    changed: [],
-    checks: [
-      { name: 'Launcher https_proxy', expected: 'http://proxy.corp.example:8080', actual: 'http://proxy.corp.example:8080', ok: true },
-      { name: 'BeaconEngine logon', expected: 'CORP\\svc-beacon', actual: 'CORP\\svc-beacon', ok: true },
-    ],
-    beaconVersion,
-    captureId: requestId,
-    error: null,
-    rollback: null,
-  };
-}
+// The healthy beacon's result line is the synthetic fleet's (local/synthetic-fleet.ts): one definition.
+export { SYNTHETIC_BEACON_VERSION as FLEET_BEACON_VERSION, syntheticConfigureResult } from '../local/synthetic-fleet.js';
+import { SYNTHETIC_BEACON_VERSION as FLEET_BEACON_VERSION, syntheticConfigureResult } from '../local/synthetic-fleet.js';
 
 /** A document executor that answers like a configured beacon after `latencyMs`, without PowerShell. */
 export function syntheticExecutor(latencyMs: number): DocumentExecutor {

@@ -12,22 +12,29 @@ import {
 } from '../core/ports.js';
 import { isThrottling } from './throttling.js';
 
+/**
+ * Starts an execution under a deterministic name: a name already taken is `started: false` (a redelivery),
+ * throttling is a ThrottledError (retried by the caller), anything else is thrown as is.
+ */
+async function startNamedExecution(sfn: SFNClient, stateMachineArn: string, executionName: string, input: unknown): Promise<{ executionName: string; started: boolean }> {
+  try {
+    await sfn.send(new StartExecutionCommand({ stateMachineArn, name: executionName, input: JSON.stringify(input) }));
+    return { executionName, started: true };
+  } catch (error) {
+    if ((error as { name?: string }).name === 'ExecutionAlreadyExists') return { executionName, started: false };
+    if (isThrottling(error)) throw new ThrottledError(`Step Functions throttled StartExecution: ${(error as Error).message}`);
+    throw error;
+  }
+}
+
 export class SfnWorkflowStarter implements WorkflowStarter {
   constructor(
     private readonly sfn: SFNClient,
     private readonly stateMachineArn: string,
   ) {}
 
-  async startBeaconWorkflow(input: WorkflowInput): Promise<{ executionName: string; started: boolean }> {
-    const executionName = workflowExecutionName(input.requestId, input.instanceId);
-    try {
-      await this.sfn.send(new StartExecutionCommand({ stateMachineArn: this.stateMachineArn, name: executionName, input: JSON.stringify(input) }));
-      return { executionName, started: true };
-    } catch (error) {
-      if ((error as { name?: string }).name === 'ExecutionAlreadyExists') return { executionName, started: false };
-      if (isThrottling(error)) throw new ThrottledError(`Step Functions throttled StartExecution: ${(error as Error).message}`);
-      throw error;
-    }
+  startBeaconWorkflow(input: WorkflowInput): Promise<{ executionName: string; started: boolean }> {
+    return startNamedExecution(this.sfn, this.stateMachineArn, workflowExecutionName(input.requestId, input.instanceId), input);
   }
 }
 
@@ -38,16 +45,8 @@ export class SfnRequestStarter implements RequestWorkflowStarter {
     private readonly stateMachineArn: string,
   ) {}
 
-  async startRequestWorkflow(input: RequestExecutionInput): Promise<{ executionName: string; started: boolean }> {
-    const executionName = requestExecutionName(input.requestId, input.generation);
-    try {
-      await this.sfn.send(new StartExecutionCommand({ stateMachineArn: this.stateMachineArn, name: executionName, input: JSON.stringify(input) }));
-      return { executionName, started: true };
-    } catch (error) {
-      if ((error as { name?: string }).name === 'ExecutionAlreadyExists') return { executionName, started: false };
-      if (isThrottling(error)) throw new ThrottledError(`Step Functions throttled StartExecution: ${(error as Error).message}`);
-      throw error;
-    }
+  startRequestWorkflow(input: RequestExecutionInput): Promise<{ executionName: string; started: boolean }> {
+    return startNamedExecution(this.sfn, this.stateMachineArn, requestExecutionName(input.requestId, input.generation), input);
   }
 }
 
