@@ -134,6 +134,20 @@ async function startTransactionFront(target: string, keyNames: Record<string, st
 
   async function transact(body: string, headers: Record<string, string>): Promise<Answer> {
     const items = (JSON.parse(body) as { TransactItems: Wire[] }).TransactItems;
+    // DynamoDB's own limits, refused before anything is written: 1-100 actions, one action per item.
+    const invalid = (message: string): Answer => ({ status: 400, headers: { 'content-type': 'application/x-amz-json-1.0' }, body: JSON.stringify({ __type: 'com.amazon.coral.validate#ValidationException', message }) });
+    if (!Array.isArray(items) || items.length === 0 || items.length > 100) {
+      return invalid(`1 validation error detected: Value at 'transactItems' failed to satisfy constraint: Member must have length less than or equal to 100 and greater than or equal to 1`);
+    }
+    const touched = new Set<string>();
+    for (const item of items) {
+      const [, action] = Object.entries(item)[0] as [string, Wire];
+      const table = String(action.TableName);
+      const key = (action.Key as Wire | undefined) ?? Object.fromEntries((keyNames[table] ?? []).map((name) => [name, (action.Item as Wire)[name]]));
+      const id = `${table}\u0000${JSON.stringify(Object.keys(key).sort().map((name) => [name, key[name]]))}`;
+      if (touched.has(id)) return invalid('Transaction request cannot include multiple operations on one item');
+      touched.add(id);
+    }
     const undo: Array<{ table: string; key: Wire; image: Wire | null }> = [];
     const reasons = items.map(() => ({ Code: 'None' }));
     for (const [index, item] of items.entries()) {
