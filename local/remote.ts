@@ -14,6 +14,7 @@ import { SignatureV4 } from '@smithy/signature-v4';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
 import type { DiffEntry } from '../lambdas/core/change-diff.js';
 import { renderBeaconChanges } from '../lambdas/core/change-summary.js';
+import { rolloutStatusLines } from '../lambdas/core/rollout-summary.js';
 import { type Caller, describeCaller } from '../lambdas/core/caller.js';
 import type { ErrorBody } from '../lambdas/core/errors.js';
 import { TERMINAL_BEACON_STATES, type BeaconState, type RolloutRecord } from '../lambdas/core/ports.js';
@@ -233,25 +234,9 @@ export interface RequestStatusView {
   rollout?: RolloutRecord | null;
 }
 
-/** The request's rollout and pin in a few lines: phase or outcome, counters, halt, cancel, the pin and who confirmed it. */
+/** The request's rollout and pin in a few lines, as the CLI prints them (indented, CLI commands). */
 export function rolloutLines(rollout: RolloutRecord): string[] {
-  const lines: string[] = [];
-  const ended = rollout.outcome;
-  lines.push(`  rollout: ${ended ? `${ended.state}: ${ended.reason}` : rollout.phase}; ${rollout.started} of ${rollout.expansion.total} started, ${rollout.finished} finished, ${rollout.failed} failed`);
-  if (rollout.cancel) lines.push(`  cancelled by ${rollout.cancel.by} at ${rollout.cancel.at}${rollout.cancel.rollback ? ' (with rollback)' : ''}`);
-  else if (rollout.halt) lines.push(`  halted: ${rollout.halt.detail}`);
-  if (rollout.phase === 'awaiting-go') lines.push(`  waiting for a go: beacon-proxy go ${rollout.requestId} (or cancel ${rollout.requestId})`);
-  const pin = rollout.pin;
-  if (pin) {
-    const what =
-      pin.status === 'awaiting'
-        ? `awaiting an operator: set FNMS "Beacon version approved for use" to ${pin.version}, then beacon-proxy confirm-pin ${pin.pinId}`
-        : pin.status === 'confirmed'
-          ? `${pin.version} confirmed by ${pin.confirmedBy} at ${pin.confirmedAt}`
-          : `${pin.status}${pin.version ? ` ${pin.version}` : ''}${pin.code ? ` (${pin.code}${pin.reason ? `: ${pin.reason}` : ''})` : pin.reason ? ` (${pin.reason})` : ''}`;
-    lines.push(`  FNMS pin (${pin.mode}): ${what}`);
-  }
-  return lines;
+  return rolloutStatusLines(rollout, 'cli').map((line) => `  ${line}`);
 }
 
 /** The request's status, or null when the API does not know it (yet). */

@@ -134,6 +134,40 @@ export function describePin(pin: NonNullable<RolloutRecord['pin']>): string {
   }
 }
 
+/** How an operator's commands are spelled where the lines are read: in chat (`go r1`) or with the CLI (`beacon-proxy go r1`). */
+export type CommandSpelling = 'chat' | 'cli';
+
+/** The state a request shows while it runs and after: the rollout's outcome, else its phase (the record's state before a rollout exists). */
+export function requestDisplayState(recordState: string, rollout: Pick<RolloutRecord, 'phase' | 'outcome'> | null | undefined): string {
+  if (!rollout) return recordState;
+  return rollout.outcome?.state ?? rollout.phase;
+}
+
+/**
+ * The request's rollout and pin in a few lines, for a status answer (the CLI's and chat's): phase or
+ * outcome with the counters, halt or cancel, what it waits for and the command that answers it, the pin.
+ */
+export function rolloutStatusLines(rollout: RolloutRecord, spelling: CommandSpelling): string[] {
+  const command = (words: string) => (spelling === 'cli' ? `beacon-proxy ${words}` : words);
+  const lines: string[] = [];
+  const ended = rollout.outcome;
+  lines.push(`rollout: ${ended ? `${ended.state}: ${ended.reason}` : rollout.phase}; ${rollout.started} of ${rollout.expansion.total} started, ${rollout.finished} finished, ${rollout.failed} failed`);
+  if (rollout.cancel) lines.push(`cancelled by ${rollout.cancel.by} at ${rollout.cancel.at}${rollout.cancel.rollback ? ' (with rollback)' : ''}`);
+  else if (rollout.halt) lines.push(`halted: ${rollout.halt.detail}`);
+  if (rollout.phase === 'awaiting-go' && !ended) lines.push(`waiting for a go: ${command(`go ${rollout.requestId}`)} (or ${command(`cancel ${rollout.requestId}`)})`);
+  const pin = rollout.pin;
+  if (pin) {
+    const what =
+      pin.status === 'awaiting'
+        ? `awaiting an operator: set FNMS "Beacon version approved for use" to ${pin.version}, then ${command(`confirm-pin ${pin.pinId}`)}`
+        : pin.status === 'confirmed'
+          ? `${pin.version} confirmed by ${pin.confirmedBy} at ${pin.confirmedAt}`
+          : `${pin.status}${pin.version ? ` ${pin.version}` : ''}${pin.code ? ` (${pin.code}${pin.reason ? `: ${pin.reason}` : ''})` : pin.reason ? ` (${pin.reason})` : ''}`;
+    lines.push(`FNMS pin (${pin.mode}): ${what}`);
+  }
+  return lines;
+}
+
 /** A summary as plain text (notification topic, email). */
 export function messageText(message: MessageText): string {
   return [message.title, ...message.lines].join('\n');

@@ -19,6 +19,7 @@ import { PATTERNS, REQUEST_ID_RULE, parseRequestJson } from '../core/request.js'
 import { decideIdentity, requestConflict, requestContentHash, rerunRequestId } from '../core/request-identity.js';
 import { callerFromApiContext, describeCaller } from '../core/caller.js';
 import { type OperatorResult, isOperatorActionError, runOperatorCommand } from '../core/rollout-control.js';
+import { requestDisplayState } from '../core/rollout-summary.js';
 import * as awsDynamo from '../aws/clients/dynamo.js';
 import * as awsSdk from '../aws/clients/sdk.js';
 import * as awsSfn from '../aws/clients/sfn.js';
@@ -67,7 +68,7 @@ export function requestView(status: RequestStatus): Record<string, unknown> {
   const reruns = status.audit.filter((event) => event.event === 'request.rerun').map((event) => String(event.detail?.rerunId));
   return {
     ...status.request,
-    ...(status.rollout ? { state: status.rollout.outcome?.state ?? status.rollout.phase, rollout: status.rollout } : {}),
+    ...(status.rollout ? { state: requestDisplayState(status.request.state, status.rollout), rollout: status.rollout } : {}),
     ...(reruns.length > 0 ? { reruns } : {}),
     beacons: status.beacons,
     audit: status.audit,

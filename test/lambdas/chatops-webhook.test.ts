@@ -4,6 +4,8 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { createChatOpsHandler, type ChatOpsDeps } from '../../lambdas/chatops-webhook/handler.js';
 import { FixedClock, MemoryFleetMemory, MemoryProfileStore, MemoryRequestQueue, MemoryRequestStore, MemorySecretSource } from '../../lambdas/memory/ports.js';
 import { INSTANCE_A, validRequest } from './fixtures.js';
+import { initialRollout } from '../../lambdas/rollout/steps.js';
+import { ROLLOUT_DEFAULTS } from '../../lambdas/core/rollout.js';
 
 const SLACK_SECRET = 'slack-signing-secret-for-tests';
 const TEAMS_TOKEN = Buffer.from('teams-security-token-for-tests!!').toString('base64');
@@ -116,6 +118,30 @@ describe('Slack slash command', () => {
     await store.putBeaconStatus({ requestId: 'r1', instanceId: INSTANCE_A, state: 'ok', updatedAt: '2026-03-01T11:05:00Z', pinnedVersion: '13.2.0' });
     const response = await createChatOpsHandler(deps)(slackEvent('status r1'));
     expect(JSON.parse(response.body as string).blocks[0].text.text).toContain(`${INSTANCE_A}: ok, FNMS pinned 13.2.0`);
+  });
+
+  it('status of a rollout waiting for a go says so and names the chat commands that answer it', async () => {
+    await store.recordRequest({ requestId: 'r2', state: 'accepted', source: 'chatops', receivedAt: '2026-03-01T11:00:00Z' });
+    const rollout = initialRollout({ requestId: 'r2', request: {}, source: 'chatops', dryRun: false, replyTo: null, receivedAt: '2026-03-01T11:00:00.000Z', generation: 0, execution: { name: 'r2' } }, ROLLOUT_DEFAULTS.tag, '2026-03-01T11:00:00.000Z');
+    store.rollouts.set('r2', { ...rollout, phase: 'awaiting-go', started: 1, finished: 1, expansion: { ...rollout.expansion, total: 40, done: true }, counts: { ok: 1 } });
+    await store.putBeaconStatus({ requestId: 'r2', instanceId: INSTANCE_A, state: 'ok', updatedAt: '2026-03-01T11:05:00Z' });
+    const text: string = JSON.parse((await createChatOpsHandler(deps)(slackEvent('status r2'))).body as string).blocks[0].text.text;
+    expect(text).toContain('Status: awaiting-go');
+    expect(text).toContain('1 of 40 started, 1 finished, 0 failed');
+    expect(text).toContain('waiting for a go: go r2 (or cancel r2)');
+    expect(text).not.toContain('beacon-proxy go');
+  });
+
+  it('status of a large request gives counts by state and lists only the beacons that are not ok', async () => {
+    await store.recordRequest({ requestId: 'r3', state: 'accepted', source: 'chatops', receivedAt: '2026-03-01T11:00:00Z' });
+    const ids = Array.from({ length: 30 }, (_, i) => `i-0a${i.toString(16).padStart(15, '0')}`);
+    for (const [i, instanceId] of ids.entries()) {
+      await store.putBeaconStatus({ requestId: 'r3', instanceId, state: i === 7 ? 'rolled-back' : 'ok', updatedAt: '2026-03-01T11:05:00Z', ...(i === 7 ? { reasons: ['verify found ProxyServer unchanged'] } : {}) });
+    }
+    const text: string = JSON.parse((await createChatOpsHandler(deps)(slackEvent('status r3'))).body as string).blocks[0].text.text;
+    expect(text).toContain('Beacons: 29 ok, 1 rolled back.');
+    expect(text).toContain(`${ids[7]}: rolled-back - verify found ProxyServer unchanged`);
+    expect(text).not.toContain(`${ids[0]}:`);
   });
 
   it('the same signed request replayed within the window is not queued twice', async () => {

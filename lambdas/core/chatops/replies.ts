@@ -42,8 +42,11 @@ export function replyPlan(request: BeaconRequest, state: DesiredState, options: 
 
 /** Progress of a request. */
 export function replyStatus(view: ChatStatusView): ChatReply {
-  const lines = [`Status: ${view.status}${view.updatedAt ? ` (updated ${view.updatedAt})` : ''}`];
-  if (view.beacons.length === 0) lines.push('No beacon started yet.');
+  const lines = [`Status: ${view.status}${view.updatedAt ? ` (updated ${view.updatedAt})` : ''}`, ...(view.rollout ?? [])];
+  if (view.beacons.length === 0 && !view.counts) lines.push('No beacon started yet.');
+  if (view.counts) lines.push(`Beacons: ${view.counts}.`);
+  // A large request lists only the beacons an operator must look at (the caller chose them), after the counts.
+  if (view.counts && view.beacons.length > 0) lines.push('Not ok:');
   for (const beacon of view.beacons) {
     const version = beacon.pinnedVersion ? `, FNMS pinned ${beacon.pinnedVersion}` : '';
     lines.push(`${beacon.instanceId}: ${beacon.status}${version}${beacon.detail ? ` - ${beacon.detail}` : ''}`);

@@ -105,6 +105,10 @@ export interface ChatStatusView {
   status: string;
   beacons: ChatBeaconStatus[];
   updatedAt?: string;
+  /** The rollout's lines (phase or outcome, counters, what it waits for and the command that answers, the pin). */
+  rollout?: string[];
+  /** Beacons by state, for a request with more beacons than a status lists one by one. */
+  counts?: string;
 }
 
 /** A platform-neutral answer; `toSlackMessage` / `toTeamsMessage` render it. */
