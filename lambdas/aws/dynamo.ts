@@ -26,6 +26,7 @@ import {
   BeaconCommandError,
   appliedSettings,
   requestKind,
+  historyRequestedBy,
 } from '../core/beacon-history.js';
 import type {
   AuditEvent,
@@ -445,7 +446,7 @@ export class DynamoBeaconHistory implements BeaconHistory {
         instanceId: status.instanceId,
         kind: requestKind(request),
         source: request?.source ?? null,
-        requestedBy: request?.requestedBy ?? null,
+        requestedBy: historyRequestedBy(request),
         receivedAt: request?.receivedAt ?? null,
         state: status.state,
         updatedAt: status.updatedAt,

@@ -53,7 +53,7 @@ async function recentHistory(history: BeaconHistory, instanceId: string): Promis
  */
 export async function startBeaconCommand(
   deps: BeaconCommandDeps,
-  command: { kind: BeaconCommandKind; instanceId: string; requestedBy: string | null; source: RequestSource; requestId?: string; replyTo?: ReplyTo | null },
+  command: { kind: BeaconCommandKind; instanceId: string; caller: Caller; source: RequestSource; requestId?: string; replyTo?: ReplyTo | null },
 ): Promise<BeaconCommandStarted> {
   const now = deps.clock.now();
   const at = now.toISOString();
@@ -61,7 +61,7 @@ export async function startBeaconCommand(
   const requestId = command.requestId ?? linkedRunId(command.kind, instanceId, now);
   const entries = await recentHistory(deps.history, instanceId);
   let run: ReturnType<typeof linkedRun>;
-  const common = { requestId, instanceId, requestedBy: command.requestedBy, source: command.source, at, replyTo: command.replyTo ?? null };
+  const common = { requestId, instanceId, caller: command.caller, source: command.source, at, replyTo: command.replyTo ?? null };
   if (command.kind === 'rollback') {
     const { captureId } = decideRollback(entries, instanceId);
     run = linkedRun({ ...common, link: { kind: 'rollback', requestId: captureId }, action: { kind: 'rollback', captureId } });

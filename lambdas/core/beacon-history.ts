@@ -5,6 +5,7 @@
  * reads the history through `BeaconHistory` and starts the run through the workflow port.
  */
 import type { DiffEntry } from './change-diff.js';
+import { type Caller, describeCaller } from './caller.js';
 import { type BeaconState, type ReplyTo, type RequestRecord, type RequestSource, TERMINAL_BEACON_STATES, type WorkflowInput } from './ports.js';
 import { PATTERNS } from './request.js';
 
@@ -26,7 +27,7 @@ export interface BeaconHistoryEntry {
   instanceId: string;
   /** configure (a change), plan (a dry run), rollback (a per-beacon rollback), unknown (the request record is gone). */
   kind: 'configure' | 'plan' | 'rollback' | 'unknown';
-  /** Where the request came from and who asked (the caller's IAM ARN when the API recorded it). */
+  /** Where the request came from, and who asked (the recorded caller, described: historyRequestedBy). */
   source: RequestSource | null;
   requestedBy: string | null;
   receivedAt: string | null;
@@ -203,7 +204,8 @@ export function linkedRun(args: {
   /** The request in input form for a retry (target set to this beacon); absent for a rollback. */
   request?: Record<string, unknown>;
   action?: BeaconAction;
-  requestedBy: string | null;
+  /** Who asked: recorded on the new request (and described in the audit events of both sides). */
+  caller: Caller;
   source: RequestSource;
   at: string;
   /** Where the outcome goes besides the topic (a chat command's thread). */
@@ -219,7 +221,8 @@ export function linkedRun(args: {
     instanceIds: [args.instanceId],
     linkedTo: args.link,
     ...(args.action ? { action: args.action } : {}),
-    ...(args.requestedBy ? { requestedBy: args.requestedBy } : {}),
+    requestedBy: describeCaller(args.caller),
+    caller: args.caller,
   };
   const input: WorkflowInput = {
     requestId: args.requestId,
@@ -231,10 +234,16 @@ export function linkedRun(args: {
     receivedAt: args.at,
     ...(args.action ? { action: args.action } : {}),
   };
-  const by = args.requestedBy ? { requestedBy: args.requestedBy } : {};
+  const by = { requestedBy: describeCaller(args.caller) };
   const audit = [
     { requestId: args.requestId, at: args.at, event: 'request.accepted', instanceId: args.instanceId, detail: { source: args.source, instanceIds: [args.instanceId], linkedTo: args.link, ...by } },
     { requestId: args.link.requestId, at: args.at, event: `request.${args.link.kind === 'retry' ? 'retried' : 'rolled-back'}`, instanceId: args.instanceId, detail: { by: args.requestId, ...by } },
   ];
   return { record, input, audit };
+}
+
+/** Who asked for a request, as a beacon's history shows it: its caller when recorded, else the older free-text field. */
+export function historyRequestedBy(request: Pick<RequestRecord, 'caller' | 'requestedBy'> | null): string | null {
+  if (request?.caller) return describeCaller(request.caller);
+  return request?.requestedBy ?? null;
 }

@@ -17,7 +17,7 @@ export async function runQueuedBeaconCommand(
 ): Promise<void> {
   try {
     // The body's requestedBy is what the producer says; the caller SQS vouches for is what is recorded.
-    await startBeaconCommand(deps, { kind: message.beaconCommand, instanceId: message.instanceId, requestedBy: describeCaller(meta.caller), source: meta.source, requestId: message.requestId, replyTo: meta.replyTo });
+    await startBeaconCommand(deps, { kind: message.beaconCommand, instanceId: message.instanceId, caller: meta.caller, source: meta.source, requestId: message.requestId, replyTo: meta.replyTo });
   } catch (error) {
     if (!isBeaconCommandError(error) && !isRequestError(error)) throw error;
     await refuse(deps, message.requestId, meta, error.toJSON().error, message);

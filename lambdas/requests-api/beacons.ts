@@ -9,6 +9,7 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { BeaconCommandError, parseInstanceId, parsePageSize } from '../core/beacon-history.js';
 import { type BeaconCommandDeps, startBeaconCommand } from '../core/beacon-commands.js';
+import { callerFromApiContext } from '../core/caller.js';
 
 export type BeaconRoutesDeps = BeaconCommandDeps;
 
@@ -20,10 +21,6 @@ export const BEACON_ROUTES = {
 
 type Json = (statusCode: number, body: unknown) => APIGatewayProxyResult;
 
-/** The caller's IAM identity as API Gateway passed it (IAM authorization), for the record. */
-function caller(event: APIGatewayProxyEvent): string | null {
-  return event.requestContext.identity?.userArn ?? null;
-}
 
 /** Rollback and retry take no body (an empty one or `{}`): everything they act on is in the beacon's history. */
 function refuseBody(event: APIGatewayProxyEvent): void {
@@ -45,7 +42,7 @@ export function createBeaconRoutes(deps: BeaconRoutesDeps, json: Json, statusUrl
     }
     refuseBody(event);
     const kind = route === BEACON_ROUTES.rollback ? 'rollback' : 'retry';
-    const started = await startBeaconCommand(deps, { kind, instanceId, requestedBy: caller(event), source: 'api' });
+    const started = await startBeaconCommand(deps, { kind, instanceId, caller: callerFromApiContext(event.requestContext?.identity), source: 'api' });
     return json(202, {
       requestId: started.requestId,
       instanceId,

@@ -108,7 +108,8 @@ describe('per-beacon rollback (POST /beacons/{instanceId}/rollback)', () => {
     const after = await call('GET', '/beacons/{instanceId}', ROLLED);
     expect(after.body.entries.map((e: any) => [e.requestId, e.kind, e.state, e.requestedBy])).toEqual([
       [rollbackId, 'rollback', 'rolled-back', OPERATOR],
-      ['day2-configure', 'configure', 'ok', null],
+      // Who configured it: the caller the queue vouched for (the twin's operator), not a blank.
+      ['day2-configure', 'configure', 'ok', 'SQS sender AIDATWINQUEUEOPERATOR'],
     ]);
 
     // Nothing left to undo; a beacon never changed has no capture: clear codes, nothing recorded or sent.
@@ -139,7 +140,7 @@ describe('per-beacon rollback (POST /beacons/{instanceId}/rollback)', () => {
     while (!states.some(([r, s]) => r === 'day2-second' && s === 'SendConfigure')) await new Promise((resolve) => setTimeout(resolve, 5));
     // The time the API would stamp (the twin's clock, as the intake's): newer than the configure it waits for.
     const at = harness.twin.beaconRoutes.clock.now().toISOString();
-    const run = linkedRun({ requestId: 'day2-racing-rollback', instanceId: ROLLED, link: { kind: 'rollback', requestId: 'day2-second' }, action: { kind: 'rollback', captureId: 'day2-second' }, requestedBy: null, source: 'api', at });
+    const run = linkedRun({ requestId: 'day2-racing-rollback', instanceId: ROLLED, link: { kind: 'rollback', requestId: 'day2-second' }, action: { kind: 'rollback', captureId: 'day2-second' }, caller: { kind: 'unauthenticated', via: 'a racing caller in the test' }, source: 'api', at });
     await harness.twin.store.recordRequest(run.record);
     await harness.twin.startBeaconWorkflow(run.input);
     await harness.twin.drain();
