@@ -41,6 +41,7 @@ import type {
   RequestStatus,
   RequestStore,
 } from '../core/ports.js';
+import { TERMINAL_BEACON_STATES } from '../core/ports.js';
 import { rolloutFromItem } from './rollout-store.js';
 
 export function documentClient(client = new DynamoDBClient({})): DynamoDBDocumentClient {
@@ -76,18 +77,33 @@ export class DynamoRequestStore implements RequestStore {
   }
 
   async putBeaconStatus(status: BeaconStatusRecord): Promise<void> {
-    await this.db.send(
-      new PutCommand({
-        TableName: this.tableName,
-        Item: {
-          pk: requestKey(status.requestId),
-          sk: `BEACON#${status.instanceId}`,
-          ...status,
-          [BEACON_HISTORY_INDEX.partitionKey]: status.instanceId,
-          [BEACON_HISTORY_INDEX.sortKey]: `${status.updatedAt}#${status.requestId}`,
-        },
-      }),
-    );
+    // A state that is not final is written only over no row or a row that is not final (statusWriteAllowed).
+    const final = TERMINAL_BEACON_STATES.includes(status.state);
+    const finals = Object.fromEntries(TERMINAL_BEACON_STATES.map((state, index) => [`:final${index}`, state]));
+    try {
+      await this.db.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: {
+            pk: requestKey(status.requestId),
+            sk: `BEACON#${status.instanceId}`,
+            ...status,
+            [BEACON_HISTORY_INDEX.partitionKey]: status.instanceId,
+            [BEACON_HISTORY_INDEX.sortKey]: `${status.updatedAt}#${status.requestId}`,
+          },
+          ...(final
+            ? {}
+            : {
+                ConditionExpression: `attribute_not_exists(#state) OR NOT (#state IN (${Object.keys(finals).join(', ')}))`,
+                ExpressionAttributeNames: { '#state': 'state' },
+                ExpressionAttributeValues: finals,
+              }),
+        }),
+      );
+    } catch (error) {
+      // The beacon's outcome is recorded already: this late write changes nothing.
+      if (!isConditionFailure(error)) throw error;
+    }
   }
 
   async appendAudit(event: AuditEvent): Promise<void> {

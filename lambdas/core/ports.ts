@@ -53,6 +53,11 @@ export type BeaconState =
   | 'not-started'
   | 'cancelled';
 
+/** Whether a status write may replace the recorded one: never a final state by one that is not (RequestStore.putBeaconStatus). */
+export function statusWriteAllowed(recorded: BeaconState | undefined, next: BeaconState): boolean {
+  return recorded === undefined || TERMINAL_BEACON_STATES.includes(next) || !TERMINAL_BEACON_STATES.includes(recorded);
+}
+
 export const TERMINAL_BEACON_STATES: readonly BeaconState[] = [
   'skipped',
   'busy',
@@ -143,6 +148,12 @@ export interface RequestStatus {
 export interface RequestStore {
   /** 'exists' when a request with this id was recorded before (the first record wins). */
   recordRequest(record: RequestRecord): Promise<'created' | 'exists'>;
+  /**
+   * Writes a beacon's status in a request. A final state (TERMINAL_BEACON_STATES) is never replaced by one
+   * that is not: a late write from an invocation Step Functions gave up on (task timeout, a Lambda retry
+   * whose first attempt ran after all) changes nothing once the beacon's outcome is recorded. A final state
+   * may replace another (a cancel's rollback turns ok into rolled-back).
+   */
   putBeaconStatus(status: BeaconStatusRecord): Promise<void>;
   /** Events are keyed by (requestId, at, event, instanceId, key): a repeated append is a no-op. */
   appendAudit(event: AuditEvent): Promise<void>;

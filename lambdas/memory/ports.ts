@@ -34,7 +34,7 @@ import type {
   WorkflowStarter,
 } from '../core/ports.js';
 import { LIMITS } from '../core/limits.js';
-import { requestExecutionName, TERMINAL_BEACON_STATES, workflowExecutionName } from '../core/ports.js';
+import { requestExecutionName, statusWriteAllowed, TERMINAL_BEACON_STATES, workflowExecutionName } from '../core/ports.js';
 import type {
   BeaconFinalEffect,
   BeaconState,
@@ -102,6 +102,8 @@ export class MemoryRequestStore implements RequestStore {
 
   async putBeaconStatus(status: BeaconStatusRecord): Promise<void> {
     assertItemSize({ pk: `REQ#${status.requestId}`, sk: `BEACON#${status.instanceId}`, ...status });
+    // As the DynamoDB adapter's condition: a final state is never replaced by one that is not.
+    if (!statusWriteAllowed(this.beacons.get(`${status.requestId}\u0000${status.instanceId}`)?.state, status.state)) return;
     this.beacons.set(`${status.requestId}\u0000${status.instanceId}`, structuredClone(status));
   }
 
