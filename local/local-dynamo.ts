@@ -14,8 +14,11 @@ import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { documentClient } from '../lambdas/aws/dynamo.js';
 import dynalite from 'dynalite';
-import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
+import { Agent as HttpAgent, createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
+import { spawn } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { TableSpec } from './workflow-definition.js';
 
 export interface LocalDynamo {
@@ -28,13 +31,56 @@ export interface LocalDynamo {
   close(): Promise<void>;
 }
 
-export async function startLocalDynamo(spec: { state: TableSpec; idempotency: TableSpec }): Promise<LocalDynamo> {
+/** dynalite and the transaction front, listening on loopback: the endpoint, and how to stop both. */
+export async function startDynamoEngine(keyNames: Record<string, string[]>): Promise<{ endpoint: string; close(): Promise<void> }> {
   const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  const keyNames: Record<string, string[]> = Object.fromEntries([spec.state, spec.idempotency].map((table) => [table.logicalId, table.keySchema.map((key) => key.AttributeName)]));
   const front = await startTransactionFront(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, keyNames);
-  const endpoint = `http://127.0.0.1:${(front.address() as AddressInfo).port}`;
-  const client = new DynamoDBClient({ endpoint, region: 'local-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, maxAttempts: 3 });
+  return {
+    endpoint: `http://127.0.0.1:${(front.address() as AddressInfo).port}`,
+    async close() {
+      front.closeAllConnections();
+      await new Promise<void>((resolve) => front.close(() => resolve()));
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/**
+ * The engine in a child process (local/local-dynamo-process.ts), as DynamoDB is a service of its own: its CPU
+ * is not the twin's (the fleet benchmarks measure the pipeline, not dynalite). Same wire, same engine.
+ */
+async function startDynamoProcess(keyNames: Record<string, string[]>): Promise<{ endpoint: string; close(): Promise<void> }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(dirname(fileURLToPath(import.meta.url)), 'local-dynamo-process.ts'), JSON.stringify(keyNames)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const endpoint = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      const line = out.split('\n').find((l) => l.startsWith('{'));
+      if (line) resolve((JSON.parse(line) as { endpoint: string }).endpoint);
+    });
+    child.on('error', reject);
+    child.on('exit', (code) => reject(new Error(`the local DynamoDB process exited with ${code} before it listened`)));
+  });
+  return {
+    endpoint,
+    async close() {
+      if (child.exitCode !== null) return;
+      await new Promise<void>((resolve) => {
+        child.once('exit', () => resolve());
+        child.kill();
+      });
+    },
+  };
+}
+
+export async function startLocalDynamo(spec: { state: TableSpec; idempotency: TableSpec }, options: { ownProcess?: boolean } = {}): Promise<LocalDynamo> {
+  const keyNames: Record<string, string[]> = Object.fromEntries([spec.state, spec.idempotency].map((table) => [table.logicalId, table.keySchema.map((key) => key.AttributeName)]));
+  const engine = options.ownProcess ? await startDynamoProcess(keyNames) : await startDynamoEngine(keyNames);
+  const endpoint = engine.endpoint;
+  // One client stands for every function of the twin; in AWS each function instance has its own connections,
+  // so the pool is wide (the SDK's default of 50 sockets queued the twin's calls behind each other at fleet scale).
+  const client = new DynamoDBClient({ endpoint, region: 'local-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, maxAttempts: 3, requestHandler: { httpAgent: new HttpAgent({ keepAlive: true, maxSockets: 1000 }) } });
   for (const table of [spec.state, spec.idempotency]) {
     await client.send(
       new CreateTableCommand({
@@ -63,9 +109,7 @@ export async function startLocalDynamo(spec: { state: TableSpec; idempotency: Ta
     },
     async close() {
       client.destroy();
-      front.closeAllConnections();
-      await new Promise<void>((resolve) => front.close(() => resolve()));
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await engine.close();
     },
   };
 }

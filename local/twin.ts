@@ -37,6 +37,7 @@ import {
   workflowExecutionName,
 } from '../lambdas/core/ports.js';
 import type { OperatorCommand } from '../lambdas/core/rollout-control.js';
+import type { RequestTiming } from '../lambdas/core/timing.js';
 import { DynamoPinLedger, DynamoRolloutStore } from '../lambdas/aws/rollout-store.js';
 import { createCheckCancelledHandler } from '../lambdas/check-cancelled/handler.js';
 import { createPrepareTargetsHandler } from '../lambdas/prepare-targets/handler.js';
@@ -166,10 +167,12 @@ export interface TwinOptions {
    * the handler runs, beyond every retry.
    */
   faults?: FaultPlan[];
+  /** DynamoDB (dynalite) in a child process, as it is a service of its own: the benchmarks measure the pipeline's CPU, not the engine's. */
+  dynamoOwnProcess?: boolean;
   /** Scale runs: a beacon workflow is recorded as started and ends ok at once, without its state machine. */
   syntheticBeaconWorkflows?: boolean;
-  /** Request workflow waits (seconds, scaled like every wait): the go, the pin reminder and the pin's deadline. */
-  requestTiming?: { goWaitSeconds?: number; pinReminderSeconds?: number; pinConfirmationSeconds?: number };
+  /** Request workflow timing over the template's (waits in seconds, scaled like every wait): the go, the pin reminder and deadline; tests shorten iterationsPerExecution. */
+  requestTiming?: Partial<RequestTiming>;
 }
 
 export type ExecutionStatus = 'SUCCEEDED' | 'FAILED' | 'ABORTED' | 'TIMED_OUT';
@@ -491,7 +494,7 @@ export class LocalTwin implements WorkflowStarter, RequestWorkflowStarter {
       options.profiles ?? loadProfiles(),
       startSlackStub({ msPerSecond: options.msPerSecond ?? 20 }),
     ]);
-    const dynamo = await startLocalDynamo(workflow.tables);
+    const dynamo = await startLocalDynamo(workflow.tables, { ownProcess: options.dynamoOwnProcess === true });
     options = { ...options, profiles };
     await mkdir(options.workDir, { recursive: true });
     return new LocalTwin(options, fnms, workflow, dynamo, slack);

@@ -37,3 +37,24 @@ describe('TransactWriteItems on the local DynamoDB', () => {
     expect((await documentClient(dynamo.client).send(new GetCommand({ TableName: dynamo.tables.state, Key: item(2) }))).Item).toBeUndefined();
   });
 });
+
+describe('the local DynamoDB in a process of its own (the benchmarks\' twin)', () => {
+  it('is the same engine and front: a transaction is all or nothing there too, and close() ends the process', async () => {
+    const workflow = await loadWorkflow();
+    const own = await startLocalDynamo(workflow.tables, { ownProcess: true });
+    const db = documentClient(own.client);
+    const key = (n: number) => Object.fromEntries(keys.map((k) => [k, `own-${n}`]));
+    try {
+      await expect(
+        db.send(new TransactWriteCommand({ TransactItems: [{ Put: { TableName: own.tables.state, Item: { ...key(1), v: 'first' } } }, { Put: { TableName: own.tables.state, Item: key(2), ConditionExpression: 'attribute_exists(v)' } }] })),
+      ).rejects.toMatchObject({ name: 'TransactionCanceledException' });
+      expect((await db.send(new GetCommand({ TableName: own.tables.state, Key: key(1) }))).Item).toBeUndefined();
+      await db.send(new TransactWriteCommand({ TransactItems: [{ Put: { TableName: own.tables.state, Item: { ...key(3), v: 'kept' } } }] }));
+      expect((await db.send(new GetCommand({ TableName: own.tables.state, Key: key(3) }))).Item).toMatchObject({ v: 'kept' });
+    } finally {
+      await own.close();
+    }
+    // The process is gone: nothing listens on its endpoint any more.
+    await expect(fetch(own.endpoint, { method: 'POST' })).rejects.toThrow();
+  }, 60_000);
+});
