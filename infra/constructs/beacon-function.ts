@@ -31,6 +31,9 @@ export interface FunctionBundling {
 export const DEFAULT_FUNCTION_BUNDLING: FunctionBundling = { sdk: 'bundled' };
 export const FUNCTION_BUNDLING: Readonly<Record<string, FunctionBundling>> = {
   'acquire-lock': { sdk: 'bundled' },
+  'advance-rollout': { sdk: 'bundled' },
+  'await-operator': { sdk: 'bundled' },
+  'check-cancelled': { sdk: 'bundled' },
   'chatops-webhook': { sdk: 'bundled' },
   'decide-pin': { sdk: 'bundled' },
   'drift-check': { sdk: 'bundled' },
@@ -39,11 +42,13 @@ export const FUNCTION_BUNDLING: Readonly<Record<string, FunctionBundling>> = {
   'new-beacon': { sdk: 'bundled' },
   'notify-requester': { sdk: 'bundled' },
   'poll-command': { sdk: 'bundled' },
+  'prepare-targets': { sdk: 'bundled' },
   'record-outcome': { sdk: 'bundled' },
   'release-lock': { sdk: 'bundled' },
   'requests-api': { sdk: 'bundled' },
   'resolve-target': { sdk: 'bundled' },
   'send-command': { sdk: 'bundled' },
+  'summarize-request': { sdk: 'bundled' },
 };
 
 export function functionBundling(folder: string): FunctionBundling {

@@ -92,6 +92,10 @@ describe('the bundling choice is data in the infra, one entry per function the s
     expect(Object.keys(FUNCTION_BUNDLING).filter((folder) => !folders.has(folder))).toEqual([]);
   });
 
+  it('FUNCTION_BUNDLING names every function of the stack: each one\'s SDK placement is a choice the bench measured, not a default', () => {
+    expect(deployed.map((fn) => fn.folder).filter((folder) => !(folder in FUNCTION_BUNDLING))).toEqual([]);
+  });
+
   it('the bench measures exactly the functions of the stack (found in the synthesized stack, not in a list of its own)', () => {
     const measured = stackFunctions(REPO_ROOT);
     expect(measured.filter((fn) => fn.inStack).map((fn) => fn.folder).sort()).toEqual([...new Set(deployed.map((fn) => fn.folder))].sort());
