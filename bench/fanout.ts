@@ -1,7 +1,8 @@
 /**
  * Tag fan-out on the strict twin (issue 10.1): a tag target of N beacons (default 50,000) expanded page by
  * page and started in waves by the request workflow, with the template's function timeouts enforced (scaled),
- * dynalite, the intake queue's redrive. Beacon workflows are synthetic (each ends ok at once): what is
+ * dynalite (in a process of its own), the intake queue's redrive. No pin (pinMode none): the synthetic fleet is
+ * not in the FNMS stub's inventory, and the pin is not what is measured. Beacon workflows are synthetic (each ends ok at once): what is
  * measured is the fan-out. Prints one JSON line: beacons, wall time, starts per second, peak RSS and heap,
  * exactly-once and DLQ checks.
  *
@@ -18,7 +19,9 @@ const beacons = Number(process.argv[2] ?? 50_000);
 const msPerSecond = Number(process.argv[3] ?? 20);
 const dir = mkdtempSync(join(tmpdir(), 'beacon-proxy-fanout-bench-'));
 writeSyntheticFleet(dir, syntheticBeacons(beacons));
-const twin = await LocalTwin.create({ fleet: await loadFleet(dir), workDir: join(dir, 'work'), msPerSecond, executor: syntheticExecutor(10), syntheticBeaconWorkflows: true, minFunctionTimeoutMs: 2000 });
+const twin = await LocalTwin.create({ fleet: await loadFleet(dir), workDir: join(dir, 'work'), msPerSecond, executor: syntheticExecutor(10), syntheticBeaconWorkflows: true, minFunctionTimeoutMs: 2000, dynamoOwnProcess: true, pinMode: 'none' });
+global.gc?.();
+const baseHeap = process.memoryUsage().heapUsed;
 let peakRss = 0;
 let peakHeap = 0;
 const sampler = setInterval(() => {
@@ -55,6 +58,7 @@ console.log(
     stepTimeouts: timeouts,
     peakRssMb: Math.round(peakRss / 1048576),
     peakHeapMb: Math.round(peakHeap / 1048576),
+    baseHeapMb: Math.round(baseHeap / 1048576),
   }),
 );
 await twin.stop();

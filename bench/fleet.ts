@@ -36,6 +36,8 @@ export interface FleetRunOptions {
   /** SendCommand calls per second the shim allows (token bucket, burst of one second). */
   sendCommandPerSecond: number;
   maxConcurrentInvocations: number;
+  /** The request's rollout.maxConcurrency: beacons in flight at once (canary 0, one wave of every beacon). */
+  maxConcurrency: number;
   deliveryLatencyMs: number;
   /** How long the synthetic document runs on a beacon. */
   documentLatencyMs: number;
@@ -123,6 +125,8 @@ export async function runFleet(options: FleetRunOptions): Promise<FleetRunResult
         deliveryLatencyMs: options.deliveryLatencyMs,
       },
       msPerSecond: options.msPerSecond,
+      // DynamoDB is its own service in AWS: its engine's CPU is not charged to the pipeline here either.
+      dynamoOwnProcess: true,
       onState: (id, _requestId, state) => {
         const previous = stateOf.get(id);
         if (previous) inState.set(previous, (inState.get(previous) ?? 1) - 1);
@@ -160,6 +164,9 @@ export async function runFleet(options: FleetRunOptions): Promise<FleetRunResult
       bypass: ['*.corp.example', '<local>'],
       account: { kind: 'domain', name: 'CORP\\svc-beacon', passwordSecretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:beacon/svc-beacon-AbCdEf' },
       beaconVersion: { pin: 'current' },
+      // One wave of every beacon, as many in flight as SSM can take: the SSM rate, not the rollout's default
+      // waves (a canary, 25 % waves, 50 at once), is what is measured.
+      rollout: { canary: 0, waveSize: '100%', maxConcurrency: options.maxConcurrency },
     });
     // A run that cannot finish in time still reports how far it got (the bench has ten minutes in all).
     let deadline: NodeJS.Timeout | undefined;
