@@ -1,0 +1,314 @@
+/**
+ * `npm run mutation`: mutation testing of the decision code (issue 14). Runs StrykerJS (stryker.config.mjs:
+ * vitest runner, per-test coverage, the fast unit tests of vitest.mutation.config.ts), then writes
+ * bench/mutation.md from its JSON report: the score per file, the totals for lambdas/core/** and for each
+ * file that decides outcomes, and every mutant no test detects, with the reason it may stay (from
+ * bench/mutation-explanations.json) or UNEXPLAINED.
+ *
+ *   npm run mutation                         a run (incremental: only mutants whose code or tests changed rerun)
+ *   npm run mutation -- --full               a run from scratch (the incremental file is not read)
+ *   npm run mutation -- --mutate <file>...   only these files; the report goes to reports/mutation/partial.md
+ *   npm run mutation -- --report-only        rewrite bench/mutation.md from the last JSON report, no run
+ *   --check                                  exit 1 when a gated file is under 90 % or a mutant is unexplained
+ */
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const JSON_REPORT = join(ROOT, 'reports', 'mutation', 'mutation.json');
+const PARTIAL_JSON_REPORT = join(ROOT, 'reports', 'mutation', 'partial.json');
+const REPORT = join(ROOT, 'bench', 'mutation.md');
+const PARTIAL_REPORT = join(ROOT, 'reports', 'mutation', 'partial.md');
+const EXPLANATIONS = join(ROOT, 'bench', 'mutation-explanations.json');
+const RUN_LOG = join(ROOT, 'reports', 'mutation', 'last-run.json');
+
+/** The gate of issue 14: every group below is at least this score, and every undetected mutant is explained. */
+export const MINIMUM_SCORE = 90;
+
+/** The files that decide outcomes, each gated on its own (lambdas/core/** is gated as one group and per file). */
+export const OUTCOME_FILES = [
+  'lambdas/workflow/changes.ts',
+  'lambdas/workflow/outcome.ts',
+  'lambdas/workflow/state.ts',
+  'lambdas/poll-command/handler.ts',
+  'lambdas/rollout/messages.ts',
+  'lambdas/rollout/state.ts',
+  'lambdas/rollout/steps.ts',
+  'lambdas/aws/dynamo.ts',
+];
+
+type Status = 'Killed' | 'Survived' | 'NoCoverage' | 'Timeout' | 'CompileError' | 'RuntimeError' | 'Ignored' | 'Pending';
+
+interface Position {
+  line: number;
+  column: number;
+}
+
+interface ReportMutant {
+  id: string;
+  mutatorName: string;
+  replacement?: string;
+  location: { start: Position; end: Position };
+  status: Status;
+  static?: boolean;
+}
+
+interface ReportFile {
+  source: string;
+  mutants: ReportMutant[];
+}
+
+interface JsonReport {
+  files: Record<string, ReportFile>;
+}
+
+export interface Explanation {
+  mutator: string;
+  original: string;
+  replacement: string;
+  reason: string;
+}
+
+export type Explanations = Record<string, Explanation[]>;
+
+export interface Counts {
+  killed: number;
+  survived: number;
+  noCoverage: number;
+  timeout: number;
+  errors: number;
+  total: number;
+}
+
+export interface Undetected {
+  file: string;
+  line: number;
+  mutator: string;
+  original: string;
+  replacement: string;
+  status: 'Survived' | 'NoCoverage';
+  isStatic: boolean;
+  reason: string | null;
+}
+
+/** Whitespace collapsed, long text shortened with a digest of the whole (so a key survives line moves). */
+export function shortText(text: string): string {
+  const flat = text.replace(/\s+/g, ' ').trim();
+  if (flat.length <= 100) return flat;
+  return `${flat.slice(0, 80)}… #${createHash('sha256').update(flat).digest('hex').slice(0, 8)}`;
+}
+
+function sourceAt(source: string, start: Position, end: Position): string {
+  const lines = source.split('\n');
+  if (start.line === end.line) return lines[start.line - 1]!.slice(start.column - 1, end.column - 1);
+  const parts = [lines[start.line - 1]!.slice(start.column - 1), ...lines.slice(start.line, end.line - 1), lines[end.line - 1]!.slice(0, end.column - 1)];
+  return parts.join('\n');
+}
+
+export function countOf(mutants: ReportMutant[]): Counts {
+  const counts: Counts = { killed: 0, survived: 0, noCoverage: 0, timeout: 0, errors: 0, total: 0 };
+  for (const mutant of mutants) {
+    if (mutant.status === 'Killed') counts.killed += 1;
+    else if (mutant.status === 'Survived') counts.survived += 1;
+    else if (mutant.status === 'NoCoverage') counts.noCoverage += 1;
+    else if (mutant.status === 'Timeout') counts.timeout += 1;
+    else if (mutant.status === 'CompileError' || mutant.status === 'RuntimeError') counts.errors += 1;
+    else continue;
+    counts.total += 1;
+  }
+  return counts;
+}
+
+/** Stryker's mutation score: detected (killed or timed out) over valid mutants (errors do not count). */
+export function scoreOf(counts: Counts): number {
+  const valid = counts.killed + counts.timeout + counts.survived + counts.noCoverage;
+  return valid === 0 ? 100 : (100 * (counts.killed + counts.timeout)) / valid;
+}
+
+function add(a: Counts, b: Counts): Counts {
+  return {
+    killed: a.killed + b.killed,
+    survived: a.survived + b.survived,
+    noCoverage: a.noCoverage + b.noCoverage,
+    timeout: a.timeout + b.timeout,
+    errors: a.errors + b.errors,
+    total: a.total + b.total,
+  };
+}
+
+function explanationFor(explanations: Explanations, file: string, mutator: string, original: string, replacement: string): string | null {
+  const found = (explanations[file] ?? []).find((entry) => entry.mutator === mutator && shortText(entry.original) === original && shortText(entry.replacement) === replacement);
+  return found ? found.reason : null;
+}
+
+export interface Analysis {
+  files: Array<{ file: string; counts: Counts; score: number }>;
+  groups: Array<{ name: string; counts: Counts; score: number; gated: boolean }>;
+  undetected: Undetected[];
+  staleExplanations: Array<{ file: string } & Explanation>;
+}
+
+export function analyse(report: JsonReport, explanations: Explanations): Analysis {
+  const names = Object.keys(report.files).sort();
+  const files = names.map((file) => {
+    const counts = countOf(report.files[file]!.mutants);
+    return { file, counts, score: scoreOf(counts) };
+  });
+  const undetected: Undetected[] = [];
+  const used = new Set<string>();
+  for (const file of names) {
+    const { source, mutants } = report.files[file]!;
+    for (const mutant of [...mutants].sort((a, b) => a.location.start.line - b.location.start.line || a.location.start.column - b.location.start.column)) {
+      if (mutant.status !== 'Survived' && mutant.status !== 'NoCoverage') continue;
+      const original = shortText(sourceAt(source, mutant.location.start, mutant.location.end));
+      const replacement = shortText(mutant.replacement ?? '');
+      const reason = explanationFor(explanations, file, mutant.mutatorName, original, replacement);
+      if (reason) used.add(`${file}\u0000${mutant.mutatorName}\u0000${original}\u0000${replacement}`);
+      undetected.push({ file, line: mutant.location.start.line, mutator: mutant.mutatorName, original, replacement, status: mutant.status, isStatic: mutant.static === true, reason });
+    }
+  }
+  const staleExplanations = Object.entries(explanations).flatMap(([file, entries]) =>
+    names.includes(file) ? entries.filter((entry) => !used.has(`${file}\u0000${entry.mutator}\u0000${shortText(entry.original)}\u0000${shortText(entry.replacement)}`)).map((entry) => ({ file, ...entry })) : [],
+  );
+  const empty: Counts = { killed: 0, survived: 0, noCoverage: 0, timeout: 0, errors: 0, total: 0 };
+  const core = files.filter((entry) => entry.file.startsWith('lambdas/core/')).reduce((sum, entry) => add(sum, entry.counts), empty);
+  const outcome = files.filter((entry) => OUTCOME_FILES.includes(entry.file)).reduce((sum, entry) => add(sum, entry.counts), empty);
+  const all = files.reduce((sum, entry) => add(sum, entry.counts), empty);
+  const groups = [
+    { name: 'lambdas/core/**', counts: core, score: scoreOf(core), gated: true },
+    { name: 'files that decide outcomes (together)', counts: outcome, score: scoreOf(outcome), gated: false },
+    { name: 'everything mutated', counts: all, score: scoreOf(all), gated: false },
+  ].filter((group) => group.counts.total > 0);
+  return { files, groups, undetected, staleExplanations };
+}
+
+/** The gate: which groups and files are under the minimum, and how many undetected mutants have no reason. */
+export function gateFailures(analysis: Analysis): string[] {
+  const failures: string[] = [];
+  for (const group of analysis.groups) if (group.gated && group.score < MINIMUM_SCORE) failures.push(`${group.name}: ${group.score.toFixed(1)} % < ${MINIMUM_SCORE} %`);
+  for (const file of analysis.files) {
+    if ((file.file.startsWith('lambdas/core/') || OUTCOME_FILES.includes(file.file)) && file.score < MINIMUM_SCORE) failures.push(`${file.file}: ${file.score.toFixed(1)} % < ${MINIMUM_SCORE} %`);
+  }
+  const unexplained = analysis.undetected.filter((mutant) => !mutant.reason).length;
+  if (unexplained > 0) failures.push(`${unexplained} undetected mutant(s) without an explanation (UNEXPLAINED below)`);
+  return failures;
+}
+
+const cell = (text: string) => text.replace(/\|/g, '\\|').replace(/`/g, "'");
+
+function row(name: string, counts: Counts, score: number): string {
+  return `| ${name} | ${counts.killed} | ${counts.timeout} | ${counts.survived} | ${counts.noCoverage} | ${counts.errors} | ${counts.total} | ${score.toFixed(1)} % |`;
+}
+
+export interface RunFacts {
+  /** When the run ended (ISO). */
+  at: string;
+  seconds: number | null;
+  incremental: boolean;
+  machine: string;
+}
+
+export function renderMarkdown(analysis: Analysis, run: RunFacts | null): string {
+  const failures = gateFailures(analysis);
+  const lines: string[] = [];
+  lines.push('# Mutation testing of the decision code (issue 14)', '');
+  lines.push('Written by `npm run mutation` (scripts/mutation.ts) from StrykerJS\'s JSON report: StrykerJS 10, vitest runner,');
+  lines.push('per-test coverage, every mutator on (no `ignoreStatic`), the tests of `vitest.mutation.config.ts`. A mutant is');
+  lines.push('*detected* when a test fails (killed) or it runs into the time limit (timeout); the score is detected over');
+  lines.push('killed + timeout + survived + no coverage. Every mutant no test detects is listed under its file with the');
+  lines.push('reason it may stay (from bench/mutation-explanations.json) or UNEXPLAINED.', '');
+  if (run) {
+    lines.push(`Run: ${run.at}, ${run.seconds === null ? 'time not measured' : `${Math.round(run.seconds / 60)} min`} (${run.incremental ? 'incremental: results of unchanged mutants reused from reports/stryker-incremental.json' : 'full run'}), ${run.machine}.`, '');
+  }
+  lines.push(`Gate: >= ${MINIMUM_SCORE} % on lambdas/core/** and on each of its files and each file that decides outcomes, every undetected mutant explained.`);
+  lines.push(failures.length === 0 ? 'Gate: **met**.' : `Gate: **not met**:`);
+  for (const failure of failures) lines.push(`- ${failure}`);
+  lines.push('', '## Totals', '', '| group | killed | timeout | survived | no coverage | errors | total | score |', '|---|---:|---:|---:|---:|---:|---:|---:|');
+  for (const group of analysis.groups) lines.push(row(group.name, group.counts, group.score));
+  lines.push('', '## Per file', '', '| file | killed | timeout | survived | no coverage | errors | total | score |', '|---|---:|---:|---:|---:|---:|---:|---:|');
+  for (const file of analysis.files) lines.push(row(`${OUTCOME_FILES.includes(file.file) ? '**' : ''}${file.file}${OUTCOME_FILES.includes(file.file) ? '**' : ''}`, file.counts, file.score));
+  lines.push('', 'Bold: a file that decides outcomes.', '', '## Undetected mutants and why they stay', '');
+  if (analysis.undetected.length === 0) lines.push('None.');
+  let current = '';
+  for (const mutant of analysis.undetected) {
+    if (mutant.file !== current) {
+      current = mutant.file;
+      lines.push('', `### ${current}`, '');
+    }
+    const what = `${mutant.file}:${mutant.line} ${mutant.mutator}${mutant.status === 'NoCoverage' ? ' (no coverage)' : ''}${mutant.isStatic ? ' (static)' : ''}: \`${cell(mutant.original)}\` -> \`${cell(mutant.replacement)}\``;
+    lines.push(`- ${what} — ${mutant.reason ?? '**UNEXPLAINED**'}`);
+  }
+  if (analysis.staleExplanations.length > 0) {
+    lines.push('', '## Explanations no mutant uses any more', '');
+    for (const entry of analysis.staleExplanations) lines.push(`- ${entry.file} ${entry.mutator}: \`${cell(shortText(entry.original))}\` -> \`${cell(shortText(entry.replacement))}\``);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+function readJson<T>(path: string): T {
+  return JSON.parse(readFileSync(path, 'utf8')) as T;
+}
+
+function machine(): string {
+  const cpu = cpus()[0]?.model.trim() ?? 'unknown CPU';
+  return `Node ${process.version}, ${availableParallelism()} cores (${cpu})`;
+}
+
+function main(argv: string[]): void {
+  const check = argv.includes('--check');
+  const reportOnly = argv.includes('--report-only');
+  const full = argv.includes('--full');
+  const mutateAt = argv.indexOf('--mutate');
+  const mutate = mutateAt >= 0 ? argv.slice(mutateAt + 1).filter((arg) => !arg.startsWith('--')) : [];
+  const partial = mutate.length > 0;
+  mkdirSync(dirname(JSON_REPORT), { recursive: true });
+
+  let run: RunFacts | null = existsSync(RUN_LOG) ? readJson<RunFacts>(RUN_LOG) : null;
+  if (!reportOnly) {
+    const args = ['stryker', 'run', 'stryker.config.mjs'];
+    const env = { ...process.env };
+    if (partial) {
+      // A partial run keeps its own incremental file and report: the full run's stay as they are.
+      const slug = createHash('sha256').update(mutate.join('\n')).digest('hex').slice(0, 10);
+      args.push('--mutate', mutate.join(','));
+      env.MUTATION_INCREMENTAL_FILE = `reports/partial/${slug}-incremental.json`;
+      env.MUTATION_JSON_REPORT = 'reports/mutation/partial.json';
+    }
+    if (full) args.push('--force');
+    const started = Date.now();
+    console.error(`mutation: npx ${args.join(' ')}`);
+    const result = spawnSync('npx', args, { cwd: ROOT, stdio: 'inherit', env });
+    if (result.status !== 0) {
+      console.error(`mutation: stryker exited with ${result.status ?? result.signal}`);
+      process.exit(1);
+    }
+    const seconds = (Date.now() - started) / 1000;
+    if (!partial) {
+      run = { at: new Date().toISOString(), seconds, incremental: !full, machine: machine() };
+      writeFileSync(RUN_LOG, `${JSON.stringify(run, null, 2)}\n`);
+    }
+  }
+  const jsonReport = partial ? PARTIAL_JSON_REPORT : JSON_REPORT;
+  if (!existsSync(jsonReport)) {
+    console.error(`mutation: no report at ${jsonReport}; run \`npm run mutation\` first`);
+    process.exit(1);
+  }
+  const explanations = existsSync(EXPLANATIONS) ? readJson<Explanations>(EXPLANATIONS) : {};
+  const analysis = analyse(readJson<JsonReport>(jsonReport), explanations);
+  const out = partial ? PARTIAL_REPORT : REPORT;
+  writeFileSync(out, renderMarkdown(analysis, partial ? null : run));
+  for (const group of analysis.groups) console.log(`${group.name}: ${group.score.toFixed(1)} % (${group.counts.killed + group.counts.timeout}/${group.counts.total - group.counts.errors})`);
+  for (const file of analysis.files) console.log(`  ${file.score.toFixed(1).padStart(5)} %  ${file.file}  (${file.counts.survived} survived, ${file.counts.noCoverage} no coverage)`);
+  const failures = gateFailures(analysis);
+  console.log(`mutation: wrote ${out}; gate ${failures.length === 0 ? 'met' : `not met (${failures.length} finding(s))`}`);
+  if (check && failures.length > 0) {
+    for (const failure of failures) console.error(`mutation: ${failure}`);
+    process.exit(1);
+  }
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) main(process.argv.slice(2));
