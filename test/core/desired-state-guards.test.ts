@@ -85,3 +85,16 @@ describe('the desired state fits the configure document: at most LIMITS.maxDesir
     );
   });
 });
+
+describe('the WinINet bypass list as written to the beacon', () => {
+  const bypass = (input: Record<string, unknown>) => renderDesiredState(parseRequest(validInput(input))).wininet.bypass;
+
+  it('lower case, each entry once (WinINet compares without case), <local> moved last', () => {
+    expect(bypass({ bypass: ['<local>', '*.Corp.Example', 'HOST.example', '*.corp.example'] })).toEqual(['*.corp.example', 'host.example', '<local>']);
+  });
+
+  it('without <local> nothing is added; a request without a bypass list gets <local> only', () => {
+    expect(bypass({ bypass: ['a.example', 'b.example'] })).toEqual(['a.example', 'b.example']);
+    expect(bypass({})).toEqual(['<local>']);
+  });
+});
