@@ -72,6 +72,11 @@ describe('DynamoBeaconLock on a DynamoDB engine', () => {
     expect(await lockItem()).toMatchObject({ owner: 'exec-2', latestOrder: SECOND });
   });
 
+  it('another execution of the same request (the same order) finds it busy, not superseded', async () => {
+    await lock.acquire(INSTANCE_A, 'exec-1', 600, FIRST);
+    expect(await lock.acquire(INSTANCE_A, 'exec-2', 600, FIRST)).toMatchObject({ acquired: false, reason: 'busy', holder: 'exec-1' });
+  });
+
   it('the same execution takes its own lock again (a retried acquire) and moves the expiry', async () => {
     await lock.acquire(INSTANCE_A, 'exec-1', 600, FIRST);
     clock.advance(60);

@@ -54,9 +54,10 @@ describe('a command whose id the send step could not return', () => {
     commands.setInvocation(id, INSTANCE_A, { status: 'InProgress', stdout: '', stderr: '' });
     const first = await poll({ kind: 'configure', comment: 'configure x', reused: true });
     expect(first).toMatchObject({ commandId: id, recorded: true, status: 'InProgress', statusDetails: null, done: false });
+    clock.advance(5);
     await poll({ kind: 'configure', comment: 'configure x', reused: true }, first);
     expect(audit()).toEqual([{ event: 'configure.sent', detail: { documentName: DOCUMENT_NAMES.configure, commandId: id, comment: 'configure x', foundAfterRetry: true } }]);
-    expect([...store.beacons.values()]).toEqual([{ requestId: 'r1', instanceId: INSTANCE_A, state: 'sent', updatedAt: clock.now().toISOString(), commandId: id }]);
+    expect([...store.beacons.values()]).toEqual([{ requestId: 'r1', instanceId: INSTANCE_A, state: 'sent', updatedAt: '2026-01-01T00:00:00.000Z', commandId: id }]);
   });
 
   it('a command of another document with the same comment is not it', async () => {

@@ -8,6 +8,7 @@ import type { FleetMemory, ReplyTo, RolloutRecord } from '../../lambdas/core/por
 import { ROLLOUT_DEFAULTS } from '../../lambdas/core/rollout.js';
 import { FixedClock, MemoryFleetMemory, MemoryNotifier, MemoryRequestStore, MemoryRequestWorkflowStarter, MemoryRolloutStore } from '../../lambdas/memory/ports.js';
 import { CHAT_EVENTS, chatMarkKey, statusLinkFor, tellRequester } from '../../lambdas/rollout/messages.js';
+import { INITIAL_LOOP, INITIAL_PIN } from '../../lambdas/rollout/state.js';
 import { WorkBudget, continueAsNew, finalizeNeverStarted, initialRollout } from '../../lambdas/rollout/steps.js';
 
 const REPLY: ReplyTo = { kind: 'slack', responseUrl: 'https://hooks.slack.example/r/1' };
@@ -78,6 +79,13 @@ describe('the status link of a request', () => {
   });
 });
 
+describe('the request workflow starts', () => {
+  it('expanding its target at iteration 0 with no wait, its pin not yet decided', () => {
+    expect(INITIAL_LOOP).toEqual({ status: 'expanding', iteration: 0, waitSeconds: 0, finished: 0 });
+    expect(INITIAL_PIN).toEqual({ action: 'pending' });
+  });
+});
+
 describe('rollout record and execution hand-over', () => {
   const AT = '2026-01-01T00:00:00.000Z';
   const input = { requestId: 'chg-1', request: { requestId: 'chg-1' }, source: 'api' as const, dryRun: false, replyTo: REPLY, receivedAt: AT, generation: 0 };
@@ -108,6 +116,11 @@ describe('rollout record and execution hand-over', () => {
     expect(await continueAsNew(deps, input, { ...rollout, finished: 4 }, 10)).toEqual({ status: 'continued', iteration: 10, waitSeconds: 0, finished: 4 });
     expect([...requests.executions.entries()]).toEqual([['chg-1--g1', { ...input, generation: 1 }]]);
     expect(await rollouts.getRollout('chg-1')).toMatchObject({ generation: 1, execution: 'chg-1--g1', updatedAt: '2026-01-02T00:00:00.000Z' });
+    // A stale step of an older generation never moves the rollout back.
+    await rollouts.patchRollout('chg-1', { generation: 2, execution: 'chg-1--g2' });
+    await continueAsNew(deps, input, rollout, 10);
+    expect(await rollouts.getRollout('chg-1')).toMatchObject({ generation: 2, execution: 'chg-1--g2' });
+    await rollouts.patchRollout('chg-1', { generation: 1, execution: 'chg-1--g1' });
     // A retried step: the generation already moved, the same execution is started again (a no-op).
     expect(await continueAsNew(deps, input, rollout, 10)).toMatchObject({ status: 'continued' });
     expect(await rollouts.getRollout('chg-1')).toMatchObject({ generation: 1 });

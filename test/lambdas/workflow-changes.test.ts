@@ -78,6 +78,11 @@ describe('changeAuditEvents: one record per change, keyed by its place in its li
     expect(events[10]).toEqual({ requestId: 'r1', instanceId: INSTANCE_A, at: AT, event: 'change.planned', key: '010', detail: { id: 'v10', before: 'v10-old', after: 'v10-new', document: 'verify' } });
   });
 
+  it('a configure poll without a verdict (it never ended) leaves every restore to the rollback document', () => {
+    const s = state({ poll: poll('cmd-1', null), rollbackPoll: poll('cmd-2', verdict({ restoredDiff: [change('x')] })) });
+    expect(changeAuditEvents(s, beaconChanges(s), AT).map((event) => event.detail)).toEqual([{ id: 'x', before: 'x-old', after: 'x-new', document: 'rollback', commandId: 'cmd-2' }]);
+  });
+
   it('restores of the rollback document without its command id name none', () => {
     const s = state({ poll: poll('cmd-1', verdict({})), rollbackPoll: poll(null, verdict({ restoredDiff: [change('x')] })) });
     expect(changeAuditEvents(s, beaconChanges(s), AT)).toEqual([

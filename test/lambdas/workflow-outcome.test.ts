@@ -136,8 +136,19 @@ describe('the FNMS pin', () => {
   it('a pin step result of older executions: skipped carries its warning; not pinned is a reason with its code; pinned is nothing', () => {
     const skipped = { pinned: false as const, skipped: true as const, code: 'PIN_MODE_NONE' as const, reason: 'none', warning: 'the old warning' };
     expect(ended('ok', { pin: skipped })).toMatchObject({ warnings: ['the old warning'], reasons: [], summary: 'configured and verified; FNMS beacon version not pinned (pinMode none)' });
+    expect(ended('rolled-back', { pin: skipped })).toMatchObject({ summary: 'failed and rolled back', warnings: ['the old warning'] });
     expect(ended('pin-failed', { pin: { pinned: false, code: 'FNMS_UNREACHABLE', reason: 'timeout' } })).toMatchObject({ warnings: [], reasons: ['FNMS_UNREACHABLE: timeout'] });
     expect(ended('ok', { pin: { pinned: true, version: '13.2.0', changed: true, from: null } })).toMatchObject({ warnings: [], reasons: [] });
+  });
+});
+
+describe('the pinMode none warning', () => {
+  it('says why it matters and where to set the version', () => {
+    expect(PIN_MODE_NONE_WARNING).toBe(
+      'FNMS beacon version not pinned (pinMode none): if "Beacon version approved for use" is "Always use the latest version", ' +
+        'an automatic beacon upgrade resets the FlexNet Beacon Engine service and upload tasks to LocalSystem and the beacon stops ' +
+        'using the proxy; set it to a release in FNMS (Discovery & Inventory > Settings > Beacon settings); the drift check re-applies the profile after an upgrade',
+    );
   });
 });
 
