@@ -72,6 +72,8 @@ export interface Explanation {
   mutator: string;
   original: string;
   replacement: string;
+  /** Text on the mutant's line (or the two after it), when file + mutator + original + replacement name more than one place. */
+  near?: string;
   reason: string;
 }
 
@@ -149,10 +151,15 @@ function add(a: Counts, b: Counts): Counts {
   };
 }
 
-function explanationFor(explanations: Explanations, file: string, mutator: string, original: string, replacement: string): string | null {
-  const found = (explanations[file] ?? []).find((entry) => entry.mutator === mutator && shortText(entry.original) === original && shortText(entry.replacement) === replacement);
-  return found ? found.reason : null;
+function explanationFor(explanations: Explanations, file: string, mutator: string, original: string, replacement: string, line: string): Explanation | null {
+  return (
+    (explanations[file] ?? []).find(
+      (entry) => entry.mutator === mutator && shortText(entry.original) === original && shortText(entry.replacement) === replacement && (entry.near === undefined || line.includes(entry.near)),
+    ) ?? null
+  );
 }
+
+const explanationKey = (file: string, entry: Explanation) => `${file}\u0000${entry.mutator}\u0000${shortText(entry.original)}\u0000${shortText(entry.replacement)}\u0000${entry.near ?? ''}`;
 
 export interface Analysis {
   files: Array<{ file: string; counts: Counts; score: number }>;
@@ -175,13 +182,15 @@ export function analyse(report: JsonReport, explanations: Explanations): Analysi
       if (mutant.status !== 'Survived' && mutant.status !== 'NoCoverage') continue;
       const original = shortText(sourceAt(source, mutant.location.start, mutant.location.end));
       const replacement = shortText(mutant.replacement ?? '');
-      const reason = explanationFor(explanations, file, mutant.mutatorName, original, replacement);
-      if (reason) used.add(`${file}\u0000${mutant.mutatorName}\u0000${original}\u0000${replacement}`);
-      undetected.push({ file, line: mutant.location.start.line, mutator: mutant.mutatorName, original, replacement, status: mutant.status, isStatic: mutant.static === true, reason });
+      // `near` is looked for on the mutant's line and the two after it.
+      const context = source.split('\n').slice(mutant.location.start.line - 1, mutant.location.start.line + 2).join('\n');
+      const explanation = explanationFor(explanations, file, mutant.mutatorName, original, replacement, context);
+      if (explanation) used.add(explanationKey(file, explanation));
+      undetected.push({ file, line: mutant.location.start.line, mutator: mutant.mutatorName, original, replacement, status: mutant.status, isStatic: mutant.static === true, reason: explanation?.reason ?? null });
     }
   }
   const staleExplanations = Object.entries(explanations).flatMap(([file, entries]) =>
-    names.includes(file) ? entries.filter((entry) => !used.has(`${file}\u0000${entry.mutator}\u0000${shortText(entry.original)}\u0000${shortText(entry.replacement)}`)).map((entry) => ({ file, ...entry })) : [],
+    names.includes(file) ? entries.filter((entry) => !used.has(explanationKey(file, entry))).map((entry) => ({ file, ...entry })) : [],
   );
   const empty: Counts = { killed: 0, survived: 0, noCoverage: 0, timeout: 0, errors: 0, total: 0, staticSkipped: 0 };
   const core = files.filter((entry) => entry.file.startsWith('lambdas/core/')).reduce((sum, entry) => add(sum, entry.counts), empty);
@@ -330,12 +339,10 @@ function main(argv: string[]): void {
       writeFileSync(RUN_LOG, `${JSON.stringify(run, null, 2)}\n`);
     }
   }
-  const reports = partial ? [PARTIAL_JSON_REPORT] : groupReports;
-  const missing = reports.filter((path) => !existsSync(path));
-  if (missing.length > 0) {
-    console.error(`mutation: no report at ${missing.join(', ')}; run \`npm run mutation\` first`);
-    process.exit(1);
-  }
+  const wanted = partial ? [PARTIAL_JSON_REPORT] : groupReports;
+  const reports = wanted.filter((path) => existsSync(path));
+  if (reports.length < wanted.length) console.error(`mutation: no report at ${wanted.filter((path) => !existsSync(path)).join(', ')}; run \`npm run mutation\``);
+  if (reports.length === 0 || (check && reports.length < wanted.length)) process.exit(1);
   const explanations = existsSync(EXPLANATIONS) ? readJson<Explanations>(EXPLANATIONS) : {};
   const analysis = analyse(mergeReports(reports), explanations);
   const out = partial ? PARTIAL_REPORT : REPORT;
