@@ -7,6 +7,7 @@
  *
  *   npm run mutation                         both runs (incremental: only mutants whose code or tests changed rerun)
  *   npm run mutation -- --with-static        lambdas/core/** with its static mutants too (hours)
+ *   npm run mutation -- --only outcome|core  one of the two runs (the report still joins both groups' last reports)
  *   npm run mutation -- --full               a run from scratch (the incremental file is not read)
  *   npm run mutation -- --mutate <file>...   only these files; the report goes to reports/mutation/partial.md
  *   npm run mutation -- --report-only        rewrite bench/mutation.md from the last JSON report, no run
@@ -332,7 +333,10 @@ function main(argv: string[]): void {
       const ignoreStatic = !withStatic && mutate.every((file) => file.startsWith('lambdas/core/'));
       runStryker(mutate, ignoreStatic, `reports/partial/${slug}-incremental.json`, 'reports/mutation/partial.json', full);
     } else {
+      const onlyAt = argv.indexOf('--only');
+      const only = onlyAt >= 0 ? argv[onlyAt + 1] : undefined;
       GROUPS.forEach((group, index) => {
+        if (only !== undefined && group.name !== only) return;
         runStryker(group.mutate, group.ignoreStatic && !withStatic, `reports/stryker-incremental-${group.name}.json`, groupReports[index]!, full);
       });
       run = { at: new Date().toISOString(), seconds: (Date.now() - started) / 1000, incremental: !full, withStatic, machine: machine() };
