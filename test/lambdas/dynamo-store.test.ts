@@ -121,7 +121,7 @@ describe('DynamoBeaconHistory on a DynamoDB engine', () => {
   it('an entry whose request record is gone still shows what its status says, with nothing made up', async () => {
     await store.putBeaconStatus({ requestId: 'gone', instanceId: INSTANCE_A, state: 'failed', updatedAt: AT });
     await store.recordRequest(record('r2', { requestedBy: 'alice', request: { requestId: 'r2', protocol: 'https' }, linkedTo: { kind: 'retry', requestId: 'gone' } }));
-    await store.putBeaconStatus({ requestId: 'r2', instanceId: INSTANCE_A, state: 'ok', updatedAt: '2026-02-02T00:00:00.000Z', reasons: ['r'], restored: [], diffOmitted: 3, commandId: 'cmd-2' } as never);
+    await store.putBeaconStatus({ requestId: 'r2', instanceId: INSTANCE_A, state: 'ok', updatedAt: '2026-02-02T00:00:00.000Z', reasons: ['r'], diff: [{ id: 'd', before: 'a', after: 'b' }], restored: [{ id: 'e', before: 'b', after: 'a' }], diffOmitted: 3, commandId: 'cmd-2' } as never);
     const page = await history.beaconHistory(INSTANCE_A, { limit: 10 });
     expect(page.entries).toEqual([
       {
@@ -135,8 +135,8 @@ describe('DynamoBeaconHistory on a DynamoDB engine', () => {
         updatedAt: '2026-02-02T00:00:00.000Z',
         applied: { protocol: 'https' },
         reasons: ['r'],
-        diff: [],
-        restored: [],
+        diff: [{ id: 'd', before: 'a', after: 'b' }],
+        restored: [{ id: 'e', before: 'b', after: 'a' }],
         diffOmitted: 3,
         commandId: 'cmd-2',
         linkedTo: { kind: 'retry', requestId: 'gone' },

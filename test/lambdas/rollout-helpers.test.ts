@@ -117,10 +117,10 @@ describe('rollout record and execution hand-over', () => {
     expect([...requests.executions.entries()]).toEqual([['chg-1--g1', { ...input, generation: 1 }]]);
     expect(await rollouts.getRollout('chg-1')).toMatchObject({ generation: 1, execution: 'chg-1--g1', updatedAt: '2026-01-02T00:00:00.000Z' });
     // A stale step of an older generation never moves the rollout back.
-    await rollouts.patchRollout('chg-1', { generation: 2, execution: 'chg-1--g2' });
+    await rollouts.patchRollout('chg-1', { generation: 2, execution: 'chg-1--g2', updatedAt: AT });
     await continueAsNew(deps, input, rollout, 10);
     expect(await rollouts.getRollout('chg-1')).toMatchObject({ generation: 2, execution: 'chg-1--g2' });
-    await rollouts.patchRollout('chg-1', { generation: 1, execution: 'chg-1--g1' });
+    await rollouts.patchRollout('chg-1', { generation: 1, execution: 'chg-1--g1', updatedAt: '2026-01-02T00:00:00.000Z' });
     // A retried step: the generation already moved, the same execution is started again (a no-op).
     expect(await continueAsNew(deps, input, rollout, 10)).toMatchObject({ status: 'continued' });
     expect(await rollouts.getRollout('chg-1')).toMatchObject({ generation: 1 });
