@@ -231,6 +231,8 @@ export interface RunFacts {
   /** Whether the core group ran its static mutants too. */
   withStatic?: boolean;
   machine: string;
+  /** Each run's last time: when it ended, how long it took, whether it reused results (incremental). */
+  groups?: Record<string, { at: string; seconds: number; incremental: boolean }>;
 }
 
 export function renderMarkdown(analysis: Analysis, run: RunFacts | null): string {
@@ -247,7 +249,11 @@ export function renderMarkdown(analysis: Analysis, run: RunFacts | null): string
   lines.push('every related test file (~50 s here; 1,301 static mutants of 6,820 projected ~6 h on 2 cores). They are not in');
   lines.push('the score: the last column counts them per file, nothing is dropped silently. `npm run mutation -- --with-static`');
   lines.push('runs them too.', '');
-  if (run) {
+  if (run?.groups) {
+    lines.push('Runs (each group\'s last run, ' + run.machine + '):', '');
+    for (const [name, group] of Object.entries(run.groups)) lines.push(`- ${name}: ended ${group.at}, ${Math.round(group.seconds / 60)} min (${group.incremental ? 'incremental' : 'full'})`);
+    lines.push('');
+  } else if (run) {
     lines.push(`Run: ${run.at}, ${run.seconds === null ? 'time not measured' : `${Math.round(run.seconds / 60)} min`} (${run.incremental ? 'incremental: results of unchanged mutants and tests reused from reports/stryker-incremental-*.json' : 'full run'}${run.withStatic ? ', static mutants of lambdas/core/** included' : ''}), ${run.machine}.`, '');
   }
   lines.push(`Gate: >= ${MINIMUM_SCORE} % on lambdas/core/** and on each of its files and each file that decides outcomes, every undetected mutant explained.`);
@@ -338,11 +344,14 @@ function main(argv: string[]): void {
     } else {
       const onlyAt = argv.indexOf('--only');
       const only = onlyAt >= 0 ? argv[onlyAt + 1] : undefined;
+      const groups: NonNullable<RunFacts['groups']> = { ...(run?.groups ?? {}) };
       GROUPS.forEach((group, index) => {
         if (only !== undefined && group.name !== only) return;
+        const groupStarted = Date.now();
         runStryker(group.mutate, group.ignoreStatic && !withStatic, `reports/stryker-incremental-${group.name}.json`, groupReports[index]!, full);
+        groups[group.name] = { at: new Date().toISOString(), seconds: Math.round((Date.now() - groupStarted) / 1000), incremental: !full };
       });
-      run = { at: new Date().toISOString(), seconds: (Date.now() - started) / 1000, incremental: !full, withStatic, machine: machine() };
+      run = { at: new Date().toISOString(), seconds: (Date.now() - started) / 1000, incremental: !full, withStatic, machine: machine(), groups };
       writeFileSync(RUN_LOG, `${JSON.stringify(run, null, 2)}\n`);
     }
   }
