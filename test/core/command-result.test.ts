@@ -81,7 +81,26 @@ describe('a script that ran', () => {
   });
 
   it('the last line of stderr, trimmed, is a reason of an unparseable run', () => {
-    expect(judge({ status: 'Failed', stdout: 'x', stderr: 'first\r\nlast line  \n\n' }).reasons.at(-1)).toBe('stderr: last line');
+    expect(judge({ status: 'Failed', stdout: 'x', stderr: 'first\r\nsecond\r\nlast line  \n\n' }).reasons.at(-1)).toBe('stderr: last line');
+  });
+
+  it('a failed run that printed no result line: the parser\'s reason, not a cancel', () => {
+    const reasons = judge({ status: 'Failed', stdout: 'garbage', executionStartedAt: 'x' }).reasons;
+    expect(reasons[0]).not.toMatch(/cancelled|execution limit/);
+    expect(reasons.slice(1)).toEqual(['Run Command status Failed']);
+  });
+
+  it('a run that never started but failed otherwise (not a delivery timeout, not a cancel) is judged by its output', () => {
+    expect(judge({ status: 'Failed', executionStartedAt: null, stdout: 'garbage' })).toMatchObject({ status: 'unparseable', notRun: null });
+  });
+
+  it('only a failed rollback that found no capture means nothing to restore', () => {
+    const other = resultLine({ ok: false, changed: [], error: { code: 'ROLLBACK_FAILED', message: 'x', step: 'rollback' } });
+    expect(judge({ status: 'Failed', stdout: other }, 'rollback').status).toBe('failed');
+    const noError = resultLine({ ok: false, changed: [], error: null });
+    expect(judge({ status: 'Failed', stdout: noError }, 'rollback').status).toBe('failed');
+    const selfRolledBack = resultLine({ ok: false, changed: [], error: { code: 'CAPTURE_NOT_FOUND', message: 'x', step: 'rollback' }, rollback: { attempted: true, ok: true, restored: ['a'] } });
+    expect(judge({ status: 'Failed', stdout: selfRolledBack }, 'rollback').status).toBe('rolled-back');
   });
 });
 
@@ -124,6 +143,7 @@ describe('a verdict is trimmed to its limits, exactly', () => {
     expect(trimmed[0]).toEqual({ name: `${'n'.repeat(199)}…`, expected: '{"a":"b"}', actual: `${'v'.repeat(159)}…`, ok: false });
     expect(trimmed[1]).toEqual({ name: 'flags', expected: true, actual: null, ok: false });
     expect(trimmed[2]).toEqual({ name: 'ok0', expected: 1, actual: 1, ok: true });
+    expect(trimVerdict(verdict({ checks: [{ name: 'ok', expected: 1, actual: 1, ok: true }, { name: 'bad', expected: 1, actual: 2, ok: false }] })).checks.map((check) => check.name)).toEqual(['bad', 'ok']);
     expect(trimVerdict(verdict({ checks: [{ name: 'u', expected: undefined, actual: 'x'.repeat(160), ok: true }] })).checks[0]).toEqual({ name: 'u', expected: 'undefined', actual: 'x'.repeat(160), ok: true });
   });
 

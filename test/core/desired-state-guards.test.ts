@@ -86,6 +86,14 @@ describe('the desired state fits the configure document: at most LIMITS.maxDesir
   });
 });
 
+describe('the upload tasks the beacon runs as the account', () => {
+  it('the optional tasks are the known ones unless the stack names others', () => {
+    const state = renderDesiredState(parseRequest(validInput()));
+    expect(state.optionalTasks).toEqual(['Upload Flexera inventories', 'Upload FlexNet inventories', 'Upload FlexNet Beacon status']);
+    expect(renderDesiredState(parseRequest(validInput()), { optionalTasks: ['Custom task'] }).optionalTasks).toEqual(['Custom task']);
+  });
+});
+
 describe('the WinINet bypass list as written to the beacon', () => {
   const bypass = (input: Record<string, unknown>) => renderDesiredState(parseRequest(validInput(input))).wininet.bypass;
 

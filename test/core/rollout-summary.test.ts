@@ -107,6 +107,8 @@ describe('the one summary', () => {
     });
     expect(cancelled.lines).toEqual(['10 beacons: 8 cancelled, 3 ok.', `Cancelled by alice at ${AT}, running beacons rolled back.`, FOLLOW]);
     expect(requestSummary({ rollout: rollout({ started: 10, cancel: { by: 'bob', at: AT, rollback: false } }), plan: plan(), failed: [], statusUrl: null }).lines[1]).toBe(`Cancelled by bob at ${AT}.`);
+    // Rows already made final as not started add to the ones never reached.
+    expect(requestSummary({ rollout: rollout({ started: 7, counts: { ok: 5, 'not-started': 2 } }), plan: plan(), failed: [], statusUrl: null }).lines[0]).toBe('10 beacons: 5 not started, 5 ok.');
   });
 
   it('no outcome yet reads finished; a failed request without halt or cancel gives its reason', () => {
