@@ -180,3 +180,36 @@ describe('a step working within a budget keeps back the reserve (or a tenth of w
     expect(workBudgetMs(-5)).toBe(0);
   });
 });
+
+describe('each refusal says what to change', () => {
+  it('in words, with the values', () => {
+    expect(refusal(() => deriveWorkflowTiming({ pollMarginSeconds: 59 })).message).toBe(
+      'pollMarginSeconds (59) must be at least one poll interval (maxPollSeconds 60), or a command that ends just before the deadline is never seen',
+    );
+    expect(refusal(() => deriveWorkflowTiming({ cancelWaitSeconds: 119 })).message).toBe('cancelWaitSeconds (119) must cover two poll intervals (2 x 60 s) so Cancelling can be seen turning into Cancelled');
+    expect(refusal(() => deriveWorkflowTiming({ lockPollSeconds: 301, maxLockPollSeconds: 300 })).message).toBe('maxLockPollSeconds (300) must be at least lockPollSeconds (301)');
+    expect(refusal(() => deriveWorkflowTiming({ lockTtlSeconds: 24_338 })).message).toBe(
+      'lockTtlSeconds (24338) is shorter than the longest time a workflow holds the beacon (24339 s): a holder\'s lock could expire while its command runs',
+    );
+    expect(refusal(() => deriveWorkflowTiming({ busyWaitSeconds: 24_899 })).message).toBe(
+      'busyWaitSeconds (24899) is shorter than the lock TTL (24900 s): a second request would give up before the first one\'s lock is released or expires',
+    );
+    expect(refusal(() => deriveWorkflowTiming({ executionTimeoutSeconds: 50_005 })).message).toBe(
+      'executionTimeoutSeconds (50005) is shorter than the worst path (50006 s: resolve, busy wait 24900 s, hold 24339 s); it would end executions before their finally',
+    );
+    expect(refusal(() => deriveRequestTiming({ pinReminderSeconds: 259_200 })).message).toBe("the pin reminder (259200 s) must come before the pin's deadline (pinConfirmationSeconds 259200 s)");
+    expect(refusal(() => deriveRequestTiming({ requestTimeoutSeconds: 1_801_834 })).message).toBe(
+      'the request workflow timeout (1801834 s) is shorter than its worst path (1801835 s: the rollout loop, the go wait 86400 s, the pin confirmation 259200 s)',
+    );
+    expect(refusal(() => deriveRequestTiming({ requestTimeoutSeconds: 31_536_001 })).message).toBe(
+      'the request workflow timeout (31536001 s) is longer than a Standard execution may run (31536000 s); shorten the go or pin waits',
+    );
+  });
+
+  it('a value of the wrong type names its field; a set that is not an object names timing', () => {
+    expect(refusal(() => deriveWorkflowTiming({ deliveryTimeoutSeconds: 'x' as never })).field).toBe('deliveryTimeoutSeconds');
+    expect(refusal(() => deriveWorkflowTiming('x' as never))).toMatchObject({ field: 'timing', message: expect.stringMatching(/^invalid timing value : /) });
+    expect(refusal(() => deriveRequestTiming('x' as never))).toMatchObject({ field: 'timing', message: expect.stringMatching(/^invalid request timing value : /) });
+    expect(refusal(() => deriveRequestTiming({ goWaitSeconds: 59 })).field).toBe('goWaitSeconds');
+  });
+});
