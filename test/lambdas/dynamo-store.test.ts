@@ -40,8 +40,10 @@ const AT = '2026-02-01T00:00:00.000Z';
 const record = (requestId: string, extra: Record<string, unknown> = {}) => ({ requestId, state: 'accepted' as const, source: 'api' as const, receivedAt: AT, ...extra });
 
 describe('DynamoRequestStore on a DynamoDB engine', () => {
-  it('fields left undefined are not written (DynamoDB refuses undefined values)', async () => {
+  it('fields left undefined are not written (DynamoDB refuses undefined values), also inside an audit detail', async () => {
     expect(await store.recordRequest({ ...record('r1'), requestedBy: undefined } as never)).toBe('created');
+    await store.appendAudit({ requestId: 'r1', at: AT, event: 'configure.sent', detail: { commandId: 'c1', comment: undefined, list: ['a'] } });
+    expect((await store.getRequestStatus('r1'))!.audit).toEqual([{ requestId: 'r1', at: AT, event: 'configure.sent', detail: { commandId: 'c1', list: ['a'] } }]);
     expect(await store.recordRequest(record('r1'))).toBe('exists');
     const status = await store.getRequestStatus('r1');
     expect(status!.request).toEqual(record('r1'));

@@ -103,7 +103,35 @@ describe('rollout record and execution hand-over', () => {
 
   it('a new rollout: expanding, nothing counted, the execution and who to answer; the caller only when known', () => {
     const record = initialRollout({ ...input, execution: { name: 'chg-1' } }, ROLLOUT_DEFAULTS.tag, AT);
-    expect(record).toMatchObject({ requestId: 'chg-1', phase: 'expanding', dryRun: false, generation: 0, execution: 'chg-1', expansion: { pages: 0, total: 0, nextToken: null, done: false }, started: 0, finished: 0, replyTo: REPLY, createdAt: AT, updatedAt: AT });
+    expect(record).toEqual({
+      requestId: 'chg-1',
+      phase: 'expanding',
+      spec: ROLLOUT_DEFAULTS.tag,
+      dryRun: false,
+      generation: 0,
+      execution: 'chg-1',
+      expansion: { pages: 0, total: 0, nextToken: null, done: false },
+      canary: 0,
+      started: 0,
+      pendingStart: null,
+      finished: 0,
+      failed: 0,
+      canaryFailed: 0,
+      counts: {},
+      okVersions: {},
+      unknownVersions: 0,
+      go: null,
+      goTimedOut: false,
+      cancel: null,
+      halt: null,
+      notStartedFrom: 0,
+      goToken: null,
+      pin: null,
+      outcome: null,
+      replyTo: REPLY,
+      createdAt: AT,
+      updatedAt: AT,
+    });
     expect('caller' in record).toBe(false);
     expect(initialRollout({ ...input, caller: { id: 'alice' } as never, execution: { name: 'chg-1' } }, ROLLOUT_DEFAULTS.tag, AT).caller).toEqual({ id: 'alice' });
   });
