@@ -94,3 +94,55 @@ describe('bypass list and the CRL switch', () => {
     });
   });
 });
+
+describe('the previous account a rollback restores', () => {
+  const OLD = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:beacon/old-svc-XyZ123';
+  const previous = (value: Record<string, unknown>) => validInput({ previousAccount: { passwordSecretArn: OLD, ...value } });
+  it('DOMAIN\\name (domain upper-cased), name@dns.domain or a local name; anything else refused', () => {
+    expect(parseRequest(previous({ name: 'corp\\old' })).previousAccount).toEqual({ name: 'CORP\\old', passwordRef: OLD });
+    expect(parseRequest(previous({ name: 'old@corp.example' })).previousAccount!.name).toBe('old@corp.example');
+    expect(parseRequest(previous({ name: 'oldlocal' })).previousAccount!.name).toBe('oldlocal');
+    for (const name of ['CORP\\a\\b', 'BAD_DOMAIN\\old', 'CORP\\', 'bad name', 'x@']) {
+      expect(refusal(previous({ name })), name).toEqual({ code: 'INVALID_ACCOUNT', field: 'previousAccount.name', message: 'previousAccount.name is written DOMAIN\\name, name@dns.domain or a plain local name' });
+    }
+    expect(refusal(previous({ name: 'corp\\SVC-BEACON' }))).toEqual({ code: 'INVALID_ACCOUNT', field: 'previousAccount.name', message: 'previousAccount names the account being configured; leave it out' });
+  });
+
+  it('exactly one valid password reference', () => {
+    expect(refusal(validInput({ previousAccount: { name: 'CORP\\old', passwordSecretArn: OLD, passwordParameterName: '/p/x' } }))).toEqual({
+      code: 'INVALID_ACCOUNT',
+      field: 'previousAccount.passwordSecretArn',
+      message: 'previousAccount needs exactly one of passwordSecretArn or passwordParameterName',
+    });
+    expect(refusal(validInput({ previousAccount: { name: 'CORP\\old', passwordSecretArn: 'nope' } }))).toMatchObject({ field: 'previousAccount.passwordSecretArn', message: 'previousAccount.passwordSecretArn must be a Secrets Manager secret ARN (arn:aws:secretsmanager:region:account:secret:name)' });
+    expect(refusal(validInput({ previousAccount: { name: 'CORP\\old', passwordParameterName: 'bad name' } }))).toMatchObject({ field: 'previousAccount.passwordParameterName' });
+    expect(parseRequest(validInput({ previousAccount: { name: 'CORP\\old', passwordParameterName: '/beacon/old' } })).previousAccount!.passwordRef).toBe('/beacon/old');
+  });
+
+  it('on hybrid (mi-) nodes, among others too, a parameter is given by its ARN, for the account and the previous one', () => {
+    const mixed = { target: { instanceIds: ['i-0123456789abcdef0', 'mi-0123456789abcdef0'] } };
+    expect(refusal(validInput({ ...mixed, previousAccount: { name: 'CORP\\old', passwordParameterName: '/beacon/old' } }))).toEqual({
+      code: 'INVALID_ACCOUNT',
+      field: 'previousAccount.passwordParameterName',
+      message: "previousAccount.passwordParameterName must be the parameter's ARN for hybrid (mi-) nodes: they have no instance metadata to tell the region",
+    });
+  });
+});
+
+describe('probe URL, beacon version, the request as JSON text', () => {
+  it('refused in words', () => {
+    expect(refusal(validInput({ probeUrl: 'ftp://x' }))).toEqual({ code: 'INVALID_REQUEST', field: 'probeUrl', message: 'probeUrl must be an http(s) URL of FNMS: host, optional port and a plain path' });
+    expect(refusal(validInput({ beaconVersion: { pin: '13.x' } }))).toEqual({ code: 'INVALID_REQUEST', field: 'beaconVersion.pin', message: 'beaconVersion.pin must be "current" or a release number such as 13.2.0' });
+  });
+
+  it('JSON text up to the size limit; larger or broken refused at $', async () => {
+    const { parseRequestJson } = await import('../../lambdas/core/request.js');
+    const { LIMITS } = await import('../../lambdas/core/limits.js');
+    const base = JSON.stringify(validInput());
+    const exact = `${base}${' '.repeat(LIMITS.maxRequestBytes - base.length)}`;
+    expect(parseRequestJson(exact).requestId).toBe('req-test-1');
+    expect(() => parseRequestJson(`${exact} `)).toThrow(expect.objectContaining({ code: 'INVALID_REQUEST', field: '$', message: `the request is larger than ${LIMITS.maxRequestBytes} bytes` }));
+    expect(() => parseRequestJson('é'.repeat(LIMITS.maxRequestBytes / 2 + 1))).toThrow(/larger than/);
+    expect(() => parseRequestJson('{')).toThrow(expect.objectContaining({ field: '$', message: expect.stringMatching(/^the request is not valid JSON \(.+\)$/) }));
+  });
+});
