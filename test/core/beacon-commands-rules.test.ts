@@ -85,9 +85,11 @@ describe('starting a beacon command', () => {
     expect(store.requests.get('rt-1')).toMatchObject({ linkedTo: { kind: 'retry', requestId: 'r150' }, requestedBy: 'alice' });
     expect([...workflows.executions.values()].map((input) => input.replyTo)).toEqual([command.replyTo]);
     const audits = store.audit.size;
+    // The workflow moved on meanwhile: a redelivery does not put the beacon back to queued.
+    await store.putBeaconStatus({ requestId: 'rt-1', instanceId: I, state: 'sent', updatedAt: '2026-01-01T00:01:00.000Z' });
     expect(await startBeaconCommand(deps, command)).toEqual({ requestId: 'rt-1', instanceId: I, linkedTo: 'r150' });
     expect(store.audit.size).toBe(audits);
-    expect([...store.beacons.values()]).toEqual([{ requestId: 'rt-1', instanceId: I, state: 'queued', updatedAt: '2026-01-01T00:00:00.000Z' }]);
+    expect([...store.beacons.values()]).toEqual([{ requestId: 'rt-1', instanceId: I, state: 'sent', updatedAt: '2026-01-01T00:01:00.000Z' }]);
   });
 
   it('beyond 200 entries it stops looking', async () => {

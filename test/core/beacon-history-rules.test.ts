@@ -109,7 +109,7 @@ describe('which request a retry runs', () => {
   it('the newest configure or plan; never a rollback; refused while one runs or when there is none', () => {
     expect(decideRetry([entry('rb', { kind: 'rollback', state: 'rolled-back' }), entry('p1', { kind: 'plan' })], I).requestId).toBe('p1');
     expect(decideRetry([entry('r1', { state: 'failed' })], I).requestId).toBe('r1');
-    expect(refused(() => decideRetry([entry('r2', { state: 'locked' })], I))).toMatchObject({ code: 'BEACON_BUSY', message: `request r2 is still running on ${I} (locked); retry once it ended` });
+    expect(refused(() => decideRetry([entry('r2', { state: 'locked' })], I))).toMatchObject({ name: 'BeaconCommandError', code: 'BEACON_BUSY', field: 'instanceId', status: 409, message: `request r2 is still running on ${I} (locked); retry once it ended` });
     expect(refused(() => decideRetry([entry('rb', { kind: 'rollback', state: 'rolled-back' })], I))).toMatchObject({
       code: 'NOTHING_TO_RETRY',
       field: 'instanceId',

@@ -91,6 +91,10 @@ describe('judging a beacon result: every reason in words (issue 14)', () => {
     expect(judgeResult(line({ ...okLine, ok: true, error: { code: 'BEACON_BUSY', message: 'x' } })).status).toBe('failed');
   });
 
+  it('ok has no reasons', () => {
+    expect(judgeResult(line(okLine)).reasons).toEqual([]);
+  });
+
   it('a rollback that restored: its restored list (none named: empty)', () => {
     const rolled = judgeResult(line({ ...okLine, ok: false, error: { code: 'E', message: 'm' }, rollback: { attempted: true, ok: true } }));
     expect(rolled).toMatchObject({ status: 'rolled-back', restored: [] });

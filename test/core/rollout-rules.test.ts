@@ -4,7 +4,7 @@
  * the canary finished, the wait for a go, the last wave.
  */
 import { describe, expect, it } from 'vitest';
-import { ROLLOUT_DEFAULTS, decideRolloutStep, describeHalt, outcomeOfHalt, parseRollout, planRollout, rolloutSpecFor } from '../../lambdas/core/rollout.js';
+import { ROLLOUT_DEFAULTS, decideRolloutStep, isErrorBeaconState, describeHalt, outcomeOfHalt, parseRollout, planRollout, rolloutSpecFor } from '../../lambdas/core/rollout.js';
 
 const progress = (changes: Partial<Parameters<typeof decideRolloutStep>[1]> = {}) => ({ started: 0, finished: 0, failed: 0, canaryFailed: 0, goAfterCanary: false, cancelRequested: false, ...changes });
 
@@ -39,6 +39,12 @@ describe('the plan', () => {
   it('maxErrors is rounded down: 5 % of 39 beacons allows 1 failure, of 19 none', () => {
     expect(planRollout(ROLLOUT_DEFAULTS.tag, 39).maxErrors).toBe(1);
     expect(planRollout(ROLLOUT_DEFAULTS.tag, 19).maxErrors).toBe(0);
+  });
+});
+
+describe('error states', () => {
+  it('rolled back, failed and error count as errors; others do not', () => {
+    expect(['rolled-back', 'failed', 'error', 'ok', 'skipped', 'pin-failed'].map(isErrorBeaconState)).toEqual([true, true, true, false, false, false]);
   });
 });
 
