@@ -246,11 +246,12 @@ export function renderMarkdown(analysis: Analysis, run: RunFacts | null): string
   lines.push('fails (killed) or it runs into the time limit (timeout); the score is detected over killed + timeout + survived +');
   lines.push('no coverage. Every mutant no test detects is listed under its file with the reason it may stay (from');
   lines.push('bench/mutation-explanations.json) or UNEXPLAINED.', '');
-  lines.push('Two runs. The files that decide outcomes run every mutant, static ones included. `lambdas/core/**` runs without');
-  lines.push('its static mutants (module-level constants: tables, patterns, limits), because each of them reloads and reruns');
-  lines.push('every related test file (~50 s here; 1,301 static mutants of 6,820 projected ~6 h on 2 cores). They are not in');
-  lines.push('the score: the last column counts them per file, nothing is dropped silently. `npm run mutation -- --with-static`');
-  lines.push('runs them too.', '');
+  lines.push('Four runs. The files that decide outcomes run every mutant, static ones included. `lambdas/core/**` (in three');
+  lines.push('runs: the rules in lambdas/core/*.ts, chatops, fnms) runs without its static mutants (module-level constants:');
+  lines.push('tables, patterns, limits), because each of them reloads and reruns every related test file (~50 s here; 1,301');
+  lines.push('static mutants of 6,820 projected ~6 h on 2 cores). They are not in the score: the last column counts them per');
+  lines.push('file, nothing is dropped silently. `npm run mutation -- --with-static` runs them too. The figures below come');
+  lines.push('from full runs (`--full`): an incremental run may keep a survivor as "survived" although a new test kills it.', '');
   if (run?.groups) {
     lines.push('Runs (each group\'s last run, ' + run.machine + '):', '');
     for (const [name, group] of Object.entries(run.groups)) lines.push(`- ${name}: ended ${group.at}, ${Math.round(group.seconds / 60)} min (${group.incremental ? 'incremental' : 'full'})`);
