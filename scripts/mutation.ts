@@ -250,7 +250,10 @@ export function renderMarkdown(analysis: Analysis, run: RunFacts | null): string
   lines.push('runs: the rules in lambdas/core/*.ts, chatops, fnms) runs without its static mutants (module-level constants:');
   lines.push('tables, patterns, limits), because each of them reloads and reruns every related test file (~50 s here; 1,301');
   lines.push('static mutants of 6,820 projected ~6 h on 2 cores). They are not in the score: the last column counts them per');
-  lines.push('file, nothing is dropped silently. `npm run mutation -- --with-static` runs them too. The figures below come');
+  lines.push('file, nothing is dropped silently. A survivor marked (static) in a lambdas/core run is a static mutant that a');
+  lines.push('test also reaches, run without a reload: when it sits in a module-level constant it was never active, so it may');
+  lines.push('be untested rather than surviving; it is counted as survived all the same. `npm run mutation -- --with-static`');
+  lines.push('runs every static mutant with a reload. The figures below come');
   lines.push('from full runs (`--full`): an incremental run may keep a survivor as "survived" although a new test kills it.', '');
   if (run?.groups) {
     lines.push('Runs (each group\'s last run, ' + run.machine + '):', '');
