@@ -181,7 +181,12 @@ function unsafePath(value: unknown, path: string): string | null {
   return null;
 }
 
-function assertBeaconSafe(value: unknown, path: string): void {
+/**
+ * The last-line check: throws when any key or string of the value holds a character outside BEACON_SAFE_TEXT,
+ * naming the first such place. No valid request reaches it (the request rules refuse first); exported so a
+ * test can hand it unsafe data directly.
+ */
+export function assertBeaconSafe(value: unknown, path: string): void {
   if (!beaconSafe(value)) throw new Error(`internal: ${unsafePath(value, path)} holds a character that must never reach a beacon`);
 }
 

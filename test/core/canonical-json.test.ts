@@ -28,4 +28,10 @@ describe('canonical JSON', () => {
     expect(canonicalJson({ '10': 1, '9': 2, '': 3 })).toBe('{"":3,"10":1,"9":2}');
     expect(canonicalJson({ a: undefined, b: [undefined] })).toBe('{"b":[null]}');
   });
+
+  it('drops function members as JSON does; a lone undefined or function is null', () => {
+    expect(canonicalJson({ a: 1, b: () => 1 })).toBe('{"a":1}');
+    expect(canonicalJson(undefined)).toBe('null');
+    expect(canonicalJson([() => 1, 2])).toBe('[null,2]');
+  });
 });

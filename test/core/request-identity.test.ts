@@ -51,3 +51,12 @@ describe('request identity: what makes two requests the same request', () => {
     expect(rerunRequestId('chg-1', new Date(0))).toMatch(/^chg-1\.rerun-/);
   });
 });
+
+describe('a request conflict is told from other refusals', () => {
+  it('only a RequestError with the REQUEST_CONFLICT code is one; its name says what it is', async () => {
+    const { RequestError } = await import('../../lambdas/core/errors.js');
+    expect(isRequestConflict(new RequestError('INVALID_REQUEST', 'x', 'requestId'))).toBe(false);
+    expect(isRequestConflict(Object.assign(new Error('x'), { code: 'REQUEST_CONFLICT' }))).toBe(false);
+    expect(new RequestError('REQUEST_CONFLICT', 'x', 'requestId').name).toBe('RequestError');
+  });
+});
