@@ -12,6 +12,9 @@ import { FixedClock, MemoryRequestStore, MemoryWorkflowStarter } from '../../lam
 
 const I = 'i-0123456789abcdef0';
 
+
+const ALICE = { kind: 'iam' as const, arn: 'arn:aws:iam::123456789012:user/alice' };
+
 describe('a beacon command on the queue', () => {
   const body = (value: Record<string, unknown>) => JSON.stringify({ beaconCommand: 'rollback', instanceId: I, requestId: 'rb-1', requestedBy: null, ...value });
   const refusal = (text: string) => {
@@ -76,13 +79,13 @@ describe('starting a beacon command', () => {
     const store = new MemoryRequestStore();
     const workflows = new MemoryWorkflowStarter();
     const deps = { history: history(1000, 150, pages), store, workflows, clock: new FixedClock() };
-    const command = { kind: 'retry' as const, instanceId: I, requestedBy: 'alice', source: 'chatops' as const, requestId: 'rt-1', replyTo: { kind: 'slack' as const, responseUrl: 'https://hooks.slack.com/x' } };
+    const command = { kind: 'retry' as const, instanceId: I, caller: ALICE, source: 'chatops' as const, requestId: 'rt-1', replyTo: { kind: 'slack' as const, responseUrl: 'https://hooks.slack.com/x' } };
     expect(await startBeaconCommand(deps, command)).toEqual({ requestId: 'rt-1', instanceId: I, linkedTo: 'r150' });
     expect(pages).toEqual([
       { limit: 100, cursor: null },
       { limit: 100, cursor: '100' },
     ]);
-    expect(store.requests.get('rt-1')).toMatchObject({ linkedTo: { kind: 'retry', requestId: 'r150' }, requestedBy: 'alice' });
+    expect(store.requests.get('rt-1')).toMatchObject({ linkedTo: { kind: 'retry', requestId: 'r150' }, requestedBy: ALICE.arn, caller: ALICE });
     expect([...workflows.executions.values()].map((input) => input.replyTo)).toEqual([command.replyTo]);
     const audits = store.audit.size;
     // The workflow moved on meanwhile: a redelivery does not put the beacon back to queued.
@@ -95,21 +98,21 @@ describe('starting a beacon command', () => {
   it('beyond 200 entries it stops looking', async () => {
     const pages: Array<{ limit: number; cursor: string | null }> = [];
     const deps = { history: history(1000, 250, pages), store: new MemoryRequestStore(), workflows: new MemoryWorkflowStarter(), clock: new FixedClock() };
-    await expect(startBeaconCommand(deps, { kind: 'retry', instanceId: I, requestedBy: null, source: 'api' })).rejects.toMatchObject({ code: 'NOTHING_TO_RETRY' });
+    await expect(startBeaconCommand(deps, { kind: 'retry', instanceId: I, caller: ALICE, source: 'api' })).rejects.toMatchObject({ code: 'NOTHING_TO_RETRY' });
     expect(pages).toHaveLength(2);
   });
 
   it('a retry is validated again as a new request: a rule tightened since refuses it, nothing recorded', async () => {
     const bad: BeaconHistory = { beaconHistory: async () => ({ entries: [{ ...entry(1), kind: 'configure', applied: { protocol: 'https', proxy: 'bad proxy', account: { kind: 'gmsa', name: 'CORP\\svc$' } } }], nextCursor: null }) };
     const store = new MemoryRequestStore();
-    await expect(startBeaconCommand({ history: bad, store, workflows: new MemoryWorkflowStarter(), clock: new FixedClock() }, { kind: 'retry', instanceId: I, requestedBy: null, source: 'api' })).rejects.toMatchObject({ code: 'INVALID_PROXY_URL' });
+    await expect(startBeaconCommand({ history: bad, store, workflows: new MemoryWorkflowStarter(), clock: new FixedClock() }, { kind: 'retry', instanceId: I, caller: ALICE, source: 'api' })).rejects.toMatchObject({ code: 'INVALID_PROXY_URL' });
     expect(store.requests.size).toBe(0);
   });
 
   it('without a chat thread the workflow answers nobody', async () => {
     const workflows = new MemoryWorkflowStarter();
     const deps = { history: history(1, 0, []), store: new MemoryRequestStore(), workflows, clock: new FixedClock() };
-    await startBeaconCommand(deps, { kind: 'retry', instanceId: I, requestedBy: null, source: 'api', requestId: 'rt-2' });
+    await startBeaconCommand(deps, { kind: 'retry', instanceId: I, caller: ALICE, source: 'api', requestId: 'rt-2' });
     expect([...workflows.executions.values()].map((input) => input.replyTo)).toEqual([null]);
   });
 });

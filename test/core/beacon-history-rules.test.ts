@@ -43,6 +43,9 @@ function refused(decide: () => unknown): BeaconCommandError {
   throw new Error('not refused');
 }
 
+
+const ALICE = { kind: 'iam' as const, arn: 'arn:aws:iam::123456789012:user/alice' };
+
 describe('page sizes', () => {
   it('1 to 100, digits only; 20 when not given', () => {
     expect(parsePageSize(undefined)).toBe(20);
@@ -125,21 +128,22 @@ describe('the linked run', () => {
   });
 
   it('a rollback: the record names the capture, the input carries the action; both sides are audited', () => {
-    const run = linkedRun({ requestId: 'rb1', instanceId: I, link: { kind: 'rollback', requestId: 'r1' }, action: { kind: 'rollback', captureId: 'r1' }, requestedBy: 'alice', source: 'api', at: 'T', replyTo: null });
-    expect(run.record).toEqual({ requestId: 'rb1', state: 'accepted', source: 'api', receivedAt: 'T', request: { requestId: 'rb1', target: { instanceIds: [I] } }, instanceIds: [I], linkedTo: { kind: 'rollback', requestId: 'r1' }, action: { kind: 'rollback', captureId: 'r1' }, requestedBy: 'alice' });
+    const run = linkedRun({ requestId: 'rb1', instanceId: I, link: { kind: 'rollback', requestId: 'r1' }, action: { kind: 'rollback', captureId: 'r1' }, caller: ALICE, source: 'api', at: 'T', replyTo: null });
+    expect(run.record).toEqual({ requestId: 'rb1', state: 'accepted', source: 'api', receivedAt: 'T', request: { requestId: 'rb1', target: { instanceIds: [I] } }, instanceIds: [I], linkedTo: { kind: 'rollback', requestId: 'r1' }, action: { kind: 'rollback', captureId: 'r1' }, requestedBy: ALICE.arn, caller: ALICE });
     expect(run.input).toEqual({ requestId: 'rb1', instanceId: I, request: { requestId: 'rb1', target: { instanceIds: [I] } }, source: 'api', dryRun: false, replyTo: null, receivedAt: 'T', action: { kind: 'rollback', captureId: 'r1' } });
     expect(run.audit).toEqual([
-      { requestId: 'rb1', at: 'T', event: 'request.accepted', instanceId: I, detail: { source: 'api', instanceIds: [I], linkedTo: { kind: 'rollback', requestId: 'r1' }, requestedBy: 'alice' } },
-      { requestId: 'r1', at: 'T', event: 'request.rolled-back', instanceId: I, detail: { by: 'rb1', requestedBy: 'alice' } },
+      { requestId: 'rb1', at: 'T', event: 'request.accepted', instanceId: I, detail: { source: 'api', instanceIds: [I], linkedTo: { kind: 'rollback', requestId: 'r1' }, requestedBy: ALICE.arn } },
+      { requestId: 'r1', at: 'T', event: 'request.rolled-back', instanceId: I, detail: { by: 'rb1', requestedBy: ALICE.arn } },
     ]);
   });
 
-  it('a retry of a plan stays a dry run and answers the chat thread; without a caller nothing names one', () => {
+  it('a retry of a plan stays a dry run and answers the chat thread; both sides name the caller', () => {
     const replyTo = { kind: 'slack' as const, responseUrl: 'https://hooks.slack.com/x' };
-    const run = linkedRun({ requestId: 'rt1', instanceId: I, link: { kind: 'retry', requestId: 'p1' }, request: { requestId: 'rt1', dryRun: true }, requestedBy: null, source: 'chatops', at: 'T', replyTo });
+    const slack = { kind: 'slack' as const, teamId: 'T1', userId: 'U1', userName: 'bob' };
+    const run = linkedRun({ requestId: 'rt1', instanceId: I, link: { kind: 'retry', requestId: 'p1' }, request: { requestId: 'rt1', dryRun: true }, caller: slack, source: 'chatops', at: 'T', replyTo });
     expect(run.input).toMatchObject({ dryRun: true, replyTo });
     expect('action' in run.input).toBe(false);
-    expect('requestedBy' in run.record).toBe(false);
-    expect(run.audit[1]).toEqual({ requestId: 'p1', at: 'T', event: 'request.retried', instanceId: I, detail: { by: 'rt1' } });
+    expect(run.record).toMatchObject({ caller: slack, requestedBy: 'Slack T1/U1 (bob)' });
+    expect(run.audit[1]).toEqual({ requestId: 'p1', at: 'T', event: 'request.retried', instanceId: I, detail: { by: 'rt1', requestedBy: 'Slack T1/U1 (bob)' } });
   });
 });
