@@ -200,6 +200,8 @@ function parseAccount(account: RequestInput['account']): BeaconRequest['account'
     if (interactiveLogon) bad('a gMSA cannot log on interactively; remove account.interactiveLogon', 'account.interactiveLogon');
     normalised = `${domain!.toUpperCase()}\\${sam}`;
   } else {
+    // Before the name patterns (which refuse $): a gMSA given as another kind gets the message that says so.
+    if (name.endsWith('$')) bad('a name ending in $ is a gMSA; set account.kind to gmsa');
     if (kind === 'domain') {
       if (name.includes('\\')) {
         const [domain, sam, extra] = name.split('\\');
@@ -218,7 +220,6 @@ function parseAccount(account: RequestInput['account']): BeaconRequest['account'
         bad(`${name} is a built-in account; the beacon needs a named account (the procedure's point is to leave LocalSystem)`);
       }
     }
-    if (name.endsWith('$')) bad('a name ending in $ is a gMSA; set account.kind to gmsa');
     if (passwordRefs.length !== 1) {
       bad(
         `a ${kind} account needs exactly one password reference: account.passwordSecretArn (Secrets Manager) or ` +

@@ -249,8 +249,15 @@ describe('accounts', () => {
     });
   });
 
-  it('a name ending in $ given as a domain account is pointed at kind gmsa', () => {
-    expect(refusalOf(validInput({ account: { kind: 'domain', name: 'svc$@corp.example', passwordSecretArn: SECRET_ARN } })).code).toBe('INVALID_ACCOUNT');
+  it('a name ending in $ given as a domain or local account is pointed at kind gmsa (the message says what to change)', () => {
+    for (const account of [
+      { kind: 'domain', name: 'CORP\\svc-beacon$', passwordSecretArn: SECRET_ARN },
+      { kind: 'local', name: 'svc-beacon$', passwordSecretArn: SECRET_ARN },
+    ]) {
+      const refusal = refusalOf(validInput({ account }));
+      expect(refusal).toMatchObject({ code: 'INVALID_ACCOUNT', field: 'account.name' });
+      expect(refusal.message).toContain('set account.kind to gmsa');
+    }
   });
 });
 
