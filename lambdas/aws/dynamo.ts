@@ -256,7 +256,10 @@ export class DynamoFleetMemory implements FleetMemory {
         new PutCommand({
           TableName: this.tableName,
           Item: { pk: `MARK#${key}`, sk: 'MARK', at: at.toISOString(), ...(ttlSeconds ? { ttl: Math.ceil(at.getTime() / 1000) + ttlSeconds } : {}) },
-          ConditionExpression: 'attribute_not_exists(pk)',
+          // TTL deletion is lazy (up to about 48 h): an expired mark still in the table is no mark (as isMarked says).
+          ConditionExpression: 'attribute_not_exists(pk) OR #ttl < :now',
+          ExpressionAttributeNames: { '#ttl': 'ttl' },
+          ExpressionAttributeValues: { ':now': at.getTime() / 1000 },
         }),
       );
       return true;

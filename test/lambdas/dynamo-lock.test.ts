@@ -148,6 +148,15 @@ describe('DynamoFleetMemory on a DynamoDB engine', () => {
     expect(await memory.isMarked('chat#m-1')).toBe(false);
   });
 
+  it('an expired mark still in the table (DynamoDB deletes within about 48 h) can be marked again, as isMarked already says it is not marked', async () => {
+    expect(await memory.markOnce('remind#p-1', 60)).toBe(true);
+    expect(await memory.markOnce('remind#p-1', 60)).toBe(false);
+    clock.advance(61);
+    expect(await memory.markOnce('remind#p-1', 60)).toBe(true);
+    expect(await memory.isMarked('remind#p-1')).toBe(true);
+    expect(await memory.markOnce('remind#p-1', 60)).toBe(false);
+  });
+
   it('keeps a small value per key; an unknown key is null', async () => {
     expect(await memory.getValue('cursor')).toBeNull();
     await memory.putValue('cursor', { next: 'abc', count: 2 });

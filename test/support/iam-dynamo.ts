@@ -63,12 +63,28 @@ export function guardedTable(role: string, statements: PolicyStatementJson[]): G
     authorize('UpdateItem', input.TableName, String(input.Key.pk));
     throw new Error('the test table authorizes UpdateItem but does not model its update expression');
   });
-  mock.on(PutCommand).callsFake((input: { TableName?: string; Item: Item; ConditionExpression?: string }) => {
+  // The conditions the adapters' puts use, evaluated as DynamoDB would; any other fails loudly.
+  const conditions: Record<string, (existing: Item | undefined, names: Record<string, string>, values: Record<string, unknown>) => boolean> = {
+    'attribute_not_exists(pk)': (existing) => existing === undefined,
+    // A mark (DynamoFleetMemory.markOnce): absent, or expired but not yet deleted by TTL.
+    'attribute_not_exists(pk) OR #ttl < :now': (existing, names, values) => existing === undefined || (typeof existing[names['#ttl']!] === 'number' && (existing[names['#ttl']!] as number) < (values[':now'] as number)),
+  };
+  // A beacon status (putBeaconStatus): absent, or not one of the final states listed as :final0..n.
+  const notFinal = /^attribute_not_exists\(#state\) OR NOT \(#state IN \((:final\d+(, :final\d+)*)\)\)$/;
+  mock.on(PutCommand).callsFake((input: { TableName?: string; Item: Item; ConditionExpression?: string; ExpressionAttributeNames?: Record<string, string>; ExpressionAttributeValues?: Record<string, unknown> }) => {
     authorize('PutItem', input.TableName, String(input.Item.pk));
     const key = keyOf(input.Item.pk, input.Item.sk);
-    if (input.ConditionExpression === 'attribute_not_exists(pk)' && items.has(key)) throw conditionFailed();
-    if (input.ConditionExpression && input.ConditionExpression !== 'attribute_not_exists(pk)') {
-      throw new Error(`the test table does not model the condition ${input.ConditionExpression}`);
+    const condition = input.ConditionExpression;
+    if (condition !== undefined) {
+      const existing = items.get(key);
+      const names = input.ExpressionAttributeNames ?? {};
+      const values = input.ExpressionAttributeValues ?? {};
+      const states = notFinal.exec(condition);
+      let holds: boolean;
+      if (conditions[condition]) holds = conditions[condition](existing, names, values);
+      else if (states) holds = existing?.[names['#state']!] === undefined || !states[1]!.split(', ').map((name) => values[name]).includes(existing[names['#state']!]);
+      else throw new Error(`the test table does not model the condition ${condition}`);
+      if (!holds) throw conditionFailed();
     }
     items.set(key, structuredClone(input.Item));
     return {};
