@@ -16,6 +16,7 @@ import {
   type TeamsActivity,
   ChatAllowlistSchema,
   buildRequestFromProfile,
+  chatStatusView,
   chatRequestId,
   isAllowed,
   parseChatCommand,
@@ -35,7 +36,6 @@ import { beaconCommandMessage } from '../core/beacon-commands.js';
 import { type Caller, CallerSchema, describeCaller } from '../core/caller.js';
 import { isRequestError } from '../core/errors.js';
 import type { OperatorCommand } from '../core/rollout-control.js';
-import { describeCounts, requestDisplayState, rolloutStatusLines } from '../core/rollout-summary.js';
 import { type Clock, type FleetMemory, type Log, type ProfileStore, type ReplyTo, type RequestQueue, type RequestStore, type SecretSource, silentLog } from '../core/ports.js';
 import * as awsDynamo from '../aws/clients/dynamo.js';
 import * as awsSdk from '../aws/clients/sdk.js';
@@ -45,9 +45,6 @@ import * as awsSsm from '../aws/clients/ssm.js';
 import { ENV } from '../aws/env-names.js';
 import { CHAT_REPLAY_KEY_PREFIX } from '../aws/table-keys.js';
 import { env, lambdaEntry, log } from '../aws/runtime.js';
-
-/** Beacons a chat status lists one by one; above it, counts by state and the beacons not ok (at most this many). */
-export const CHAT_STATUS_BEACONS = 20;
 
 export interface ChatOpsDeps {
   secrets: SecretSource;
@@ -117,20 +114,7 @@ export function createChatOpsHandler(deps: ChatOpsDeps) {
       case 'status': {
         const status = await deps.store.getRequestStatus(command.requestId);
         if (!status) return replyError({ code: 'NOT_FOUND', message: `no request ${command.requestId} (yet): it may still be in the queue` });
-        const updatedAt = [status.request.receivedAt, status.rollout?.updatedAt, ...status.beacons.map((b) => b.updatedAt)].filter((at): at is string => Boolean(at)).sort().at(-1);
-        // Up to CHAT_STATUS_BEACONS beacons are listed one by one; a larger request shows counts and the beacons not ok.
-        const large = status.beacons.length > CHAT_STATUS_BEACONS;
-        const counts: Record<string, number> = {};
-        for (const beacon of status.beacons) counts[beacon.state] = (counts[beacon.state] ?? 0) + 1;
-        const listed = large ? status.beacons.filter((beacon) => beacon.state !== 'ok' && beacon.state !== 'queued').slice(0, CHAT_STATUS_BEACONS) : status.beacons;
-        return replyStatus({
-          requestId: command.requestId,
-          status: requestDisplayState(status.request.state, status.rollout),
-          ...(updatedAt ? { updatedAt } : {}),
-          ...(status.rollout ? { rollout: rolloutStatusLines(status.rollout, 'chat') } : {}),
-          ...(large ? { counts: describeCounts(counts) } : {}),
-          beacons: listed.map((beacon) => ({ instanceId: beacon.instanceId, status: beacon.state, pinnedVersion: beacon.pinnedVersion ?? null, ...(beacon.reasons?.length ? { detail: beacon.reasons.join('; ') } : {}) })),
-        });
+        return replyStatus(chatStatusView(command.requestId, status));
       }
       case 'plan':
       case 'apply': {

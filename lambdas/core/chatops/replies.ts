@@ -2,7 +2,29 @@ import type { DesiredState } from '../desired-state.js';
 import { formatHostPort } from '../proxy-address.js';
 import type { BeaconRequest, Target } from '../request.js';
 import { CHAT_HELP_LINES } from './command.js';
+import type { RequestStatus } from '../ports.js';
+import { describeCounts, requestDisplayState, rolloutStatusLines } from '../rollout-summary.js';
 import type { ChatReply, ChatStatusView, SlackMessage, TeamsMessage } from './types.js';
+
+/** Beacons a chat status lists one by one; above it, counts by state and the beacons not ok (at most this many). */
+export const CHAT_STATUS_BEACONS = 20;
+
+/** What `status` shows of a request: the rollout's state and lines, and its beacons (counts and the ones not ok for a large request). */
+export function chatStatusView(requestId: string, status: RequestStatus): ChatStatusView {
+  const updatedAt = [status.request.receivedAt, status.rollout?.updatedAt, ...status.beacons.map((b) => b.updatedAt)].filter((at): at is string => Boolean(at)).sort().at(-1);
+  const large = status.beacons.length > CHAT_STATUS_BEACONS;
+  const counts: Record<string, number> = {};
+  for (const beacon of status.beacons) counts[beacon.state] = (counts[beacon.state] ?? 0) + 1;
+  const listed = large ? status.beacons.filter((beacon) => beacon.state !== 'ok' && beacon.state !== 'queued').slice(0, CHAT_STATUS_BEACONS) : status.beacons;
+  return {
+    requestId,
+    status: requestDisplayState(status.request.state, status.rollout),
+    ...(updatedAt ? { updatedAt } : {}),
+    ...(status.rollout ? { rollout: rolloutStatusLines(status.rollout, 'chat') } : {}),
+    ...(large ? { counts: describeCounts(counts) } : {}),
+    beacons: listed.map((beacon) => ({ instanceId: beacon.instanceId, status: beacon.state, pinnedVersion: beacon.pinnedVersion ?? null, ...(beacon.reasons?.length ? { detail: beacon.reasons.join('; ') } : {}) })),
+  };
+}
 
 /** Slack section text holds at most 3,000 characters; longer answers are cut with a note. */
 const SLACK_SECTION_LIMIT = 3000;
