@@ -10,6 +10,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { documentClient } from '../lambdas/aws/dynamo.js';
 import { TABLE_KEY_PREFIXES } from '../lambdas/aws/table-keys.js';
@@ -50,6 +51,12 @@ export interface DriftScaleOptions {
   /** Every this-many-th beacon drifted (its service account reset). */
   driftEvery: number;
   msPerSecond?: number;
+  /**
+   * How long each verify runs on its beacon, in scaled seconds (default 0: it answers at once). Set at or
+   * above what one drift invocation can work for, no page can be reviewed in the invocation that sent it:
+   * the pass must wait for its verifies and go on in a later invocation, as it does when beacons are slow.
+   */
+  verifySeconds?: number;
 }
 
 export interface DriftScaleResult {
@@ -154,8 +161,10 @@ export async function runDriftScale(options: DriftScaleOptions): Promise<DriftSc
       }
     }
     const verifiedWith = new Map<string, string[]>();
-    const executor: DocumentExecutor = async (beacon, kind, parameters) => {
+    const msPerSecond = options.msPerSecond ?? 20;
+    const executor: DocumentExecutor = async (beacon, kind, parameters, control) => {
       if (kind !== 'verify') return { stdout: '', stderr: `the synthetic beacon only verifies, not ${kind}`, exitCode: 1 };
+      if (options.verifySeconds) await sleep(options.verifySeconds * msPerSecond, undefined, { signal: control.signal }).catch(() => undefined);
       const sent = fingerprint(decodeDesiredState(parameters.DesiredState!));
       verifiedWith.set(beacon.instanceId, [...(verifiedWith.get(beacon.instanceId) ?? []), sent]);
       const actual = holds.get(beacon.instanceId)!;
@@ -166,7 +175,7 @@ export async function runDriftScale(options: DriftScaleOptions): Promise<DriftSc
       fleet,
       workDir: join(dir, 'work'),
       executor,
-      msPerSecond: options.msPerSecond ?? 20,
+      msPerSecond,
       triggerMode: 'apply',
       fnms: { state: builtinFnmsState(fleet.beacons.map((b) => b.computerName)) },
     });
