@@ -43,7 +43,7 @@ export interface FleetRunOptions {
   documentLatencyMs: number;
   /** Milliseconds standing for one second of the workflow's Wait and Retry timings. */
   msPerSecond: number;
-  /** Per-execution retry jitter in the twin (TwinOptions.retryJitter). */
+  /** Retry waits drawn as JitterStrategy FULL draws them in AWS (TwinOptions.retryJitter). */
   retryJitter?: boolean;
   /** Print progress to stderr every 5 s. */
   progress?: boolean;
@@ -221,8 +221,8 @@ export async function runFleet(options: FleetRunOptions): Promise<FleetRunResult
 }
 
 /**
- * How long a throttled SendConfigure keeps retrying in the twin, in workflow seconds: the twin replaces
- * each retrier's backoff series by its mean interval (no jitter), so the window is the sum of the series.
+ * The longest a throttled SendConfigure keeps retrying, in workflow seconds: the sum of its retrier's series
+ * (with JitterStrategy FULL each wait is drawn between 0 and its series value, so about half of it on average).
  */
 export function throttleRetryWindowSeconds(definition: { States: Record<string, Record<string, unknown>> }, stateName = 'SendConfigure'): number {
   const retriers = (definition.States[stateName]?.Retry ?? []) as Retrier[];

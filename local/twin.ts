@@ -77,7 +77,7 @@ import { startLocalDynamo, type LocalDynamo } from './local-dynamo.js';
 import { type DocumentExecutor, LocalSsm, type ShimLimits } from './ssm-shim.js';
 import type { LocalModuleBucket } from './module-bucket.js';
 import { runBeaconDocument } from './run-document.js';
-import { type Retrier, retryDelaysSeconds } from '../infra/workflow-definition.js';
+import type { Retrier } from '../infra/workflow-definition.js';
 import { loadProfiles } from './profiles.js';
 import { type FunctionSpec, loadWorkflow, type SynthesizedWorkflow } from './workflow-definition.js';
 
@@ -131,8 +131,9 @@ export interface TwinOptions {
    */
   minFunctionTimeoutMs?: number;
   /**
-   * Spread each execution's retry interval uniformly over 0.5-1.5x the mean (benchmarks): without it a
-   * throttled fleet retries in lockstep, which Step Functions' full jitter prevents in AWS. Default off.
+   * Retry waits with the workflow's JitterStrategy FULL, as deployed: each drawn between 0 and its series
+   * value (benchmarks; a throttled fleet without it retries in lockstep). Default off: each wait is its
+   * series value, so tests see the same timing every run.
    */
   retryJitter?: boolean;
   /** The workflow's clock; default: real time sped up by 1000 / msPerSecond, so deadlines in workflow seconds pass as the scaled waits do. */
@@ -821,6 +822,16 @@ export class LocalTwin implements WorkflowStarter, RequestWorkflowStarter {
       const fnMs = this.functionTimeoutMs(fn);
       state.TimeoutSeconds = Math.max(state.TimeoutSeconds * this.scale, (fnMs * state.TimeoutSeconds) / fn.timeoutSeconds) / 1000;
     }
+    // Retries wait as Step Functions' do: each retrier's series (IntervalSeconds, BackoffRate, MaxDelaySeconds),
+    // scaled like every wait; the interpreter draws each wait between 0 and the series value when
+    // JitterStrategy is FULL (as deployed), or waits the series value itself when the twin runs without jitter.
+    for (const state of Object.values(definition.States)) {
+      for (const retrier of (state.Retry ?? []) as Array<Retrier & { JitterStrategy?: string }>) {
+        retrier.IntervalSeconds = (retrier.IntervalSeconds ?? 1) * (this.scale / 1000);
+        if (retrier.MaxDelaySeconds !== undefined) retrier.MaxDelaySeconds *= this.scale / 1000;
+        if (!this.options.retryJitter) delete retrier.JitterStrategy;
+      }
+    }
     // The execution timeout is enforced by the twin (see runExecution), scaled.
     delete definition.TimeoutSeconds;
     return definition;
@@ -844,13 +855,8 @@ export class LocalTwin implements WorkflowStarter, RequestWorkflowStarter {
     }
     const machine = (kind === 'beacon' ? this.machine : this.requestMachine)!;
     const waitTimeOverrides: Record<string, number> = {};
-    const retryIntervalOverrides: Record<string, number[]> = {};
     for (const [name, state] of Object.entries(source.States)) {
       if (state.Type === 'Wait' && typeof state.Seconds === 'number') waitTimeOverrides[name] = Math.max(1, Math.round(state.Seconds * scale));
-      const retry = state.Retry as Retrier[] | undefined;
-      // The interpreter takes one interval per retrier; the mean of its backoff series keeps the total wait of the deployed workflow, scaled.
-      const jitter = this.options.retryJitter ? 0.5 + Math.random() : 1;
-      if (retry) retryIntervalOverrides[name] = retry.map((r) => meanBackoffSeconds(r) * scale * jitter);
     }
     let stop: ((status: 'ABORTED' | 'TIMED_OUT' | 'FAILED', error?: string, cause?: string) => void) | undefined;
     let ended: { status: 'ABORTED' | 'TIMED_OUT' | 'FAILED'; error?: string; cause?: string } | null = null;
@@ -898,7 +904,7 @@ export class LocalTwin implements WorkflowStarter, RequestWorkflowStarter {
       }) as (input: JSONValue) => Promise<JSONValue>;
     }
     const run = machine.run(input as never, {
-      overrides: { taskResourceLocalHandlers, waitTimeOverrides, retryIntervalOverrides },
+      overrides: { taskResourceLocalHandlers, waitTimeOverrides },
       noThrowOnAbort: true,
       context: {
         Execution: { Id: `arn:aws:states:local-1:000000000000:execution:${kind === 'beacon' ? 'BeaconWorkflow' : 'RequestRollout'}:${executionName}`, Name: executionName, Input: input as never, StartTime: new Date().toISOString() },
@@ -1079,12 +1085,6 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string, error: ()
     timer = setTimeout(() => reject(error()), ms);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-/** The interpreter takes one interval per retrier: the mean of its (capped) backoff series keeps the deployed workflow's total wait. */
-function meanBackoffSeconds(retrier: Retrier): number {
-  const delays = retryDelaysSeconds(retrier);
-  return delays.length === 0 ? 0 : delays.reduce((sum, delay) => sum + delay, 0) / delays.length;
 }
 
 function localContext(timeoutMs: number) {
