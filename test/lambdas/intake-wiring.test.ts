@@ -36,7 +36,6 @@ beforeAll(async () => {
     // Two producers, as the stack writes the list (comma-separated role ids).
     [ENV.trustedSenderRoleIds]: `AROAOTHERPRODUCER,${TRUSTED}`,
   });
-  ({ handler } = await import('../../lambdas/intake/handler.js'));
 });
 
 afterAll(() => {
@@ -47,7 +46,11 @@ afterAll(() => {
   process.env = saved;
 });
 
-beforeEach(() => {
+beforeEach(async () => {
+  // A fresh module per test: the Lambda entry builds its dependencies once per module, on the first invocation, so
+  // each test sees the wiring as a cold start does (and a mutation run sees each mutant of the wiring).
+  vi.resetModules();
+  ({ handler } = await import('../../lambdas/intake/handler.js'));
   ddb.reset();
   ddbRaw.reset();
   sfn.reset();

@@ -5,7 +5,7 @@
  */
 import { ListCommandsCommand, SendCommandCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { decodeDesiredState } from '../../lambdas/core/desired-state.js';
 import { DOCUMENT_PARAMETERS } from '../../lambdas/core/document-contract.js';
 import { ENV } from '../../lambdas/aws/env-names.js';
@@ -81,6 +81,8 @@ describe('the SendConfigure Lambda as the stack wires it', () => {
     });
     ssm.on(ListCommandsCommand).resolves({ Commands: [] });
     ssm.on(SendCommandCommand).resolves({ Command: { CommandId: 'cmd-wired-1' } });
+    // A fresh module: the Lambda entry builds its dependencies on the first invocation of the module (a cold start).
+    vi.resetModules();
     const { handler } = await import('../../lambdas/send-command/handler.js');
     const result = await handler({ document: 'configure', requestId: 'req-test-1', instanceId: INSTANCE_A, request: validRequest(), comment }, lambdaContext);
     expect(result).toMatchObject({ kind: 'configure', commandId: 'cmd-wired-1' });
