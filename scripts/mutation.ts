@@ -43,6 +43,7 @@ export const OUTCOME_FILES = [
   'lambdas/aws/dynamo.ts',
   // The edges of a request (issue 14): the intake's redelivery path and operator answers, SendCommand's probe URL.
   'lambdas/intake/handler.ts',
+  'lambdas/intake/beacon-command.ts',
   'lambdas/send-command/handler.ts',
 ];
 
