@@ -41,6 +41,10 @@ export const OUTCOME_FILES = [
   'lambdas/rollout/state.ts',
   'lambdas/rollout/steps.ts',
   'lambdas/aws/dynamo.ts',
+  // The edges of a request (issue 14): the intake's redelivery path and operator answers, SendCommand's probe URL.
+  'lambdas/intake/handler.ts',
+  'lambdas/intake/beacon-command.ts',
+  'lambdas/send-command/handler.ts',
 ];
 
 type Status = 'Killed' | 'Survived' | 'NoCoverage' | 'Timeout' | 'CompileError' | 'RuntimeError' | 'Ignored' | 'Pending';
