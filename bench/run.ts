@@ -13,7 +13,7 @@ import { bundleFigures, bundleFunctions, coldInitFigures, loadSummary, measureCo
 import { FUNCTION_NODE_OPTIONS } from '../infra/constructs/beacon-function.js';
 import { driftScaleFigures } from './drift-pass.js';
 import { measureCoreThroughput } from './core-throughput.js';
-import { WORKFLOW_CONSTANTS } from '../lambdas/core/timing.js';
+import { SEND_THROTTLE_DESIGN, WORKFLOW_CONSTANTS } from '../lambdas/core/timing.js';
 import { type FleetRunOptions, type FleetRunResult, throttleRetryWindowSeconds } from './fleet.js';
 import { type Figure, formatBytes, markdownTable, median, printFigures } from './stats.js';
 
@@ -68,13 +68,13 @@ async function fleetSection(deadlineAt: number): Promise<void> {
   const perBeacon: Array<{ beacons: number; retainedHeap: number; peakHeap: number; finished: boolean }> = [];
   for (const [beacons, runs] of [[1_000, 3], [10_000, 1]] as const) {
     const boundSeconds = beacons / rate;
-    // As an operator would set it for SSM: 40 seconds of the SSM rate in flight. More only adds throttled
-    // retries (a run with 80 s had 60,000 of them for 10,000 beacons, and a few beacons out of attempts).
-    const maxConcurrency = Math.min(beacons, rate * 40);
-    // Real time (msPerSecond 1000): the throttle retries' intervals and the SendCommand rate on one clock. A
-    // scaled clock compresses the retries against a real-time rate: with 1,000 in flight at 304 ms per
-    // workflow-second each attempt won a token 1 time in 9, and 68 of 10,000 beacons ran out of their 40
-    // attempts (in real time it is 3 in 8, and out of 40 attempts about 1 in 100 million).
+    // As the README tells operators to set it: the queue the SendCommand retrier is sized for
+    // (SEND_THROTTLE_DESIGN, 40 s of the SSM rate in flight). More only adds throttled retries and raises
+    // the chance that a beacon runs out of attempts.
+    const maxConcurrency = Math.min(beacons, rate * SEND_THROTTLE_DESIGN.queueSeconds);
+    // Real time (msPerSecond 1000): the throttle retries' waits and the SendCommand rate on one clock. A
+    // scaled clock compresses the retries against a real-time rate, so each attempt wins a token less often
+    // than it would in AWS (68 of 10,000 beacons ran out of attempts at 304 ms per workflow-second).
     const msPerSecond = 1000;
     const results: FleetRunResult[] = [];
     for (let run = 0; run < runs; run += 1) {

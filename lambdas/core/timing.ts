@@ -21,6 +21,15 @@ export const DOCUMENT_EXECUTION_TIMEOUT_SECONDS: Record<BeaconDocumentKind, numb
   rollback: 900,
 };
 
+/**
+ * What the SendCommand throttle retry is sized for. Every throttled attempt waits a draw between 0 and its
+ * series value (JitterStrategy FULL), so attempts win SSM's tokens like a lottery, not a queue: a beacon
+ * behind `queueSeconds` of SSM's rate (beacons waiting to send / the SendCommand rate, across requests) runs
+ * out of attempts with probability about e^(-W/queueSeconds), W the retrier's expected window (half its
+ * series). The retrier keeps that under `runOutProbability` at this depth; deeper queues raise it (README).
+ */
+export const SEND_THROTTLE_DESIGN = { queueSeconds: 40, runOutProbability: 1e-6 } as const;
+
 /** SendCommand accepts TimeoutSeconds between 30 s and 30 days. */
 export const SSM_DELIVERY_TIMEOUT_RANGE = { min: 30, max: 2_592_000 } as const;
 
@@ -40,10 +49,10 @@ export const WORKFLOW_CONSTANTS = {
   generalRetry: { intervalSeconds: 5, backoffRate: 2, maxAttempts: 5, maxDelaySeconds: 60 },
   /**
    * SendCommand throttling across a large fleet: SSM has no published rate, so every workflow of a big tag
-   * target competes for it. Short, jittered, capped waits and many attempts keep the rate in use (a long
-   * backoff leaves it idle) and cover about nine minutes, enough for 10,000 beacons at 20 sends a second.
+   * target competes for it. Short, jittered, capped waits keep the rate in use (a long backoff leaves it
+   * idle); enough attempts make running out of them as unlikely as SEND_THROTTLE_DESIGN says.
    */
-  sendThrottleRetry: { intervalSeconds: 1, backoffRate: 1.5, maxAttempts: 40, maxDelaySeconds: 15 },
+  sendThrottleRetry: { intervalSeconds: 1, backoffRate: 1.5, maxAttempts: 80, maxDelaySeconds: 15 },
   /** Poll steps: the loop itself tries again, so a failed poll is retried only briefly. */
   pollRetry: { intervalSeconds: 2, backoffRate: 2, maxAttempts: 2, maxDelaySeconds: 10 },
   /** Every workflow function's Lambda timeout, except the pin step's. */

@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   REQUEST_CONSTANTS,
+  SEND_THROTTLE_DESIGN,
   TimingConfigError,
   WORKFLOW_CONSTANTS,
   deriveRequestTiming,
@@ -44,10 +45,10 @@ describe('the per-beacon workflow timing with the defaults (the README table)', 
       maxPollSeconds: 60,
       lockPollSeconds: 30,
       maxLockPollSeconds: 300,
-      worstHoldSeconds: 24_339,
-      lockTtlSeconds: 24_900,
-      busyWaitSeconds: 24_900,
-      stateMachineTimeoutSeconds: 51_300,
+      worstHoldSeconds: 26_739,
+      lockTtlSeconds: 27_300,
+      busyWaitSeconds: 27_300,
+      stateMachineTimeoutSeconds: 55_800,
       functionTimeoutSeconds: 30,
       pinFunctionTimeoutSeconds: 60,
       taskTimeoutSeconds: 90,
@@ -81,6 +82,16 @@ describe('the per-beacon workflow timing with the defaults (the README table)', 
     expect(stepBudgetSeconds([], 30)).toBe(30);
   });
 
+  it('a throttled SendCommand keeps trying long enough that a beacon 40 s deep in the SSM queue runs out of attempts less than once in a million', () => {
+    // Each wait is drawn between 0 and its series value (JitterStrategy FULL): on average half the series.
+    // With the queue Q seconds deep (beacons waiting / SSM's rate), an attempt wins a token about as often as
+    // the rate allows, so a beacon still waiting after an expected window W ran out with probability e^(-W/Q).
+    const expectedWindow = retryWaitSeconds(WORKFLOW_CONSTANTS.sendThrottleRetry) / 2;
+    expect(SEND_THROTTLE_DESIGN.queueSeconds).toBe(40);
+    expect(Math.exp(-expectedWindow / SEND_THROTTLE_DESIGN.queueSeconds)).toBeLessThan(SEND_THROTTLE_DESIGN.runOutProbability);
+    expect(SEND_THROTTLE_DESIGN.runOutProbability).toBeLessThanOrEqual(1e-6);
+  });
+
   it('polls: 5 s doubling to 60 s; after a failed poll 120 s; failed polls allowed cover the command window', () => {
     const timing = deriveWorkflowTiming();
     expect([0, 1, 2, 3, 4, 5, 40].map((attempt) => pollWaitSeconds(timing, attempt))).toEqual([5, 10, 20, 40, 60, 60, 60]);
@@ -111,14 +122,14 @@ describe('a timing set that does not nest is refused with the field to change', 
   });
 
   it('an explicit lock TTL covers the worst hold; the busy wait the lock TTL; the execution timeout the worst path', () => {
-    expect(deriveWorkflowTiming({ lockTtlSeconds: 24_339 })).toMatchObject({ lockTtlSeconds: 24_339, busyWaitSeconds: 24_339 });
-    expect(refusal(() => deriveWorkflowTiming({ lockTtlSeconds: 24_338 }))).toMatchObject({ field: 'lockTtlSeconds' });
-    expect(deriveWorkflowTiming({ busyWaitSeconds: 24_900 }).busyWaitSeconds).toBe(24_900);
-    expect(deriveWorkflowTiming({ busyWaitSeconds: 30_000 }).stateMachineTimeoutSeconds).toBeGreaterThan(51_300);
-    expect(refusal(() => deriveWorkflowTiming({ busyWaitSeconds: 24_899 })).field).toBe('busyWaitSeconds');
+    expect(deriveWorkflowTiming({ lockTtlSeconds: 26_739 })).toMatchObject({ lockTtlSeconds: 26_739, busyWaitSeconds: 26_739 });
+    expect(refusal(() => deriveWorkflowTiming({ lockTtlSeconds: 26_738 }))).toMatchObject({ field: 'lockTtlSeconds' });
+    expect(deriveWorkflowTiming({ busyWaitSeconds: 27_300 }).busyWaitSeconds).toBe(27_300);
+    expect(deriveWorkflowTiming({ busyWaitSeconds: 30_000 }).stateMachineTimeoutSeconds).toBeGreaterThan(55_800);
+    expect(refusal(() => deriveWorkflowTiming({ busyWaitSeconds: 27_299 })).field).toBe('busyWaitSeconds');
     // resolve step (467 s) + busy wait + the longest lock poll + worst hold
-    expect(deriveWorkflowTiming({ executionTimeoutSeconds: 467 + 24_900 + 300 + 24_339 }).stateMachineTimeoutSeconds).toBe(50_006);
-    expect(refusal(() => deriveWorkflowTiming({ executionTimeoutSeconds: 50_005 })).field).toBe('executionTimeoutSeconds');
+    expect(deriveWorkflowTiming({ executionTimeoutSeconds: 467 + 27_300 + 300 + 26_739 }).stateMachineTimeoutSeconds).toBe(54_806);
+    expect(refusal(() => deriveWorkflowTiming({ executionTimeoutSeconds: 54_805 })).field).toBe('executionTimeoutSeconds');
   });
 });
 
@@ -188,14 +199,14 @@ describe('each refusal says what to change', () => {
     );
     expect(refusal(() => deriveWorkflowTiming({ cancelWaitSeconds: 119 })).message).toBe('cancelWaitSeconds (119) must cover two poll intervals (2 x 60 s) so Cancelling can be seen turning into Cancelled');
     expect(refusal(() => deriveWorkflowTiming({ lockPollSeconds: 301, maxLockPollSeconds: 300 })).message).toBe('maxLockPollSeconds (300) must be at least lockPollSeconds (301)');
-    expect(refusal(() => deriveWorkflowTiming({ lockTtlSeconds: 24_338 })).message).toBe(
-      'lockTtlSeconds (24338) is shorter than the longest time a workflow holds the beacon (24339 s): a holder\'s lock could expire while its command runs',
+    expect(refusal(() => deriveWorkflowTiming({ lockTtlSeconds: 26_738 })).message).toBe(
+      'lockTtlSeconds (26738) is shorter than the longest time a workflow holds the beacon (26739 s): a holder\'s lock could expire while its command runs',
     );
-    expect(refusal(() => deriveWorkflowTiming({ busyWaitSeconds: 24_899 })).message).toBe(
-      'busyWaitSeconds (24899) is shorter than the lock TTL (24900 s): a second request would give up before the first one\'s lock is released or expires',
+    expect(refusal(() => deriveWorkflowTiming({ busyWaitSeconds: 27_299 })).message).toBe(
+      'busyWaitSeconds (27299) is shorter than the lock TTL (27300 s): a second request would give up before the first one\'s lock is released or expires',
     );
-    expect(refusal(() => deriveWorkflowTiming({ executionTimeoutSeconds: 50_005 })).message).toBe(
-      'executionTimeoutSeconds (50005) is shorter than the worst path (50006 s: resolve, busy wait 24900 s, hold 24339 s); it would end executions before their finally',
+    expect(refusal(() => deriveWorkflowTiming({ executionTimeoutSeconds: 54_805 })).message).toBe(
+      'executionTimeoutSeconds (54805) is shorter than the worst path (54806 s: resolve, busy wait 27300 s, hold 26739 s); it would end executions before their finally',
     );
     expect(refusal(() => deriveRequestTiming({ pinReminderSeconds: 259_200 })).message).toBe("the pin reminder (259200 s) must come before the pin's deadline (pinConfirmationSeconds 259200 s)");
     expect(refusal(() => deriveRequestTiming({ requestTimeoutSeconds: 1_801_834 })).message).toBe(

@@ -14,7 +14,7 @@ import { freshBeacon } from '../../local/beacon-model.js';
 import { type Harness, requestFor, startTwin } from './twin-harness.js';
 
 const BEACON = 'i-0e2e00000000000a1';
-const MS_PER_SECOND = 10;
+const MS_PER_SECOND = 5;
 const policy = WORKFLOW_CONSTANTS.sendThrottleRetry;
 /** The deployed series of waits, in real ms at the twin's scale. */
 const series = retryDelaysSeconds({ ErrorEquals: ['ThrottledError'], IntervalSeconds: policy.intervalSeconds, BackoffRate: policy.backoffRate, MaxAttempts: policy.maxAttempts, MaxDelaySeconds: policy.maxDelaySeconds }).map(
