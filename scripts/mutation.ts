@@ -7,7 +7,8 @@
  *
  *   npm run mutation                         both runs (incremental: only mutants whose code or tests changed rerun)
  *   npm run mutation -- --with-static        lambdas/core/** with its static mutants too (hours)
- *   npm run mutation -- --only <group>       one run: outcome, core, core-chatops or core-fnms (the report joins every group's last report)
+ *   npm run mutation -- --only <group>       one run: outcome, core, core-facts, core-chatops or core-fnms (the report joins every group's last report)
+ *   MUTATION_CONCURRENCY=1 npm run mutation  Stryker's test runner processes (default 2), e.g. 1 on a shared machine
  *   npm run mutation -- --full               a run from scratch (the incremental file is not read)
  *   npm run mutation -- --mutate <file>...   only these files; the report goes to reports/mutation/partial.md
  *   npm run mutation -- --report-only        rewrite bench/mutation.md from the last JSON report, no run
@@ -250,11 +251,13 @@ export function renderMarkdown(analysis: Analysis, run: RunFacts | null): string
   lines.push('fails (killed) or it runs into the time limit (timeout); the score is detected over killed + timeout + survived +');
   lines.push('no coverage. Every mutant no test detects is listed under its file with the reason it may stay (from');
   lines.push('bench/mutation-explanations.json) or UNEXPLAINED.', '');
-  lines.push('Four runs. The files that decide outcomes run every mutant, static ones included. `lambdas/core/**` (in three');
+  lines.push('Five runs. The files that decide outcomes run every mutant, static ones included. `lambdas/core/**` (in three');
   lines.push('runs: the rules in lambdas/core/*.ts, chatops, fnms) runs without its static mutants (module-level constants:');
   lines.push('tables, patterns, limits), because each of them reloads and reruns every related test file (~50 s here; 1,301');
   lines.push('static mutants of 6,820 projected ~6 h on 2 cores). They are not in the score: the last column counts them per');
-  lines.push('file, nothing is dropped silently. A survivor marked (static) in a lambdas/core run is a static mutant that a');
+  lines.push('file, nothing is dropped silently. lambdas/core/beacon-facts.ts is nothing but module-level constants (what is');
+  lines.push('written to a beacon), so it runs on its own with every static mutant (the core-facts run).');
+  lines.push('A survivor marked (static) in a lambdas/core run is a static mutant that a');
   lines.push('test also reaches, run without a reload: when it sits in a module-level constant it was never active, so it may');
   lines.push('be untested rather than surviving; it is counted as survived all the same. `npm run mutation -- --with-static`');
   lines.push('runs every static mutant with a reload. The figures below come');
@@ -301,11 +304,14 @@ function machine(): string {
   return `Node ${process.version}, ${availableParallelism()} cores (${cpu})`;
 }
 
-/** The runs: the outcome files (every mutant), then lambdas/core/** in three parts (static mutants skipped unless --with-static). */
+/** The runs: the outcome files (every mutant), then lambdas/core/** in parts (static mutants skipped unless --with-static, except the constants of beacon-facts.ts). */
 export const GROUPS = [
   { name: 'outcome', mutate: OUTCOME_FILES, ignoreStatic: false },
   // lambdas/core/** in three runs, decision rules first, so each part's figures land as soon as it is done.
-  { name: 'core', mutate: ['lambdas/core/*.ts'], ignoreStatic: true },
+  { name: 'core', mutate: ['lambdas/core/*.ts', '!lambdas/core/beacon-facts.ts'], ignoreStatic: true },
+  // beacon-facts.ts holds nothing but module-level constants: a run without static mutants never activates one
+  // (the module keeps the value it loaded), so it runs alone with its static mutants, each with a reload.
+  { name: 'core-facts', mutate: ['lambdas/core/beacon-facts.ts'], ignoreStatic: false },
   { name: 'core-chatops', mutate: ['lambdas/core/chatops/**/*.ts'], ignoreStatic: true },
   { name: 'core-fnms', mutate: ['lambdas/core/fnms/**/*.ts', '!lambdas/core/fnms/**/*.d.ts'], ignoreStatic: true },
 ] as const;

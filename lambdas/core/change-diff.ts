@@ -57,8 +57,6 @@ function shownLength(text: string): number {
  * filling: short values stay whole, the longest share what is left), never below `floor`.
  */
 export function fairCap(lengths: number[], budget: number, floor: number): number {
-  const total = lengths.reduce((sum, length) => sum + length, 0);
-  if (total <= budget) return Math.max(floor, ...lengths, 0);
   const sorted = [...lengths].sort((a, b) => a - b);
   let remaining = budget;
   for (let i = 0; i < sorted.length; i += 1) {
@@ -66,6 +64,7 @@ export function fairCap(lengths: number[], budget: number, floor: number): numbe
     if (sorted[i]! > share) return Math.max(floor, share);
     remaining -= sorted[i]!;
   }
+  // Every value fitted its share, so they all fit the budget: the longest stays whole.
   return Math.max(floor, sorted.at(-1) ?? floor);
 }
 

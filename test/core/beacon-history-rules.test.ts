@@ -13,6 +13,7 @@ import {
   linkedRunId,
   parsePageSize,
   requestKind,
+  historyRequestedBy,
 } from '../../lambdas/core/beacon-history.js';
 
 const I = 'i-0123456789abcdef0';
@@ -145,5 +146,15 @@ describe('the linked run', () => {
     expect('action' in run.input).toBe(false);
     expect(run.record).toMatchObject({ caller: slack, requestedBy: 'Slack T1/U1 (bob)' });
     expect(run.audit[1]).toEqual({ requestId: 'p1', at: 'T', event: 'request.retried', instanceId: I, detail: { by: 'rt1', requestedBy: 'Slack T1/U1 (bob)' } });
+  });
+});
+
+describe('who asked, as a beacon\'s history names it', () => {
+  it('the recorded caller, described, over the older free-text field; that field when no caller was recorded; nothing for no request', () => {
+    expect(historyRequestedBy({ caller: ALICE, requestedBy: 'typed by hand' })).toBe(ALICE.arn);
+    expect(historyRequestedBy({ caller: ALICE })).toBe(ALICE.arn);
+    expect(historyRequestedBy({ caller: undefined, requestedBy: 'ops team' })).toBe('ops team');
+    expect(historyRequestedBy({})).toBeNull();
+    expect(historyRequestedBy(null)).toBeNull();
   });
 });

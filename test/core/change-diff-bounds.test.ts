@@ -27,6 +27,8 @@ describe('the fair cap', () => {
     expect(fairCap([10, 100, 100], 110, 1)).toBe(50);
     expect(fairCap([10, 50, 100], 110, 1)).toBe(50);
     expect(fairCap([10, 100], 20, 32)).toBe(32);
+    // A value exactly at its share stays whole and leaves the rest to the longer ones: 50 + 51 = 101.
+    expect(fairCap([50, 100], 101, 1)).toBe(51);
   });
 });
 

@@ -38,6 +38,8 @@ describe('one beacon in lines', () => {
     expect(renderBeaconChanges({ instanceId: I, state: 'ok', diff: [] })).toEqual([`${I}: ok, no change (already as requested)`]);
     expect(renderBeaconChanges({ instanceId: I, state: 'ok', diff: [], diffOmitted: 1 })).toEqual([`${I}: ok, changed 1 value(s):`, '  … and 1 more']);
     expect(renderBeaconChanges({ instanceId: I, state: 'ok', diff: [change('x')] })).toEqual([`${I}: ok, changed 1 value(s):`, '  x: a -> b']);
+    // Kept and omitted changes add up: as many omitted as kept is still a change.
+    expect(renderBeaconChanges({ instanceId: I, state: 'ok', diff: [change('x')], diffOmitted: 1 })).toEqual([`${I}: ok, changed 2 value(s):`, '  x: a -> b', '  … and 1 more']);
   });
 
   it('skipped or running: the state, its first reason, nothing changed', () => {

@@ -45,6 +45,13 @@ describe('refused, with the code and what to do', () => {
     ['proxy.example:123456', 'INVALID_PROXY_URL', 'the proxy port must be a number from 1 to 65535'],
     ['proxy.example:0', 'INVALID_PROXY_URL', 'the proxy port must be a number from 1 to 65535'],
     ['proxy.example:65536', 'INVALID_PROXY_URL', 'the proxy port must be a number from 1 to 65535'],
+    // The port is digits only, start to end: JavaScript would read these as numbers (1000, 80).
+    ['proxy.example:1e3', 'INVALID_PROXY_URL', 'the proxy port must be a number from 1 to 65535'],
+    ['[2001:db8::1]:+80', 'INVALID_PROXY_URL', 'the proxy port must be a number from 1 to 65535'],
+    // A scheme counts only at the start: one later in the text is part of a path.
+    ['proxy.example:8080/socks://x', 'INVALID_PROXY_URL', 'a proxy address has no path; give host:port'],
+    // User and password before the host, with a scheme and a trailing slash too.
+    ['http://user:pw@proxy.example:8080/', 'PROXY_AUTH_UNSUPPORTED', 'FlexNet Beacon supports anonymous proxies only; remove the user name and password from the proxy address'],
   ])('%j: %s', (input, code, message) => {
     expect(refusal(input)).toEqual({ code, message, field: 'proxy' });
   });
@@ -65,6 +72,9 @@ describe('accepted, at the bounds', () => {
   it('names with digit-only labels as long as not every label is digits; a trailing dot; ports 1 and 65535', () => {
     expect(parseProxyAddress('proxy.123:1', 'p')).toEqual({ host: 'proxy.123', port: 1 });
     expect(parseProxyAddress('123.example:65535', 'p')).toEqual({ host: '123.example', port: 65535 });
+    // Labels that end or start with digits are names all the same: only all-digit labels make a malformed IPv4.
+    expect(parseProxyAddress('proxy1.rack2:8080', 'p')).toEqual({ host: 'proxy1.rack2', port: 8080 });
+    expect(parseProxyAddress('1proxy.2rack:8080', 'p')).toEqual({ host: '1proxy.2rack', port: 8080 });
     expect(parseProxyAddress('proxy.example.:80', 'p').host).toBe('proxy.example.');
     expect(parseProxyAddress('http://proxy.example:80/', 'p')).toEqual({ host: 'proxy.example', port: 80 });
     expect(parseProxyAddress('proxy.pac.example:80', 'p').host).toBe('proxy.pac.example');

@@ -57,11 +57,15 @@ describe('accounts', () => {
     }
     expect(refusal(gmsa('CORP\\svc$', { passwordSecretArn: SECRET_ARN }))).toEqual({ code: 'INVALID_ACCOUNT', field: 'account.passwordSecretArn', message: 'a gMSA has no password (Windows manages it); remove the password reference' });
     expect(refusal(gmsa('CORP\\svc$', { passwordParameterName: '/p/x' }))).toMatchObject({ field: 'account.passwordParameterName' });
+    // A second backslash part is refused even when the part before it reads as a gMSA name (it would be dropped).
+    expect(refusal(gmsa('CORP\\svc$\\x'))).toMatchObject({ code: 'INVALID_ACCOUNT', field: 'account.name', message: expect.stringMatching(/^a gMSA is written DOMAIN\\name\$/) });
     expect(refusal(gmsa('CORP\\svc$', { interactiveLogon: true }))).toEqual({ code: 'INVALID_ACCOUNT', field: 'account.interactiveLogon', message: 'a gMSA cannot log on interactively; remove account.interactiveLogon' });
   });
 
   it('domain and local accounts: their forms, no built-in account, no $ name, exactly one password reference', () => {
     const account = (kind: string, name: string, refs: Record<string, unknown> = { passwordSecretArn: SECRET_ARN }) => validInput({ account: { kind, name, ...refs } });
+    const domainForm = { code: 'INVALID_ACCOUNT', field: 'account.name', message: 'a domain account is written NETBIOS\\name or name@dns.domain (letters, digits, . _ -)' };
+    for (const name of ['CORP\\a\\b', 'BAD_DOMAIN\\svc', 'CORP\\bad name']) expect(refusal(account('domain', name)), name).toEqual(domainForm);
     expect(refusal(account('domain', 'svc'))).toMatchObject({ code: 'INVALID_ACCOUNT', field: 'account.name', message: 'a domain account is written NETBIOS\\name or name@dns.domain (letters, digits, . _ -)' });
     expect(refusal(account('local', 'CORP\\svc'))).toMatchObject({ field: 'account.name', message: 'a local account is a plain name of up to 20 letters, digits, . _ - (no domain part)' });
     for (const name of ['SYSTEM', 'LocalSystem', 'localservice', 'NetworkService']) {
@@ -114,8 +118,12 @@ describe('the previous account a rollback restores', () => {
       field: 'previousAccount.passwordSecretArn',
       message: 'previousAccount needs exactly one of passwordSecretArn or passwordParameterName',
     });
-    expect(refusal(validInput({ previousAccount: { name: 'CORP\\old', passwordSecretArn: 'nope' } }))).toMatchObject({ field: 'previousAccount.passwordSecretArn', message: 'previousAccount.passwordSecretArn must be a Secrets Manager secret ARN (arn:aws:secretsmanager:region:account:secret:name)' });
-    expect(refusal(validInput({ previousAccount: { name: 'CORP\\old', passwordParameterName: 'bad name' } }))).toMatchObject({ field: 'previousAccount.passwordParameterName' });
+    expect(refusal(validInput({ previousAccount: { name: 'CORP\\old', passwordSecretArn: 'nope' } }))).toMatchObject({ code: 'INVALID_ACCOUNT', field: 'previousAccount.passwordSecretArn', message: 'previousAccount.passwordSecretArn must be a Secrets Manager secret ARN (arn:aws:secretsmanager:region:account:secret:name)' });
+    expect(refusal(validInput({ previousAccount: { name: 'CORP\\old', passwordParameterName: 'bad name' } }))).toEqual({
+      code: 'INVALID_ACCOUNT',
+      field: 'previousAccount.passwordParameterName',
+      message: 'previousAccount.passwordParameterName must be an SSM parameter name (/path/name) or parameter ARN',
+    });
     expect(parseRequest(validInput({ previousAccount: { name: 'CORP\\old', passwordParameterName: '/beacon/old' } })).previousAccount!.passwordRef).toBe('/beacon/old');
   });
 
@@ -133,6 +141,17 @@ describe('probe URL, beacon version, the request as JSON text', () => {
   it('refused in words', () => {
     expect(refusal(validInput({ probeUrl: 'ftp://x' }))).toEqual({ code: 'INVALID_REQUEST', field: 'probeUrl', message: 'probeUrl must be an http(s) URL of FNMS: host, optional port and a plain path' });
     expect(refusal(validInput({ beaconVersion: { pin: '13.x' } }))).toEqual({ code: 'INVALID_REQUEST', field: 'beaconVersion.pin', message: 'beaconVersion.pin must be "current" or a release number such as 13.2.0' });
+  });
+
+  it('"latest" is refused as an upgrade-on-its-own in any spelling that starts with it; a pin merely containing the word is just not a release', () => {
+    const latest = { code: 'INVALID_REQUEST', field: 'beaconVersion.pin', message: 'beaconVersion.pin cannot be "latest": an automatic upgrade resets the beacon service account to LocalSystem. Pin "current" or a release such as 13.2.0' };
+    for (const pin of ['latest', 'alwaysusethe-latest', 'Always-Use-The Latest']) expect(refusal(validInput({ beaconVersion: { pin } })), pin).toEqual(latest);
+    expect(refusal(validInput({ beaconVersion: { pin: 'notlatest' } }))).toEqual({ code: 'INVALID_REQUEST', field: 'beaconVersion.pin', message: 'beaconVersion.pin must be "current" or a release number such as 13.2.0' });
+  });
+
+  it('a field of the wrong kind says what zod found, not "is required" (that is only for a missing field)', () => {
+    expect(refusal(validInput({ protocol: 'socks' }))).toEqual({ code: 'INVALID_REQUEST', field: 'protocol', message: 'protocol: Invalid input' });
+    expect(refusal(validInput({ dryRun: 'yes' as never })).message).not.toContain('is required');
   });
 
   it('JSON text up to the size limit; larger or broken refused at $', async () => {

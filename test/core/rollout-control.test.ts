@@ -195,3 +195,92 @@ describe('one entry for every operator command', () => {
 function pending2() {
   return { pinId: 'pin-r3', version: '13.2.0', requestId: 'r3', at: AT, supersedes: null };
 }
+
+/**
+ * Another writer acting between the operator's read and the operator's conditional write: `before` runs once,
+ * just before the first patchRollout reaches the store (as a concurrent Lambda would).
+ */
+function racing(before: () => Promise<void>): MemoryRolloutStore {
+  const store = rollouts;
+  let raced = false;
+  return Object.assign(Object.create(store) as MemoryRolloutStore, {
+    patchRollout: async (...args: Parameters<MemoryRolloutStore['patchRollout']>) => {
+      if (!raced) {
+        raced = true;
+        await before();
+      }
+      return store.patchRollout(...args);
+    },
+  });
+}
+
+/** Every SendTaskSuccess asked for, whatever its token (the stand-in ignores tokens nobody waits on; Step Functions refuses a missing one). */
+function recordingTokens(): { tokens: MemoryTaskTokens; asked: Array<string | null> } {
+  const asked: Array<string | null> = [];
+  const inner = tokens;
+  const recording = Object.assign(Object.create(inner) as MemoryTaskTokens, {
+    sendTaskSuccess: (token: string, output: Record<string, unknown>) => {
+      asked.push(token);
+      return inner.sendTaskSuccess(token, output);
+    },
+  });
+  return { tokens: recording, asked };
+}
+
+describe('an operator action that loses its conditional write reads the rollout again and decides anew', () => {
+  it('a cancel that lands between the read and the go: the go is refused as cancelled, nothing recorded or woken', async () => {
+    await rollout('r1', { phase: 'awaiting-go', goToken: 'tok-1' });
+    tokens.waiting.add('tok-1');
+    const store = racing(async () => void (await rollouts.patchRollout('r1', { cancel: { by: 'bob', at: AT, rollback: false }, updatedAt: AT })));
+    expect(await refusal(giveGo({ ...deps(), rollouts: store }, { requestId: 'r1', by: 'alice' }))).toMatchObject({ code: 'ALREADY_CANCELLED', message: `request r1 was cancelled by bob at ${AT}` });
+    expect((await rollouts.getRollout('r1'))!.go).toBeNull();
+    expect(audit).toEqual([]);
+    expect(tokens.completed).toEqual([]);
+  });
+
+  it('another go that lands first: the answer names that go; this one is neither recorded nor audited', async () => {
+    await rollout('r1', { phase: 'awaiting-go', goToken: 'tok-1' });
+    tokens.waiting.add('tok-1');
+    const store = racing(async () => void (await rollouts.patchRollout('r1', { go: { by: 'bob', at: AT }, updatedAt: AT })));
+    expect(await giveGo({ ...deps(), rollouts: store }, { requestId: 'r1', by: 'alice' })).toEqual({ action: 'go', requestId: 'r1', by: 'bob', at: AT });
+    expect((await rollouts.getRollout('r1'))!.go).toEqual({ by: 'bob', at: AT });
+    expect(audit).toEqual([]);
+    expect(tokens.completed).toEqual([]);
+  });
+
+  it('a wait that registers its token between the read and the go is woken with it (the token is read again after the write)', async () => {
+    await rollout('r1', { phase: 'awaiting-go', goToken: null });
+    const store = racing(async () => {
+      tokens.waiting.add('tok-late');
+      await rollouts.patchRollout('r1', { goToken: 'tok-late', updatedAt: AT });
+    });
+    expect(await giveGo({ ...deps(), rollouts: store }, { requestId: 'r1', by: 'alice' })).toEqual({ action: 'go', requestId: 'r1', by: 'alice', at: NOW });
+    expect(tokens.completed).toEqual([{ token: 'tok-late', output: { go: true, by: 'alice', at: NOW } }]);
+  });
+
+  it('a cancel that loses to the end of the request is refused as ended, and records nothing', async () => {
+    await rollout('r1', { phase: 'running' });
+    const store = racing(async () => void (await rollouts.patchRollout('r1', { phase: 'ended', outcome: { state: 'completed', reason: 'all done', at: AT }, updatedAt: AT })));
+    expect(await refusal(cancelRollout({ ...deps(), rollouts: store }, { requestId: 'r1', rollback: false, by: 'ops' }))).toMatchObject({ code: 'ALREADY_ENDED', message: 'request r1 already ended completed: all done' });
+    expect((await rollouts.getRollout('r1'))!.cancel).toBeNull();
+    expect(audit).toEqual([]);
+  });
+});
+
+describe('Step Functions is asked to wake a wait only when one registered its token', () => {
+  it('a go or a cancel with no token sends nothing', async () => {
+    const { tokens: spy, asked } = recordingTokens();
+    await rollout('g', { phase: 'awaiting-go', goToken: null });
+    await rollout('c', { phase: 'running', goToken: null });
+    expect(await giveGo({ ...deps(), tokens: spy }, { requestId: 'g', by: 'alice' })).toMatchObject({ action: 'go' });
+    expect(await cancelRollout({ ...deps(), tokens: spy }, { requestId: 'c', rollback: false, by: 'alice' })).toMatchObject({ action: 'cancel' });
+    expect(asked).toEqual([]);
+  });
+});
+
+describe('an ended request', () => {
+  it('is named with its state alone when it ended without a reason (no dangling space)', async () => {
+    await rollout('r1', { phase: 'ended', outcome: { state: 'completed', reason: '', at: AT } });
+    expect((await refusal(giveGo(deps(), { requestId: 'r1', by: 'a' }))).message).toBe('request r1 already ended completed:');
+  });
+});

@@ -14,7 +14,9 @@ import {
   followLines,
   goRequestMessage,
   messageText,
+  requestDisplayState,
   requestSummary,
+  rolloutStatusLines,
   startedMessage,
 } from '../../lambdas/core/rollout-summary.js';
 import { initialRollout } from '../../lambdas/rollout/steps.js';
@@ -160,5 +162,51 @@ describe('the pin line of a summary', () => {
     expect(line({ status: 'failed', code: 'FNMS_UNREACHABLE', reason: 'timeout' })).toBe('FNMS approved version: NOT PINNED (FNMS_UNREACHABLE: timeout).');
     expect(line({ status: 'skipped', reason: 'dry run' })).toBe('FNMS approved version: not touched (dry run).');
     expect(line({ status: 'skipped' })).toBe('FNMS approved version: not touched (no beacon ended configured).');
+  });
+});
+
+describe('the status answer: the rollout and its pin in a few lines (chat and the CLI)', () => {
+  const counted = { started: 3, finished: 2, failed: 1, expansion: { pages: 1, total: 10, nextToken: null, done: true } };
+  const pin = (changes: Partial<RequestPinRecord>): RequestPinRecord => ({ status: 'pinned', mode: 'gateway', version: '13.2.0', ...changes });
+
+  it('the phase with the counters while it runs; the outcome and its reason once ended', () => {
+    expect(rolloutStatusLines(rollout({ ...counted, phase: 'running' }), 'chat')).toEqual(['rollout: running; 3 of 10 started, 2 finished, 1 failed']);
+    expect(rolloutStatusLines(rollout({ ...counted, phase: 'ended', outcome: { state: 'completed', reason: 'all done', at: AT } }), 'cli')).toEqual([
+      'rollout: completed: all done; 3 of 10 started, 2 finished, 1 failed',
+    ]);
+  });
+
+  it('a cancel (with or without rollback) names who and when; a halt says why; a cancel is said instead of a halt', () => {
+    const halt = { reason: 'max-errors' as never, detail: '2 failures, more than maxErrors 1', at: AT };
+    expect(rolloutStatusLines(rollout({ phase: 'stopping', cancel: { by: 'bob', at: AT, rollback: true } }), 'chat')[1]).toBe(`cancelled by bob at ${AT} (with rollback)`);
+    expect(rolloutStatusLines(rollout({ phase: 'stopping', cancel: { by: 'bob', at: AT, rollback: false }, halt }), 'chat').slice(1)).toEqual([`cancelled by bob at ${AT}`]);
+    expect(rolloutStatusLines(rollout({ phase: 'stopping', halt }), 'chat').slice(1)).toEqual(['halted: 2 failures, more than maxErrors 1']);
+  });
+
+  it('waiting for a go: the commands that answer it, spelled for chat or the CLI; not once the request ended', () => {
+    expect(rolloutStatusLines(rollout({ phase: 'awaiting-go' }), 'chat').slice(1)).toEqual(['waiting for a go: go chg-1 (or cancel chg-1)']);
+    expect(rolloutStatusLines(rollout({ phase: 'awaiting-go' }), 'cli').slice(1)).toEqual(['waiting for a go: beacon-proxy go chg-1 (or beacon-proxy cancel chg-1)']);
+    expect(rolloutStatusLines(rollout({ phase: 'awaiting-go', outcome: { state: 'halted', reason: 'no go in time', at: AT } }), 'chat').slice(1)).toEqual([]);
+    expect(rolloutStatusLines(rollout({ phase: 'running' }), 'chat').slice(1)).toEqual([]);
+  });
+
+  it('the pin: what an operator sets and the command that confirms it; who confirmed; otherwise its status, release, code and reason', () => {
+    const pinLine = (record: RequestPinRecord, spelling: 'chat' | 'cli' = 'chat') => rolloutStatusLines(rollout({ phase: 'awaiting-pin', pin: record }), spelling).slice(1);
+    expect(pinLine(pin({ status: 'awaiting', mode: 'operator', pinId: 'pin-chg-1' }))).toEqual(['FNMS pin (operator): awaiting an operator: set FNMS "Beacon version approved for use" to 13.2.0, then confirm-pin pin-chg-1']);
+    expect(pinLine(pin({ status: 'awaiting', mode: 'operator', pinId: 'pin-chg-1' }), 'cli')).toEqual([
+      'FNMS pin (operator): awaiting an operator: set FNMS "Beacon version approved for use" to 13.2.0, then beacon-proxy confirm-pin pin-chg-1',
+    ]);
+    expect(pinLine(pin({ status: 'confirmed', mode: 'operator', confirmedBy: 'alice', confirmedAt: AT }))).toEqual([`FNMS pin (operator): 13.2.0 confirmed by alice at ${AT}`]);
+    expect(pinLine(pin({}))).toEqual(['FNMS pin (gateway): pinned 13.2.0']);
+    expect(pinLine(pin({ status: 'refused', code: 'DOWNGRADE', reason: 'older than 13.3.0' }))).toEqual(['FNMS pin (gateway): refused 13.2.0 (DOWNGRADE: older than 13.3.0)']);
+    expect(pinLine(pin({ status: 'failed', code: 'GATEWAY_DOWN' }))).toEqual(['FNMS pin (gateway): failed 13.2.0 (GATEWAY_DOWN)']);
+    expect(pinLine(pin({ status: 'skipped', version: null, reason: 'dry run' }))).toEqual(['FNMS pin (gateway): skipped (dry run)']);
+    expect(pinLine(pin({ status: 'none', mode: 'none', version: null }))).toEqual(['FNMS pin (none): none']);
+  });
+
+  it('the state a request shows: the outcome, else the phase, else the record state before a rollout exists', () => {
+    expect(requestDisplayState('received', null)).toBe('received');
+    expect(requestDisplayState('running', { phase: 'awaiting-go', outcome: null })).toBe('awaiting-go');
+    expect(requestDisplayState('running', { phase: 'ended', outcome: { state: 'failed', reason: 'x', at: AT } })).toBe('failed');
   });
 });

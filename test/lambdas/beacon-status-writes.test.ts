@@ -56,3 +56,14 @@ describe.each(stores)('beacon status writes (%s)', (_name, makeStore) => {
     expect(await stateOf(store, requestId)).toBe('rolled-back');
   });
 });
+
+describe('a status write DynamoDB refuses for another reason', () => {
+  it('fails the step (so Step Functions retries it) instead of being taken for a late write: throttling, running or final state', async () => {
+    const throttled = Object.assign(new Error('Rate of requests exceeds the allowed throughput'), { name: 'ProvisionedThroughputExceededException' });
+    const db = { send: async () => Promise.reject(throttled) } as unknown as ConstructorParameters<typeof DynamoRequestStore>[0];
+    const store = new DynamoRequestStore(db, 'state');
+    for (const state of ['sent', 'ok'] as const) {
+      await expect(store.putBeaconStatus({ requestId: 'r1', instanceId: INSTANCE_A, state, updatedAt: '2026-03-01T10:00:00.000Z' })).rejects.toBe(throttled);
+    }
+  });
+});
