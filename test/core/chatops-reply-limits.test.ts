@@ -37,6 +37,10 @@ describe('status of a request in chat', () => {
     expect(replyStatus(view).lines.slice(1)).toEqual([`${beacon(1, 'ok').instanceId}: ok, FNMS pinned 13.2.0`, `${beacon(2, 'ok').instanceId}: failed - service did not start; rolled back`, `${beacon(3, 'ok').instanceId}: queued`]);
   });
 
+  it('updated is the latest change whatever the order of the beacons', () => {
+    expect(chatStatusView('r1', status([beacon(5, 'ok'), beacon(1, 'failed')])).updatedAt).toBe('2026-12-02T10:05:00.000Z');
+  });
+
   it(`exactly ${CHAT_STATUS_BEACONS} beacons are still listed one by one; one more gives counts and only the beacons not ok or queued`, () => {
     const twenty = Array.from({ length: CHAT_STATUS_BEACONS }, (_, i) => beacon(i, 'ok'));
     expect(chatStatusView('r1', status(twenty)).beacons).toHaveLength(CHAT_STATUS_BEACONS);
