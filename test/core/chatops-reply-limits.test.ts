@@ -15,14 +15,14 @@ function beacon(index: number, state: BeaconStatusRecord['state'], extra: Partia
 }
 
 function status(beacons: BeaconStatusRecord[], receivedAt = '2026-12-02T09:00:00.000Z'): RequestStatus {
-  return { request: { requestId: 'r1', state: 'running', source: 'chat', receivedAt } as RequestStatus['request'], beacons, audit: [] };
+  return { request: { requestId: 'r1', state: 'accepted', source: 'chat', receivedAt } as unknown as RequestStatus['request'], beacons, audit: [] };
 }
 
 describe('status of a request in chat', () => {
   it('no beacon yet: the request state, when it was received, and that no beacon started', () => {
     const view = chatStatusView('r1', status([]));
-    expect(view).toEqual({ requestId: 'r1', status: 'running', updatedAt: '2026-12-02T09:00:00.000Z', beacons: [] });
-    expect(replyStatus(view)).toEqual({ kind: 'status', title: 'Request r1', lines: ['Status: running (updated 2026-12-02T09:00:00.000Z)', 'No beacon started yet.'] });
+    expect(view).toEqual({ requestId: 'r1', status: 'accepted', updatedAt: '2026-12-02T09:00:00.000Z', beacons: [] });
+    expect(replyStatus(view)).toEqual({ kind: 'status', title: 'Request r1', lines: ['Status: accepted (updated 2026-12-02T09:00:00.000Z)', 'No beacon started yet.'] });
   });
 
   it('a small request lists every beacon, its pinned version and reasons; updated is the latest change', () => {
@@ -44,11 +44,11 @@ describe('status of a request in chat', () => {
   it(`exactly ${CHAT_STATUS_BEACONS} beacons are still listed one by one; one more gives counts and only the beacons not ok or queued`, () => {
     const twenty = Array.from({ length: CHAT_STATUS_BEACONS }, (_, i) => beacon(i, 'ok'));
     expect(chatStatusView('r1', status(twenty)).beacons).toHaveLength(CHAT_STATUS_BEACONS);
-    const large = [...twenty, beacon(20, 'queued'), beacon(21, 'failed'), beacon(22, 'running')];
+    const large = [...twenty, beacon(20, 'queued'), beacon(21, 'failed'), beacon(22, 'sent')];
     const view = chatStatusView('r1', status(large));
-    expect(view.counts).toBe('20 ok, 1 failed, 1 queued, 1 running');
-    expect(view.beacons.map((b) => b.status)).toEqual(['failed', 'running']);
-    expect(replyStatus(view).lines.slice(1)).toEqual(['Beacons: 20 ok, 1 failed, 1 queued, 1 running.', 'Not ok:', `${beacon(21, 'ok').instanceId}: failed`, `${beacon(22, 'ok').instanceId}: running`]);
+    expect(view.counts).toBe('20 ok, 1 failed, 1 queued, 1 sent');
+    expect(view.beacons.map((b) => b.status)).toEqual(['failed', 'sent']);
+    expect(replyStatus(view).lines.slice(1)).toEqual(['Beacons: 20 ok, 1 failed, 1 queued, 1 sent.', 'Not ok:', `${beacon(21, 'ok').instanceId}: failed`, `${beacon(22, 'ok').instanceId}: sent`]);
   });
 
   it('a large request lists at most 20 beacons that are not ok', () => {
