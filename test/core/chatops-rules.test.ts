@@ -147,6 +147,14 @@ describe('the replay guard when messages arrive out of time order', () => {
     expect(await guard.firstSeen('late', at(60))).toBe(false);
   });
 
+  it('an id is forgotten once its retention has passed: a later message carrying an earlier clock (another instance) is new', async () => {
+    const guard = new InMemoryReplayGuard({ ttlSeconds: 60 });
+    expect(await guard.firstSeen('a', at(0))).toBe(true);
+    // At 60 s "a" is expired and dropped while "b" is recorded.
+    expect(await guard.firstSeen('b', at(60))).toBe(true);
+    expect(await guard.firstSeen('a', at(30))).toBe(true);
+  });
+
   it('an id seen again after its expiry counts as the youngest: the size bound forgets older ids first', async () => {
     const guard = new InMemoryReplayGuard({ ttlSeconds: 60, maxEntries: 3 });
     await guard.firstSeen('y', at(50));
