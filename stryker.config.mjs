@@ -19,8 +19,8 @@ export default {
   jsonReporter: { fileName: process.env.MUTATION_JSON_REPORT ?? 'reports/mutation/mutation.json' },
   incremental: true,
   incrementalFile: process.env.MUTATION_INCREMENTAL_FILE ?? 'reports/stryker-incremental.json',
-  // Test runner processes; MUTATION_CONCURRENCY=1 on a machine others share.
-  concurrency: Number(process.env.MUTATION_CONCURRENCY ?? 2),
+  // MUTATION_CONCURRENCY=1 when the machine is shared (another Stryker or a benchmark on the same cores).
+  concurrency: Number(process.env.MUTATION_CONCURRENCY) || 2,
   timeoutMS: 10_000,
   tempDirName: '.stryker-tmp',
   cleanTempDir: true,

@@ -7,7 +7,7 @@
  */
 import { RequestError } from '../errors.js';
 import type { InventoryBeacon } from './inventory.js';
-import { compareVersions, decidePin, isLatestVersion, isReleaseVersion } from './pin.js';
+import { compareVersions, decidePin, isReleaseVersion } from './pin.js';
 import { LATEST_VERSION } from './types.js';
 
 const PIN_FIELD = 'beaconVersion.pin';
@@ -86,10 +86,10 @@ export function decideRelease(input: ReleaseInput): ReleaseDecision {
     target,
     { allowDowngrade: input.allowDowngrade, deployedVersions: deployed },
   );
-  const known = input.approvedVersion !== undefined && input.approvedVersion !== null && !isLatestVersion(input.approvedVersion);
+  // decidePin keeps only a known approved release (never "latest", never an unknown value): nothing to set then.
   return {
     release: decision.action === 'keep' ? decision.version : decision.to,
-    change: !(known && decision.action === 'keep'),
+    change: decision.action === 'write',
     highestDeployed: highestRelease(deployed),
     unknownVersion,
   };
