@@ -119,6 +119,15 @@ describe('token refusals and failures, named', () => {
     });
   });
 
+  it('a 3xx from the token endpoint is not a credential problem: nothing tells the operator to replace the secret', async () => {
+    for (const status of [300, 302, 399]) {
+      const { inventory } = setUp([{ status }]);
+      const error = await failure(inventory.listBeacons());
+      expect(error).toMatchObject({ code: 'INVENTORY_HTTP', operation: 'token', status });
+      expect(error.message).not.toContain('store it in the secret');
+    }
+  });
+
   it('a token endpoint that fails (5xx) or throttles (429) is a retriable failure of the token call, not a credential problem', async () => {
     for (const status of [500, 503, 429]) {
       const { inventory } = setUp([{ status }]);
