@@ -11,6 +11,8 @@
  *   MUTATION_CONCURRENCY=1 npm run mutation  Stryker's test runner processes (default 2), e.g. 1 on a shared machine
  *   npm run mutation -- --full               a run from scratch (the incremental file is not read)
  *   npm run mutation -- --mutate <file>...   only these files; the report goes to reports/mutation/partial.md
+ *   npm run mutation -- --mutate <file:lines>... --into <group>   re-run these mutants (after new tests) and apply the
+ *                                            results to that group's report (the source must be unchanged since its run)
  *   npm run mutation -- --report-only        rewrite bench/mutation.md from the last JSON report, no run
  *   --check                                  exit 1 when a gated file is under 90 % or a mutant is unexplained
  */
@@ -239,7 +241,45 @@ export interface RunFacts {
   withStatic?: boolean;
   machine: string;
   /** Each run's last time: when it ended, how long it took, whether it reused results (incremental). */
-  groups?: Record<string, { at: string; seconds: number; incremental: boolean }>;
+  groups?: Record<string, { at: string; seconds: number; incremental: boolean; reruns?: Rerun[] }>;
+}
+
+/** A targeted re-run applied to a group's report (`--mutate <file:lines>... --into <group>`). */
+export interface Rerun {
+  at: string;
+  mutate: string[];
+  /** Mutants of the group's report whose status the re-run replaced. */
+  mutants: number;
+  withStatic: boolean;
+}
+
+const sameMutant = (a: ReportMutant, b: ReportMutant) =>
+  a.mutatorName === b.mutatorName &&
+  a.replacement === b.replacement &&
+  a.location.start.line === b.location.start.line &&
+  a.location.start.column === b.location.start.column &&
+  a.location.end.line === b.location.end.line &&
+  a.location.end.column === b.location.end.column;
+
+/**
+ * Applies a targeted re-run to a group's report: every mutant the re-run tested replaces the same mutant
+ * (file, mutator, location, replacement) in the group's report. A source that changed since the group's run
+ * is refused: its mutants' locations would not mean the same code.
+ */
+export function applyRerun(group: JsonReport, rerun: JsonReport): number {
+  let replaced = 0;
+  for (const [file, data] of Object.entries(rerun.files)) {
+    const target = group.files[file];
+    if (!target) throw new Error(`the re-run mutated ${file}, which the group's report does not hold`);
+    if (target.source !== data.source) throw new Error(`${file} changed since the group's run: run the group again (--only <group> --full)`);
+    for (const mutant of data.mutants) {
+      const index = target.mutants.findIndex((m) => sameMutant(m, mutant));
+      if (index < 0) throw new Error(`the re-run's mutant ${mutant.mutatorName} at ${file}:${mutant.location.start.line} is not in the group's report`);
+      target.mutants[index] = { ...mutant, id: target.mutants[index]!.id };
+      replaced += 1;
+    }
+  }
+  return replaced;
 }
 
 export function renderMarkdown(analysis: Analysis, run: RunFacts | null): string {
@@ -264,7 +304,12 @@ export function renderMarkdown(analysis: Analysis, run: RunFacts | null): string
   lines.push('from full runs (`--full`): an incremental run may keep a survivor as "survived" although a new test kills it.', '');
   if (run?.groups) {
     lines.push('Runs (each group\'s last run, ' + run.machine + '):', '');
-    for (const [name, group] of Object.entries(run.groups)) lines.push(`- ${name}: ended ${group.at}, ${Math.round(group.seconds / 60)} min (${group.incremental ? 'incremental' : 'full'})`);
+    for (const [name, group] of Object.entries(run.groups)) {
+      lines.push(`- ${name}: ended ${group.at}, ${Math.round(group.seconds / 60)} min (${group.incremental ? 'incremental' : 'full'})`);
+      for (const rerun of group.reruns ?? []) {
+        lines.push(`  - then ${rerun.mutants} of its mutants re-run after new tests (${rerun.at}${rerun.withStatic ? ', static ones with a reload' : ''}): ${rerun.mutate.map((m) => `\`${m}\``).join(', ')}`);
+      }
+    }
     lines.push('');
   } else if (run) {
     lines.push(`Run: ${run.at}, ${run.seconds === null ? 'time not measured' : `${Math.round(run.seconds / 60)} min`} (${run.incremental ? 'incremental: results of unchanged mutants and tests reused from reports/stryker-incremental-*.json' : 'full run'}${run.withStatic ? ', static mutants of lambdas/core/** included' : ''}), ${run.machine}.`, '');
@@ -361,7 +406,10 @@ function main(argv: string[]): void {
   const full = argv.includes('--full');
   const withStatic = argv.includes('--with-static');
   const mutateAt = argv.indexOf('--mutate');
-  const mutate = mutateAt >= 0 ? argv.slice(mutateAt + 1).filter((arg) => !arg.startsWith('--')) : [];
+  const afterMutate = mutateAt >= 0 ? argv.slice(mutateAt + 1) : [];
+  const mutateEnd = afterMutate.findIndex((arg) => arg.startsWith('--'));
+  const mutate = mutateEnd < 0 ? afterMutate : afterMutate.slice(0, mutateEnd);
+  const applying = argv.includes('--into');
   const partial = mutate.length > 0;
   mkdirSync(dirname(JSON_REPORT), { recursive: true });
   const groupReports = GROUPS.map((group) => join(ROOT, 'reports', 'mutation', `${group.name}.json`));
@@ -374,6 +422,21 @@ function main(argv: string[]): void {
       const slug = createHash('sha256').update(mutate.join('\n')).digest('hex').slice(0, 10);
       const ignoreStatic = !withStatic && mutate.every((file) => file.startsWith('lambdas/core/'));
       runStryker(mutate, ignoreStatic, `reports/partial/${slug}-incremental.json`, 'reports/mutation/partial.json', full);
+      const intoAt = argv.indexOf('--into');
+      const into = intoAt >= 0 ? GROUPS.findIndex((group) => group.name === argv[intoAt + 1]) : -1;
+      if (intoAt >= 0 && into < 0) throw new Error(`--into names no group (${GROUPS.map((group) => group.name).join(', ')})`);
+      if (into >= 0) {
+        // The re-run's results replace the same mutants in the group's report; bench/mutation.md says so.
+        const report = readJson<JsonReport>(groupReports[into]!);
+        const mutants = applyRerun(report, readJson<JsonReport>(PARTIAL_JSON_REPORT));
+        writeFileSync(groupReports[into]!, JSON.stringify(report));
+        const name = GROUPS[into]!.name;
+        const facts = run?.groups?.[name];
+        if (!run || !facts) throw new Error(`the ${name} group has no recorded run to apply a re-run to`);
+        facts.reruns = [...(facts.reruns ?? []), { at: new Date().toISOString(), mutate, mutants, withStatic: !ignoreStatic }];
+        writeFileSync(RUN_LOG, `${JSON.stringify(run, null, 2)}\n`);
+        console.error(`mutation: ${mutants} mutants of the ${name} group re-run and applied to its report`);
+      }
     } else {
       const onlyAt = argv.indexOf('--only');
       const only = onlyAt >= 0 ? argv[onlyAt + 1] : undefined;
@@ -388,7 +451,7 @@ function main(argv: string[]): void {
       writeFileSync(RUN_LOG, `${JSON.stringify(run, null, 2)}\n`);
     }
   }
-  const wanted = partial ? [{ path: PARTIAL_JSON_REPORT, mutate, name: 'partial' }] : GROUPS.map((group, index) => ({ path: groupReports[index]!, mutate: group.mutate, name: group.name }));
+  const wanted = partial && !applying ? [{ path: PARTIAL_JSON_REPORT, mutate, name: 'partial' }] : GROUPS.map((group, index) => ({ path: groupReports[index]!, mutate: group.mutate, name: group.name }));
   const reports = wanted.filter((report) => existsSync(report.path));
   const notRun = wanted.filter((report) => !existsSync(report.path));
   if (notRun.length > 0) console.error(`mutation: no report for ${notRun.map((report) => report.name).join(', ')}; run \`npm run mutation\``);
@@ -396,8 +459,8 @@ function main(argv: string[]): void {
   const explanations = existsSync(EXPLANATIONS) ? readJson<Explanations>(EXPLANATIONS) : {};
   const analysis = analyse(mergeReports(reports), explanations);
   analysis.notRun = notRun.map((report) => ({ name: report.name, mutate: [...report.mutate] }));
-  const out = partial ? PARTIAL_REPORT : REPORT;
-  writeFileSync(out, renderMarkdown(analysis, partial ? null : run));
+  const out = partial && !applying ? PARTIAL_REPORT : REPORT;
+  writeFileSync(out, renderMarkdown(analysis, partial && !applying ? null : run));
   for (const group of analysis.groups) console.log(`${group.name}: ${group.score.toFixed(1)} % (${group.counts.killed + group.counts.timeout}/${group.counts.total - group.counts.errors}; ${group.counts.staticSkipped} static not run)`);
   for (const file of analysis.files) console.log(`  ${file.score.toFixed(1).padStart(5)} %  ${file.file}  (${file.counts.survived} survived, ${file.counts.noCoverage} no coverage, ${file.counts.staticSkipped} static not run)`);
   const failures = [...gateFailures(analysis), ...(analysis.notRun ?? []).map((group) => `${group.name}: not measured`)];
