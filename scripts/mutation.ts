@@ -266,12 +266,18 @@ const sameMutant = (a: ReportMutant, b: ReportMutant) =>
  * (file, mutator, location, replacement) in the group's report. A source that changed since the group's run
  * is refused: its mutants' locations would not mean the same code.
  */
-export function applyRerun(group: JsonReport, rerun: JsonReport): number {
+export function applyRerun(group: JsonReport, rerun: JsonReport, wholeFiles: readonly string[] = []): number {
   let replaced = 0;
   for (const [file, data] of Object.entries(rerun.files)) {
     const target = group.files[file];
     if (!target) throw new Error(`the re-run mutated ${file}, which the group's report does not hold`);
-    if (target.source !== data.source) throw new Error(`${file} changed since the group's run: run the group again (--only <group> --full)`);
+    if (wholeFiles.includes(file)) {
+      // Every mutant of the file re-ran (a change to it, or new tests): its results replace the file's.
+      group.files[file] = data;
+      replaced += data.mutants.length;
+      continue;
+    }
+    if (target.source !== data.source) throw new Error(`${file} changed since the group's run: re-run the whole file (--mutate ${file} --into <group>)`);
     for (const mutant of data.mutants) {
       const index = target.mutants.findIndex((m) => sameMutant(m, mutant));
       if (index < 0) throw new Error(`the re-run's mutant ${mutant.mutatorName} at ${file}:${mutant.location.start.line} is not in the group's report`);
@@ -428,7 +434,7 @@ function main(argv: string[]): void {
       if (into >= 0) {
         // The re-run's results replace the same mutants in the group's report; bench/mutation.md says so.
         const report = readJson<JsonReport>(groupReports[into]!);
-        const mutants = applyRerun(report, readJson<JsonReport>(PARTIAL_JSON_REPORT));
+        const mutants = applyRerun(report, readJson<JsonReport>(PARTIAL_JSON_REPORT), mutate.filter((entry) => !entry.includes(':')));
         writeFileSync(groupReports[into]!, JSON.stringify(report));
         const name = GROUPS[into]!.name;
         const facts = run?.groups?.[name];

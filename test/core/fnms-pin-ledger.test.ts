@@ -63,6 +63,18 @@ describe('planOperatorPin: what a request that decided a release does', () => {
     }
   });
 
+  it('a downgrade pending below the confirmed release is replaced by a request that needs the confirmed one: confirming the downgrade would take its beacons back', () => {
+    // 13.2.0 approved, an operator-accepted downgrade to 13.1.0 pending; a new request configured beacons at 13.2.0.
+    const state = ledger({ confirmed: confirmed('13.2.0'), pending: pending('13.1.0') });
+    expect(planOperatorPin(state, '13.2.0', 'r2', AT)).toEqual({
+      action: 'ask',
+      pinId: 'pin-r2',
+      version: '13.2.0',
+      supersedes: { pinId: 'pin-r1', version: '13.1.0' },
+      next: { confirmed: confirmed('13.2.0'), pending: { pinId: 'pin-r2', version: '13.2.0', requestId: 'r2', at: AT, supersedes: 'pin-r1' }, waiters: {} },
+    });
+  });
+
   it('a pending value of the same release: the request joins it (one instruction, one confirmation)', () => {
     expect(planOperatorPin(ledger({ pending: pending('13.2.0') }), '13.2', 'r2', AT)).toEqual({ action: 'join', pinId: 'pin-r1', version: '13.2.0' });
   });

@@ -31,6 +31,13 @@ describe('a targeted mutation re-run applied to a group report', () => {
     expect(() => applyRerun(group() as never, rerun as never)).toThrow(/changed since the group's run/);
   });
 
+  it('a whole file re-run (after a change to it) replaces the file\'s results, new mutants included', () => {
+    const report = group();
+    const changed = { source: 'const a = 2;\nif (a > 1 && a < 9) run();\n', mutants: [mutant('1', 'Killed', 2), mutant('2', 'Killed', 2, 'false'), mutant('3', 'Survived', 1), mutant('4', 'Killed', 2, 'a >= 9')] };
+    expect(applyRerun(report as never, { files: { 'lambdas/core/x.ts': changed } } as never, ['lambdas/core/x.ts'])).toBe(4);
+    expect(report.files['lambdas/core/x.ts']).toEqual(changed);
+  });
+
   it('refuses a mutant or a file the group never had', () => {
     const source = group().files['lambdas/core/x.ts'].source;
     expect(() => applyRerun(group() as never, { files: { 'lambdas/core/x.ts': { source, mutants: [mutant('9', 'Killed', 2, 'other')] } } } as never)).toThrow(/is not in the group's report/);

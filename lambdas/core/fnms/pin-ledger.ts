@@ -47,7 +47,9 @@ export function planOperatorPin(state: PinLedgerState, release: string, requestI
       );
     }
   }
-  if (confirmed && compareVersions(confirmed.version, release) === 0) return { action: 'unchanged', version: confirmed.version };
+  // Here anything pending is older than this release (a downgrade an operator accepted): it is replaced, even
+  // when this release is the confirmed one, or confirming it would take this request's beacons back.
+  if (!pending && confirmed && compareVersions(confirmed.version, release) === 0) return { action: 'unchanged', version: confirmed.version };
   const pinId = pinIdFor(requestId);
   return {
     action: 'ask',
