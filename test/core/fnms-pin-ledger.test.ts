@@ -35,6 +35,15 @@ describe('pin ids', () => {
     expect(PIN_ID_PATTERN.test('slack-3f2a9c0d')).toBe(false);
   });
 
+  it('a pin id is the whole text: anything before pin- or after the id refuses it (what confirm-pin accepts)', () => {
+    expect(PIN_ID_PATTERN.test('pin-r1')).toBe(true);
+    expect(PIN_ID_PATTERN.test('xpin-r1')).toBe(false);
+    expect(PIN_ID_PATTERN.test('pin-r1 and-more')).toBe(false);
+    expect(PIN_ID_PATTERN.test('pin-r1;')).toBe(false);
+    expect(PIN_ID_PATTERN.test(`pin-${'a'.repeat(64)}`)).toBe(true);
+    expect(PIN_ID_PATTERN.test(`pin-${'a'.repeat(65)}`)).toBe(false);
+  });
+
   it('the empty ledger has nothing confirmed, nothing pending, no waiter, revision 0', () => {
     expect(EMPTY_PIN_LEDGER).toEqual({ confirmed: null, pending: null, waiters: {}, configuredVersions: [], revision: 0 });
   });
