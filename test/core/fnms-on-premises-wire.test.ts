@@ -4,32 +4,34 @@
  * which challenge headers are understood, the hints for refused statuses, a fault outside a 500, an answer
  * cut mid-body, and the operation every inventory error names.
  */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import * as tls from 'node:tls';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BeaconInventoryError } from '../../lambdas/core/fnms/inventory.js';
 import { type OnPremisesConfigInput, createOnPremisesInventory, parseGetCustomViewAnswer, soapFaultText } from '../../lambdas/core/fnms/on-premises.js';
 import { createChallenge, decodeNtlmMessage, verifyAuthenticate } from '../../local/fnms-stub/ntlm.js';
 
-// A throwaway self-signed certificate for 127.0.0.1, made for this test only (not a credential of anything).
-const CERT = `-----BEGIN CERTIFICATE-----
-MIIBjTCCATSgAwIBAgIUfGNDzgxJmkcAfh0TEfeI+Ciu3dQwCgYIKoZIzj0EAwIw
-FDESMBAGA1UEAwwJMTI3LjAuMC4xMB4XDTI2MTIwMjE2Mjg0MloXDTM2MTEyOTE2
-Mjg0MlowFDESMBAGA1UEAwwJMTI3LjAuMC4xMFkwEwYHKoZIzj0CAQYIKoZIzj0D
-AQcDQgAEtzAMeLToScm4HPwjN+Ko2GTVBg7z3LLM6aSLOSrMlJg+SzkccU2aUBbf
-7nhu8XJnZti8iTg7FtIF/4ZIaLVM3aNkMGIwHQYDVR0OBBYEFNFX38EQWR9Z7xar
-LvYjAGma6pYCMB8GA1UdIwQYMBaAFNFX38EQWR9Z7xarLvYjAGma6pYCMA8GA1Ud
-EwEB/wQFMAMBAf8wDwYDVR0RBAgwBocEfwAAATAKBggqhkjOPQQDAgNHADBEAiAh
-MmaIlrsvgJ/BR4J6vSCaWUlslq6lfnYody/InW0QBAIgMnmJ8mYnfwZFcy6GJsHk
-oPlWMbaSvPygtl/jidQdSAg=
------END CERTIFICATE-----`;
-const KEY = `-----BEGIN PRIVATE KEY-----
-MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgyB5TcTS2wELrymaC
-tEMarekwC5cEZlMXdU5lpASzfQChRANCAAS3MAx4tOhJybgc/CM34qjYZNUGDvPc
-sszppIs5KsyUmD5LORxxTZpQFt/ueG7xcmdm2LyJODsW0gX/hkhotUzd
------END PRIVATE KEY-----`;
+/**
+ * A throwaway self-signed certificate for 127.0.0.1, made fresh for each run with openssl (part of the
+ * machine's base system): no private key, however worthless, is kept in the repository.
+ */
+function selfSignedLoopback(): { cert: string; key: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'beacon-proxy-tls-'));
+  try {
+    const [keyFile, certFile] = [join(dir, 'key.pem'), join(dir, 'cert.pem')];
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', keyFile, '-out', certFile], { stdio: 'ignore' });
+    return { cert: readFileSync(certFile, 'utf8'), key: readFileSync(keyFile, 'utf8') };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+const { cert: CERT, key: KEY } = selfSignedLoopback();
 
 const COLUMNS = { name: 'Beacon name', computerName: 'Computer', version: 'Version', status: 'Status', lastContact: 'Last contact' };
 const SOAP = 'xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"';
