@@ -6,6 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import { createFlexeraOneInventory, skipTokenOf } from '../../lambdas/core/fnms/flexera-one.js';
 import { BeaconInventoryError } from '../../lambdas/core/fnms/inventory.js';
+import { rejection } from '../support/refusal.js';
+import { type ScriptedStep, scriptedFetch } from '../support/scripted-fetch.js';
 
 const COLUMNS = { name: 'N', computerName: 'C', version: 'V', status: 'S', lastContact: 'L' };
 const API = 'http://127.0.0.1:9';
@@ -15,13 +17,13 @@ const ACCESS = 'access-token-abcdef';
 const EXECUTE = `${API}/fnms/v1/orgs/12/reports/34/execute`;
 const PAGE_WHAT = 'Flexera One report execute (GET /fnms/v1/orgs/12/reports/34/execute, page 1)';
 
-type Step = { status: number; body?: unknown } | { error: Error };
+type Step = ScriptedStep;
 const tokenOk = (expiresIn = 3600): Step => ({ status: 200, body: { access_token: ACCESS, expires_in: expiresIn } });
 const page = (values: unknown[], nextPage?: string | null): Step => ({ status: 200, body: { values, nextPage } });
 const row = (name: string) => ({ N: name, C: name, V: '13.2.0', S: 'Active', L: null });
 
 function setUp(steps: Step[], config: Record<string, unknown> = {}, secret: () => Promise<string> = async () => REFRESH) {
-  const calls: Array<{ url: string; init: RequestInit }> = [];
+  const { fetch, calls } = scriptedFetch(steps, { status: 500 });
   const clock = { ms: 1_000_000 };
   const inventory = createFlexeraOneInventory(
     { kind: 'flexeraOne', orgId: '12', reportId: '34', columns: COLUMNS, auth: { kind: 'refreshToken' }, apiBaseUrl: API, tokenUrl: TOKEN_URL, retry: { maxAttempts: 1 }, ...config } as never,
@@ -30,25 +32,14 @@ function setUp(steps: Step[], config: Record<string, unknown> = {}, secret: () =
       sleep: async () => undefined,
       random: () => 0.5,
       now: () => clock.ms,
-      fetch: (async (input: string | URL | Request, init?: RequestInit) => {
-        calls.push({ url: String(input), init: init ?? {} });
-        const step = steps.shift() ?? { status: 500 };
-        if ('error' in step) throw step.error;
-        return new Response(step.body === undefined ? '' : typeof step.body === 'string' ? step.body : JSON.stringify(step.body), { status: step.status });
-      }) as typeof fetch,
+      fetch,
     },
   );
   return { inventory, calls, clock };
 }
 
 async function failure(promise: Promise<unknown>): Promise<ReturnType<BeaconInventoryError['toJSON']>> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(BeaconInventoryError);
-    return (error as BeaconInventoryError).toJSON();
-  }
-  throw new Error('expected the read to fail');
+  return (await rejection(promise, BeaconInventoryError)).toJSON();
 }
 
 describe('what the token and page requests carry', () => {

@@ -7,6 +7,8 @@
 import { describe, expect, it } from 'vitest';
 import { createFnmsClient, parseRetryAfter } from '../../lambdas/core/fnms/client.js';
 import { FnmsError } from '../../lambdas/core/fnms/errors.js';
+import { rejection } from '../support/refusal.js';
+import { type ScriptedStep, scriptedFetch } from '../support/scripted-fetch.js';
 
 const BASE = 'https://pin-gateway.corp.example';
 const TOKEN_URL = 'https://login.corp.example/oidc/token';
@@ -15,11 +17,11 @@ const ACCESS = 'access-token-abcdef';
 const SETTINGS = { status: 200, body: { approvedVersion: '13.2.0', availableVersions: ['13.2.0'] } };
 const WHAT = 'FNMS getBeaconSettings (GET /api/beacon-settings)';
 
-type Step = { status: number; body?: unknown } | { error: Error };
+type Step = ScriptedStep;
 const tokenOk = (expiresIn = 3600): Step => ({ status: 200, body: { access_token: ACCESS, expires_in: expiresIn } });
 
 function setUp(steps: Step[], config: Record<string, unknown> = {}, secret: () => Promise<string> = async () => REFRESH, deps: Record<string, unknown> = {}) {
-  const calls: Array<{ url: string; init: RequestInit }> = [];
+  const { fetch, calls } = scriptedFetch(steps, { status: 500 });
   const clock = { ms: 1_000_000 };
   let reads = 0;
   const client = createFnmsClient({ baseUrl: BASE, auth: { kind: 'refreshToken', tokenUrl: TOKEN_URL, refreshSkewSeconds: 60 }, maxAttempts: 1, ...config } as never, {
@@ -30,25 +32,14 @@ function setUp(steps: Step[], config: Record<string, unknown> = {}, secret: () =
     sleep: async () => undefined,
     random: () => 0.5,
     now: () => clock.ms,
-    fetch: (async (input: string | URL | Request, init?: RequestInit) => {
-      calls.push({ url: String(input), init: init ?? {} });
-      const step = steps.shift() ?? { status: 500 };
-      if ('error' in step) throw step.error;
-      return new Response(step.body === undefined ? null : typeof step.body === 'string' ? step.body : JSON.stringify(step.body), { status: step.status });
-    }) as typeof fetch,
+    fetch,
     ...deps,
   });
   return { client, calls, clock, reads: () => reads };
 }
 
 async function failure(promise: Promise<unknown>): Promise<ReturnType<FnmsError['toJSON']>> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(FnmsError);
-    return (error as FnmsError).toJSON();
-  }
-  throw new Error('expected a failure');
+  return (await rejection(promise, FnmsError)).toJSON();
 }
 
 const tokenCalls = (calls: Array<{ url: string }>) => calls.filter((call) => call.url === TOKEN_URL).length;

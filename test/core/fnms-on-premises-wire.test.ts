@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import * as tls from 'node:tls';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BeaconInventoryError } from '../../lambdas/core/fnms/inventory.js';
+import { rejection } from '../support/refusal.js';
 import { type OnPremisesConfigInput, createOnPremisesInventory, parseGetCustomViewAnswer, soapFaultText } from '../../lambdas/core/fnms/on-premises.js';
 import { createChallenge, decodeNtlmMessage, verifyAuthenticate } from '../../local/fnms-stub/ntlm.js';
 
@@ -84,13 +85,7 @@ function adapter(url: string, overrides: Partial<OnPremisesConfigInput> = {}) {
 }
 
 async function failure(promise: Promise<unknown>): Promise<ReturnType<BeaconInventoryError['toJSON']>> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(BeaconInventoryError);
-    return (error as BeaconInventoryError).toJSON();
-  }
-  throw new Error('expected the read to fail');
+  return (await rejection(promise, BeaconInventoryError)).toJSON();
 }
 
 /** The NTLM challenge, then the authenticated answer, checking the password and that both came on one connection. */

@@ -4,6 +4,7 @@
  * "current" means; and the exact instruction an operator gets.
  */
 import { describe, expect, it } from 'vitest';
+import { refusal } from '../support/refusal.js';
 import { RequestError } from '../../lambdas/core/errors.js';
 import { createInMemoryFnms } from '../../lambdas/core/fnms/in-memory.js';
 import { type InventoryBeacon, createInMemoryInventory } from '../../lambdas/core/fnms/inventory.js';
@@ -14,15 +15,6 @@ const known = (...versions: Array<string | null>): InventoryBeacon[] =>
   versions.map((version, index) => ({ name: `FNMS${index}`, computerName: `FNMS${index}`, version, status: 'Active', lastContact: null }));
 const finished = (...versions: Array<string | null>) => versions.map((beaconVersion, index) => ({ instanceId: `i-000000000000000${index}`, beaconVersion }));
 
-function refusal(run: () => unknown): RequestError {
-  try {
-    run();
-  } catch (error) {
-    expect(error).toBeInstanceOf(RequestError);
-    return error as RequestError;
-  }
-  throw new Error('expected a refusal');
-}
 
 describe('release numbers and "latest"', () => {
   it('"latest" in the spellings FNMS uses, and nothing that merely contains the word', () => {

@@ -5,7 +5,7 @@
  * handlers, these pin each rule on its own.
  */
 import { describe, expect, it } from 'vitest';
-import { RequestError } from '../../lambdas/core/errors.js';
+import { refusal } from '../support/refusal.js';
 import { EMPTY_PIN_LEDGER, PIN_ID_PATTERN, confirmPin, pinIdFor, planOperatorPin, recordGatewayPin, registerWaiter, removeWaiter } from '../../lambdas/core/fnms/pin-ledger.js';
 import type { PinLedgerState } from '../../lambdas/core/ports.js';
 
@@ -18,15 +18,6 @@ function ledger(change: Partial<PinLedgerState>): PinLedgerState {
 const confirmed = (version: string, pinId: string | null = 'pin-old') => ({ version, pinId, by: 'alice', at: AT });
 const pending = (version: string, pinId = 'pin-r1') => ({ pinId, version, requestId: pinId.slice(4), at: AT, supersedes: null });
 
-function refusal(run: () => unknown): RequestError {
-  try {
-    run();
-  } catch (error) {
-    expect(error).toBeInstanceOf(RequestError);
-    return error as RequestError;
-  }
-  throw new Error('expected a refusal');
-}
 
 describe('pin ids', () => {
   it('one pin id per request, pin-<requestId>, which the chat command accepts', () => {

@@ -3,7 +3,7 @@
  * finished beacons and the FNMS inventory call for, and the instruction an operator gets.
  */
 import { describe, expect, it } from 'vitest';
-import { RequestError } from '../../lambdas/core/errors.js';
+import { refusal } from '../support/refusal.js';
 import {
   APPROVED_VERSION_UI_PATH,
   type InventoryBeacon,
@@ -19,15 +19,6 @@ const known = (...versions: Array<string | null>): InventoryBeacon[] =>
   versions.map((version, index) => ({ name: `FNMS${index}`, computerName: `FNMS${index}`, version, status: 'Active', lastContact: null }));
 const finished = (...versions: Array<string | null>) => versions.map((beaconVersion, index) => ({ instanceId: `i-000000000000000${index}`, beaconVersion }));
 
-function refusal(run: () => unknown): RequestError {
-  try {
-    run();
-  } catch (error) {
-    expect(error).toBeInstanceOf(RequestError);
-    return error as RequestError;
-  }
-  throw new Error('expected a refusal');
-}
 
 describe('decideRelease: the release for a set of finished beacons plus the inventory', () => {
   it('"current" is the highest release running among the finished beacons', () => {

@@ -11,29 +11,16 @@ import { backoffDelayMs, createFnmsClient, currentFnmsDeadline, parseRetryAfter,
 import { FnmsError } from '../../lambdas/core/fnms/errors.js';
 import { BeaconInventoryError } from '../../lambdas/core/fnms/inventory.js';
 import { type HttpAnswer, RetryPolicySchema, createRedactor, createRetryingCaller, isLoopbackHttp, secureUrl } from '../../lambdas/core/fnms/report-http.js';
+import { rejection } from '../support/refusal.js';
+import { type ScriptedStep, scriptedFetch } from '../support/scripted-fetch.js';
 
 const NOW = 1_000_000;
 const BEARER = 'static-bearer-0123456789';
 
-type Step = { status: number; body?: string; headers?: Record<string, string> } | 'hang' | { error: Error };
-
-/** A fetch that answers the scripted steps in order and records what was asked. */
-function scriptedFetch(steps: Step[]) {
-  const calls: Array<{ url: string; init: RequestInit }> = [];
-  const fetchImpl = (async (input: string | URL | Request, init?: RequestInit) => {
-    calls.push({ url: String(input), init: init ?? {} });
-    const step = steps.shift() ?? { status: 200, body: '{}' };
-    if (step === 'hang') {
-      return new Promise<Response>((_, reject) => init?.signal?.addEventListener('abort', () => reject(new DOMException('aborted', 'AbortError'))));
-    }
-    if ('error' in step) throw step.error;
-    return new Response(step.status === 204 ? null : (step.body ?? ''), { status: step.status, headers: step.headers });
-  }) as typeof fetch;
-  return { fetchImpl, calls };
-}
+type Step = ScriptedStep;
 
 function gateway(steps: Step[], config: Record<string, unknown> = {}) {
-  const { fetchImpl, calls } = scriptedFetch(steps);
+  const { fetch: fetchImpl, calls } = scriptedFetch(steps, { status: 200, body: '{}' });
   const sleeps: number[] = [];
   const clock = { ms: NOW };
   const client = createFnmsClient(
@@ -54,15 +41,6 @@ function gateway(steps: Step[], config: Record<string, unknown> = {}) {
 const SETTINGS = { status: 200, body: JSON.stringify({ approvedVersion: '13.2.0', availableVersions: ['13.2.0'] }) };
 const WHAT = 'FNMS getBeaconSettings (GET /api/beacon-settings)';
 
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected a rejection');
-}
-
 describe('the FNMS call deadline (withFnmsDeadline)', () => {
   it('is visible to the calls made inside it, per invocation, and absent outside', async () => {
     expect(currentFnmsDeadline()).toBeUndefined();
@@ -81,7 +59,7 @@ describe('the FNMS call deadline (withFnmsDeadline)', () => {
 describe('pin gateway client under a deadline', () => {
   it('less than 250 ms left: no request is sent; a retriable timeout after 0 attempts', async () => {
     const { client, calls } = gateway([SETTINGS]);
-    const error = (await rejection(withFnmsDeadline(NOW + 249, () => client.getBeaconSettings()))) as FnmsError;
+    const error = await rejection(withFnmsDeadline(NOW + 249, () => client.getBeaconSettings()), FnmsError);
     expect(error).toBeInstanceOf(FnmsError);
     expect(error.toJSON()).toEqual({
       name: 'FnmsError',
@@ -103,7 +81,7 @@ describe('pin gateway client under a deadline', () => {
 
   it('an attempt is cut to the time left; then no backoff fits: out of time, naming the timeout', async () => {
     const { client, calls, sleeps } = gateway(['hang', SETTINGS], { timeoutMs: 10_000 });
-    const error = (await rejection(withFnmsDeadline(NOW + 260, () => client.getBeaconSettings()))) as FnmsError;
+    const error = await rejection(withFnmsDeadline(NOW + 260, () => client.getBeaconSettings()), FnmsError);
     expect(error.toJSON()).toMatchObject({ kind: 'timeout', status: null, retriable: true, attempts: 1, message: `${WHAT} failed: no answer within 260 ms (out of time for another attempt after 1 attempts)` });
     expect(calls).toHaveLength(1);
     expect(sleeps).toEqual([]);
@@ -111,7 +89,7 @@ describe('pin gateway client under a deadline', () => {
 
   it('with more time left than the configured timeout, the configured timeout holds', async () => {
     const { client } = gateway(['hang'], { timeoutMs: 255, maxAttempts: 1 });
-    const error = (await rejection(withFnmsDeadline(NOW + 60_000, () => client.getBeaconSettings()))) as FnmsError;
+    const error = await rejection(withFnmsDeadline(NOW + 60_000, () => client.getBeaconSettings()), FnmsError);
     expect(error.message).toBe(`${WHAT} failed: no answer within 255 ms`);
   });
 
@@ -121,7 +99,7 @@ describe('pin gateway client under a deadline', () => {
     await expect(withFnmsDeadline(NOW + 188 + 250, () => fits.client.getBeaconSettings())).resolves.toMatchObject({ approvedVersion: '13.2.0' });
     expect(fits.sleeps).toEqual([188]);
     const late = gateway([{ status: 500 }, SETTINGS]);
-    const error = (await rejection(withFnmsDeadline(NOW + 188 + 249, () => late.client.getBeaconSettings()))) as FnmsError;
+    const error = await rejection(withFnmsDeadline(NOW + 188 + 249, () => late.client.getBeaconSettings()), FnmsError);
     expect(error.toJSON()).toMatchObject({ kind: 'http', status: 500, retriable: true, attempts: 1, message: `${WHAT} failed: 500 FNMS failed on its side (out of time for another attempt after 1 attempts)` });
     expect(late.sleeps).toEqual([]);
     expect(late.calls).toHaveLength(1);
@@ -141,7 +119,7 @@ describe('pin gateway client under a deadline', () => {
         },
       },
     );
-    const error = (await rejection(withFnmsDeadline(NOW + 188 + 250, () => client.getBeaconSettings()))) as FnmsError;
+    const error = await rejection(withFnmsDeadline(NOW + 188 + 250, () => client.getBeaconSettings()), FnmsError);
     expect(error.toJSON()).toMatchObject({ kind: 'timeout', status: null, attempts: 1, message: `${WHAT} failed (out of time for another attempt after 1 attempts)` });
     expect(g.calls).toHaveLength(1);
   });
@@ -172,7 +150,7 @@ describe('pin gateway client: what it sends and how it gives up', () => {
       [418, 'FNMS refused the call'],
     ] as const) {
       const { client, calls } = gateway([{ status }]);
-      const error = (await rejection(client.getBeaconSettings())) as FnmsError;
+      const error = await rejection(client.getBeaconSettings(), FnmsError);
       expect(error.toJSON()).toMatchObject({ kind: 'http', status, retriable: false, attempts: 1, message: `${WHAT} failed: ${status} ${hint}` });
       expect(calls).toHaveLength(1);
     }
@@ -180,13 +158,13 @@ describe('pin gateway client: what it sends and how it gives up', () => {
 
   it('a single attempt (maxAttempts 1) that fails retriably says so without "gave up"', async () => {
     const { client } = gateway([{ status: 503 }], { maxAttempts: 1 });
-    const error = (await rejection(client.getBeaconSettings())) as FnmsError;
+    const error = await rejection(client.getBeaconSettings(), FnmsError);
     expect(error.toJSON()).toMatchObject({ retriable: true, attempts: 1, message: `${WHAT} failed: 503 FNMS failed on its side` });
   });
 
   it('429 is retried; after maxAttempts it gives up, retriable, counting every request', async () => {
     const { client, calls } = gateway([{ status: 429 }, { status: 429 }], { maxAttempts: 2 });
-    const error = (await rejection(client.getBeaconSettings())) as FnmsError;
+    const error = await rejection(client.getBeaconSettings(), FnmsError);
     expect(error.toJSON()).toMatchObject({ kind: 'http', status: 429, retriable: true, attempts: 2, message: `${WHAT} failed: 429 FNMS throttled the call (gave up after 2 attempts)` });
     expect(calls).toHaveLength(2);
   });
@@ -194,9 +172,9 @@ describe('pin gateway client: what it sends and how it gives up', () => {
   it('a network failure names the cause\'s code, else the error name', async () => {
     const refused = Object.assign(new TypeError('fetch failed'), { cause: { code: 'ECONNREFUSED' } });
     const first = gateway([{ error: refused }], { maxAttempts: 1 });
-    expect(((await rejection(first.client.getBeaconSettings())) as FnmsError).toJSON()).toMatchObject({ kind: 'network', retriable: true, message: `${WHAT} failed: connection failed (ECONNREFUSED)` });
+    expect((await rejection(first.client.getBeaconSettings(), FnmsError)).toJSON()).toMatchObject({ kind: 'network', retriable: true, message: `${WHAT} failed: connection failed (ECONNREFUSED)` });
     const second = gateway([{ error: Object.assign(new TypeError('fetch failed'), { cause: { code: 42 } }) }], { maxAttempts: 1 });
-    expect(((await rejection(second.client.getBeaconSettings())) as FnmsError).message).toBe(`${WHAT} failed: connection failed (TypeError)`);
+    expect((await rejection(second.client.getBeaconSettings(), FnmsError)).message).toBe(`${WHAT} failed: connection failed (TypeError)`);
   });
 
   it('the write: PUT of the release as JSON; a 204 or an empty 200 is success; an answer naming another release is a protocol error', async () => {
@@ -212,7 +190,7 @@ describe('pin gateway client: what it sends and how it gives up', () => {
     const echoed = gateway([settings, { status: 200, body: JSON.stringify({ approvedVersion: '13.2.0' }) }]);
     await expect(echoed.client.setApprovedBeaconVersion('13.2.0', { allowDowngrade: false })).resolves.toMatchObject({ status: 'changed' });
     const other = gateway([settings, { status: 200, body: JSON.stringify({ approvedVersion: '13.1.0' }) }]);
-    const error = (await rejection(other.client.setApprovedBeaconVersion('13.2.0', { allowDowngrade: false }))) as FnmsError;
+    const error = await rejection(other.client.setApprovedBeaconVersion('13.2.0', { allowDowngrade: false }), FnmsError);
     expect(error.toJSON()).toMatchObject({
       operation: 'setApprovedBeaconVersion',
       kind: 'protocol',
@@ -221,16 +199,16 @@ describe('pin gateway client: what it sends and how it gives up', () => {
       message: 'FNMS setApprovedBeaconVersion answered approvedVersion "13.1.0" instead of 13.2.0',
     });
     const garbage = gateway([settings, { status: 200, body: 'not json' }]);
-    expect(((await rejection(garbage.client.setApprovedBeaconVersion('13.2.0', { allowDowngrade: false }))) as FnmsError).message).toMatch(
+    expect((await rejection(garbage.client.setApprovedBeaconVersion('13.2.0', { allowDowngrade: false }), FnmsError)).message).toMatch(
       /^FNMS setApprovedBeaconVersion answered 200 with an unexpected body \(\$: .+\); check the configured path$/,
     );
   });
 
   it('an unexpected settings body names the field at fault, or $ when the body is not an object', async () => {
     const wrong = gateway([{ status: 200, body: JSON.stringify({ approvedVersion: '' }) }]);
-    expect(((await rejection(wrong.client.getBeaconSettings())) as FnmsError).message).toMatch(/^FNMS getBeaconSettings answered 200 with an unexpected body \(approvedVersion: .+\); check the configured path$/);
+    expect((await rejection(wrong.client.getBeaconSettings(), FnmsError)).message).toMatch(/^FNMS getBeaconSettings answered 200 with an unexpected body \(approvedVersion: .+\); check the configured path$/);
     const notObject = gateway([{ status: 200, body: '[1]' }]);
-    expect(((await rejection(notObject.client.getBeaconSettings())) as FnmsError).message).toMatch(/^FNMS getBeaconSettings answered 200 with an unexpected body \(\$: .+\)/);
+    expect((await rejection(notObject.client.getBeaconSettings(), FnmsError)).message).toMatch(/^FNMS getBeaconSettings answered 200 with an unexpected body \(\$: .+\)/);
   });
 });
 
@@ -284,9 +262,7 @@ describe('report adapters\' caller (createRetryingCaller)', () => {
   const options = { operation: 'executeReport' as const, what: 'Report page 1', redact: (text: string) => text };
 
   async function failure(promise: Promise<unknown>): Promise<ReturnType<BeaconInventoryError['toJSON']>> {
-    const error = await rejection(promise);
-    expect(error).toBeInstanceOf(BeaconInventoryError);
-    return (error as BeaconInventoryError).toJSON();
+    return (await rejection(promise, BeaconInventoryError)).toJSON();
   }
 
   it('2xx is the answer; 5xx and 429 are retried with backoff, Retry-After honoured and capped', async () => {

@@ -4,6 +4,7 @@
  * backoff, and field paths in configuration errors.
  */
 import { describe, expect, it } from 'vitest';
+import { rejection } from '../support/refusal.js';
 import { withFnmsDeadline } from '../../lambdas/core/fnms/client.js';
 import { BeaconInventoryError, parseColumnMapping } from '../../lambdas/core/fnms/inventory.js';
 import { compareVersions, decidePin } from '../../lambdas/core/fnms/pin.js';
@@ -42,13 +43,7 @@ describe('the report caller at its boundaries', () => {
   const answer = (status: number) => async (_signal?: AbortSignal) => ({ status, text: '', headers: new Headers() });
 
   async function failure(promise: Promise<unknown>): Promise<ReturnType<BeaconInventoryError['toJSON']>> {
-    try {
-      await promise;
-    } catch (error) {
-      expect(error).toBeInstanceOf(BeaconInventoryError);
-      return (error as BeaconInventoryError).toJSON();
-    }
-    throw new Error('expected a failure');
+    return (await rejection(promise, BeaconInventoryError)).toJSON();
   }
 
   it('500 is a server failure (retriable); 300 is not success', async () => {
